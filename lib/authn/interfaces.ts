@@ -1,0 +1,62 @@
+import type { X509Certificate } from 'node:crypto';
+import type { KdaError } from '../errors.js';
+
+/** The authenticated identity. `uid` is '' when unknown. */
+export interface UserInfo {
+  readonly name: string;
+  readonly uid: string;
+  readonly groups: readonly string[];
+  readonly extra: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * ok:true = authenticated; ok:false without error = "not my credentials";
+ * ok:false with error = mine, and bad or uncheckable.
+ */
+export type AuthenticationResult =
+  | {
+      readonly ok: true;
+      readonly user: UserInfo;
+      readonly audiences?: readonly string[];
+      /** Name of the authenticator that succeeded, e.g. `requestheader`, `x509`, `tokenreview`, `anonymous`. */
+      readonly authenticator: string;
+      /** Header names (lower-case) the adapter must strip before the handler runs. */
+      readonly consumedHeaders?: readonly string[];
+    }
+  | { readonly ok: false; readonly error?: KdaError };
+
+/** The framework-agnostic view of an incoming request, built once per request in lib/http. */
+export interface AuthnRequest {
+  readonly method: string;
+  /** Path plus raw query, as received. */
+  readonly url: string;
+  /** One entry per header line, in arrival order, never comma-split. Name is case-insensitive. */
+  header(name: string): readonly string[];
+  /** Every header name present, lower-case. */
+  headerNames(): readonly string[];
+  /** Leaf first, then the intermediates the client sent; [] when none. */
+  readonly peerCertificates: readonly X509Certificate[];
+  /** Identity of the TLS connection, used to cache chain verdicts per socket. Undefined for non-TLS. */
+  readonly connection?: object;
+}
+
+export interface RequestAuthenticator {
+  authenticateRequest(req: AuthnRequest, signal?: AbortSignal): Promise<AuthenticationResult>;
+}
+
+export interface TokenAuthenticator {
+  authenticateToken(
+    token: string,
+    opts?: { readonly audiences?: readonly string[]; readonly signal?: AbortSignal },
+  ): Promise<AuthenticationResult>;
+}
+
+export function requestAuthenticatorFunc(
+  fn: (req: AuthnRequest, signal?: AbortSignal) => Promise<AuthenticationResult>,
+): RequestAuthenticator {
+  return { authenticateRequest: fn };
+}
+
+export function tokenAuthenticatorFunc(fn: TokenAuthenticator['authenticateToken']): TokenAuthenticator {
+  return { authenticateToken: fn };
+}

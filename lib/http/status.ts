@@ -1,0 +1,101 @@
+import type { RequestAttributes } from '../authz/interfaces.js';
+import { goQuote, htmlEscape } from './go-quote.js';
+
+/** A response the adapters write verbatim: status, headers, body. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** The metav1.Status body of a 401, byte for byte as k8s.io/apiserver writes it (trailing newline included). */
+export const unauthorizedBody =
+  '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}\n';
+
+const unauthorizedResponse: HttpResponse = Object.freeze({
+  status: 401,
+  headers: Object.freeze({ 'content-type': 'application/json' }),
+  body: unauthorizedBody,
+});
+
+/** filters.Unauthorized: identical for every cause; the cause goes to the log only. */
+export function unauthorized(): HttpResponse {
+  return unauthorizedResponse;
+}
+
+interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+}
+
+/** The inner message of responsewriters.forbiddenMessage. */
+export function forbiddenMessage(attrs: RequestAttributes): string {
+  const user = goQuote(attrs.user.name);
+  if (!attrs.resourceRequest) {
+    return `User ${user} cannot ${attrs.verb} path ${goQuote(attrs.path)}`;
+  }
+  const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+  if (attrs.namespace) {
+    return `User ${user} cannot ${attrs.verb} resource ${goQuote(resource)} in API group ${goQuote(attrs.apiGroup)} in the namespace ${goQuote(attrs.namespace)}`;
+  }
+  return `User ${user} cannot ${attrs.verb} resource ${goQuote(resource)} in API group ${goQuote(attrs.apiGroup)} at the cluster scope`;
+}
+
+/** responsewriters.Forbidden: 403 with the exact Kubernetes message and details. */
+export function forbidden(attrs: RequestAttributes, reason: string): HttpResponse {
+  let msg = htmlEscape(forbiddenMessage(attrs));
+  if (reason) msg = `${msg}: ${reason}`;
+  const group = attrs.resourceRequest ? attrs.apiGroup : '';
+  const resource = attrs.resourceRequest ? attrs.resource : '';
+  const name = attrs.resourceRequest ? attrs.name : '';
+  let message: string;
+  if (!group && !resource) message = `forbidden: ${msg}`;
+  else {
+    const gr = group ? `${resource}.${group}` : resource;
+    message = name ? `${gr} ${goQuote(name)} is forbidden: ${msg}` : `${gr} is forbidden: ${msg}`;
+  }
+  const details: StatusDetails = {};
+  if (name) details.name = name;
+  if (group) details.group = group;
+  if (resource) details.kind = resource;
+  const body = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason: 'Forbidden',
+    details,
+    code: 403,
+  };
+  return {
+    status: 403,
+    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
+    body: JSON.stringify(body) + '\n',
+  };
+}
+
+/** responsewriters.InternalError: text/plain `Internal Server Error: "<RequestURI>": <err>`. */
+export function internalError(requestUri: string, error: string): HttpResponse {
+  return {
+    status: 500,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+    body: htmlEscape(`Internal Server Error: ${goQuote(requestUri)}: ${error}`) + '\n',
+  };
+}
+
+/** A generic metav1.Status failure for the sample server's own errors (404, 409, 400, ...). */
+export function statusFailure(code: number, reason: string, message: string, details?: StatusDetails): HttpResponse {
+  const body: Record<string, unknown> = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+  };
+  if (details) body.details = details;
+  body.code = code;
+  return { status: code, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) + '\n' };
+}
