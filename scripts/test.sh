@@ -11,6 +11,10 @@ status=0
 
 npx mocha || status=1
 
+if [ "${KDA_SKIP_SECOND_RUNTIME:-}" != "1" ]; then
+  bash scripts/second-runtime.sh || status=1
+fi
+
 if [ "${KDA_SKIP_E2E:-}" = "1" ]; then
   echo "KDA_SKIP_E2E=1: end-to-end suite not run" >&2
 else

@@ -17,12 +17,15 @@ export const devPkiFiles = {
 } as const;
 
 /** Users with client certificates from the client CA: file stem → (CN, O). */
-export const devPkiUsers: readonly { readonly file: string; readonly name: string; readonly groups: readonly string[] }[] =
-  [
-    { file: 'admin', name: 'admin', groups: ['system:masters'] },
-    { file: 'alice', name: 'alice', groups: ['developers'] },
-    { file: 'bob', name: 'bob', groups: [] },
-  ];
+export const devPkiUsers: readonly {
+  readonly file: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+}[] = [
+  { file: 'admin', name: 'admin', groups: ['system:masters'] },
+  { file: 'alice', name: 'alice', groups: ['developers'] },
+  { file: 'bob', name: 'bob', groups: [] },
+];
 
 export interface DevPkiOptions {
   /** Extra DNS SANs of the serving certificate (always has localhost and the sample service name). */
@@ -59,7 +62,10 @@ export function writeDevPki(dir: string, opts: DevPkiOptions & { readonly overwr
   const clientCa = createCertificate({ commonName: 'kube-delegated-auth-client-ca', isCA: true });
   pair('client-ca', clientCa);
   for (const u of devPkiUsers) {
-    pair(u.file, createCertificate({ commonName: u.name, organizations: u.groups, issuer: clientCa, keyPair: leafKey }));
+    pair(
+      u.file,
+      createCertificate({ commonName: u.name, organizations: u.groups, issuer: clientCa, keyPair: leafKey }),
+    );
   }
 
   const servingCa = createCertificate({ commonName: 'kube-delegated-auth-serving-ca', isCA: true });
