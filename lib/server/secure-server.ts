@@ -1,0 +1,316 @@
+import { readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { isIP } from 'node:net';
+import { InvalidOptionError, KdaError } from '../errors.js';
+import { noopLogger, type Logger } from '../log.js';
+import { createCertificate } from '../pki/certificates.js';
+import type { CABundleProvider } from '../trust/interfaces.js';
+
+/** A serving certificate generated in memory at listen(), like Go's `GenerateSelfSignedCertKey`. */
+export interface SelfSignedOptions {
+  /** DNS SANs of the serving certificate. Default `['localhost']`. */
+  readonly dnsNames?: readonly string[];
+  /** IP SANs of the serving certificate. Default `['127.0.0.1', '::1']`. */
+  readonly ipAddresses?: readonly string[];
+}
+
+export interface SecureServerOptions {
+  /** Node request listener, e.g. `koaApp.callback()`. */
+  readonly handler: RequestListener;
+  /** Serving certificate file (PEM, leaf first). Reloaded when the file changes; the last good pair keeps serving. */
+  readonly tlsCertFile?: string;
+  /** Private key of `tlsCertFile`. Required together with it. */
+  readonly tlsPrivateKeyFile?: string;
+  /** Generate a CA and serving certificate at listen() instead of reading files. Mutually exclusive with the files. */
+  readonly selfSigned?: SelfSignedOptions;
+  /** Client CA (x509 user authentication). Its bundle is part of the acceptable-CA hint; changes apply live. */
+  readonly clientCA?: CABundleProvider;
+  /** Front-proxy (requestheader) CA. Its bundle is part of the acceptable-CA hint; changes apply live. */
+  readonly requestHeaderCA?: CABundleProvider;
+  /** Address to listen on. Default `'0.0.0.0'` (Go's `--bind-address` default). */
+  readonly bindAddress?: string;
+  /** Port to listen on; 0 picks an ephemeral port. Default 8443 (Go's `--secure-port` default). */
+  readonly securePort?: number;
+  /**
+   * Interval (ms) of the periodic serving-certificate check that backs up the file watcher, which misses changes
+   * on some filesystems and after atomic renames. Default 60_000, like Go's `DynamicServingContent` resync.
+   */
+  readonly certReloadInterval?: number;
+  /** Time (ms) close() waits for in-flight requests before destroying their sockets. Default 10_000. */
+  readonly shutdownTimeout?: number;
+  readonly logger?: Logger;
+}
+
+export interface SecureServer {
+  /** The underlying HTTPS server (already has `requestCert: true, rejectUnauthorized: false`). */
+  readonly server: Server;
+  /** Bound port; 0 before listen(). */
+  readonly port: number;
+  /** `https://<host>:<port>` once listening (`localhost` when bound to a wildcard address). */
+  readonly url: string;
+  /** PEM of the generated CA when `selfSigned` is used (for clients' trust), else undefined. */
+  readonly selfSignedCaPem: string | undefined;
+  /** Loads the serving certificate, applies the trust hint and starts listening. */
+  listen(): Promise<void>;
+  /** Re-reads the serving certificate files now (also done on file events and periodically). */
+  reloadServingCertificate(): Promise<void>;
+  /** Stops accepting, closes idle sockets, waits for in-flight requests, stops watchers. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+function validate(opts: SecureServerOptions): void {
+  const problems: string[] = [];
+  if (typeof opts.handler !== 'function') problems.push('"handler" must be a request listener function');
+  const hasCert = opts.tlsCertFile !== undefined && opts.tlsCertFile !== '';
+  const hasKey = opts.tlsPrivateKeyFile !== undefined && opts.tlsPrivateKeyFile !== '';
+  if (hasCert !== hasKey) {
+    problems.push(
+      '"tlsCertFile" (--tls-cert-file) and "tlsPrivateKeyFile" (--tls-private-key-file) must be set together',
+    );
+  }
+  if (hasCert && opts.selfSigned) problems.push('"selfSigned" cannot be combined with "tlsCertFile"');
+  if (!hasCert && !opts.selfSigned)
+    problems.push('either "tlsCertFile"/"tlsPrivateKeyFile" or "selfSigned" is required');
+  const port = opts.securePort;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    problems.push(`"securePort" (--secure-port) must be an integer between 0 and 65535, got ${String(port)}`);
+  }
+  if (opts.bindAddress !== undefined && isIP(opts.bindAddress) === 0) {
+    problems.push(`"bindAddress" (--bind-address) must be an IP address, got ${JSON.stringify(opts.bindAddress)}`);
+  }
+  for (const k of ['certReloadInterval', 'shutdownTimeout'] as const) {
+    const v = opts[k];
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0)) problems.push(`"${k}" must be a positive number of ms`);
+  }
+  if (problems.length > 0) throw new InvalidOptionError(problems);
+}
+
+/** Trimmed client-CA bundle then requestheader bundle, joined by newlines, as Go's union CA content does. */
+function unionCaPem(providers: readonly (CABundleProvider | undefined)[]): string {
+  const parts: string[] = [];
+  for (const p of providers) {
+    const pem = p?.current()?.pem.trim();
+    if (pem) parts.push(pem);
+  }
+  return parts.join('\n');
+}
+
+/**
+ * An HTTPS server for an extension apiserver: it requests (but does not require or verify) client certificates,
+ * offers the union of the client and front-proxy CAs as the acceptable-CA hint, swaps that hint and the serving
+ * certificate at runtime without restarting the listener, and shuts down cleanly.
+ *
+ * Verification is left to the authenticators on purpose: `rejectUnauthorized: true` would turn every precise
+ * refusal into an opaque handshake reset (see node-stack.md §7.9), and Go does the same (`tls.RequestClientCert`).
+ */
+export function createSecureServer(opts: SecureServerOptions): SecureServer {
+  validate(opts);
+  const logger = opts.logger ?? noopLogger;
+  const bindAddress = opts.bindAddress ?? '0.0.0.0';
+  const requestedPort = opts.securePort ?? 8443;
+  const reloadInterval = opts.certReloadInterval ?? 60_000;
+  const shutdownTimeout = opts.shutdownTimeout ?? 10_000;
+  const caProviders = [opts.clientCA, opts.requestHeaderCA];
+
+  // No cert/key yet: the first context is built in listen(), so creating the server does no I/O.
+  const server = createServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, opts.handler);
+
+  let keyPair: KeyPair | undefined;
+  let selfSignedCaPem: string | undefined;
+  let lastCaPem: string | undefined;
+  let port = 0;
+  let state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  let closePromise: Promise<void> | undefined;
+  const unsubscribers: (() => void)[] = [];
+  const watchers = new Map<string, FSWatcher>();
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let reloading: Promise<void> | undefined;
+
+  function applyContext(reason: string): void {
+    if (!keyPair) return;
+    const ca = unionCaPem(caProviders);
+    // setSecureContext rebuilds the whole context: without cert and key every new handshake fails (EPROTO).
+    server.setSecureContext({ cert: keyPair.cert, key: keyPair.key, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
+    if (ca !== lastCaPem) {
+      lastCaPem = ca;
+      logger.info(
+        { reason, caNames: caProviders.filter((p) => p?.current()).map((p) => p!.name) },
+        'updated TLS acceptable client CAs',
+      );
+    }
+  }
+
+  async function readKeyPair(): Promise<KeyPair> {
+    const [cert, key] = await Promise.all([
+      readFile(opts.tlsCertFile!, 'utf8'),
+      readFile(opts.tlsPrivateKeyFile!, 'utf8'),
+    ]);
+    // Throws on a malformed PEM or a key that does not match the certificate (e.g. half-written rotation).
+    createSecureContext({ cert, key });
+    return { cert, key };
+  }
+
+  async function reloadOnce(): Promise<void> {
+    if (!opts.tlsCertFile || state === 'closed' || state === 'closing') return;
+    try {
+      const next = await readKeyPair();
+      if (keyPair && next.cert === keyPair.cert && next.key === keyPair.key) return;
+      keyPair = next;
+      applyContext('serving certificate changed');
+      logger.info(
+        { name: `serving-cert::${opts.tlsCertFile}::${opts.tlsPrivateKeyFile}` },
+        'loaded a new serving certificate',
+      );
+    } catch (err) {
+      logger.warn(
+        { name: `serving-cert::${opts.tlsCertFile}`, error: (err as Error).message },
+        'failed to reload the serving certificate; keeping the last good one',
+      );
+    } finally {
+      armWatchers();
+    }
+  }
+
+  function reloadServingCertificate(): Promise<void> {
+    // Serialise reloads so a slow read never overwrites a newer pair.
+    reloading = (reloading ?? Promise.resolve()).then(reloadOnce);
+    return reloading;
+  }
+
+  function scheduleReload(): void {
+    if (debounce) clearTimeout(debounce);
+    // Writers replace cert and key in two steps; let both land before reading.
+    debounce = setTimeout(() => {
+      debounce = undefined;
+      void reloadServingCertificate();
+    }, 50);
+    debounce.unref();
+  }
+
+  function armWatchers(): void {
+    if (state !== 'listening') return;
+    for (const file of [opts.tlsCertFile, opts.tlsPrivateKeyFile]) {
+      if (!file || watchers.has(file)) continue;
+      try {
+        const w = watch(file, { persistent: false }, (event) => {
+          // After a rename the watch follows the old inode: re-arm on the new file at the next reload.
+          if (event === 'rename') {
+            w.close();
+            watchers.delete(file);
+          }
+          scheduleReload();
+        });
+        w.on('error', () => {
+          w.close();
+          watchers.delete(file);
+        });
+        watchers.set(file, w);
+      } catch {
+        // The file is missing right now (mid-rotation); the periodic check re-arms the watch.
+      }
+    }
+  }
+
+  async function listen(): Promise<void> {
+    if (state !== 'new') throw new KdaError('ERR_KDA_CLOSED', 'listen() can be called once, before close()');
+    state = 'listening';
+    try {
+      if (opts.selfSigned) {
+        const ca = createCertificate({
+          commonName: `kube-delegated-auth-ca@${Math.floor(Date.now() / 1000)}`,
+          isCA: true,
+        });
+        const leaf = createCertificate({
+          commonName: 'localhost',
+          issuer: ca,
+          extKeyUsage: ['serverAuth'],
+          dnsNames: opts.selfSigned.dnsNames ?? ['localhost'],
+          ipAddresses: opts.selfSigned.ipAddresses ?? ['127.0.0.1', '::1'],
+        });
+        keyPair = { cert: leaf.certPem + ca.certPem, key: leaf.keyPem };
+        selfSignedCaPem = ca.certPem;
+      } else {
+        keyPair = await readKeyPair();
+      }
+      applyContext('initial');
+      for (const p of caProviders) if (p) unsubscribers.push(p.addListener(() => applyContext(`${p.name} changed`)));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(requestedPort, bindAddress, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      port = (server.address() as AddressInfo).port;
+      // Catch a change that landed between the first read and the listeners being attached.
+      applyContext('initial');
+      if (opts.tlsCertFile) {
+        armWatchers();
+        reloadTimer = setInterval(() => void reloadServingCertificate(), reloadInterval);
+        reloadTimer.unref();
+      }
+      logger.info({ address: bindAddress, port }, 'secure server listening');
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
+  function close(): Promise<void> {
+    if (closePromise) return closePromise;
+    state = 'closing';
+    closePromise = (async () => {
+      for (const u of unsubscribers.splice(0)) u();
+      if (reloadTimer) clearInterval(reloadTimer);
+      if (debounce) clearTimeout(debounce);
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+      if (server.listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        // A keep-alive socket finishing its last request becomes idle: close it right away.
+        const onFinish = () => setImmediate(() => server.closeIdleConnections());
+        const onRequest = (_req: unknown, res: NodeJS.EventEmitter) => res.once('finish', onFinish);
+        server.on('request', onRequest);
+        const force = setTimeout(() => server.closeAllConnections(), shutdownTimeout);
+        force.unref();
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
+        idle.unref();
+        await closed;
+        clearTimeout(force);
+        clearInterval(idle);
+        server.off('request', onRequest);
+      }
+      await reloading?.catch(() => undefined);
+      state = 'closed';
+    })();
+    return closePromise;
+  }
+
+  return {
+    server,
+    get port() {
+      return port;
+    },
+    get url() {
+      const host = bindAddress === '0.0.0.0' || bindAddress === '::' ? 'localhost' : bindAddress;
+      return `https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    },
+    get selfSignedCaPem() {
+      return selfSignedCaPem;
+    },
+    listen,
+    reloadServingCertificate,
+    close,
+  };
+}
