@@ -1,0 +1,412 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClusterPki, type ClusterPki, type ClusterPkiPaths } from './cluster-pki.js';
+import { KubeClient, writeKubeconfig } from './kube.js';
+
+/** Cache root: `$KDA_CACHE_DIR`, default `~/.cache/kube-delegated-auth`. */
+export function cacheDir(): string {
+  return process.env.KDA_CACHE_DIR ?? join(homedir(), '.cache', 'kube-delegated-auth');
+}
+
+/** Directory holding etcd, kube-apiserver and sample-apiserver: `$KDA_BIN_DIR`, default `<cacheDir>/bin`. */
+export function defaultBinDir(): string {
+  return process.env.KDA_BIN_DIR ?? join(cacheDir(), 'bin');
+}
+
+/** The binaries the control plane needs, and which of them are missing from `binDir`. */
+export function missingBinaries(binDir: string, names: readonly string[] = ['etcd', 'kube-apiserver']): string[] {
+  return names.filter((n) => !existsSync(join(binDir, n)));
+}
+
+export interface ControlPlaneOptions {
+  /** Where etcd and kube-apiserver live. Default `defaultBinDir()` (`$KDA_BIN_DIR` or `~/.cache/kube-delegated-auth/bin`). */
+  readonly binDir?: string;
+  /**
+   * Working directory (PKI, etcd data, logs, kubeconfigs). Created if missing. Default: a fresh `mkdtemp` under
+   * `$KDA_TMP_DIR` or the OS temp dir. Removed by `stop()` unless `keepDir`.
+   */
+  readonly dir?: string;
+  /** Keep the working directory after `stop()` (for debugging). Default: `$KDA_KEEP_CLUSTER_DIR === '1'`. */
+  readonly keepDir?: boolean;
+  /** kube-apiserver secure port. Default: a free loopback port. */
+  readonly apiServerPort?: number;
+  /** Extra kube-apiserver flags, e.g. `--authentication-token-webhook-config-file=...`. Appended last (they win). */
+  readonly extraApiServerFlags?: readonly string[];
+  /** kube-apiserver `--v`. Default 1. */
+  readonly verbosity?: number;
+  /** Bound for each start (etcd ready, then kube-apiserver /readyz and the authentication ConfigMap), in ms. Default 90000. */
+  readonly startTimeoutMs?: number;
+  /** Progress messages (default: none). */
+  readonly log?: (msg: string) => void;
+}
+
+/** Settings that `restartApiServer` may change. */
+export interface ApiServerRestartOptions {
+  /** New `--requestheader-client-ca-file`. */
+  readonly frontProxyCaCert?: string;
+  /** New `--proxy-client-cert-file` / `--proxy-client-key-file`. */
+  readonly proxyClientCert?: string;
+  readonly proxyClientKey?: string;
+  /** New `--requestheader-allowed-names` (empty array = any CN signed by the front-proxy CA). */
+  readonly requestheaderAllowedNames?: readonly string[];
+  /** Replaces the extra flags given at start. */
+  readonly extraApiServerFlags?: readonly string[];
+}
+
+export interface ControlPlane {
+  /** `https://127.0.0.1:<port>`. */
+  readonly apiServerUrl: string;
+  readonly apiServerPort: number;
+  readonly etcdUrl: string;
+  /** The working directory. */
+  readonly dir: string;
+  readonly binDir: string;
+  readonly pki: ClusterPki;
+  readonly pkiPaths: ClusterPkiPaths;
+  /** Admin kubeconfig (client cert, `O=system:masters`). Same file as `adminKubeconfigPath`. */
+  readonly kubeconfigPath: string;
+  readonly adminKubeconfigPath: string;
+  readonly auditLogPath: string;
+  readonly auditPolicyPath: string;
+  readonly apiServerLogPath: string;
+  readonly etcdLogPath: string;
+  /** An admin client (keep-alive); closed by `stop()`. */
+  readonly admin: KubeClient;
+  /** Flags of the running kube-apiserver (for diagnostics). */
+  apiServerArgs(): readonly string[];
+  /** Stops kube-apiserver, starts it again on the same port with changed settings, and waits until it is ready. */
+  restartApiServer(opts?: ApiServerRestartOptions): Promise<void>;
+  /** Stops kube-apiserver and etcd (SIGTERM, then SIGKILL) and removes the working directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Finds a free loopback TCP port by binding `127.0.0.1:0`. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolveP(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Audit policy: full bodies of TokenReviews and SubjectAccessReviews, metadata for other requests. */
+export const auditPolicyYaml = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: RequestResponse
+    resources:
+      - group: authentication.k8s.io
+      - group: authorization.k8s.io
+  # kube-apiserver's own loopback client (controllers, bootstrap) would drown everything else.
+  - level: None
+    users: ["system:apiserver"]
+  - level: Metadata
+`;
+
+// Children of every control plane in this process, killed synchronously if the process exits without stop().
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) killQuietly(c, 'SIGKILL');
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      // Someone else handles this signal (e.g. scripts/cluster.ts stops gracefully): leave it to them.
+      if (process.listenerCount(sig) > 1) return;
+      process.removeListener(sig, onSignal);
+      for (const c of liveChildren) killQuietly(c, 'SIGKILL');
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+function killQuietly(c: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (c.exitCode === null && c.signalCode === null) c.kill(sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Last `lines` lines of a log file, for error messages. */
+export function tailFile(path: string, lines = 40): string {
+  try {
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  } catch {
+    return `(no log at ${path})`;
+  }
+}
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  readonly logPath: string;
+}
+
+function startProcess(bin: string, args: readonly string[], logPath: string, name: string): Proc {
+  const fd = openSync(logPath, 'a');
+  writeSync(fd, `\n=== ${new Date().toISOString()} ${name} ${args.join(' ')}\n`);
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  liveChildren.add(child);
+  const exited = new Promise<void>((resolveP) => {
+    child.once('exit', () => {
+      liveChildren.delete(child);
+      resolveP();
+    });
+    child.once('error', () => {
+      liveChildren.delete(child);
+      resolveP();
+    });
+  });
+  return { child, exited, logPath };
+}
+
+async function stopProcess(p: Proc | undefined, graceMs = 10_000): Promise<void> {
+  if (!p) return;
+  killQuietly(p.child, 'SIGTERM');
+  const timer = setTimeout(() => killQuietly(p.child, 'SIGKILL'), graceMs);
+  timer.unref();
+  await p.exited;
+  clearTimeout(timer);
+}
+
+function exitDescription(p: Proc): string | undefined {
+  const { exitCode, signalCode } = p.child;
+  if (exitCode === null && signalCode === null) return undefined;
+  return signalCode ? `killed by ${signalCode}` : `exited with code ${exitCode}`;
+}
+
+async function waitUntil(
+  what: string,
+  proc: Proc,
+  deadline: number,
+  check: () => Promise<string | true>,
+): Promise<void> {
+  let last = '';
+  for (;;) {
+    const dead = exitDescription(proc);
+    if (dead) throw new Error(`${what}: process ${dead}; log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
+    try {
+      const r = await check();
+      if (r === true) return;
+      last = r;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: timed out (last: ${last}); log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
+    }
+    await sleep(200);
+  }
+}
+
+/**
+ * Starts etcd and kube-apiserver on loopback ports with a fresh PKI, waits for `/readyz` and for
+ * `kube-system/extension-apiserver-authentication`, and returns handles. Always `stop()` it.
+ */
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => {});
+  const binDir = opts.binDir ?? defaultBinDir();
+  const missing = missingBinaries(binDir);
+  if (missing.length > 0) {
+    throw new Error(
+      `control plane binaries missing in ${binDir}: ${missing.join(', ')}; run \`bash scripts/control-plane/install.sh\``,
+    );
+  }
+  installExitHook();
+
+  const dir = opts.dir ?? mkdtempSync(join(process.env.KDA_TMP_DIR ?? tmpdir(), 'kda-cp-'));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keepDir = opts.keepDir ?? process.env.KDA_KEEP_CLUSTER_DIR === '1';
+  if (!keepDir) liveDirs.add(dir);
+
+  const pki = createClusterPki(join(dir, 'pki'));
+  const p = pki.paths;
+  const auditPolicyPath = join(dir, 'audit-policy.yaml');
+  writeFileSync(auditPolicyPath, auditPolicyYaml);
+  const auditLogPath = join(dir, 'audit.log');
+  const apiServerLogPath = join(dir, 'kube-apiserver.log');
+  const etcdLogPath = join(dir, 'etcd.log');
+  const caPem = pki.ca.certPem;
+
+  let etcd: Proc | undefined;
+  let apiServer: Proc | undefined;
+  let admin: KubeClient | undefined;
+  let stopped = false;
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await admin?.close();
+    await stopProcess(apiServer);
+    await stopProcess(etcd);
+    if (!keepDir) {
+      rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    }
+  };
+
+  try {
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${clientPort}`;
+    etcd = startProcess(
+      join(binDir, 'etcd'),
+      [
+        `--name=kda`,
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=kda=http://127.0.0.1:${peerPort}`,
+        '--quota-backend-bytes=2147483648',
+        '--log-level=warn',
+      ],
+      etcdLogPath,
+      'etcd',
+    );
+    const deadline = () => Date.now() + (opts.startTimeoutMs ?? 90_000);
+    await waitUntil('etcd', etcd, deadline(), async () => {
+      const r = await fetch(`${etcdUrl}/health`);
+      const body = (await r.json()) as { health?: string };
+      return body.health === 'true' ? true : `health ${JSON.stringify(body)}`;
+    });
+    log(`etcd ready at ${etcdUrl} (${Date.now() - t0} ms)`);
+
+    const port = opts.apiServerPort ?? (await freePort());
+    const apiServerUrl = `https://127.0.0.1:${port}`;
+    const adminKubeconfigPath = writeKubeconfig(join(dir, 'admin.kubeconfig'), {
+      server: apiServerUrl,
+      caPem,
+      certPem: pki.admin.certPem,
+      keyPem: pki.admin.keyPem,
+      name: 'kda-admin',
+    });
+    admin = new KubeClient({ server: apiServerUrl, caPem, certPem: pki.admin.certPem, keyPem: pki.admin.keyPem });
+
+    const settings = {
+      frontProxyCaCert: p.frontProxyCaCert,
+      proxyClientCert: p.frontProxyClientCert,
+      proxyClientKey: p.frontProxyClientKey,
+      requestheaderAllowedNames: ['front-proxy-client'] as readonly string[],
+      extra: opts.extraApiServerFlags ?? ([] as readonly string[]),
+    };
+    const args = (): string[] => [
+      `--etcd-servers=${etcdUrl}`,
+      `--secure-port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--cert-dir=${join(dir, 'cert-dir')}`,
+      `--tls-cert-file=${p.servingCert}`,
+      `--tls-private-key-file=${p.servingKey}`,
+      `--client-ca-file=${p.caCert}`,
+      `--service-account-key-file=${p.serviceAccountPub}`,
+      `--service-account-signing-key-file=${p.serviceAccountKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      '--authorization-mode=RBAC',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--enable-priority-and-fairness=false',
+      `--requestheader-client-ca-file=${settings.frontProxyCaCert}`,
+      `--requestheader-allowed-names=${settings.requestheaderAllowedNames.join(',')}`,
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${settings.proxyClientCert}`,
+      `--proxy-client-key-file=${settings.proxyClientKey}`,
+      `--audit-policy-file=${auditPolicyPath}`,
+      `--audit-log-path=${auditLogPath}`,
+      '--audit-log-maxbackup=0',
+      '--audit-log-maxsize=0',
+      `--v=${opts.verbosity ?? 1}`,
+      ...settings.extra,
+    ];
+
+    const startApiServer = async () => {
+      const t = Date.now();
+      apiServer = startProcess(join(binDir, 'kube-apiserver'), args(), apiServerLogPath, 'kube-apiserver');
+      const proc = apiServer;
+      const until = deadline();
+      await waitUntil('kube-apiserver /readyz', proc, until, async () => {
+        const r = await admin!.request('GET', '/readyz');
+        return r.status === 200 ? true : `HTTP ${r.status}: ${r.text.slice(-300)}`;
+      });
+      await waitUntil('kube-system/extension-apiserver-authentication', proc, until, async () => {
+        const r = await admin!.request<{ data?: Record<string, string> }>(
+          'GET',
+          '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication',
+        );
+        return r.status === 200 && r.body.data?.['requestheader-client-ca-file'] ? true : `HTTP ${r.status}`;
+      });
+      log(`kube-apiserver ready at ${apiServerUrl} (${Date.now() - t} ms)`);
+    };
+    await startApiServer();
+
+    return {
+      apiServerUrl,
+      apiServerPort: port,
+      etcdUrl,
+      dir,
+      binDir,
+      pki,
+      pkiPaths: p,
+      kubeconfigPath: adminKubeconfigPath,
+      adminKubeconfigPath,
+      auditLogPath,
+      auditPolicyPath,
+      apiServerLogPath,
+      etcdLogPath,
+      admin,
+      apiServerArgs: args,
+      async restartApiServer(r: ApiServerRestartOptions = {}) {
+        if (stopped) throw new Error('control plane is stopped');
+        if (r.frontProxyCaCert) settings.frontProxyCaCert = r.frontProxyCaCert;
+        if (r.proxyClientCert) settings.proxyClientCert = r.proxyClientCert;
+        if (r.proxyClientKey) settings.proxyClientKey = r.proxyClientKey;
+        if (r.requestheaderAllowedNames) settings.requestheaderAllowedNames = r.requestheaderAllowedNames;
+        if (r.extraApiServerFlags) settings.extra = r.extraApiServerFlags;
+        await stopProcess(apiServer);
+        await startApiServer();
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
