@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import type { KdaError } from '../errors.js';
+import type { KdaError, KdaErrorDetails } from '../errors.js';
 
 /** The authenticated identity. `uid` is '' when unknown. */
 export interface UserInfo {
@@ -23,7 +23,15 @@ export type AuthenticationResult =
       /** Header names (lower-case) the adapter must strip before the handler runs. */
       readonly consumedHeaders?: readonly string[];
     }
-  | { readonly ok: false; readonly error?: KdaError };
+  | {
+      readonly ok: false;
+      readonly error?: KdaError;
+      /**
+       * Why authenticators that had no opinion declined, when that explains a refusal better than the error
+       * (e.g. a verified front-proxy certificate without a username header). Logged, never sent to the client.
+       */
+      readonly declined?: readonly KdaErrorDetails[];
+    };
 
 /** The framework-agnostic view of an incoming request, built once per request in lib/http. */
 export interface AuthnRequest {
