@@ -61,7 +61,7 @@ function readTlv(buf: Buffer, pos: number): Tlv {
 
 function children(buf: Buffer, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.start; p < parent.end; ) {
+  for (let p = parent.start; p < parent.end;) {
     const t = readTlv(buf, p);
     out.push(t);
     p = t.next;

@@ -1,7 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { KdaError } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
-import type { CABundle, CABundleProvider, Listener, RequestHeaderConfig, RequestHeaderConfigProvider } from './interfaces.js';
+import type {
+  CABundle,
+  CABundleProvider,
+  Listener,
+  RequestHeaderConfig,
+  RequestHeaderConfigProvider,
+} from './interfaces.js';
 import { parsePemBundle } from './pem.js';
 
 /** A CA bundle that never changes: the static special case of a {@link CABundleProvider}. Parses at construction. */

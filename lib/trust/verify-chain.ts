@@ -161,10 +161,7 @@ function potentialParents(child: CertificateFields, pool: readonly X509Certifica
 }
 
 /** A port of crypto/x509 `buildChains`, including how it reports the first "hint" error. */
-function buildChains(
-  ctx: Ctx,
-  current: readonly X509Certificate[],
-): { chains: X509Certificate[][]; failure: Failure } {
+function buildChains(ctx: Ctx, current: readonly X509Certificate[]): { chains: X509Certificate[][]; failure: Failure } {
   const cert = current[current.length - 1]!;
   const child = certificateFields(cert);
   const chains: X509Certificate[][] = [];
@@ -276,13 +273,7 @@ export function verifyClientChainCached(
     verdictCache.set(connection, perConn);
   }
   const hit = perConn.get(bundle.certificates);
-  if (
-    hit &&
-    hit.leaf === leaf &&
-    hit.version === bundle.version &&
-    now >= hit.result.from &&
-    now <= hit.result.until
-  ) {
+  if (hit && hit.leaf === leaf && hit.version === bundle.version && now >= hit.result.from && now <= hit.result.until) {
     return hit.result.verdict;
   }
   chainVerifierStats.verifications++;

@@ -1,0 +1,150 @@
+import { KdaError } from '../errors.js';
+import { certificateFields, issuerCommonName } from '../trust/certificate-fields.js';
+import type { CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider } from '../trust/interfaces.js';
+import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
+import { unescapeExtraKey } from './path-unescape.js';
+import { chainError, verifyRequestCertificate, type Clock } from './x509.js';
+
+/** Go's headerValue: the first line of the first listed header whose first line is non-empty; '' when none. */
+export function firstHeaderValue(req: Pick<AuthnRequest, 'header'>, names: readonly string[]): string {
+  for (const name of names) {
+    if (!name) continue;
+    const v = req.header(name)[0];
+    if (v) return v;
+  }
+  return '';
+}
+
+/** Go's allHeaderValues: every non-empty line of every listed header, in list then arrival order; never comma-split. */
+export function allHeaderValues(req: Pick<AuthnRequest, 'header'>, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    if (!name) continue;
+    for (const v of req.header(name)) if (v.length > 0) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Go's newExtra: for each prefix (in order), each header whose name starts with it (ASCII case-insensitive) adds all
+ * its lines, empty ones included, under `unescapeExtraKey(lower(name minus prefix))`.
+ */
+export function extraFromHeaders(
+  req: Pick<AuthnRequest, 'header' | 'headerNames'>,
+  prefixes: readonly string[],
+): Record<string, string[]> {
+  const extra = new Map<string, string[]>();
+  const names = req.headerNames();
+  for (const prefix of prefixes) {
+    if (!prefix) continue;
+    const lowerPrefix = prefix.toLowerCase();
+    for (const name of names) {
+      if (name.length < prefix.length || name.slice(0, prefix.length).toLowerCase() !== lowerPrefix) continue;
+      const key = unescapeExtraKey(name.slice(prefix.length).toLowerCase());
+      let values = extra.get(key);
+      if (!values) extra.set(key, (values = []));
+      values.push(...req.header(name));
+    }
+  }
+  return Object.fromEntries(extra);
+}
+
+/** Header names (lower-case) this configuration reads on this request: the set Go clears after front-proxy auth. */
+function consumedHeaders(req: AuthnRequest, config: RequestHeaderConfig): string[] {
+  const out = new Set<string>();
+  for (const n of [...config.usernameHeaders, ...config.uidHeaders, ...config.groupHeaders])
+    if (n) out.add(n.toLowerCase());
+  const prefixes = config.extraHeaderPrefixes.filter((p) => p).map((p) => p.toLowerCase());
+  for (const name of req.headerNames()) if (prefixes.some((p) => name.startsWith(p))) out.add(name);
+  return [...out];
+}
+
+/**
+ * Go's requestHeaderAuthRequestHandler (headers only, no certificate check: use {@link secureRequestHeaderAuthenticator}
+ * unless something else already verified the proxy). No username → no opinion.
+ */
+export function requestHeaderAuthenticator(configProvider: RequestHeaderConfigProvider): RequestAuthenticator {
+  return {
+    async authenticateRequest(req): Promise<AuthenticationResult> {
+      const config = configProvider.current();
+      if (!config) return { ok: false };
+      return fromHeaders(req, config);
+    },
+  };
+}
+
+function fromHeaders(req: AuthnRequest, config: RequestHeaderConfig): AuthenticationResult {
+  const name = firstHeaderValue(req, config.usernameHeaders);
+  if (!name) return { ok: false };
+  const user: UserInfo = {
+    name,
+    uid: firstHeaderValue(req, config.uidHeaders),
+    groups: allHeaderValues(req, config.groupHeaders),
+    extra: extraFromHeaders(req, config.extraHeaderPrefixes),
+  };
+  return { ok: true, user, authenticator: 'requestheader', consumedHeaders: consumedHeaders(req, config) };
+}
+
+export interface SecureRequestHeaderOptions {
+  /** The front-proxy CA (`--requestheader-client-ca-file` / ConfigMap `requestheader-client-ca-file`). */
+  readonly caProvider: CABundleProvider;
+  /** Header lists and allowed names (flags or ConfigMap). */
+  readonly configProvider: RequestHeaderConfigProvider;
+  /** Default: Date.now. */
+  readonly clock?: Clock;
+}
+
+/**
+ * Go's NewDynamicVerifyOptionsSecure: the client certificate must verify against the front-proxy CA (clientAuth EKU)
+ * and its CN must be in `allowedNames` (exact, case-sensitive; empty list = any CN); only then are the X-Remote-*
+ * headers read. No certificate, no CA or no configuration yet → no opinion.
+ */
+export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOptions): RequestAuthenticator {
+  const { caProvider, configProvider } = options;
+  const clock = options.clock ?? Date.now;
+  return {
+    async authenticateRequest(req): Promise<AuthenticationResult> {
+      const config = configProvider.current();
+      if (!config) return { ok: false };
+      const outcome = verifyRequestCertificate(req, caProvider, clock);
+      if (outcome.kind === 'no-opinion') return { ok: false };
+      if (outcome.kind === 'failed') {
+        const { leaf, failure } = outcome;
+        return { ok: false, error: chainError('requestheader', caProvider, leaf, failure, failure.message) };
+      }
+      const leaf = outcome.chain[0]!;
+      const cn = certificateFields(leaf).commonName;
+      if (config.allowedNames.length > 0 && !config.allowedNames.includes(cn)) {
+        return {
+          ok: false,
+          error: new KdaError('ERR_KDA_CN_NOT_ALLOWED', `x509: subject with cn=${cn} is not in the allowed list`, {
+            details: {
+              authenticator: 'requestheader',
+              check: 'allowed-names',
+              subjectCN: cn,
+              issuer: issuerCommonName(leaf),
+              caName: caProvider.name,
+              allowedNames: [...config.allowedNames],
+            },
+          }),
+        };
+      }
+      const r = fromHeaders(req, config);
+      if (r.ok) return r;
+      return {
+        ok: false,
+        declined: [
+          {
+            authenticator: 'requestheader',
+            check: 'username-header',
+            subjectCN: cn,
+            issuer: issuerCommonName(leaf),
+            caName: caProvider.name,
+            header: config.usernameHeaders.join(','),
+            message: 'front-proxy certificate verified, but no username header has a non-empty first value',
+          },
+        ],
+      };
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { createHash, type X509Certificate } from 'node:crypto';
+import { KdaError, type KdaErrorCode } from '../errors.js';
+import { certificateFields, certificateIdentifier, issuerCommonName } from '../trust/certificate-fields.js';
+import type { CABundleProvider } from '../trust/interfaces.js';
+import { verifyClientChainCached, type ChainVerdict } from '../trust/verify-chain.js';
+import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
+
+/** Milliseconds since the epoch; injectable for the Go `CurrentTime` cases. */
+export type Clock = () => number;
+
+/** Go 1.32+: the x509 authenticator records which certificate authenticated the user. */
+export const credentialIdExtraKey = 'authentication.kubernetes.io/credential-id';
+
+type Failure = Extract<ChainVerdict, { ok: false }>;
+
+/** The outcome of verifying the request's client certificate against a provider. */
+export type VerifyOutcome =
+  | { readonly kind: 'no-opinion' }
+  | { readonly kind: 'verified'; readonly chain: readonly X509Certificate[] }
+  | { readonly kind: 'failed'; readonly leaf: X509Certificate; readonly failure: Failure };
+
+/**
+ * The shared first half of Go's x509 Verifier and Authenticator: no client certificate or no CA bundle yet means no
+ * opinion; otherwise the chain is verified (cached per connection and bundle version).
+ */
+export function verifyRequestCertificate(req: AuthnRequest, ca: CABundleProvider, clock: Clock): VerifyOutcome {
+  const [leaf, ...intermediates] = req.peerCertificates;
+  if (!leaf) return { kind: 'no-opinion' };
+  const bundle = ca.current();
+  if (!bundle) return { kind: 'no-opinion' };
+  const verdict = verifyClientChainCached(req.connection, leaf, intermediates, bundle, clock());
+  return verdict.ok ? { kind: 'verified', chain: verdict.chain } : { kind: 'failed', leaf, failure: verdict };
+}
+
+/** Maps a chain failure onto an error code and structured log details. */
+export function chainError(
+  authenticator: string,
+  ca: CABundleProvider,
+  leaf: X509Certificate,
+  failure: Failure,
+  message: string,
+): KdaError {
+  const code: KdaErrorCode = failure.check === 'eku' ? 'ERR_KDA_CERT_USAGE' : 'ERR_KDA_CERT_UNTRUSTED';
+  const details: Record<string, unknown> = {
+    authenticator,
+    check: failure.check,
+    subjectCN: certificateFields(leaf).commonName,
+    issuer: issuerCommonName(leaf),
+    caName: ca.name,
+  };
+  if (failure.certificate !== leaf) details.certificateCN = certificateFields(failure.certificate).commonName;
+  return new KdaError(code, message, { details });
+}
+
+/** What the x509 authenticator makes of a verified leaf. ok:false without error = no opinion. */
+export type UserConversion = (leaf: X509Certificate) => AuthenticationResult;
+
+/**
+ * Go's CommonNameUserConversion (1.33+): CN → name (empty CN = no opinion), every O → groups, subject attribute
+ * 1.3.6.1.4.1.57683.2 → uid, and extra `authentication.kubernetes.io/credential-id: X509SHA256=<hex>`.
+ */
+export const commonNameUserConversion: UserConversion = (leaf) => {
+  const f = certificateFields(leaf);
+  if (f.commonName === '') return { ok: false };
+  let uid = '';
+  const uidError = (message: string) => ({
+    ok: false as const,
+    error: new KdaError('ERR_KDA_CERT_UNTRUSTED', message, {
+      details: { authenticator: 'x509', check: 'uid', subjectCN: f.commonName },
+    }),
+  });
+  if (f.uids.length > 0) {
+    if (f.uids.some((u) => u === null)) return uidError('unable to parse UID into a string');
+    if (f.uids.length !== 1) return uidError(`expected 1 UID, but found multiple: [${f.uids.join(' ')}]`);
+    if (f.uids[0] === '') return uidError('UID cannot be an empty string');
+    uid = f.uids[0]!;
+  }
+  const user: UserInfo = {
+    name: f.commonName,
+    uid,
+    groups: [...f.organizations],
+    extra: { [credentialIdExtraKey]: [`X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`] },
+  };
+  return { ok: true, user, authenticator: 'x509' };
+};
+
+export interface X509AuthenticatorOptions {
+  /** The client CA (`--client-ca-file` / ConfigMap `client-ca-file`). Read per request. */
+  readonly caProvider: CABundleProvider;
+  /** Default: {@link commonNameUserConversion}. */
+  readonly userConversion?: UserConversion;
+  /** Default: Date.now. */
+  readonly clock?: Clock;
+}
+
+/**
+ * Go's x509.Authenticator (client-ca): a client certificate that verifies against the client CA authenticates as its
+ * CN with its O values as groups. Failure message: `verifying certificate SN=…, SKID=…, AKID=… failed: <x509 error>`.
+ */
+export function x509Authenticator(options: X509AuthenticatorOptions): RequestAuthenticator {
+  const { caProvider } = options;
+  const convert = options.userConversion ?? commonNameUserConversion;
+  const clock = options.clock ?? Date.now;
+  return {
+    async authenticateRequest(req): Promise<AuthenticationResult> {
+      const outcome = verifyRequestCertificate(req, caProvider, clock);
+      if (outcome.kind === 'no-opinion') return { ok: false };
+      if (outcome.kind === 'failed') {
+        const { leaf, failure } = outcome;
+        const message = `verifying certificate ${certificateIdentifier(leaf)} failed: ${failure.message}`;
+        return { ok: false, error: chainError('x509', caProvider, leaf, failure, message) };
+      }
+      return convert(outcome.chain[0]!);
+    },
+  };
+}

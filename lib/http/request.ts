@@ -1,0 +1,170 @@
+import type { X509Certificate } from 'node:crypto';
+import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AuthnRequest } from '../authn/interfaces.js';
+import type { RequestHeaderConfig } from '../trust/interfaces.js';
+
+/** Longest client chain we keep; Go has no limit, but nothing legitimate sends more. */
+const maxPeerChain = 10;
+
+const peerChains = new WeakMap<object, readonly X509Certificate[]>();
+
+/**
+ * The certificates the client sent, leaf first, read once per TLS socket and cached: on Node 20 a second
+ * `getPeerX509Certificate()` call returns a leaf whose `issuerCertificate` chain is gone (nodejs/node#65579).
+ * [] for plain sockets and clients without a certificate.
+ */
+export function peerCertificates(socket: object | undefined): readonly X509Certificate[] {
+  if (!socket) return [];
+  const cached = peerChains.get(socket);
+  if (cached) return cached;
+  const tls = socket as Partial<TLSSocket>;
+  let chain: X509Certificate[] = [];
+  if (typeof tls.getPeerX509Certificate === 'function') {
+    const leaf = tls.getPeerX509Certificate();
+    if (leaf) {
+      chain = [leaf];
+      for (let c = leaf.issuerCertificate; c && chain.length < maxPeerChain; c = c.issuerCertificate) {
+        // A self-signed certificate may be reported as its own issuer; stop at the first repeat.
+        if (chain.some((x) => x === c || x.raw.equals(c!.raw))) break;
+        chain.push(c);
+      }
+    }
+  }
+  Object.freeze(chain);
+  peerChains.set(socket, chain);
+  return chain;
+}
+
+/** Node delivers header bytes as latin1 code units; Go keeps the raw bytes, which are conventionally UTF-8. */
+function toUtf8(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(v) ? Buffer.from(v, 'latin1').toString('utf8') : v;
+}
+
+const views = new WeakMap<IncomingMessage, AuthnRequest>();
+
+/**
+ * The framework-agnostic view of a Node request: header lines as received (`headersDistinct`, never comma-joined,
+ * values re-decoded as UTF-8), the client's certificate chain and the socket as the verdict-cache key. Built once per
+ * request; header reads are live, so stripping is visible to later readers.
+ */
+export function toAuthnRequest(req: IncomingMessage): AuthnRequest {
+  const existing = views.get(req);
+  if (existing) return existing;
+  const socket = req.socket as object | undefined;
+  const encrypted = !!socket && (socket as Partial<TLSSocket>).encrypted === true;
+  let certs: readonly X509Certificate[] | undefined;
+  const view: AuthnRequest = {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    header(name: string): readonly string[] {
+      const values = req.headersDistinct[name.toLowerCase()];
+      return values ? values.map(toUtf8) : [];
+    },
+    headerNames(): readonly string[] {
+      return Object.keys(req.headersDistinct);
+    },
+    get peerCertificates() {
+      certs ??= encrypted ? peerCertificates(socket) : [];
+      return certs;
+    },
+    connection: encrypted ? socket : undefined,
+  };
+  views.set(req, view);
+  return view;
+}
+
+/** The standard front-proxy headers cleared after every successful authentication (Go 1.27+, §2.3). */
+export const standardIdentityHeaders: readonly string[] = Object.freeze([
+  'authorization',
+  'x-remote-user',
+  'x-remote-uid',
+  'x-remote-group',
+]);
+export const standardExtraHeaderPrefix = 'x-remote-extra-';
+
+const websocketProtocolHeader = 'sec-websocket-protocol';
+const websocketTokenPrefix = 'base64url.bearer.authorization.k8s.io.';
+
+/**
+ * Removes every identity header before the handler runs, as Go's WithAuthentication does after any successful
+ * authentication (anonymous included): `Authorization`, the standard `X-Remote-User`/`-Uid`/`-Group`/`-Extra-*`,
+ * the configured username/uid/group headers and extra prefixes, and whatever the authenticator reported as consumed.
+ * The bearer token inside `Sec-WebSocket-Protocol` is removed from that header, the other protocols are kept.
+ * Applies to `headers`, `headersDistinct` and `rawHeaders`. Returns the removed header names (lower-case).
+ */
+export function stripIdentityHeaders(
+  req: IncomingMessage,
+  config: RequestHeaderConfig | undefined,
+  consumed: readonly string[] = [],
+): string[] {
+  const exact = new Set<string>(standardIdentityHeaders);
+  const prefixes = [standardExtraHeaderPrefix];
+  const add = (n: string) => {
+    if (n) exact.add(n.toLowerCase());
+  };
+  if (config) {
+    config.usernameHeaders.forEach(add);
+    config.uidHeaders.forEach(add);
+    config.groupHeaders.forEach(add);
+    for (const p of config.extraHeaderPrefixes) if (p) prefixes.push(p.toLowerCase());
+  }
+  let websocket = false;
+  for (const c of consumed) {
+    if (c.toLowerCase() === websocketProtocolHeader) websocket = true;
+    else add(c);
+  }
+  const doomed = (lower: string) => exact.has(lower) || prefixes.some((p) => lower.startsWith(p));
+
+  const removed = new Set<string>();
+  const distinct = req.headersDistinct as Record<string, string[] | undefined>;
+  const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
+  for (const name of Object.keys(distinct)) {
+    if (doomed(name)) {
+      delete distinct[name];
+      removed.add(name);
+    }
+  }
+  for (const name of Object.keys(headers)) {
+    if (doomed(name)) {
+      delete headers[name];
+      removed.add(name);
+    }
+  }
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if (doomed(raw[i]!.toLowerCase())) {
+      removed.add(raw[i]!.toLowerCase());
+      raw.splice(i, 2);
+    }
+  }
+  if (websocket) stripWebsocketToken(req);
+  return [...removed];
+}
+
+function stripWebsocketToken(req: IncomingMessage): void {
+  // Go: Header.Set(protocolHeader, strings.Join(filteredProtocols, ",")), i.e. one line without the token entry.
+  const distinct = req.headersDistinct as Record<string, string[] | undefined>;
+  const lines = distinct[websocketProtocolHeader];
+  if (!lines) return;
+  const filtered = lines
+    .flatMap((l) => l.split(','))
+    .map((p) => p.trim())
+    .filter((p) => !p.startsWith(websocketTokenPrefix));
+  const value = filtered.join(',');
+  distinct[websocketProtocolHeader] = [value];
+  req.headers[websocketProtocolHeader] = value;
+  const raw = req.rawHeaders;
+  let kept = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== websocketProtocolHeader) continue;
+    if (!kept) {
+      raw[i + 1] = value;
+      kept = true;
+    } else {
+      raw.splice(i, 2);
+      i -= 2;
+    }
+  }
+}
