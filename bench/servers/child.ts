@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:https';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
+
+/** Configuration every server under test receives (JSON in `BENCH_SERVER_CONFIG`). Paths, not PEM, to keep env small. */
+export interface ServerConfig {
+  readonly servingCertFile: string;
+  readonly servingKeyFile: string;
+  /** Trust anchors for client certificates (x509 authn). */
+  readonly clientCaFile: string;
+  /** Trust anchors for the front-proxy (requestheader) client certificate. */
+  readonly requestheaderClientCaFile: string;
+  readonly requestheaderAllowedNames?: readonly string[];
+  /** Where SubjectAccessReviews / TokenReviews go (kubeconfig file for the server's own identity). */
+  readonly reviewKubeconfigFile?: string;
+  /** Authorizer cache TTLs in ms (Go defaults 10 s / 10 s; the bench uses longer to keep steady state cached). */
+  readonly authorizedTtlMs?: number;
+  readonly unauthorizedTtlMs?: number;
+  /** Count X509Certificate verify/checkIssued calls (per-connection verification scenario). */
+  readonly countVerifications?: boolean;
+}
+
+export function readConfig(): ServerConfig {
+  const raw = process.env.BENCH_SERVER_CONFIG;
+  if (!raw) throw new Error('BENCH_SERVER_CONFIG is not set; start bench servers through bench/spawn.ts');
+  return JSON.parse(raw) as ServerConfig;
+}
+
+/**
+ * The one TLS setup all scenarios share: same serving cert, same client-CA union, `requestCert` with
+ * `rejectUnauthorized:false` (the library checks chains itself and answers 401 instead of resetting the socket).
+ */
+export function tlsOptions(cfg: ServerConfig): TlsOptions & SecureContextOptions {
+  return {
+    cert: readFileSync(cfg.servingCertFile, 'utf8'),
+    key: readFileSync(cfg.servingKeyFile, 'utf8'),
+    ca: [readFileSync(cfg.clientCaFile, 'utf8'), readFileSync(cfg.requestheaderClientCaFile, 'utf8')],
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+}
+
+/** Response body of every trivial handler (same bytes across scenarios, roughly a small kube list). */
+export const trivialBody = JSON.stringify({
+  kind: 'FlunderList',
+  apiVersion: 'wardle.example.com/v1alpha1',
+  metadata: { resourceVersion: '1' },
+  items: [],
+});
+
+export type StatsFn = () => Record<string, unknown>;
+
+interface ParentMessage {
+  readonly type: 'stats' | 'gc' | 'exit' | 'reset';
+}
+
+const resetters: (() => void)[] = [];
+/** Registers a callback run when the parent asks to reset counters between phases. */
+export function onReset(fn: () => void): void {
+  resetters.push(fn);
+}
+
+/**
+ * Listens on 127.0.0.1:0, reports `{type:'ready', port}` over IPC (and on stdout for manual runs), and answers
+ * `stats` / `gc` / `exit` requests from the bench parent.
+ */
+export function serve(server: Server, stats: StatsFn = () => ({})): void {
+  server.listen(0, '127.0.0.1', () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    process.stdout.write(`${JSON.stringify({ port })}\n`);
+    process.send?.({ type: 'ready', port });
+  });
+  process.on('message', (m: ParentMessage) => {
+    switch (m.type) {
+      case 'stats':
+        process.send?.({ type: 'stats', memory: process.memoryUsage(), extra: stats() });
+        break;
+      case 'gc':
+        (globalThis as { gc?: () => void }).gc?.();
+        process.send?.({ type: 'gc-done' });
+        break;
+      case 'reset':
+        for (const r of resetters) r();
+        process.send?.({ type: 'reset-done' });
+        break;
+      case 'exit':
+        // process.exit flushes --cpu-prof output; closing keep-alive sockets gracefully would only slow the bench down.
+        server.closeAllConnections();
+        server.close();
+        process.exit(0);
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/**
+ * Counts certificate-verification work in this process by wrapping X509Certificate methods. Measurement only: the
+ * wrapped methods behave exactly as before.
+ */
+export async function countVerifications(server: Server): Promise<StatsFn> {
+  const { X509Certificate } = await import('node:crypto');
+  const proto = X509Certificate.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const counts: Record<string, { calls: number; ns: bigint }> = {};
+  for (const name of ['verify', 'checkIssued', 'checkPrivateKey']) {
+    const orig = proto[name];
+    if (!orig) continue;
+    const c = (counts[name] = { calls: 0, ns: 0n });
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      const t = process.hrtime.bigint();
+      try {
+        return orig.apply(this, args);
+      } finally {
+        c.ns += process.hrtime.bigint() - t;
+        c.calls++;
+      }
+    };
+  }
+  let connections = 0;
+  // A listener, not a wrapper: keep-alive requests must not pay anything for the counting.
+  server.on('secureConnection', () => connections++);
+  onReset(() => {
+    connections = 0;
+    for (const c of Object.values(counts)) {
+      c.calls = 0;
+      c.ns = 0n;
+    }
+  });
+  return () => ({
+    tlsConnections: connections,
+    verification: Object.fromEntries(
+      Object.entries(counts).map(([k, v]) => [k, { calls: v.calls, totalMs: Number(v.ns) / 1e6 }]),
+    ),
+  });
+}
