@@ -10,6 +10,7 @@ export type KdaErrorCode =
   | 'ERR_KDA_REVIEW_TIMEOUT'
   | 'ERR_KDA_TRUST_UNAVAILABLE'
   | 'ERR_KDA_REQUEST_INFO'
+  | 'ERR_KDA_NO_USER'
   | 'ERR_KDA_CLOSED';
 
 /**
