@@ -1,0 +1,212 @@
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { InvalidOptionError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fileMappingSource, IdentityMapping } from '../mapping/identity-mapping.js';
+import { parseGoDuration } from '../util/duration.js';
+import { withIdentityMapping } from './mapped-verify.js';
+import { WebhookServer } from './server.js';
+import { loadStaticPolicy, staticPolicyAuthorizer } from './static-policy.js';
+import { loadTokenFile, staticTokenVerifier } from './static-tokens.js';
+import { subjectAccessReviewWebhook } from './subject-access-review-webhook.js';
+import { tokenReviewWebhook } from './token-review-webhook.js';
+
+export const webhookUsage = `Usage: kube-delegated-auth webhook [flags]
+
+Serves kube-apiserver's authentication and authorization webhooks over HTTPS:
+  POST /authenticate  TokenReview   (--authentication-token-webhook-config-file)
+  POST /authorize     SubjectAccessReview (--authorization-webhook-config-file)
+  GET  /healthz, /readyz
+
+Flags:
+      --token-auth-file string              CSV token file as kube-apiserver's: token,user,uid,"group1,group2"
+      --mapping-file string                 identity mapping (YAML/JSON), watched; bad edits keep the last good mapping
+      --mapping-poll-interval duration      re-read interval for the mapping file (default 10s)
+      --authorization-policy-file string    static authorization policy (YAML); /authorize is served only with it
+      --tls-cert-file string                serving certificate (PEM), required
+      --tls-private-key-file string         serving private key (PEM), required
+      --client-ca-file string               require client certificates signed by this CA bundle
+      --bind-address string                 default 0.0.0.0
+      --secure-port int                     default 8443 (0 = any free port)
+      --max-body-bytes int                  largest accepted review body (default 1048576)
+      --log-level string                    debug|info|warn|error (default info)
+  -h, --help
+`;
+
+export interface WebhookCommandOptions {
+  readonly tokenAuthFile?: string;
+  readonly mappingFile?: string;
+  /** ms */
+  readonly mappingPollInterval: number;
+  readonly authorizationPolicyFile?: string;
+  readonly tlsCertFile: string;
+  readonly tlsPrivateKeyFile: string;
+  readonly clientCaFile?: string;
+  readonly bindAddress: string;
+  readonly securePort: number;
+  readonly maxBodyBytes: number;
+  readonly logLevel: string;
+  readonly help: boolean;
+}
+
+/** Parses `webhook` flags (`--flag value` or `--flag=value`); throws `InvalidOptionError` listing every problem. */
+export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOptions {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      'token-auth-file': { type: 'string' },
+      'mapping-file': { type: 'string' },
+      'mapping-poll-interval': { type: 'string', default: '10s' },
+      'authorization-policy-file': { type: 'string' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'client-ca-file': { type: 'string' },
+      'bind-address': { type: 'string', default: '0.0.0.0' },
+      'secure-port': { type: 'string', default: '8443' },
+      'max-body-bytes': { type: 'string', default: String(1024 * 1024) },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const problems: string[] = [];
+  if (positionals.length > 0) problems.push(`unexpected arguments: ${positionals.join(' ')}`);
+  const help = values.help === true;
+  const int = (name: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      problems.push(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+      return min;
+    }
+    return n;
+  };
+  let mappingPollInterval = 10_000;
+  try {
+    mappingPollInterval = parseGoDuration(values['mapping-poll-interval']!);
+    if (mappingPollInterval < 0) problems.push('--mapping-poll-interval must not be negative');
+  } catch (err) {
+    problems.push(`--mapping-poll-interval: ${(err as Error).message}`);
+  }
+  const opts: WebhookCommandOptions = {
+    ...(values['token-auth-file'] ? { tokenAuthFile: values['token-auth-file'] } : {}),
+    ...(values['mapping-file'] ? { mappingFile: values['mapping-file'] } : {}),
+    mappingPollInterval,
+    ...(values['authorization-policy-file'] ? { authorizationPolicyFile: values['authorization-policy-file'] } : {}),
+    tlsCertFile: values['tls-cert-file'] ?? '',
+    tlsPrivateKeyFile: values['tls-private-key-file'] ?? '',
+    ...(values['client-ca-file'] ? { clientCaFile: values['client-ca-file'] } : {}),
+    bindAddress: values['bind-address']!,
+    securePort: int('secure-port', values['secure-port']!, 0, 65535),
+    maxBodyBytes: int('max-body-bytes', values['max-body-bytes']!, 1, 64 * 1024 * 1024),
+    logLevel: values['log-level']!,
+    help,
+  };
+  if (!help) {
+    if (!opts.tlsCertFile || !opts.tlsPrivateKeyFile)
+      problems.push('--tls-cert-file and --tls-private-key-file are required');
+    if (!opts.tokenAuthFile && !opts.authorizationPolicyFile) {
+      problems.push('nothing to serve: give --token-auth-file and/or --authorization-policy-file');
+    }
+    if (opts.mappingFile && !opts.tokenAuthFile) problems.push('--mapping-file needs --token-auth-file');
+    if (!['debug', 'info', 'warn', 'error'].includes(opts.logLevel))
+      problems.push(`--log-level: unknown level ${JSON.stringify(opts.logLevel)}`);
+  }
+  if (problems.length) throw new InvalidOptionError(problems);
+  return opts;
+}
+
+/** A started `webhook` command. */
+export interface RunningWebhook {
+  readonly address: AddressInfo;
+  readonly server: WebhookServer;
+  readonly mapping?: IdentityMapping;
+  /** Stops serving and watching. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the `webhook` command from flags; for embedding and tests (runWebhookCommand waits for a signal). */
+export async function startWebhookCommand(
+  opts: WebhookCommandOptions,
+  deps: { readonly logger?: Logger } = {},
+): Promise<RunningWebhook> {
+  const logger: Logger = deps.logger ?? pino({ level: opts.logLevel, base: { component: 'webhook' } });
+  const [cert, key, clientCa] = await Promise.all([
+    readFile(opts.tlsCertFile),
+    readFile(opts.tlsPrivateKeyFile),
+    opts.clientCaFile ? readFile(opts.clientCaFile) : undefined,
+  ]);
+  let mapping: IdentityMapping | undefined;
+  let tokenReview;
+  if (opts.tokenAuthFile) {
+    let verify = staticTokenVerifier(await loadTokenFile(opts.tokenAuthFile));
+    if (opts.mappingFile) {
+      mapping = new IdentityMapping({
+        source: fileMappingSource(opts.mappingFile),
+        pollIntervalMs: opts.mappingPollInterval,
+        logger,
+      });
+      await mapping.start();
+      verify = withIdentityMapping(verify, mapping);
+    }
+    tokenReview = tokenReviewWebhook({ verify, maxBodyBytes: opts.maxBodyBytes, logger });
+  }
+  let subjectAccessReview;
+  if (opts.authorizationPolicyFile) {
+    const policy = await loadStaticPolicy(opts.authorizationPolicyFile);
+    subjectAccessReview = subjectAccessReviewWebhook({
+      authorize: staticPolicyAuthorizer(policy),
+      maxBodyBytes: opts.maxBodyBytes,
+      logger,
+    });
+  }
+  const server = new WebhookServer({
+    cert,
+    key,
+    ...(clientCa ? { clientCa } : {}),
+    ...(tokenReview ? { tokenReview } : {}),
+    ...(subjectAccessReview ? { subjectAccessReview } : {}),
+    ...(mapping ? { mapping } : {}),
+    logger,
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.listen(opts.securePort, opts.bindAddress);
+  } catch (err) {
+    await mapping?.close();
+    throw err;
+  }
+  logger.info(
+    { address: address.address, port: address.port, authenticate: !!tokenReview, authorize: !!subjectAccessReview },
+    'webhook server listening',
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    server,
+    ...(mapping ? { mapping } : {}),
+    close: () => (closing ??= Promise.all([server.close(), mapping?.close()]).then(() => undefined)),
+  };
+}
+
+/** `kube-delegated-auth webhook …`: runs until SIGINT/SIGTERM, then shuts down gracefully. */
+export async function runWebhookCommand(argv: string[]): Promise<void> {
+  const opts = parseWebhookFlags(argv);
+  if (opts.help) {
+    process.stdout.write(webhookUsage);
+    return;
+  }
+  const running = await startWebhookCommand(opts);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await running.close();
+}

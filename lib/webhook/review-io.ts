@@ -1,0 +1,175 @@
+import type { IncomingMessage } from 'node:http';
+import type { HttpResponse } from '../http/status.js';
+import type { Logger } from '../log.js';
+import { TransientError } from './transient-error.js';
+
+/** Default body limit: a TokenReview or SubjectAccessReview is a few KiB; 1 MiB leaves room for huge group lists. */
+export const defaultMaxBodyBytes = 1024 * 1024;
+
+const jsonHeaders = Object.freeze({ 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
+
+/** A metav1.Status failure body; `extraHeaders` for Allow, Retry-After, Connection. */
+export function statusResponse(
+  code: number,
+  reason: string,
+  message: string,
+  opts: { details?: Record<string, unknown>; headers?: Record<string, string> } = {},
+): HttpResponse {
+  const body: Record<string, unknown> = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+  };
+  if (opts.details) body.details = opts.details;
+  body.code = code;
+  return { status: code, headers: { ...jsonHeaders, ...opts.headers }, body: JSON.stringify(body) + '\n' };
+}
+
+/** A 200 review answer. */
+export function reviewResponse(review: object): HttpResponse {
+  return { status: 200, headers: jsonHeaders, body: JSON.stringify(review) + '\n' };
+}
+
+/**
+ * 429/503 with Retry-After, and `details.retryAfterSeconds` so kube-apiserver's DefaultShouldRetry backs off and retries
+ * a 503 too (it retries a bare 503 only when the Status suggests a delay).
+ */
+export function transientResponse(err: TransientError): HttpResponse {
+  const tooMany = err.statusCode === 429;
+  return statusResponse(err.statusCode, tooMany ? 'TooManyRequests' : 'ServiceUnavailable', err.message, {
+    details: { retryAfterSeconds: err.retryAfterS },
+    headers: { 'retry-after': String(err.retryAfterS) },
+  });
+}
+
+export function internalErrorResponse(message: string): HttpResponse {
+  return statusResponse(500, 'InternalError', `Internal error occurred: ${message}`);
+}
+
+export type ReadResult =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly response: HttpResponse };
+
+const fail = (response: HttpResponse): ReadResult => ({ ok: false, response });
+
+function isJsonMediaType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const mediaType = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+/**
+ * Checks method and Content-Type, then reads at most `maxBodyBytes` and parses JSON. An oversized body is drained
+ * (not destroyed, so the 413 can still be written) and the connection is marked for closing.
+ */
+export async function readJsonReview(req: IncomingMessage, maxBodyBytes: number): Promise<ReadResult> {
+  if (req.method !== 'POST') {
+    req.resume();
+    return fail(
+      statusResponse(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {
+        headers: { allow: 'POST' },
+      }),
+    );
+  }
+  if (!isJsonMediaType(req.headers['content-type'])) {
+    req.resume();
+    return fail(
+      statusResponse(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json`,
+      ),
+    );
+  }
+  const tooLarge = () =>
+    statusResponse(413, 'RequestEntityTooLarge', `the request body is larger than ${maxBodyBytes} bytes`, {
+      headers: { connection: 'close' },
+    });
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBodyBytes) {
+    req.resume();
+    return fail(tooLarge());
+  }
+  if (req.readableEnded) {
+    // A body parser ran before us; the raw bytes are gone and re-serialising a parsed object would hide bad input.
+    return fail(internalErrorResponse('the request body was already consumed before the webhook handler ran'));
+  }
+  const raw = await new Promise<Buffer | undefined>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        over = true;
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    req.once('error', reject);
+  });
+  if (raw === undefined) return fail(tooLarge());
+  try {
+    return { ok: true, value: JSON.parse(raw.toString('utf8')) };
+  } catch (err) {
+    return fail(badRequest(`invalid JSON: ${(err as Error).message}`));
+  }
+}
+
+export function badRequest(message: string): HttpResponse {
+  return statusResponse(400, 'BadRequest', message);
+}
+
+/** Aborts when the client goes away, so a slow backend call is not finished for nobody. */
+export function disconnectSignal(req: IncomingMessage): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const socket = req.socket;
+  const onClose = () => controller.abort(new Error('client disconnected'));
+  socket.once('close', onClose);
+  return { signal: controller.signal, dispose: () => socket.off('close', onClose) };
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** Validates a `map[string][]string` (user extra). */
+export function isExtra(v: unknown): v is Record<string, string[]> {
+  return isRecord(v) && Object.values(v).every(isStringArray);
+}
+
+/**
+ * Runs the caller's callback and maps throws: TransientError → 429/503, anything else → 500 (logged; never a verdict).
+ */
+export async function runCallback<T>(
+  logger: Logger,
+  what: string,
+  fields: object,
+  fn: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; response: HttpResponse }> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof TransientError) {
+      logger.warn(
+        { ...fields, err: err.message, retryAfterS: err.retryAfterS, status: err.statusCode },
+        `${what} failed transiently; asking the caller to retry`,
+      );
+      return { ok: false, response: transientResponse(err) };
+    }
+    logger.error({ ...fields, err }, `${what} threw; answering 500`);
+    return { ok: false, response: internalErrorResponse(`${what} failed`) };
+  }
+}
