@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { InvalidOptionError } from '../errors.js';
+import { runCerts } from './certs.js';
+import { certsUsage, parseCertsFlags, parseServeFlags, serveUsage } from './flags.js';
+
+export const usage = `Usage: kube-delegated-auth <command> [flags]
+
+Commands:
+  serve     Run the sample extension apiserver (sample.kube-delegated-auth.io/v1alpha1)
+  certs     Write a development PKI (front-proxy CA, client CA with users, serving certificate)
+  doctor    Check a cluster's aggregation-layer setup (not available in this build)
+  webhook   Run TokenReview/SubjectAccessReview webhook servers (not available in this build)
+
+Run 'kube-delegated-auth <command> --help' for the flags of a command.
+`;
+
+/** Where a command writes: plain lines for humans on stdout, problems on stderr. */
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const defaultIo: CliIo = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+type Command = (args: readonly string[], io: CliIo) => Promise<number>;
+
+/** Commands owned by other modules register here; unknown ones print the usage. */
+const commands: Record<string, Command> = {
+  async serve(args, io) {
+    const parsed = parseServeFlags(args);
+    if (parsed.help) {
+      io.out(serveUsage);
+      return 0;
+    }
+    // Loaded lazily so `certs` and `--help` do not pay for Koa and the cluster client.
+    const { runServe } = await import('../sample/serve.js');
+    return runServe(parsed, io);
+  },
+  async certs(args, io) {
+    const opts = parseCertsFlags(args);
+    if (opts.help) {
+      io.out(certsUsage);
+      return 0;
+    }
+    return runCerts(opts, io.out);
+  },
+  // Seams for the `doctor` and `webhook` commands (separate issues): replace these entries with their runners.
+  async doctor(_args, io) {
+    io.err('kube-delegated-auth doctor: not available in this build');
+    return 2;
+  },
+  async webhook(_args, io) {
+    io.err('kube-delegated-auth webhook: not available in this build');
+    return 2;
+  },
+};
+
+/** Runs the CLI; resolves to the process exit code (for `serve`, once the server has shut down). */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    io.err(`unknown command ${JSON.stringify(name)} for "kube-delegated-auth"\n`);
+    io.err(usage);
+    return 2;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof InvalidOptionError) {
+      io.err(`Error: invalid flags for "kube-delegated-auth ${name}":`);
+      for (const p of err.problems) io.err(`  ${p}`);
+      io.err(`Run 'kube-delegated-auth ${name} --help' for usage.`);
+      return 2;
+    }
+    io.err(`Error: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`Error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,213 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { Middleware } from 'koa';
+import { pino } from 'pino';
+import type { ParsedServe, ServeOptions } from '../cli/flags.js';
+import { authenticate } from '../koa/authenticate.js';
+import type { Logger } from '../log.js';
+import { devPkiFiles, writeDevPki } from '../pki/dev-pki.js';
+import { createSecureServer, type SecureServer } from '../server/secure-server.js';
+import type { CABundleProvider } from '../trust/interfaces.js';
+import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
+import { createSampleApp } from './app.js';
+import { sampleGroupVersion } from './discovery.js';
+import type { HealthCheck } from './health.js';
+
+/** Why the server runs in cluster mode, or undefined for standalone mode. */
+export function clusterModeReason(opts: ServeOptions, env: NodeJS.ProcessEnv): string | undefined {
+  if (opts.kubeconfig) return '--kubeconfig';
+  if (opts.authenticationKubeconfig) return '--authentication-kubeconfig';
+  if (opts.authorizationKubeconfig) return '--authorization-kubeconfig';
+  if (env.KUBECONFIG) return '$KUBECONFIG';
+  if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
+    return 'in-cluster service account';
+  }
+  return undefined;
+}
+
+export interface SampleServerEnv {
+  readonly logger: Logger;
+  /** Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Base for relative paths (--cert-dir). Default process.cwd(). */
+  readonly cwd?: string;
+}
+
+export interface RunningSampleServer {
+  readonly mode: 'standalone' | 'cluster';
+  readonly server: SecureServer;
+  /** Copy-paste commands that exercise the server (standalone mode; [] in cluster mode). */
+  readonly curlLines: readonly { readonly title: string; readonly command: string }[];
+  close(): Promise<void>;
+}
+
+function healthOfProvider(p: CABundleProvider): HealthCheck {
+  return { name: `trust:${p.name}`, check: () => (p.current() ? undefined : 'CA bundle not loaded') };
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Paths under cwd are shown relative (shorter lines to paste); others absolute. */
+function displayPath(cwd: string, p: string): string {
+  const rel = relative(cwd, p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
+}
+
+/**
+ * Standalone mode: a development PKI in --cert-dir (created on first start), front-proxy and client-certificate
+ * trust from files (reloaded on change), and a static policy authorizer.
+ */
+async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promise<RunningSampleServer> {
+  const { logger } = env;
+  const cwd = env.cwd ?? process.cwd();
+  const certDir = resolve(cwd, opts.certDir);
+  const created = writeDevPki(certDir);
+  if (created.length > 0) logger.info({ certDir }, 'created a development PKI');
+  const inDir = (name: string) => join(certDir, name);
+
+  const clientCaFile = resolve(cwd, opts.clientCaFile ?? inDir(devPkiFiles.clientCa));
+  const frontProxyCaFile = resolve(cwd, opts.requestheaderClientCaFile ?? inDir(devPkiFiles.frontProxyCa));
+  const clientCA = fileCABundle(clientCaFile, { name: `client-ca-bundle::${clientCaFile}`, logger });
+  const requestHeaderCA = fileCABundle(frontProxyCaFile, { name: `request-header::${frontProxyCaFile}`, logger });
+  const providers: FileCABundleProvider[] = [clientCA, requestHeaderCA];
+  const closeAll = async () => {
+    for (const p of providers) await p.close();
+  };
+  try {
+    for (const p of providers) await p.runOnce();
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  for (const p of providers) p.start();
+
+  const configProvider = staticRequestHeaderConfig({
+    usernameHeaders: opts.requestheaderUsernameHeaders,
+    uidHeaders: opts.requestheaderUidHeaders,
+    groupHeaders: opts.requestheaderGroupHeaders,
+    extraHeaderPrefixes: opts.requestheaderExtraHeadersPrefix,
+    allowedNames: opts.requestheaderAllowedNames,
+  });
+
+  const pipeline: Middleware[] = [
+    // TODO(H2): requestInfo() from lib/koa/authorize.ts goes first (Go: WithRequestInfo before WithAuthentication).
+    authenticate({
+      requestHeader: { caProvider: requestHeaderCA, configProvider },
+      clientCA,
+      anonymous: opts.anonymousAuth,
+      logger,
+    }) as Middleware,
+    // TODO(H2): authorize() with union(privileged groups [system:masters], always-allow paths, static policy
+    // from opts.policyFile). Until it lands every authenticated request is served.
+  ];
+
+  const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger });
+  const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
+  const tlsPrivateKeyFile = opts.tlsPrivateKeyFile
+    ? resolve(cwd, opts.tlsPrivateKeyFile)
+    : inDir(devPkiFiles.servingKey);
+  const server = createSecureServer({
+    handler: app.callback(),
+    tlsCertFile,
+    tlsPrivateKeyFile,
+    clientCA,
+    requestHeaderCA,
+    bindAddress: opts.bindAddress,
+    securePort: opts.securePort,
+    logger,
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  const p = (name: string) => shellQuote(displayPath(cwd, inDir(name)));
+  const cacert = opts.tlsCertFile ? '<CA of --tls-cert-file>' : p(devPkiFiles.servingCa);
+  const host = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(opts.bindAddress) ? 'localhost' : opts.bindAddress;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${server.port}/apis/${sampleGroupVersion}/namespaces/default/widgets`;
+  const curlLines = [
+    {
+      title: 'front-proxy (what kube-apiserver sends): alice in group developers',
+      command: `curl --cacert ${cacert} --cert ${p(devPkiFiles.frontProxyClient)} --key ${p(devPkiFiles.frontProxyClientKey)} -H 'X-Remote-User: alice' -H 'X-Remote-Group: developers' ${url}`,
+    },
+    {
+      title: 'client certificate user: alice (CN=alice, O=developers)',
+      command: `curl --cacert ${cacert} --cert ${p('alice.crt')} --key ${p('alice.key')} ${url}`,
+    },
+    {
+      title: 'spoofed header without a front-proxy certificate: refused (403 for system:anonymous)',
+      command: `curl --cacert ${cacert} -H 'X-Remote-User: admin' ${url}`,
+    },
+  ];
+
+  return {
+    mode: 'standalone',
+    server,
+    curlLines,
+    close: async () => {
+      await server.close();
+      await closeAll();
+    },
+  };
+}
+
+/** Starts the sample server in the mode the options and environment select. */
+export async function startSampleServer(opts: ServeOptions, env: SampleServerEnv): Promise<RunningSampleServer> {
+  const reason = clusterModeReason(opts, env.env ?? process.env);
+  if (reason === undefined) return startStandalone(opts, env);
+  // TODO(H3): cluster mode = ConfigMap TrustSource + cached TokenReview + SAR authorizer from lib/cluster.
+  throw new Error(
+    `cluster mode (selected by ${reason}) is not available in this build yet; unset it to run standalone with a development PKI`,
+  );
+}
+
+/** `kube-delegated-auth serve`: starts, prints the banner and curl lines, and closes on SIGINT/SIGTERM. */
+export async function runServe(
+  parsed: ParsedServe,
+  io: { out: (line: string) => void; err: (line: string) => void },
+): Promise<number> {
+  const logger: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+  for (const w of parsed.warnings) logger.warn({}, w);
+  const running = await startSampleServer(parsed.options, { logger });
+  const bind = parsed.options.bindAddress;
+  io.out(`kube-delegated-auth sample apiserver (${running.mode} mode)`);
+  io.out(`listening on https://${bind.includes(':') ? `[${bind}]` : bind}:${running.server.port}`);
+  if (running.curlLines.length > 0) {
+    io.out('');
+    io.out('Try it:');
+    for (const c of running.curlLines) {
+      io.out(`  # ${c.title}`);
+      io.out(`  ${c.command}`);
+    }
+    io.out('');
+  }
+
+  return new Promise<number>((resolvePromise) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      running.close().then(
+        () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolvePromise(0);
+        },
+        (err: unknown) => {
+          logger.error({ error: (err as Error).message }, 'shutdown failed');
+          resolvePromise(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
