@@ -1,0 +1,624 @@
+import { KdaError } from '../errors.js';
+import { noopLogger, type Logger } from '../log.js';
+import type {
+  CABundle,
+  CABundleProvider,
+  Listener,
+  RequestHeaderConfig,
+  RequestHeaderConfigProvider,
+  TrustSource,
+  TrustStatus,
+} from '../trust/interfaces.js';
+import { parsePemBundle } from '../trust/pem.js';
+import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
+import { configMapKeys, deserializeStrings } from './configmap-parsing.js';
+import { rolebindingFixCommand } from './kubeconfig.js';
+import { KubeApiError, type RestClient } from './rest-client.js';
+
+export interface ExtensionApiserverAuthenticationOptions {
+  /** Client for the cluster (`--authentication-kubeconfig`); undefined = no lookup, with Go's warnings. */
+  readonly client?: RestClient;
+  /** Namespace of the ConfigMap. Default `kube-system`. */
+  readonly namespace?: string;
+  /** Name of the ConfigMap. Default `extension-apiserver-authentication`. */
+  readonly name?: string;
+  /** `--authentication-skip-lookup`: never read the ConfigMap (only the file overrides apply). Default false. */
+  readonly authenticationSkipLookup?: boolean;
+  /**
+   * `--authentication-tolerate-lookup-failure`: a failed first read is logged and startup continues without the
+   * cluster's trust (requests may all become anonymous). Default false: `runOnce()` rejects.
+   */
+  readonly authenticationTolerateLookupFailure?: boolean;
+  /** `--client-ca-file`: use this PEM file (re-read every minute) instead of the `client-ca-file` key. */
+  readonly clientCaFile?: string;
+  /**
+   * `--requestheader-client-ca-file`: use this PEM file instead of the `requestheader-client-ca-file` key; the header
+   * lists then come from the options below with Go's flag defaults, as Go does.
+   */
+  readonly requestheaderClientCaFile?: string;
+  /** `--requestheader-username-headers`; overrides the ConfigMap key when set. */
+  readonly requestheaderUsernameHeaders?: readonly string[];
+  /** `--requestheader-uid-headers`; overrides the ConfigMap key when set. */
+  readonly requestheaderUidHeaders?: readonly string[];
+  /** `--requestheader-group-headers`; overrides the ConfigMap key when set. */
+  readonly requestheaderGroupHeaders?: readonly string[];
+  /** `--requestheader-extra-headers-prefix`; overrides the ConfigMap key when set. */
+  readonly requestheaderExtraHeadersPrefix?: readonly string[];
+  /** `--requestheader-allowed-names`; overrides the ConfigMap key when set (`[]` = any CN). */
+  readonly requestheaderAllowedNames?: readonly string[];
+  /**
+   * When the ConfigMap is deleted or a value becomes invalid, drop the affected providers (their authenticators then
+   * have no opinion) instead of serving the last-known-good value as Go does. Default false.
+   */
+  readonly failClosedOnTrustError?: boolean;
+  /** Safety re-read of the ConfigMap besides the watch, ms. Default 60_000 (Go polls the CA every minute). */
+  readonly pollInterval?: number;
+  /** Server-side watch timeout, seconds; the watch is then resumed from the last resourceVersion. Default 300. */
+  readonly watchTimeoutSeconds?: number;
+  /** First delay before restarting a failed watch, ms; doubles up to `maxRetryDelay`. Default 1_000. */
+  readonly retryDelay?: number;
+  /** Cap of the restart delay, ms. Default 30_000. */
+  readonly maxRetryDelay?: number;
+  readonly logger?: Logger;
+  /** Time source for status timestamps, ms. Default `Date.now`. */
+  readonly clock?: { now(): number };
+}
+
+interface ConfigMap {
+  readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+interface ConfigMapList {
+  readonly metadata?: { readonly resourceVersion?: string };
+  readonly items?: readonly ConfigMap[];
+}
+
+interface WatchEvent {
+  readonly type?: string;
+  readonly object?: ConfigMap & { readonly code?: number; readonly message?: string; readonly reason?: string };
+}
+
+class Health {
+  loadedAt: number | undefined;
+  lastError: string | undefined;
+  lastErrorAt: number | undefined;
+}
+
+/** A provider whose value this source sets; listeners hear only real changes. */
+class MutableProvider<T> {
+  readonly name: string;
+  readonly health = new Health();
+  #value: T | undefined;
+  readonly #listeners = new Set<Listener>();
+  constructor(name: string) {
+    this.name = name;
+  }
+  current(): T | undefined {
+    return this.#value;
+  }
+  addListener(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  set(value: T | undefined): void {
+    this.#value = value;
+    for (const l of [...this.#listeners]) l();
+  }
+  clearListeners(): void {
+    this.#listeners.clear();
+  }
+}
+
+class ClosedSignal extends Error {}
+
+/**
+ * The cluster's trust, read from kube-system/extension-apiserver-authentication like Go's ConfigMapCAController and
+ * RequestHeaderAuthRequestController: `runOnce()` reads it (Forbidden names the exact RoleBinding to create),
+ * `start()` watches it (resumes from the last resourceVersion, relists on 410/ERROR, restarts with backoff) and
+ * re-reads it every minute. Each change applies live: CA providers bump `version` only when the bytes change.
+ * A deleted ConfigMap or invalid value keeps the last-known-good value (logged at error, reported by `status()`),
+ * unless `failClosedOnTrustError`.
+ */
+export class ExtensionApiserverAuthentication implements TrustSource {
+  readonly clientCA: CABundleProvider;
+  readonly requestHeaderCA: CABundleProvider;
+  readonly requestHeaderConfig: RequestHeaderConfigProvider;
+
+  readonly #opts: ExtensionApiserverAuthenticationOptions;
+  readonly #client: RestClient | undefined;
+  readonly #namespace: string;
+  readonly #cmName: string;
+  readonly #logger: Logger;
+  readonly #clock: { now(): number };
+  readonly #failClosed: boolean;
+  readonly #listeners = new Set<Listener>();
+  readonly #files: FileCABundleProvider[] = [];
+  readonly #fileUnsubscribes: (() => void)[] = [];
+  readonly #cmClientCA: MutableProvider<CABundle> | undefined;
+  readonly #cmRequestHeaderCA: MutableProvider<CABundle> | undefined;
+  readonly #cmHeaderConfig: MutableProvider<RequestHeaderConfig> | undefined;
+  readonly #raw = new Map<string, string | undefined>();
+  readonly #abort = new AbortController();
+  #rv: string | undefined;
+  #loop: Promise<void> | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #started = false;
+  #closed = false;
+  /** Whether the ConfigMap has been seen at least once (a later absence is then a deletion). */
+  #seen = false;
+
+  constructor(opts: ExtensionApiserverAuthenticationOptions = {}) {
+    this.#opts = opts;
+    this.#namespace = opts.namespace ?? 'kube-system';
+    this.#cmName = opts.name ?? 'extension-apiserver-authentication';
+    this.#logger = opts.logger ?? noopLogger;
+    this.#clock = opts.clock ?? { now: Date.now };
+    this.#failClosed = opts.failClosedOnTrustError ?? false;
+    const lookup = !opts.authenticationSkipLookup;
+    this.#client = lookup ? opts.client : undefined;
+    const base = `${this.#namespace}::${this.#cmName}`;
+
+    if (opts.clientCaFile) {
+      const f = fileCABundle(opts.clientCaFile, {
+        name: `client-ca-bundle::${opts.clientCaFile}`,
+        logger: this.#logger,
+      });
+      this.#files.push(f);
+      this.clientCA = f;
+    } else {
+      this.#cmClientCA = new MutableProvider<CABundle>(`client-ca::${base}::${configMapKeys.clientCA}`);
+      this.clientCA = this.#cmClientCA;
+    }
+    if (opts.requestheaderClientCaFile) {
+      const f = fileCABundle(opts.requestheaderClientCaFile, {
+        name: `request-header::${opts.requestheaderClientCaFile}`,
+        logger: this.#logger,
+      });
+      this.#files.push(f);
+      this.requestHeaderCA = f;
+      this.requestHeaderConfig = staticRequestHeaderConfig(this.#overrides(), 'request-header-config::flags');
+    } else {
+      this.#cmRequestHeaderCA = new MutableProvider<CABundle>(
+        `request-header::${base}::${configMapKeys.requestHeaderCA}`,
+      );
+      this.requestHeaderCA = this.#cmRequestHeaderCA;
+      this.#cmHeaderConfig = new MutableProvider<RequestHeaderConfig>(`request-header-config::${base}`);
+      this.requestHeaderConfig = this.#cmHeaderConfig;
+    }
+    for (const f of this.#files) this.#fileUnsubscribes.push(f.addListener(() => this.#notify()));
+  }
+
+  addListener(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  status(): readonly TrustStatus[] {
+    const out: TrustStatus[] = [];
+    for (const p of [this.clientCA, this.requestHeaderCA, this.requestHeaderConfig]) {
+      const h = p instanceof MutableProvider ? (p.health as Health) : undefined;
+      out.push({
+        name: p.name,
+        loaded: p.current() !== undefined,
+        ...(h?.loadedAt !== undefined && { lastLoadedAt: h.loadedAt }),
+        ...(h?.lastError !== undefined && { lastError: h.lastError }),
+        ...(h?.lastErrorAt !== undefined && { lastErrorAt: h.lastErrorAt }),
+      });
+    }
+    return out;
+  }
+
+  /** Loads the file overrides and reads the ConfigMap once. Rejects as Go's startup does (see class doc). */
+  async runOnce(signal?: AbortSignal): Promise<void> {
+    if (this.#closed) throw new KdaError('ERR_KDA_CLOSED', 'extension-apiserver-authentication trust source is closed');
+    for (const f of this.#files) await f.runOnce();
+    if (!this.#cmClientCA && !this.#cmRequestHeaderCA) return;
+    if (this.#opts.authenticationSkipLookup) return;
+    if (!this.#client) {
+      if (this.#cmClientCA) {
+        this.#logger.warn(
+          {},
+          `No authentication-kubeconfig provided in order to lookup client-ca-file in configmap/${this.#cmName} in ${this.#namespace}, so client certificate authentication won't work.`,
+        );
+      }
+      if (this.#cmRequestHeaderCA) {
+        this.#logger.warn(
+          {},
+          `No authentication-kubeconfig provided in order to lookup requestheader-client-ca-file in configmap/${this.#cmName} in ${this.#namespace}, so request-header client certificate authentication won't work.`,
+        );
+      }
+      return;
+    }
+    try {
+      this.#rv = await this.#list(signal);
+    } catch (err) {
+      const cause = this.#describeReadError(err);
+      if (this.#opts.authenticationTolerateLookupFailure) {
+        this.#logger.warn({ error: cause }, `Error looking up in-cluster authentication configuration: ${cause}`);
+        this.#logger.warn(
+          {},
+          'Continuing without authentication configuration. This may treat all requests as anonymous.',
+        );
+        this.#logger.warn(
+          {},
+          'To require authentication configuration lookup to succeed, set --authentication-tolerate-lookup-failure=false',
+        );
+        this.#recordError(cause, [this.#cmClientCA, this.#cmRequestHeaderCA, this.#cmHeaderConfig]);
+        return;
+      }
+      throw new KdaError(
+        'ERR_KDA_TRUST_UNAVAILABLE',
+        `unable to load configmap based request-header-client-ca-file: ${cause}`,
+        {
+          cause: err,
+          details: { caName: `configmap/${this.#namespace}/${this.#cmName}` },
+        },
+      );
+    }
+  }
+
+  /** Starts the file pollers, the watch and the periodic re-read. Idempotent; call after `runOnce()`. */
+  start(): void {
+    if (this.#closed || this.#started) return;
+    this.#started = true;
+    for (const f of this.#files) f.start();
+    if (!this.#client || (!this.#cmClientCA && !this.#cmRequestHeaderCA)) return;
+    this.#loop = this.#watchLoop().catch((err: unknown) => {
+      if (!(err instanceof ClosedSignal)) this.#logger.error({ error: String(err) }, 'configmap watch loop ended');
+    });
+    this.#poll = setInterval(() => {
+      this.#list(this.#abort.signal).catch((err: unknown) => {
+        if (!this.#closed)
+          this.#logger.warn({ error: this.#describeReadError(err) }, 'periodic configmap re-read failed');
+      });
+    }, this.#opts.pollInterval ?? 60_000);
+    this.#poll.unref();
+  }
+
+  /** Stops watching and polling; idempotent. Providers keep their last values. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort(new ClosedSignal('closed'));
+    if (this.#poll) clearInterval(this.#poll);
+    for (const u of this.#fileUnsubscribes) u();
+    await Promise.all(this.#files.map((f) => f.close()));
+    await this.#loop;
+    this.#listeners.clear();
+  }
+
+  // --- reading -------------------------------------------------------------------------------------------------
+
+  get #path(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`;
+  }
+
+  get #fieldSelector(): string {
+    return `metadata.name=${this.#cmName}`;
+  }
+
+  /** Lists (field-selected, so RBAC on the resource name applies) and applies; returns the list resourceVersion. */
+  async #list(signal?: AbortSignal): Promise<string | undefined> {
+    const list = await this.#client!.get<ConfigMapList>(this.#path, {
+      query: { fieldSelector: this.#fieldSelector },
+      ...(signal && { signal }),
+    });
+    const cm = list.items?.find((i) => i.metadata?.name === this.#cmName);
+    this.#apply(cm);
+    return list.metadata?.resourceVersion;
+  }
+
+  async #watchLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    const initialDelay = this.#opts.retryDelay ?? 1_000;
+    const maxDelay = this.#opts.maxRetryDelay ?? 30_000;
+    let delay = initialDelay;
+    let relist = this.#rv === undefined;
+    while (!this.#closed) {
+      const started = performance.now();
+      let events = 0;
+      try {
+        if (relist) {
+          this.#rv = await this.#list(signal);
+          relist = false;
+        }
+        const outcome = await this.#watchOnce(signal, () => {
+          events++;
+          delay = initialDelay;
+        });
+        if (outcome === 'relist') relist = true;
+        // A server-side timeout resumes from #rv at once; a watch that closes instantly and empty is a failure.
+        if (outcome === 'ended' && (events > 0 || performance.now() - started >= 1_000)) continue;
+      } catch (err) {
+        if (this.#closed) return;
+        if (
+          err instanceof KubeApiError &&
+          (err.statusCode === 410 || err.reason === 'Expired' || err.reason === 'Gone')
+        ) {
+          relist = true;
+        } else {
+          this.#logger.warn(
+            { error: this.#describeReadError(err), retryInMs: delay },
+            'configmap watch failed; retrying',
+          );
+        }
+      }
+      await sleep(delay, signal);
+      delay = Math.min(maxDelay, delay * 2);
+    }
+  }
+
+  /** One watch request; resolves 'ended' on a clean server close, 'relist' after 410 or an ERROR event. */
+  async #watchOnce(signal: AbortSignal, onEvent: () => void): Promise<'ended' | 'relist'> {
+    const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? 300;
+    const res = await this.#client!.stream(this.#path, {
+      query: {
+        fieldSelector: this.#fieldSelector,
+        watch: 'true',
+        allowWatchBookmarks: 'true',
+        timeoutSeconds,
+        ...(this.#rv !== undefined && { resourceVersion: this.#rv }),
+      },
+      signal,
+      // A silent connection (no bookmark, no close) well past the server timeout is dead.
+      bodyTimeout: (timeoutSeconds + 60) * 1000,
+    });
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line === '') continue;
+          let ev: WatchEvent;
+          try {
+            ev = JSON.parse(line) as WatchEvent;
+          } catch {
+            throw new KubeApiError(`watch of configmap/${this.#cmName}: undecodable event`, { code: 'EDECODE' });
+          }
+          const rv = ev.object?.metadata?.resourceVersion;
+          switch (ev.type) {
+            case 'ADDED':
+            case 'MODIFIED':
+              this.#apply(ev.object);
+              break;
+            case 'DELETED':
+              this.#apply(undefined);
+              break;
+            case 'BOOKMARK':
+              break;
+            case 'ERROR': {
+              const o = ev.object ?? {};
+              if (o.code !== 410) {
+                this.#logger.warn(
+                  { code: o.code, reason: o.reason, error: o.message },
+                  'configmap watch ERROR event; relisting',
+                );
+              }
+              return 'relist';
+            }
+            default:
+              throw new KubeApiError(`watch of configmap/${this.#cmName}: unknown event type ${String(ev.type)}`, {
+                code: 'EDECODE',
+              });
+          }
+          if (rv !== undefined) this.#rv = rv;
+          onEvent();
+        }
+      }
+    } finally {
+      res.body.destroy();
+    }
+    return 'ended';
+  }
+
+  #describeReadError(err: unknown): string {
+    if (err instanceof KubeApiError && err.statusCode === 403) {
+      return (
+        `${err.message}. Usually fixed by '` +
+        `${rolebindingFixCommand(this.#client?.connection.identity, bindingName(this.#client?.connection.identity))}'`
+      );
+    }
+    return err instanceof Error ? err.message : String(err);
+  }
+
+  // --- applying ------------------------------------------------------------------------------------------------
+
+  #apply(cm: ConfigMap | undefined): void {
+    let changed = false;
+    if (cm === undefined) {
+      if (this.#seen) {
+        // Forget the inputs so a re-created ConfigMap is applied (and clears the error) even with the same bytes.
+        this.#raw.clear();
+        const msg = `configmap ${this.#namespace}/${this.#cmName} was deleted`;
+        changed = this.#onGone(msg, [this.#cmClientCA, this.#cmRequestHeaderCA, this.#cmHeaderConfig]);
+      } else if (!this.#raw.has('__missing_logged')) {
+        this.#raw.set('__missing_logged', '');
+        this.#logger.warn(
+          { configmap: `${this.#namespace}/${this.#cmName}` },
+          'configmap not found: client-certificate and front-proxy authentication from the cluster are disabled until it appears',
+        );
+      }
+    } else {
+      this.#seen = true;
+      this.#raw.delete('__missing_logged');
+      const data = cm.data ?? {};
+      if (this.#cmClientCA && this.#applyCA(this.#cmClientCA, configMapKeys.clientCA, data[configMapKeys.clientCA]))
+        changed = true;
+      if (
+        this.#cmRequestHeaderCA &&
+        this.#applyCA(this.#cmRequestHeaderCA, configMapKeys.requestHeaderCA, data[configMapKeys.requestHeaderCA])
+      ) {
+        changed = true;
+      }
+      if (this.#cmHeaderConfig && this.#applyHeaderConfig(this.#cmHeaderConfig, data)) changed = true;
+    }
+    if (changed) this.#notify();
+  }
+
+  /** Returns true when the provider's value changed. */
+  #applyCA(p: MutableProvider<CABundle>, key: string, value: string | undefined): boolean {
+    const prev = this.#raw.get(key);
+    if (value === prev && (value === undefined || p.current() !== undefined || p.health.lastError !== undefined)) {
+      return false; // unchanged input: nothing new to say
+    }
+    this.#raw.set(key, value);
+    if (value === undefined || value.trim() === '') {
+      if (p.current() === undefined && p.health.lastError === undefined) {
+        this.#logger.warn(
+          { name: p.name, key },
+          `configmap ${this.#namespace}/${this.#cmName} has no key "${key}": ${p.name} is disabled`,
+        );
+        return false;
+      }
+      return this.#onGone(`missing content for CA bundle "${p.name}" (key "${key}")`, [p]);
+    }
+    let parsed;
+    try {
+      parsed = parsePemBundle(value, `configmap ${this.#namespace}/${this.#cmName} key "${key}"`);
+    } catch (err) {
+      return this.#onGone(`error loading CA bundle for "${p.name}": ${(err as Error).message}`, [p]);
+    }
+    const cur = p.current();
+    p.health.lastError = undefined;
+    p.health.lastErrorAt = undefined;
+    p.health.loadedAt = this.#clock.now();
+    if (cur && cur.pem === parsed.pem) return false;
+    const bundle: CABundle = Object.freeze({
+      pem: parsed.pem,
+      certificates: parsed.certificates,
+      version: (cur?.version ?? this.#versions.get(p) ?? 0) + 1,
+    });
+    this.#versions.set(p, bundle.version);
+    p.set(bundle);
+    this.#logger.info(
+      { name: p.name, version: bundle.version, certificates: parsed.certificates.length },
+      'loaded a new CA bundle',
+    );
+    return true;
+  }
+
+  /** Versions survive a fail-closed drop, so a re-added bundle never reuses a number. */
+  readonly #versions = new Map<MutableProvider<CABundle>, number>();
+
+  #applyHeaderConfig(p: MutableProvider<RequestHeaderConfig>, data: Readonly<Record<string, string>>): boolean {
+    const k = configMapKeys;
+    const headerKeys = [k.usernameHeaders, k.uidHeaders, k.groupHeaders, k.extraHeaderPrefixes, k.allowedNames];
+    const sig = JSON.stringify(headerKeys.map((key) => data[key] ?? null));
+    if (this.#raw.get('__headers') === sig && (p.current() !== undefined || p.health.lastError !== undefined))
+      return false;
+    this.#raw.set('__headers', sig);
+    if (!headerKeys.some((key) => data[key] !== undefined) && !data[k.requestHeaderCA]) {
+      if (p.current() === undefined && p.health.lastError === undefined) {
+        this.#logger.warn(
+          { name: p.name },
+          `configmap ${this.#namespace}/${this.#cmName} has no requestheader-* keys: front-proxy authentication is disabled`,
+        );
+        return false;
+      }
+      return this.#onGone(`configmap ${this.#namespace}/${this.#cmName} no longer has requestheader-* keys`, [p]);
+    }
+    let next: RequestHeaderConfig;
+    try {
+      const o = this.#opts;
+      next = Object.freeze({
+        usernameHeaders:
+          o.requestheaderUsernameHeaders ?? deserializeStrings(data[k.usernameHeaders], k.usernameHeaders),
+        uidHeaders: o.requestheaderUidHeaders ?? deserializeStrings(data[k.uidHeaders], k.uidHeaders),
+        groupHeaders: o.requestheaderGroupHeaders ?? deserializeStrings(data[k.groupHeaders], k.groupHeaders),
+        extraHeaderPrefixes:
+          o.requestheaderExtraHeadersPrefix ?? deserializeStrings(data[k.extraHeaderPrefixes], k.extraHeaderPrefixes),
+        allowedNames: o.requestheaderAllowedNames ?? deserializeStrings(data[k.allowedNames], k.allowedNames),
+      });
+    } catch (err) {
+      return this.#onGone(`invalid request-header configuration: ${(err as Error).message}`, [p]);
+    }
+    p.health.lastError = undefined;
+    p.health.lastErrorAt = undefined;
+    p.health.loadedAt = this.#clock.now();
+    const cur = p.current();
+    if (cur && JSON.stringify(cur) === JSON.stringify(next)) return false;
+    p.set(next);
+    this.#logger.info({ name: p.name, ...next }, 'loaded a new request-header configuration');
+    return true;
+  }
+
+  /** Keeps last-known-good (or drops it when failing closed), logs loudly, records the error. */
+  #onGone(message: string, providers: readonly (MutableProvider<unknown> | undefined)[]): boolean {
+    let changed = false;
+    for (const p of providers) {
+      if (!p) continue;
+      const first = p.health.lastError !== message;
+      this.#recordError(message, [p]);
+      if (this.#failClosed) {
+        if (p.current() !== undefined) {
+          p.set(undefined);
+          changed = true;
+        }
+        if (first)
+          this.#logger.error(
+            { name: p.name, error: message },
+            'trust source error: provider disabled (failClosedOnTrustError)',
+          );
+      } else if (first) {
+        this.#logger.error(
+          { name: p.name, error: message, loaded: p.current() !== undefined },
+          p.current() !== undefined ? 'trust source error: keeping the last-known-good value' : 'trust source error',
+        );
+      }
+    }
+    return changed;
+  }
+
+  #recordError(message: string, providers: readonly (MutableProvider<unknown> | undefined)[]): void {
+    for (const p of providers) {
+      if (!p) continue;
+      if (p.health.lastError !== message) p.health.lastErrorAt = this.#clock.now();
+      p.health.lastError = message;
+    }
+  }
+
+  #notify(): void {
+    for (const l of [...this.#listeners]) l();
+  }
+
+  #overrides(): Partial<RequestHeaderConfig> {
+    const o = this.#opts;
+    return {
+      ...(o.requestheaderUsernameHeaders && { usernameHeaders: o.requestheaderUsernameHeaders }),
+      ...(o.requestheaderUidHeaders && { uidHeaders: o.requestheaderUidHeaders }),
+      ...(o.requestheaderGroupHeaders && { groupHeaders: o.requestheaderGroupHeaders }),
+      ...(o.requestheaderExtraHeadersPrefix && { extraHeaderPrefixes: o.requestheaderExtraHeadersPrefix }),
+      ...(o.requestheaderAllowedNames && { allowedNames: o.requestheaderAllowedNames }),
+    };
+  }
+}
+
+/** A RoleBinding name derived from the identity (`<sa>-auth-reader`), valid as an object name. */
+function bindingName(identity: string | undefined): string {
+  const sa = /^system:serviceaccount:[^:]+:([^:]+)$/.exec(identity ?? '');
+  const base = (sa ? sa[1]! : (identity ?? 'extension-apiserver'))
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return `${base || 'extension-apiserver'}-auth-reader`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new ClosedSignal('closed'));
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new ClosedSignal('closed'));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    t.unref();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,114 @@
+import { webhookError } from '../util/backoff.js';
+import { KubeApiError, type RestClient } from './rest-client.js';
+
+/** `authentication.k8s.io/v1` TokenReview spec. */
+export interface TokenReviewSpec {
+  readonly token: string;
+  readonly audiences?: readonly string[];
+}
+
+/** `authentication.k8s.io/v1` TokenReview status, as the apiserver returns it (every field optional on the wire). */
+export interface TokenReviewStatus {
+  readonly authenticated?: boolean;
+  readonly user?: {
+    readonly username?: string;
+    readonly uid?: string;
+    readonly groups?: readonly string[];
+    readonly extra?: Readonly<Record<string, readonly string[]>>;
+  };
+  readonly audiences?: readonly string[];
+  readonly error?: string;
+}
+
+/** Creates TokenReviews; rejects with a lib/util/backoff `webhookError` (KdaError) on transport or HTTP failures. */
+export interface TokenReviewClient {
+  create(spec: TokenReviewSpec, signal?: AbortSignal): Promise<TokenReviewStatus>;
+}
+
+/** `authorization.k8s.io/v1` SubjectAccessReview spec (fields as on the wire; empty ones omitted by the caller). */
+export interface SubjectAccessReviewSpec {
+  readonly user?: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  readonly resourceAttributes?: Readonly<Record<string, unknown>>;
+  readonly nonResourceAttributes?: { readonly path?: string; readonly verb?: string };
+}
+
+export interface SubjectAccessReviewStatus {
+  readonly allowed: boolean;
+  readonly denied?: boolean;
+  readonly reason?: string;
+  readonly evaluationError?: string;
+}
+
+/** Creates SubjectAccessReviews; rejects with a lib/util/backoff `webhookError` (KdaError) on failures. */
+export interface SubjectAccessReviewClient {
+  create(
+    sar: { readonly spec: SubjectAccessReviewSpec } | SubjectAccessReviewSpec,
+    signal?: AbortSignal,
+  ): Promise<SubjectAccessReviewStatus>;
+}
+
+export const tokenReviewPath = '/apis/authentication.k8s.io/v1/tokenreviews';
+export const subjectAccessReviewPath = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
+
+/** One POST per call, no retries (the authenticator owns the retry policy). */
+export function tokenReviewClient(client: RestClient): TokenReviewClient {
+  return {
+    async create(spec, signal) {
+      const body = {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token: spec.token, ...(spec.audiences && spec.audiences.length > 0 && { audiences: spec.audiences }) },
+      };
+      try {
+        const res = await client.post<{ status?: TokenReviewStatus }>(tokenReviewPath, body, signal ? { signal } : {});
+        return res.status ?? {};
+      } catch (err) {
+        throw toWebhookError(err);
+      }
+    },
+  };
+}
+
+/** One POST per call, no retries (the authorizer owns retries and caching). */
+export function subjectAccessReviewClient(client: RestClient): SubjectAccessReviewClient {
+  return {
+    async create(sar, signal) {
+      const spec = 'spec' in sar ? sar.spec : sar;
+      const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec };
+      let res: { status?: Partial<SubjectAccessReviewStatus> };
+      try {
+        res = await client.post(subjectAccessReviewPath, body, signal ? { signal } : {});
+      } catch (err) {
+        throw toWebhookError(err);
+      }
+      const s = res.status ?? {};
+      return {
+        allowed: s.allowed === true,
+        ...(s.denied !== undefined && { denied: s.denied }),
+        ...(s.reason !== undefined && { reason: s.reason }),
+        ...(s.evaluationError !== undefined && { evaluationError: s.evaluationError }),
+      };
+    },
+  };
+}
+
+/**
+ * Maps a `KubeApiError` to the KdaError shape lib/util/backoff's `defaultShouldRetry` reads (status, reason,
+ * retryAfterSeconds, networkCode). Other errors (ERR_KDA_CLOSED) pass through.
+ */
+export function toWebhookError(err: unknown): unknown {
+  if (!(err instanceof KubeApiError)) return err;
+  return webhookError(
+    err.message,
+    {
+      ...(err.statusCode !== undefined && { status: err.statusCode }),
+      ...(err.reason !== undefined && { reason: err.reason }),
+      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
+      ...(err.code !== undefined && { networkCode: err.code }),
+    },
+    { cause: err, code: err.timedOut ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED' },
+  );
+}
