@@ -57,3 +57,49 @@ export interface Authorizer {
 export function authorizerFunc(fn: Authorizer['authorize']): Authorizer {
   return { authorize: fn };
 }
+
+/** `authorization.k8s.io/v1` ResourceAttributes; empty strings are omitted (Go `omitempty`). */
+export type SubjectAccessReviewResourceAttributes = {
+  readonly namespace?: string;
+  readonly verb?: string;
+  readonly group?: string;
+  readonly version?: string;
+  readonly resource?: string;
+  readonly subresource?: string;
+  readonly name?: string;
+  readonly fieldSelector?: { readonly requirements: readonly SelectorRequirement[] };
+  readonly labelSelector?: { readonly requirements: readonly SelectorRequirement[] };
+};
+
+/** `authorization.k8s.io/v1` SubjectAccessReviewSpec, fields in Go's order (the JSON is the decision-cache key). */
+export type SubjectAccessReviewSpec = {
+  readonly resourceAttributes?: SubjectAccessReviewResourceAttributes;
+  readonly nonResourceAttributes?: { readonly path?: string; readonly verb?: string };
+  readonly user?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  readonly uid?: string;
+};
+
+export type SubjectAccessReview = {
+  readonly apiVersion: 'authorization.k8s.io/v1';
+  readonly kind: 'SubjectAccessReview';
+  readonly spec: SubjectAccessReviewSpec;
+};
+
+export type SubjectAccessReviewStatus = {
+  readonly allowed: boolean;
+  readonly denied?: boolean;
+  readonly reason?: string;
+  readonly evaluationError?: string;
+};
+
+/**
+ * Creates one SubjectAccessReview (one POST, no retries, no cache: the authorizer owns those). A failed call
+ * rejects with a lib/util/backoff `webhookError` (KdaError whose details carry status / reason /
+ * retryAfterSeconds / networkCode) so the authorizer can apply Go's `DefaultShouldRetry`.
+ * lib/cluster `subjectAccessReviewClient(restClient)` implements it over HTTPS.
+ */
+export interface SubjectAccessReviewClient {
+  create(sar: SubjectAccessReview, signal?: AbortSignal): Promise<SubjectAccessReviewStatus>;
+}

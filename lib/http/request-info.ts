@@ -1,6 +1,14 @@
-import type { RequestInfo } from '../authz/interfaces.js';
+import type { UserInfo } from '../authn/interfaces.js';
+import type { RequestAttributes, RequestInfo } from '../authz/interfaces.js';
 import { KdaError } from '../errors.js';
-import { isGoInt64, parseFieldSelector, parseLabelSelector, requiresExactMatch } from './selectors.js';
+import {
+  fieldSelectorRequirements,
+  isGoInt64,
+  labelSelectorRequirements,
+  parseFieldSelector,
+  parseLabelSelector,
+  requiresExactMatch,
+} from './selectors.js';
 
 /** Options of `resolveRequestInfo`. */
 export interface RequestInfoOptions {
@@ -206,4 +214,29 @@ export function resolveRequestInfo(method: string, url: string, options: Request
     if (label !== undefined) info.labelSelector = label;
   }
   return { ok: true, info };
+}
+
+/**
+ * Go's `filters.GetAuthorizerAttributes`: the authorization attributes of a request from its user and RequestInfo.
+ * Raw selectors (present only with `authorizationSelectors`) are parsed into SAR requirements; a selector that does
+ * not parse is left out, which only broadens the check. `user` may be undefined when no authentication ran.
+ */
+export function authorizerAttributes(user: UserInfo | undefined, info: RequestInfo): RequestAttributes {
+  const attrs: { -readonly [K in keyof RequestAttributes]: RequestAttributes[K] } = {
+    user: user as UserInfo,
+    verb: info.verb,
+    resourceRequest: info.isResourceRequest,
+    path: info.path,
+    apiGroup: info.apiGroup,
+    apiVersion: info.apiVersion,
+    namespace: info.namespace,
+    resource: info.resource,
+    subresource: info.subresource,
+    name: info.name,
+  };
+  const field = fieldSelectorRequirements(info.fieldSelector);
+  if (field) attrs.fieldSelectorRequirements = field;
+  const label = labelSelectorRequirements(info.labelSelector);
+  if (label) attrs.labelSelectorRequirements = label;
+  return attrs;
 }

@@ -31,7 +31,8 @@ interface StatusDetails {
 
 /** The inner message of responsewriters.forbiddenMessage. */
 export function forbiddenMessage(attrs: RequestAttributes): string {
-  const user = goQuote(attrs.user.name);
+  // Go prints "" when the request carries no user (possible only without authentication in front).
+  const user = goQuote((attrs as { user?: RequestAttributes['user'] }).user?.name ?? '');
   if (!attrs.resourceRequest) {
     return `User ${user} cannot ${attrs.verb} path ${goQuote(attrs.path)}`;
   }
@@ -46,9 +47,10 @@ export function forbiddenMessage(attrs: RequestAttributes): string {
 export function forbidden(attrs: RequestAttributes, reason: string): HttpResponse {
   let msg = htmlEscape(forbiddenMessage(attrs));
   if (reason) msg = `${msg}: ${reason}`;
-  const group = attrs.resourceRequest ? attrs.apiGroup : '';
-  const resource = attrs.resourceRequest ? attrs.resource : '';
-  const name = attrs.resourceRequest ? attrs.name : '';
+  // Go builds the GroupResource and name from the attributes as they are, resource request or not.
+  const group = attrs.apiGroup;
+  const resource = attrs.resource;
+  const name = attrs.name;
   let message: string;
   if (!group && !resource) message = `forbidden: ${msg}`;
   else {
@@ -72,8 +74,19 @@ export function forbidden(attrs: RequestAttributes, reason: string): HttpRespons
   return {
     status: 403,
     headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
-    body: JSON.stringify(body) + '\n',
+    body: goJson(body) + '\n',
   };
+}
+
+/**
+ * JSON as Go's `json.Encoder` writes it (the apiserver's JSON serializer): `<`, `>`, `&`, U+2028 and U+2029 are
+ * escaped as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029` (HTML-safe mode, on by default in Go).
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
 }
 
 /** responsewriters.InternalError: text/plain `Internal Server Error: "<RequestURI>": <err>`. */
@@ -97,5 +110,5 @@ export function statusFailure(code: number, reason: string, message: string, det
   };
   if (details) body.details = details;
   body.code = code;
-  return { status: code, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) + '\n' };
+  return { status: code, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
 }

@@ -1,0 +1,299 @@
+import { InvalidOptionError, KdaError } from '../errors.js';
+import { noopLogger, type Logger } from '../log.js';
+import { defaultShouldRetry, webhookError, withExponentialBackoff, type BackoffOptions } from '../util/backoff.js';
+import { SingleFlight } from '../util/single-flight.js';
+import { DecisionCache, type DecisionCacheOptions, type DecisionCacheStats } from './decision-cache.js';
+import {
+  Decision,
+  type AuthorizationResult,
+  type Authorizer,
+  type RequestAttributes,
+  type SelectorRequirement,
+  type SubjectAccessReview,
+  type SubjectAccessReviewClient,
+  type SubjectAccessReviewResourceAttributes,
+  type SubjectAccessReviewSpec,
+  type SubjectAccessReviewStatus,
+} from './interfaces.js';
+
+export interface SubjectAccessReviewAuthorizerOptions extends DecisionCacheOptions {
+  /** Sends one SubjectAccessReview per call (lib/cluster `subjectAccessReviewClient`). Required. */
+  readonly client: SubjectAccessReviewClient;
+  /**
+   * Per-attempt timeout of a review call, in ms (Go's `ClientTimeout`). Default 10_000. A timed-out attempt is
+   * not retried (as in Go, where a client timeout is not a `DefaultShouldRetry` error).
+   */
+  readonly clientTimeout?: number;
+  /** Retry schedule (Go `WebhookRetryBackoff`): default 500ms ×1.5, jitter 0.2, 5 calls. Tests inject `sleep`. */
+  readonly retryBackoff?: Omit<BackoffOptions, 'signal'>;
+  /** Which failures are transient. Default: lib/util/backoff `defaultShouldRetry` (Go `DefaultShouldRetry`). */
+  readonly shouldRetry?: (err: unknown) => boolean;
+  /** Failures log at error (`Failed to make webhook authorizer request`), stale answers at warn. Default: silent. */
+  readonly logger?: Logger;
+}
+
+export interface SubjectAccessReviewAuthorizerStats extends DecisionCacheStats {
+  /** Callers that shared an identical review already in flight instead of sending their own. */
+  readonly joins: number;
+  /** Failed reviews answered from an expired allowed entry (`staleIfErrorTtl`). */
+  readonly staleServed: number;
+  /** SubjectAccessReview calls made (every attempt, retries included). */
+  readonly reviews: number;
+  /** Reviews that failed after retries (each shared failure counted once). */
+  readonly failures: number;
+  /** Distinct reviews in flight now. */
+  readonly inFlight: number;
+}
+
+/** Go's `maxControlledAttrCacheSize`: reviews about attributes this large (bytes) are not cached. */
+export const maxControlledAttrCacheSize = 10_000;
+
+/** The ResourceAttributes/NonResourceAttributes + user part of a SubjectAccessReview, exactly as Go builds it (§7.3). */
+export function subjectAccessReviewSpec(attrs: RequestAttributes): SubjectAccessReviewSpec {
+  const spec: {
+    resourceAttributes?: SubjectAccessReviewResourceAttributes;
+    nonResourceAttributes?: { path?: string; verb?: string };
+    user?: string;
+    groups?: readonly string[];
+    extra?: Record<string, readonly string[]>;
+    uid?: string;
+  } = {};
+  if (attrs.resourceRequest) {
+    const ra: {
+      -readonly [K in keyof SubjectAccessReviewResourceAttributes]: SubjectAccessReviewResourceAttributes[K];
+    } = {};
+    if (attrs.namespace) ra.namespace = attrs.namespace;
+    if (attrs.verb) ra.verb = attrs.verb;
+    if (attrs.apiGroup) ra.group = attrs.apiGroup;
+    if (attrs.apiVersion) ra.version = attrs.apiVersion;
+    if (attrs.resource) ra.resource = attrs.resource;
+    if (attrs.subresource) ra.subresource = attrs.subresource;
+    if (attrs.name) ra.name = attrs.name;
+    const field = wireRequirements(attrs.fieldSelectorRequirements);
+    if (field) ra.fieldSelector = { requirements: field };
+    const label = wireRequirements(attrs.labelSelectorRequirements);
+    if (label) ra.labelSelector = { requirements: label };
+    spec.resourceAttributes = ra;
+  } else {
+    const nra: { path?: string; verb?: string } = {};
+    if (attrs.path) nra.path = attrs.path;
+    if (attrs.verb) nra.verb = attrs.verb;
+    spec.nonResourceAttributes = nra;
+  }
+  const user = (attrs as { user?: RequestAttributes['user'] }).user;
+  if (user?.name) spec.user = user.name;
+  if (user && user.groups.length > 0) spec.groups = [...user.groups];
+  if (user) {
+    // Go's encoding/json writes map keys sorted; the JSON is also the cache key, so the order must be stable.
+    const keys = Object.keys(user.extra).sort();
+    if (keys.length > 0) {
+      const extra: Record<string, readonly string[]> = {};
+      for (const k of keys) extra[k] = [...user.extra[k]!];
+      spec.extra = extra;
+    }
+  }
+  if (user?.uid) spec.uid = user.uid;
+  return spec;
+}
+
+function wireRequirements(reqs: readonly SelectorRequirement[] | undefined): SelectorRequirement[] | undefined {
+  if (!reqs || reqs.length === 0) return undefined;
+  return reqs.map((r) => ({
+    key: r.key,
+    operator: r.operator,
+    ...(r.values && r.values.length > 0 && { values: [...r.values] }),
+  }));
+}
+
+/** The full `authorization.k8s.io/v1` SubjectAccessReview for `attrs`. */
+export function subjectAccessReview(attrs: RequestAttributes): SubjectAccessReview {
+  return { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: subjectAccessReviewSpec(attrs) };
+}
+
+/** Go's decision mapping of a review status (§7.5); `evaluationError` is ignored. */
+export function decisionFromStatus(status: SubjectAccessReviewStatus): AuthorizationResult {
+  const reason = status.reason ?? '';
+  if (status.allowed && status.denied) {
+    return {
+      decision: Decision.Deny,
+      reason,
+      error: new KdaError(
+        'ERR_KDA_REVIEW_FAILED',
+        'webhook subject access review returned both allow and deny response',
+      ),
+    };
+  }
+  if (status.denied) return { decision: Decision.Deny, reason };
+  if (status.allowed) return { decision: Decision.Allow, reason };
+  return { decision: Decision.NoOpinion, reason };
+}
+
+function shouldCache(attrs: RequestAttributes): boolean {
+  const size =
+    Buffer.byteLength(attrs.namespace) +
+    Buffer.byteLength(attrs.verb) +
+    Buffer.byteLength(attrs.apiGroup) +
+    Buffer.byteLength(attrs.apiVersion) +
+    Buffer.byteLength(attrs.resource) +
+    Buffer.byteLength(attrs.subresource) +
+    Buffer.byteLength(attrs.name) +
+    Buffer.byteLength(attrs.path);
+  return size < maxControlledAttrCacheSize;
+}
+
+function asKdaError(err: unknown): KdaError {
+  if (err instanceof KdaError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new KdaError('ERR_KDA_REVIEW_FAILED', message, { cause: err });
+}
+
+/**
+ * The delegating SubjectAccessReview authorizer (Go `webhook.NewFromInterface` with decisionOnError = NoOpinion):
+ * builds the review from the request attributes, answers from the decision cache when it can, otherwise calls the
+ * client with Go's retry policy. Identical reviews in flight at the same time share one call (Go would send one
+ * per request). A failure after retries is `NoOpinion` with the error, which the middleware turns into a 500,
+ * unless `staleIfErrorTtl` allows an expired *allowed* answer.
+ */
+export class SubjectAccessReviewAuthorizer implements Authorizer {
+  readonly #client: SubjectAccessReviewClient;
+  readonly #cache: DecisionCache;
+  readonly #flights = new SingleFlight<string, SubjectAccessReviewStatus>();
+  readonly #clientTimeout: number;
+  readonly #backoff: Omit<BackoffOptions, 'signal'>;
+  readonly #shouldRetry: (err: unknown) => boolean;
+  readonly #logger: Logger;
+  readonly #closing = new AbortController();
+  #staleServed = 0;
+  #reviews = 0;
+  #failures = 0;
+
+  constructor(options: SubjectAccessReviewAuthorizerOptions) {
+    const problems: string[] = [];
+    if (typeof options?.client?.create !== 'function') problems.push('"client" must implement create(sar, signal)');
+    const timeout = options?.clientTimeout ?? 10_000;
+    if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
+      problems.push(`"clientTimeout" must be a positive number of milliseconds, got ${String(timeout)}`);
+    }
+    const steps = options?.retryBackoff?.steps;
+    if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
+      problems.push(`"retryBackoff.steps" must be a positive integer, got ${String(steps)}`);
+    }
+    if (problems.length > 0) throw new InvalidOptionError(problems);
+    this.#cache = new DecisionCache(options);
+    this.#client = options.client;
+    this.#clientTimeout = timeout;
+    this.#backoff = options.retryBackoff ?? {};
+    this.#shouldRetry = options.shouldRetry ?? defaultShouldRetry;
+    this.#logger = options.logger ?? noopLogger;
+  }
+
+  async authorize(attrs: RequestAttributes, signal?: AbortSignal): Promise<AuthorizationResult> {
+    if (this.#closing.signal.aborted) {
+      return {
+        decision: Decision.NoOpinion,
+        reason: '',
+        error: new KdaError('ERR_KDA_CLOSED', 'subject access review authorizer is closed'),
+      };
+    }
+    const sar = subjectAccessReview(attrs);
+    const key = JSON.stringify(sar.spec);
+    const cacheable = shouldCache(attrs);
+    if (cacheable) {
+      const hit = this.#cache.get(key);
+      if (hit) return decisionFromStatus(hit);
+    }
+    try {
+      const { value } = await this.#flights.do(
+        key,
+        (flightSignal) => this.#review(sar, key, cacheable, flightSignal),
+        signal,
+      );
+      return decisionFromStatus(value);
+    } catch (err) {
+      const error = asKdaError(err);
+      const stale = cacheable ? this.#cache.getStale(key) : undefined;
+      if (stale && !signal?.aborted) {
+        this.#staleServed++;
+        this.#logger.warn(
+          { user: attrs.user?.name, verb: attrs.verb, error: error.message },
+          'serving an expired allowed SubjectAccessReview decision because the review failed',
+        );
+        return decisionFromStatus(stale);
+      }
+      return { decision: Decision.NoOpinion, reason: '', error };
+    }
+  }
+
+  /** One shared review: retries, per-attempt timeout, cache fill. Runs once per distinct in-flight spec. */
+  async #review(sar: SubjectAccessReview, key: string, cacheable: boolean, flightSignal: AbortSignal) {
+    const signal = AbortSignal.any([flightSignal, this.#closing.signal]);
+    try {
+      const status = await withExponentialBackoff(() => this.#attempt(sar, signal), this.#shouldRetry, {
+        ...this.#backoff,
+        signal,
+      });
+      if (cacheable) this.#cache.set(key, status);
+      return status;
+    } catch (err) {
+      this.#failures++;
+      const error = asKdaError(err);
+      this.#logger.error(
+        { code: error.code, ...error.details },
+        `Failed to make webhook authorizer request: ${error.message}`,
+      );
+      throw error;
+    }
+  }
+
+  async #attempt(sar: SubjectAccessReview, signal: AbortSignal): Promise<SubjectAccessReviewStatus> {
+    this.#reviews++;
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = webhookError(
+          `subjectaccessreviews call timed out after ${this.#clientTimeout}ms`,
+          {},
+          { code: 'ERR_KDA_REVIEW_TIMEOUT' },
+        );
+        attempt.abort(err);
+        reject(err);
+      }, this.#clientTimeout);
+      timer.unref();
+    });
+    try {
+      // Race, so a client that ignores the signal still cannot hold the request past the timeout.
+      return await Promise.race([this.#client.create(sar, attempt.signal), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  stats(): SubjectAccessReviewAuthorizerStats {
+    return {
+      ...this.#cache.stats(),
+      joins: this.#flights.joins,
+      staleServed: this.#staleServed,
+      reviews: this.#reviews,
+      failures: this.#failures,
+      inFlight: this.#flights.size,
+    };
+  }
+
+  /** Aborts reviews in flight, drops the cache; later calls answer NoOpinion with `ERR_KDA_CLOSED`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort(new KdaError('ERR_KDA_CLOSED', 'subject access review authorizer is closed'));
+    this.#cache.clear();
+  }
+}
+
+/** Function form of `new SubjectAccessReviewAuthorizer(options)`. */
+export function subjectAccessReviewAuthorizer(
+  options: SubjectAccessReviewAuthorizerOptions,
+): SubjectAccessReviewAuthorizer {
+  return new SubjectAccessReviewAuthorizer(options);
+}

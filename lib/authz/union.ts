@@ -1,0 +1,29 @@
+import { aggregateErrors, type KdaError } from '../errors.js';
+import { Decision, type AuthorizationResult, type Authorizer } from './interfaces.js';
+
+/**
+ * Go's `union.New` for authorizers: asks each member in order; the first Allow or Deny is returned as-is (its
+ * reason and error). When every member has no opinion, the result is NoOpinion with the non-empty reasons joined
+ * by "\n" and the errors aggregated (`[a, b]`). A single member is returned unwrapped.
+ */
+export function unionAuthorizers(...authorizers: readonly Authorizer[]): Authorizer {
+  for (const [i, a] of authorizers.entries()) {
+    if (typeof a?.authorize !== 'function') throw new TypeError(`authorizer ${i} must implement authorize`);
+  }
+  if (authorizers.length === 1) return authorizers[0]!;
+  const members = [...authorizers];
+  return {
+    async authorize(attrs, signal): Promise<AuthorizationResult> {
+      const errors: KdaError[] = [];
+      const reasons: string[] = [];
+      for (const member of members) {
+        const r = await member.authorize(attrs, signal);
+        if (r.error) errors.push(r.error);
+        if (r.reason) reasons.push(r.reason);
+        if (r.decision === Decision.Allow || r.decision === Decision.Deny) return r;
+      }
+      const error = aggregateErrors(errors);
+      return { decision: Decision.NoOpinion, reason: reasons.join('\n'), ...(error && { error }) };
+    },
+  };
+}

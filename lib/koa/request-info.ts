@@ -1,0 +1,47 @@
+import type { Middleware } from 'koa';
+import type { RequestInfo } from '../authz/interfaces.js';
+import { internalError, type HttpResponse } from '../http/status.js';
+import { resolveRequestInfo, type RequestInfoOptions } from '../http/request-info.js';
+import { noopLogger, type Logger } from '../log.js';
+
+export interface RequestInfoMiddlewareOptions extends RequestInfoOptions {
+  /** Resolver failures are logged at error. Default: silent unless NODE_DEBUG=kube-delegated-auth. */
+  readonly logger?: Logger;
+}
+
+/** What `requestInfo()` stores in `ctx.state`. */
+export interface RequestInfoState {
+  requestInfo: RequestInfo;
+}
+
+/** Writes a lib/http response on a Koa context (headers first, so Koa keeps our Content-Type). */
+export function writeResponse(
+  ctx: { set(field: string, value: string): void; status: number; body: unknown },
+  res: HttpResponse,
+): void {
+  for (const [k, v] of Object.entries(res.headers)) ctx.set(k, v);
+  ctx.status = res.status;
+  ctx.body = res.body;
+}
+
+/**
+ * Koa middleware: Go's `WithRequestInfo`. Resolves what the request is (resource or path, kube verb, group,
+ * namespace, ...) into `ctx.state.requestInfo`; runs first, before authentication. A resolver error (e.g.
+ * `/api/v1/watch`) answers 500 `Internal Server Error: "<uri>": failed to create RequestInfo: <error>`.
+ */
+export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middleware<Partial<RequestInfoState>> {
+  const logger = options.logger ?? noopLogger;
+  const resolverOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
+  return async function requestInfo(ctx, next) {
+    const uri = ctx.req.url ?? ctx.url;
+    const result = resolveRequestInfo(ctx.method, uri, resolverOptions);
+    if (!result.ok) {
+      const message = `failed to create RequestInfo: ${result.error.message}`;
+      logger.error({ method: ctx.method, uri, code: result.error.code }, message);
+      writeResponse(ctx, internalError(uri, message));
+      return;
+    }
+    ctx.state.requestInfo = result.info;
+    await next();
+  };
+}
