@@ -1,0 +1,159 @@
+import { readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The fields of an `audit.k8s.io/v1` Event the harness uses. */
+export interface AuditEvent {
+  readonly auditID: string;
+  readonly stage: string;
+  readonly verb: string;
+  readonly requestURI: string;
+  readonly user: { readonly username?: string; readonly groups?: readonly string[] };
+  readonly impersonatedUser?: { readonly username?: string; readonly groups?: readonly string[] };
+  readonly objectRef?: {
+    readonly resource?: string;
+    readonly namespace?: string;
+    readonly name?: string;
+    readonly apiGroup?: string;
+    readonly apiVersion?: string;
+    readonly subresource?: string;
+  };
+  readonly responseStatus?: { readonly code?: number };
+  readonly requestObject?: Record<string, unknown>;
+  readonly responseObject?: Record<string, unknown>;
+  readonly requestReceivedTimestamp: string;
+  readonly stageTimestamp: string;
+}
+
+/** A position in the audit log: only events written after it are read. */
+export interface AuditMark {
+  readonly offset: number;
+}
+
+/** The current end of the audit log; pass it as `after` to see only later events. */
+export function auditMark(path: string): AuditMark {
+  try {
+    return { offset: statSync(path).size };
+  } catch {
+    return { offset: 0 };
+  }
+}
+
+export interface AuditQuery {
+  /** Only events written after this mark (byte offset; robust against clock resolution). */
+  readonly after?: AuditMark;
+  /** Only requests received at or after this time. */
+  readonly since?: Date;
+  /** Only requests made by this user (the authenticated user, e.g. the extension server's identity). */
+  readonly user?: string;
+  /** Only events whose `objectRef.resource` is one of these (e.g. `subjectaccessreviews`). */
+  readonly resources?: readonly string[];
+  readonly verb?: string;
+}
+
+/** Reads `ResponseComplete` events (one JSON object per line), filtered by `query`. Missing file = no events. */
+export function readAuditEvents(path: string, query: AuditQuery = {}): AuditEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(path)
+      .subarray(query.after?.offset ?? 0)
+      .toString('utf8');
+  } catch {
+    return [];
+  }
+  const since = query.since?.getTime();
+  const out: AuditEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let ev: AuditEvent;
+    try {
+      ev = JSON.parse(line) as AuditEvent;
+    } catch {
+      continue; // a line being written right now
+    }
+    if (ev.stage !== 'ResponseComplete') continue;
+    if (query.user !== undefined && ev.user?.username !== query.user) continue;
+    if (query.verb !== undefined && ev.verb !== query.verb) continue;
+    if (query.resources && !query.resources.includes(ev.objectRef?.resource ?? '')) continue;
+    if (since !== undefined && Date.parse(ev.requestReceivedTimestamp) < since) continue;
+    out.push(ev);
+  }
+  return out;
+}
+
+export type ReviewKind = 'SubjectAccessReview' | 'TokenReview';
+
+const reviewResources: Record<ReviewKind, readonly string[]> = {
+  SubjectAccessReview: ['subjectaccessreviews'],
+  TokenReview: ['tokenreviews'],
+};
+
+/** A review creation seen in the audit log: who sent it, and the request and response bodies. */
+export interface AuditedReview {
+  readonly event: AuditEvent;
+  readonly user: string | undefined;
+  readonly request: Record<string, unknown>;
+  readonly response: Record<string, unknown> | undefined;
+  readonly code: number | undefined;
+}
+
+/** SubjectAccessReview / TokenReview creations (cluster-scoped `create`), in log order. */
+export function findReviews(
+  path: string,
+  kind: ReviewKind,
+  query: Omit<AuditQuery, 'resources' | 'verb'> = {},
+): AuditedReview[] {
+  return readAuditEvents(path, { ...query, resources: reviewResources[kind], verb: 'create' })
+    .filter((ev) => ev.objectRef?.namespace === undefined && ev.requestObject !== undefined)
+    .map((ev) => ({
+      event: ev,
+      user: ev.user?.username,
+      request: ev.requestObject!,
+      response: ev.responseObject,
+      code: ev.responseStatus?.code,
+    }));
+}
+
+/** How many reviews of `kind` match. */
+export function countReviews(
+  path: string,
+  kind: ReviewKind,
+  query: Omit<AuditQuery, 'resources' | 'verb'> = {},
+): number {
+  return findReviews(path, kind, query).length;
+}
+
+/**
+ * Polls until at least `min` reviews match (the log backend writes after the response is sent), then returns them.
+ * Throws with the count seen on timeout.
+ */
+export async function waitForReviews(
+  path: string,
+  kind: ReviewKind,
+  query: Omit<AuditQuery, 'resources' | 'verb'> & { readonly min?: number; readonly timeoutMs?: number } = {},
+): Promise<AuditedReview[]> {
+  const min = query.min ?? 1;
+  const deadline = Date.now() + (query.timeoutMs ?? 10_000);
+  for (;;) {
+    const found = findReviews(path, kind, query);
+    if (found.length >= min) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`expected at least ${min} ${kind} in ${path}, found ${found.length}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Polls until some `ResponseComplete` event matching `query` satisfies `match`, then returns the matching events. */
+export async function waitForAuditEvents(
+  path: string,
+  match: (ev: AuditEvent) => boolean,
+  query: AuditQuery & { readonly timeoutMs?: number; readonly what?: string } = {},
+): Promise<AuditEvent[]> {
+  const deadline = Date.now() + (query.timeoutMs ?? 10_000);
+  for (;;) {
+    const found = readAuditEvents(path, query).filter(match);
+    if (found.length > 0) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${query.what ?? 'an audit event'} in ${path}`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,165 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { createExtensionServingPki, type ExtensionServingPki } from './cluster-pki.js';
+import type { ControlPlane } from './control-plane.js';
+import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
+import {
+  createIdentityKubeconfig,
+  grantDelegatedAuth,
+  registerApiService,
+  waitForAPIServiceAvailable,
+  type RegisteredApiService,
+} from './register-apiservice.js';
+
+export interface GoSampleApiserverOptions {
+  /** Secure port. Default: a free loopback port. */
+  readonly port?: number;
+  /** Identity (client cert CN) the sample-apiserver uses towards kube-apiserver. Default `kda-wardle-apiserver`. */
+  readonly userName?: string;
+  /** Extra sample-apiserver flags, e.g. `--authorization-webhook-cache-authorized-ttl=0s`. */
+  readonly extraFlags?: readonly string[];
+  /** Bound for healthz + APIService availability, in ms. Default 90000. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface GoSampleApiserver {
+  readonly group: 'wardle.example.com';
+  readonly version: 'v1alpha1';
+  /** Direct URL (`https://127.0.0.1:<port>`), verified by `servingPki.ca`; requests through kube-apiserver are better. */
+  readonly url: string;
+  readonly port: number;
+  readonly userName: string;
+  readonly kubeconfigPath: string;
+  readonly servingPki: ExtensionServingPki;
+  readonly registration: RegisteredApiService;
+  readonly logPath: string;
+  /** Unregisters the APIService and stops the process. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Go reference implementation (k8s.io/sample-apiserver, `wardle.example.com/v1alpha1`, stored in the
+ * control plane's etcd, with k8s.io/apiserver delegated authn/authz) on the host and registers it behind an
+ * APIService, so differential tests and benchmarks can compare it with the Node implementation.
+ */
+export async function startGoSampleApiserver(
+  cp: ControlPlane,
+  opts: GoSampleApiserverOptions = {},
+): Promise<GoSampleApiserver> {
+  const bin = join(cp.binDir, 'sample-apiserver');
+  if (!existsSync(bin)) throw new Error(`${bin} missing; run \`bash scripts/control-plane/install.sh\``);
+  const userName = opts.userName ?? 'kda-wardle-apiserver';
+  const namespace = 'wardle';
+  const serviceName = 'api';
+  const dir = join(cp.dir, 'sample-apiserver');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  const servingPki = createExtensionServingPki(serviceName, namespace);
+  const certPath = join(dir, 'serving.crt');
+  const keyPath = join(dir, 'serving.key');
+  writeFileSync(certPath, servingPki.serving.certPem);
+  writeFileSync(keyPath, servingPki.serving.keyPem, { mode: 0o600 });
+  const identity = createIdentityKubeconfig(cp, { userName, fileName: 'sample-apiserver' });
+
+  // Beyond delegated auth, its admission plugins and informers read namespaces, webhook configurations and
+  // (API priority and fairness) flow-control objects from kube-apiserver.
+  await cp.admin.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'kda-wardle-apiserver' },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      {
+        apiGroups: ['flowcontrol.apiserver.k8s.io'],
+        resources: ['flowschemas', 'prioritylevelconfigurations'],
+        verbs: ['get', 'list', 'watch'],
+      },
+    ],
+  });
+  await cp.admin.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'kda-wardle-apiserver' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kda-wardle-apiserver' },
+    subjects: [{ kind: 'User', name: userName, apiGroup: 'rbac.authorization.k8s.io' }],
+  });
+
+  // Before the start: it reads kube-system/extension-apiserver-authentication at start-up and exits if it can't.
+  await grantDelegatedAuth(cp.admin, `kda-${serviceName}`, { kind: 'User', name: userName });
+
+  const port = opts.port ?? (await freePort());
+  const logPath = join(dir, 'sample-apiserver.log');
+  let proc: Proc | undefined;
+  let registration: RegisteredApiService | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await registration?.unregister().catch(() => {});
+    await stopProcess(proc);
+  };
+  try {
+    proc = startProcess(
+      bin,
+      [
+        `--etcd-servers=${cp.etcdUrl}`,
+        `--secure-port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--cert-dir=${dir}`,
+        `--tls-cert-file=${certPath}`,
+        `--tls-private-key-file=${keyPath}`,
+        `--kubeconfig=${identity.kubeconfigPath}`,
+        `--authentication-kubeconfig=${identity.kubeconfigPath}`,
+        `--authorization-kubeconfig=${identity.kubeconfigPath}`,
+        ...(opts.extraFlags ?? []),
+      ],
+      logPath,
+      'sample-apiserver',
+    );
+    const url = `https://127.0.0.1:${port}`;
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
+    const agent = new Agent({ connect: { ca: servingPki.ca.certPem } });
+    try {
+      await waitUntil('sample-apiserver /healthz', proc, deadline, async () => {
+        const r = await request(`${url}/healthz`, { dispatcher: agent });
+        const text = await r.body.text();
+        return r.statusCode === 200 ? true : `HTTP ${r.statusCode}: ${text.slice(-300)}`;
+      });
+    } finally {
+      await agent.close();
+    }
+    registration = await registerApiService(cp.admin, {
+      group: 'wardle.example.com',
+      version: 'v1alpha1',
+      port,
+      namespace,
+      serviceName,
+      caBundlePem: servingPki.ca.certPem,
+      groupPriorityMinimum: 1000,
+      versionPriority: 15,
+      identity: { kind: 'User', name: userName },
+    });
+    await waitForAPIServiceAvailable(cp.admin, registration.apiServiceName, Math.max(1000, deadline - Date.now()));
+    return {
+      group: 'wardle.example.com',
+      version: 'v1alpha1',
+      url,
+      port,
+      userName,
+      kubeconfigPath: identity.kubeconfigPath,
+      servingPki,
+      registration,
+      logPath,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

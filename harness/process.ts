@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// Process plumbing shared by the control plane and the Go sample-apiserver: children write to log files,
+// and are killed (and their directories removed) if this process exits without stopping them.
+/** Finds a free loopback TCP port by binding `127.0.0.1:0`. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolveP(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+// Children of every control plane in this process, killed synchronously if the process exits without stop().
+const liveChildren = new Set<ChildProcess>();
+export const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+
+export function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) killQuietly(c, 'SIGKILL');
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      // Someone else handles this signal (e.g. scripts/cluster.ts stops gracefully): leave it to them.
+      if (process.listenerCount(sig) > 1) return;
+      process.removeListener(sig, onSignal);
+      for (const c of liveChildren) killQuietly(c, 'SIGKILL');
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+function killQuietly(c: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (c.exitCode === null && c.signalCode === null) c.kill(sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Last `lines` lines of a log file, for error messages. */
+export function tailFile(path: string, lines = 40): string {
+  try {
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
+  } catch {
+    return `(no log at ${path})`;
+  }
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  readonly logPath: string;
+}
+
+export function startProcess(bin: string, args: readonly string[], logPath: string, name: string): Proc {
+  const fd = openSync(logPath, 'a');
+  writeSync(fd, `\n=== ${new Date().toISOString()} ${name} ${args.join(' ')}\n`);
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  liveChildren.add(child);
+  const exited = new Promise<void>((resolveP) => {
+    child.once('exit', () => {
+      liveChildren.delete(child);
+      resolveP();
+    });
+    child.once('error', () => {
+      liveChildren.delete(child);
+      resolveP();
+    });
+  });
+  return { child, exited, logPath };
+}
+
+export async function stopProcess(p: Proc | undefined, graceMs = 10_000): Promise<void> {
+  if (!p) return;
+  killQuietly(p.child, 'SIGTERM');
+  const timer = setTimeout(() => killQuietly(p.child, 'SIGKILL'), graceMs);
+  timer.unref();
+  await p.exited;
+  clearTimeout(timer);
+}
+
+export function exitDescription(p: Proc): string | undefined {
+  const { exitCode, signalCode } = p.child;
+  if (exitCode === null && signalCode === null) return undefined;
+  return signalCode ? `killed by ${signalCode}` : `exited with code ${exitCode}`;
+}
+
+export async function waitUntil(
+  what: string,
+  proc: Proc,
+  deadline: number,
+  check: () => Promise<string | true>,
+): Promise<void> {
+  let last = '';
+  for (;;) {
+    const dead = exitDescription(proc);
+    if (dead) throw new Error(`${what}: process ${dead}; log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
+    try {
+      const r = await check();
+      if (r === true) return;
+      last = r;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: timed out (last: ${last}); log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
+    }
+    await sleep(200);
+  }
+}

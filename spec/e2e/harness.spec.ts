@@ -1,0 +1,310 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import {
+  auditMark,
+  readAuditEvents,
+  waitForAuditEvents,
+  waitForReviews,
+  type AuditEvent,
+} from '../../harness/audit-log.js';
+import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
+import { startControlPlane } from '../../harness/control-plane.js';
+import { KubeApiError, KubeClient } from '../../harness/kube.js';
+import { createIdentityKubeconfig } from '../../harness/register-apiservice.js';
+import { getCluster, getGoSampleApiserver } from './support/cluster.js';
+
+const execFileP = promisify(execFile);
+
+// node-forge writes CRLF PEM; kube-apiserver stores LF.
+const pem = (s: string) => s.replace(/\r\n/g, '\n').trim();
+
+interface SarStatus {
+  status: { allowed: boolean; denied?: boolean; reason?: string };
+}
+
+function sar(user: string, groups: readonly string[], verb = 'list', resource = 'pods') {
+  return {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: { user, groups, resourceAttributes: { namespace: 'default', verb, resource } },
+  };
+}
+
+describe('harness: real control plane', () => {
+  describe('kube-apiserver', () => {
+    it('is ready and reports v1.20', async () => {
+      const kube = getCluster().admin;
+      const ready = await kube.request('GET', '/readyz');
+      expect(ready.status).to.equal(200);
+      expect(ready.text).to.equal('ok');
+      const version = await kube.get<{ gitVersion: string }>('/version');
+      expect(version.gitVersion).to.match(/^v1\.20\./);
+    });
+
+    it('rejects a client without a certificate as system:anonymous (RBAC, not AlwaysAllow)', async () => {
+      const cp = getCluster();
+      const anon = new KubeClient({ server: cp.apiServerUrl, caPem: cp.pki.ca.certPem });
+      after(() => anon.close());
+      const res = await anon.request<{ message: string }>('GET', '/api/v1/namespaces/kube-system/secrets');
+      expect(res.status).to.equal(403);
+      expect(res.body.message).to.contain('system:anonymous');
+    });
+  });
+
+  describe('kube-system/extension-apiserver-authentication', () => {
+    const cases: readonly { name: string; key: string; expect: (v: string) => void }[] = [
+      {
+        name: 'client-ca-file is the cluster CA',
+        key: 'client-ca-file',
+        expect: (v) => expect(v).to.contain(pem(getCluster().pki.ca.certPem)),
+      },
+      {
+        name: 'requestheader-client-ca-file is the front-proxy CA, not the cluster CA',
+        key: 'requestheader-client-ca-file',
+        expect: (v) => {
+          expect(v).to.contain(pem(getCluster().pki.frontProxyCa.certPem));
+          expect(v).not.to.contain(pem(getCluster().pki.ca.certPem));
+        },
+      },
+      {
+        name: 'requestheader-allowed-names',
+        key: 'requestheader-allowed-names',
+        expect: (v) => expect(JSON.parse(v)).to.deep.equal(['front-proxy-client']),
+      },
+      {
+        name: 'requestheader-username-headers',
+        key: 'requestheader-username-headers',
+        expect: (v) => expect(JSON.parse(v)).to.deep.equal(['X-Remote-User']),
+      },
+      {
+        name: 'requestheader-group-headers',
+        key: 'requestheader-group-headers',
+        expect: (v) => expect(JSON.parse(v)).to.deep.equal(['X-Remote-Group']),
+      },
+      {
+        name: 'requestheader-extra-headers-prefix',
+        key: 'requestheader-extra-headers-prefix',
+        expect: (v) => expect(JSON.parse(v)).to.deep.equal(['X-Remote-Extra-']),
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const cm = await getCluster().admin.get<{ data: Record<string, string> }>(
+          '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication',
+        );
+        expect(cm.data).to.have.property(c.key);
+        c.expect(cm.data[c.key]!);
+      });
+    }
+  });
+
+  describe('SubjectAccessReview and the audit log', () => {
+    const cases: readonly { name: string; groups: readonly string[]; expectAllowed: boolean }[] = [
+      { name: 'system:masters member is allowed', groups: ['system:masters'], expectAllowed: true },
+      { name: 'user without bindings is denied', groups: ['system:authenticated'], expectAllowed: false },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const cp = getCluster();
+        const user = `${c.expectAllowed ? adminUserName : 'nobody'}-${randomUUID().slice(0, 8)}`;
+        const mark = auditMark(cp.auditLogPath);
+        const res = await cp.admin.create<SarStatus>(
+          '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+          sar(user, c.groups),
+        );
+        expect(res.status.allowed).to.equal(c.expectAllowed);
+
+        const audited = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
+          after: mark,
+          user: adminUserName,
+        });
+        const mine = audited.filter((r) => (r.request.spec as { user?: string }).user === user);
+        expect(mine).to.have.length(1);
+        expect(mine[0]!.request.spec).to.deep.include({ user, groups: c.groups });
+        expect((mine[0]!.response!.status as { allowed: boolean }).allowed).to.equal(c.expectAllowed);
+        expect(mine[0]!.code).to.equal(201);
+      });
+    }
+
+    it('audit mark hides earlier events and shows later ones', async () => {
+      const cp = getCluster();
+      const before = `before-mark-${randomUUID().slice(0, 8)}`;
+      const later = `after-mark-${randomUUID().slice(0, 8)}`;
+      const users = (q: Parameters<typeof readAuditEvents>[1]) =>
+        readAuditEvents(cp.auditLogPath, { ...q, resources: ['subjectaccessreviews'] }).map(
+          (e) => (e.requestObject?.spec as { user?: string } | undefined)?.user,
+        );
+      await cp.admin.create('/apis/authorization.k8s.io/v1/subjectaccessreviews', sar(before, []));
+      const sarFor = (u: string) => (e: AuditEvent) =>
+        (e.requestObject?.spec as { user?: string } | undefined)?.user === u;
+      await waitForAuditEvents(cp.auditLogPath, sarFor(before), { what: 'the first SAR' });
+      const mark = auditMark(cp.auditLogPath);
+      await cp.admin.create('/apis/authorization.k8s.io/v1/subjectaccessreviews', sar(later, []));
+      await waitForAuditEvents(cp.auditLogPath, sarFor(later), { after: mark, what: 'the second SAR' });
+      expect(users({ after: mark })).not.to.include(before);
+    });
+  });
+
+  describe('tokens', () => {
+    it('a service-account token from the TokenRequest API passes a TokenReview (audited)', async () => {
+      const cp = getCluster();
+      const token = await cp.admin.createServiceAccountToken('kda-harness', 'tester', { audiences: ['kda-test'] });
+      const mark = auditMark(cp.auditLogPath);
+      const tr = await cp.admin.create<{
+        status: { authenticated?: boolean; user?: { username: string }; audiences?: string[] };
+      }>('/apis/authentication.k8s.io/v1/tokenreviews', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: ['kda-test'] },
+      });
+      expect(tr.status.authenticated).to.equal(true);
+      expect(tr.status.user?.username).to.equal('system:serviceaccount:kda-harness:tester');
+      const audited = await waitForReviews(cp.auditLogPath, 'TokenReview', { after: mark, user: adminUserName });
+      expect((audited[0]!.request.spec as { token: string }).token).to.equal(token);
+    });
+
+    it('a token kubeconfig authenticates as the service account', async () => {
+      const cp = getCluster();
+      const token = await cp.admin.createServiceAccountToken('kda-harness', 'kubeconfig-user');
+      const kc = createIdentityKubeconfig(cp, { userName: 'sa', token, fileName: 'sa-token' });
+      const kube = KubeClient.fromKubeconfig(kc.kubeconfigPath);
+      after(() => kube.close());
+      const res = await kube.request<{ message: string }>('GET', '/api/v1/namespaces/kube-system/secrets');
+      expect(res.status).to.equal(403);
+      expect(res.body.message).to.contain('system:serviceaccount:kda-harness:kubeconfig-user');
+    });
+
+    it('a made-up token fails the TokenReview', async () => {
+      const tr = await getCluster().admin.create<{ status: { authenticated?: boolean } }>(
+        '/apis/authentication.k8s.io/v1/tokenreviews',
+        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'not-a-token' } },
+      );
+      expect(tr.status.authenticated ?? false).to.equal(false);
+    });
+  });
+
+  describe('kube.ts', () => {
+    it('impersonation: the impersonated user is authorized, not the admin', async () => {
+      const alice = getCluster().admin.impersonating({ user: 'alice', groups: ['developers'] });
+      const err = await alice.get('/api/v1/namespaces/default/secrets').catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(KubeApiError);
+      expect((err as KubeApiError).status).to.equal(403);
+      expect((err as KubeApiError).message).to.contain('User \\"alice\\"');
+    });
+
+    it('apply creates then updates; delete reports whether the object existed', async () => {
+      const kube = getCluster().admin;
+      await kube.ensureNamespace('kda-harness');
+      const cm = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'apply-test', namespace: 'kda-harness' },
+        data: { a: '1' },
+      };
+      await kube.apply(cm);
+      const updated = await kube.apply({ ...cm, data: { a: '2' } });
+      expect(updated.data).to.deep.equal({ a: '2' });
+      expect(await kube.deleteObject(cm)).to.equal(true);
+      expect(await kube.deleteObject(cm)).to.equal(false);
+    });
+  });
+
+  describe('Go sample-apiserver behind an APIService', () => {
+    before(async function () {
+      this.timeout(180_000);
+      await getGoSampleApiserver();
+    });
+
+    it('kubectl get --raw /apis/wardle.example.com/v1alpha1 goes through kube-apiserver', async () => {
+      const { stdout } = await execFileP('kubectl', [
+        '--kubeconfig',
+        getCluster().kubeconfigPath,
+        'get',
+        '--raw',
+        '/apis/wardle.example.com/v1alpha1',
+      ]);
+      const list = JSON.parse(stdout) as { groupVersion: string; resources: { name: string }[] };
+      expect(list.groupVersion).to.equal('wardle.example.com/v1alpha1');
+      expect(list.resources.map((r) => r.name)).to.include.members(['flunders', 'fischers']);
+    });
+
+    it('a proxied request as a bound user makes the sample-apiserver send a SubjectAccessReview for that user', async () => {
+      const cp = getCluster();
+      const sample = await getGoSampleApiserver();
+      const user = `wardle-user-${randomUUID().slice(0, 8)}`;
+      await cp.admin.apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `kda-harness-${user}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+      });
+      const mark = auditMark(cp.auditLogPath);
+      const res = await cp.admin.request('GET', '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders', {
+        impersonate: { user, groups: ['wardle-testers'] },
+      });
+      expect(res.status, res.text).to.equal(200);
+      const audited = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
+        after: mark,
+        user: sample.userName,
+      });
+      const spec = audited.map(
+        (r) => r.request.spec as { user: string; groups: string[]; resourceAttributes?: object },
+      );
+      const mine = spec.find((s) => s.user === user);
+      expect(mine, JSON.stringify(spec)).to.not.equal(undefined);
+      expect(mine!.groups).to.include('wardle-testers');
+      expect(mine!.resourceAttributes).to.deep.include({
+        group: 'wardle.example.com',
+        resource: 'flunders',
+        verb: 'list',
+        namespace: 'default',
+      });
+    });
+  });
+
+  describe('restartApiServer', () => {
+    it('a rotated front-proxy CA is added to requestheader-client-ca-file; restoring keeps it ready', async function () {
+      this.timeout(180_000);
+      const cp = getCluster();
+      const rotated = rotateFrontProxyCa(cp.pki, 'rotation-test');
+      await cp.restartApiServer({
+        frontProxyCaCert: rotated.frontProxyCaCert,
+        proxyClientCert: rotated.frontProxyClientCert,
+        proxyClientKey: rotated.frontProxyClientKey,
+      });
+      expect(cp.apiServerArgs()).to.include(`--requestheader-client-ca-file=${rotated.frontProxyCaCert}`);
+      await cp.admin.waitFor<{ data: Record<string, string> }>(
+        '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication',
+        (cm) => cm.data['requestheader-client-ca-file']?.includes(pem(rotated.frontProxyCa.certPem)) ?? false,
+        { timeoutMs: 30_000 },
+      );
+      await cp.restartApiServer({
+        frontProxyCaCert: cp.pkiPaths.frontProxyCaCert,
+        proxyClientCert: cp.pkiPaths.frontProxyClientCert,
+        proxyClientKey: cp.pkiPaths.frontProxyClientKey,
+      });
+      expect((await cp.admin.request('GET', '/readyz')).status).to.equal(200);
+
+      // kube-apiserver merges bundles (old CAs stay until they expire); put the original back for later specs.
+      const path = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
+      const cm = await cp.admin.get<{ data: Record<string, string> }>(path);
+      cm.data['requestheader-client-ca-file'] = cp.pki.frontProxyCa.certPem;
+      await cp.admin.update(path, cm);
+      const restored = await cp.admin.get<{ data: Record<string, string> }>(path);
+      expect(restored.data['requestheader-client-ca-file']).not.to.contain(pem(rotated.frontProxyCa.certPem));
+    });
+  });
+
+  describe('startControlPlane', () => {
+    it('fails loudly, naming the install script, when binaries are missing', async () => {
+      const err = await startControlPlane({ binDir: '/nonexistent-kda-bin' }).catch((e: unknown) => e as Error);
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message)
+        .to.contain('etcd, kube-apiserver')
+        .and.to.contain('install.sh');
+    });
+  });
+});
