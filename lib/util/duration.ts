@@ -12,6 +12,8 @@ const unitMs: Readonly<Record<string, number>> = {
   h: 3_600_000,
 };
 
+const maxDurationMs = 9_223_372_036_854;
+
 const term = /^(\d*)(?:\.(\d*))?([^\d.]*)/;
 
 /**
@@ -48,8 +50,8 @@ export function parseGoDuration(s: string): number {
     total += Number(`${whole || '0'}.${frac ?? ''}0`) * mult;
     s = s.slice(m[0].length);
   }
-  // Go's Duration is an int64 of nanoseconds.
-  if (total * 1e6 > 9223372036854.775807 * 1e6) throw invalid();
+  // Go's Duration is an int64 of nanoseconds: about 292 years, i.e. 9_223_372_036_854 ms.
+  if (total > maxDurationMs) throw invalid();
   return negative ? -total : total;
 }
 
