@@ -101,7 +101,7 @@ describe('x509Authenticator (client-ca, Go CommonNameUserConversion)', () => {
     const make = (uids: string[]) =>
       withSubject(pki.clientCA, pki.sharedKey.publicKeyPem, [
         { shortName: 'CN', value: 'carol' },
-        ...uids.map((value) => ({ type: uidOid, value, valueTagClass: utf8 }) as forge.pki.CertificateField),
+        ...uids.map((value) => ({ type: uidOid, value, valueTagClass: utf8 }) as unknown as forge.pki.CertificateField),
       ]);
     const cases: readonly { name: string; uids: string[]; expectUid?: string; expectError?: string }[] = [
       { name: 'one uid', uids: ['uid-123'], expectUid: 'uid-123' },
