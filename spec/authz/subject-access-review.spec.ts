@@ -1,0 +1,449 @@
+import { expect } from 'chai';
+import type { UserInfo } from '../../lib/authn/interfaces.js';
+import type {
+  SubjectAccessReview,
+  SubjectAccessReviewClient,
+  SubjectAccessReviewStatus,
+} from '../../lib/authz/interfaces.js';
+import {
+  SubjectAccessReviewAuthorizer,
+  decisionFromStatus,
+  subjectAccessReview,
+  type SubjectAccessReviewAuthorizerOptions,
+} from '../../lib/authz/subject-access-review.js';
+import { InvalidOptionError, KdaError } from '../../lib/errors.js';
+import { webhookError } from '../../lib/util/backoff.js';
+import { alice, pathAttrs, resourceAttrs } from './fixtures.js';
+
+type Answer =
+  | SubjectAccessReviewStatus
+  | Error
+  | ((sar: SubjectAccessReview, signal?: AbortSignal) => Promise<SubjectAccessReviewStatus>);
+
+/** In-process fake client: answers from a queue (last answer repeats), records every request. */
+function fakeClient(...answers: Answer[]) {
+  const calls: SubjectAccessReview[] = [];
+  const client: SubjectAccessReviewClient = {
+    async create(sar, signal) {
+      calls.push(sar);
+      const a = answers.length > 1 ? answers.shift()! : answers[0]!;
+      if (typeof a === 'function') return a(sar, signal);
+      if (a instanceof Error) throw a;
+      return a;
+    },
+  };
+  return { client, calls };
+}
+
+function fakeClock(start = 5_000_000) {
+  return {
+    t: start,
+    now() {
+      return this.t;
+    },
+  };
+}
+
+function newAuthorizer(client: SubjectAccessReviewClient, extra: Partial<SubjectAccessReviewAuthorizerOptions> = {}) {
+  const sleeps: number[] = [];
+  const a = new SubjectAccessReviewAuthorizer({
+    client,
+    retryBackoff: { sleep: async (ms) => void sleeps.push(ms), random: () => 0 },
+    ...extra,
+  });
+  return { a, sleeps };
+}
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
+  const authorizers: SubjectAccessReviewAuthorizer[] = [];
+  afterEach(async () => {
+    await Promise.all(authorizers.splice(0).map((a) => a.close()));
+  });
+  const track = <T extends { a: SubjectAccessReviewAuthorizer }>(x: T): T => {
+    authorizers.push(x.a);
+    return x;
+  };
+
+  describe('SubjectAccessReview body (reference §7.3)', () => {
+    it('resource request: user, groups, resourceAttributes in Go field order; uid and extra omitted when empty', () => {
+      const sar = subjectAccessReview(resourceAttrs({ subresource: 'status' }));
+      expect(JSON.stringify(sar)).to.equal(
+        '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"resourceAttributes":{"namespace":"default","verb":"get","group":"wardle.example.com","version":"v1alpha1","resource":"flunders","subresource":"status","name":"foo"},"user":"alice","groups":["developers","system:authenticated"]}}',
+      );
+    });
+    it('empty attribute strings are omitted (core group, cluster scope, no name)', () => {
+      const sar = subjectAccessReview(
+        resourceAttrs({ apiGroup: '', namespace: '', name: '', apiVersion: 'v1', resource: 'nodes', verb: 'list' }),
+      );
+      expect(sar.spec.resourceAttributes).to.deep.equal({ verb: 'list', version: 'v1', resource: 'nodes' });
+    });
+    it('non-resource request: nonResourceAttributes {path, verb}', () => {
+      expect(subjectAccessReview(pathAttrs('/metrics')).spec).to.deep.equal({
+        nonResourceAttributes: { path: '/metrics', verb: 'get' },
+        user: 'alice',
+        groups: ['developers', 'system:authenticated'],
+      });
+    });
+    it('uid and extra are sent when present; extra keys sorted', () => {
+      const user: UserInfo = { name: 'bob', uid: 'u-1', groups: [], extra: { 'z-key': ['1'], 'a-key': ['x', 'y'] } };
+      expect(JSON.stringify(subjectAccessReview(pathAttrs('/x', { user })).spec)).to.equal(
+        '{"nonResourceAttributes":{"path":"/x","verb":"get"},"user":"bob","extra":{"a-key":["x","y"],"z-key":["1"]},"uid":"u-1"}',
+      );
+    });
+    it('selector requirements (1.31+) go into fieldSelector / labelSelector; values omitted when empty', () => {
+      const sar = subjectAccessReview(
+        resourceAttrs({
+          verb: 'list',
+          name: '',
+          fieldSelectorRequirements: [{ key: 'spec.x', operator: 'In', values: ['1'] }],
+          labelSelectorRequirements: [{ key: 'app', operator: 'Exists' }],
+        }),
+      );
+      expect(sar.spec.resourceAttributes?.fieldSelector).to.deep.equal({
+        requirements: [{ key: 'spec.x', operator: 'In', values: ['1'] }],
+      });
+      expect(JSON.stringify(sar.spec.resourceAttributes?.labelSelector)).to.equal(
+        '{"requirements":[{"key":"app","operator":"Exists"}]}',
+      );
+    });
+  });
+
+  describe('decision mapping (reference §7.5)', () => {
+    const cases = [
+      { name: 'allowed', status: { allowed: true, reason: 'r' }, decision: 'Allow', error: undefined },
+      { name: 'denied', status: { allowed: false, denied: true, reason: 'r' }, decision: 'Deny', error: undefined },
+      {
+        name: 'neither → no opinion',
+        status: { allowed: false, reason: 'r' },
+        decision: 'NoOpinion',
+        error: undefined,
+      },
+      {
+        name: 'allowed and denied → Deny with error',
+        status: { allowed: true, denied: true, reason: 'r' },
+        decision: 'Deny',
+        error: 'webhook subject access review returned both allow and deny response',
+      },
+      {
+        name: 'evaluationError ignored',
+        status: { allowed: true, evaluationError: 'x' },
+        decision: 'Allow',
+        error: undefined,
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const r = decisionFromStatus(c.status);
+        expect(r.decision).to.equal(c.decision);
+        expect(r.reason).to.equal(c.status.reason ?? '');
+        expect(r.error?.message).to.equal(c.error);
+      });
+    }
+    it('authorize() returns the client answer mapped (in-process fake)', async () => {
+      const { client } = fakeClient({ allowed: false, denied: true, reason: 'no way' });
+      const { a } = track(newAuthorizer(client));
+      expect(await a.authorize(resourceAttrs())).to.deep.equal({ decision: 'Deny', reason: 'no way' });
+    });
+  });
+
+  describe('cache (reference §7.4, fake clock)', () => {
+    it('allowed answers are reused for the authorized TTL, then asked again', async () => {
+      const clock = fakeClock();
+      const { client, calls } = fakeClient({ allowed: true });
+      const { a } = track(newAuthorizer(client, { clock, authorizationWebhookCacheAuthorizedTtl: 5_000 }));
+      await a.authorize(resourceAttrs());
+      clock.t += 4_999;
+      await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(1);
+      clock.t += 1;
+      await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(2);
+      expect(a.stats()).to.include({ hits: 1, misses: 2, reviews: 2 });
+    });
+    it('denied / no-opinion answers use the unauthorized TTL', async () => {
+      const clock = fakeClock();
+      const { client, calls } = fakeClient({ allowed: false });
+      const { a } = track(
+        newAuthorizer(client, {
+          clock,
+          authorizationWebhookCacheAuthorizedTtl: 60_000,
+          authorizationWebhookCacheUnauthorizedTtl: 1_000,
+        }),
+      );
+      await a.authorize(resourceAttrs());
+      clock.t += 999;
+      await a.authorize(resourceAttrs());
+      clock.t += 1;
+      await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(2);
+    });
+    it('the key is the whole spec: another user, group, extra or attribute is a miss', async () => {
+      const { client, calls } = fakeClient({ allowed: true });
+      const { a } = track(newAuthorizer(client));
+      await a.authorize(resourceAttrs());
+      await a.authorize(resourceAttrs({ user: { ...alice, name: 'bob' } }));
+      await a.authorize(resourceAttrs({ user: { ...alice, groups: ['developers'] } }));
+      await a.authorize(resourceAttrs({ user: { ...alice, extra: { k: ['v'] } } }));
+      await a.authorize(resourceAttrs({ user: { ...alice, uid: 'u' } }));
+      await a.authorize(resourceAttrs({ verb: 'update' }));
+      await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(6);
+    });
+    it('not cached when the attributes add up to 10000 bytes or more; cached at 9999', async () => {
+      const { client, calls } = fakeClient({ allowed: true });
+      const { a } = track(newAuthorizer(client));
+      const base = resourceAttrs();
+      const fixedLen =
+        base.namespace.length +
+        base.verb.length +
+        base.apiGroup.length +
+        base.apiVersion.length +
+        base.resource.length +
+        base.path.length;
+      const big = resourceAttrs({ name: 'n'.repeat(10_000 - fixedLen) });
+      await a.authorize(big);
+      await a.authorize(big);
+      expect(calls).to.have.length(2);
+      const fits = resourceAttrs({ name: 'n'.repeat(9_999 - fixedLen) });
+      await a.authorize(fits);
+      await a.authorize(fits);
+      expect(calls).to.have.length(3);
+    });
+    it('errors are never cached', async () => {
+      const { client, calls } = fakeClient(webhookError('forbidden', { status: 403, reason: 'Forbidden' }), {
+        allowed: true,
+      });
+      const { a } = track(newAuthorizer(client));
+      const first = await a.authorize(resourceAttrs());
+      expect(first.error?.message).to.equal('forbidden');
+      expect((await a.authorize(resourceAttrs())).decision).to.equal('Allow');
+      expect(calls).to.have.length(2);
+    });
+  });
+
+  describe('single-flight (in-process fake)', () => {
+    it('1000 concurrent identical requests → exactly 1 client call', async () => {
+      const g = gate();
+      const { client, calls } = fakeClient(async () => {
+        await g.opened;
+        return { allowed: true };
+      });
+      const { a } = track(newAuthorizer(client));
+      const all = Array.from({ length: 1000 }, () => a.authorize(resourceAttrs()));
+      await new Promise((r) => setImmediate(r));
+      g.open();
+      const results = await Promise.all(all);
+      expect(calls).to.have.length(1);
+      expect(results.every((r) => r.decision === 'Allow')).to.equal(true);
+      expect(a.stats()).to.include({ joins: 999, reviews: 1, inFlight: 0 });
+    });
+
+    it('1000 concurrent requests over 100 identities → 100 client calls', async () => {
+      const g = gate();
+      const { client, calls } = fakeClient(async (sar) => {
+        await g.opened;
+        return { allowed: sar.spec.user !== 'user-13' };
+      });
+      const { a } = track(newAuthorizer(client));
+      const all = Array.from({ length: 1000 }, (_, i) =>
+        a.authorize(resourceAttrs({ user: { ...alice, name: `user-${i % 100}` } })),
+      );
+      await new Promise((r) => setImmediate(r));
+      g.open();
+      const results = await Promise.all(all);
+      expect(calls).to.have.length(100);
+      expect(new Set(calls.map((c) => c.spec.user)).size).to.equal(100);
+      expect(results.filter((r) => r.decision !== 'Allow')).to.have.length(10);
+      expect(a.stats().joins).to.equal(900);
+    });
+
+    it('a shared failure reaches every joined caller as a 500-bound error, logged once', async () => {
+      const g = gate();
+      const logged: string[] = [];
+      const logger = { debug() {}, info() {}, warn() {}, error: (_f: object, m: string) => void logged.push(m) };
+      const { client, calls } = fakeClient(async () => {
+        await g.opened;
+        throw webhookError('subjectaccessreviews.authorization.k8s.io is forbidden', {
+          status: 403,
+          reason: 'Forbidden',
+        });
+      });
+      const { a } = track(newAuthorizer(client, { logger }));
+      const all = Array.from({ length: 50 }, () => a.authorize(resourceAttrs()));
+      await new Promise((r) => setImmediate(r));
+      g.open();
+      const results = await Promise.all(all);
+      expect(calls).to.have.length(1);
+      expect(results.every((r) => r.decision === 'NoOpinion' && r.error?.code === 'ERR_KDA_REVIEW_FAILED')).to.equal(
+        true,
+      );
+      expect(logged).to.deep.equal([
+        'Failed to make webhook authorizer request: subjectaccessreviews.authorization.k8s.io is forbidden',
+      ]);
+    });
+
+    it('a caller that aborts gets an error; the others still get the answer', async () => {
+      const g = gate();
+      const { client, calls } = fakeClient(async () => {
+        await g.opened;
+        return { allowed: true };
+      });
+      const { a } = track(newAuthorizer(client));
+      const ac = new AbortController();
+      const leaving = a.authorize(resourceAttrs(), ac.signal);
+      const staying = a.authorize(resourceAttrs());
+      await new Promise((r) => setImmediate(r));
+      ac.abort(new Error('client disconnected'));
+      expect((await leaving).error?.message).to.equal('client disconnected');
+      g.open();
+      expect((await staying).decision).to.equal('Allow');
+      expect(calls).to.have.length(1);
+    });
+  });
+
+  describe('retries (reference §7.6, in-process fake, injected sleep)', () => {
+    const transient = [
+      { name: '500', err: () => webhookError('Internal error', { status: 500, reason: 'InternalError' }) },
+      { name: '429', err: () => webhookError('Too many requests', { status: 429, retryAfterSeconds: 1 }) },
+      { name: 'ECONNRESET', err: () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) },
+    ];
+    for (const t of transient) {
+      it(`${t.name} then success: retried, answer used and cached`, async () => {
+        const { client, calls } = fakeClient(t.err(), t.err(), { allowed: true });
+        const { a, sleeps } = track(newAuthorizer(client));
+        expect((await a.authorize(resourceAttrs())).decision).to.equal('Allow');
+        expect(calls).to.have.length(3);
+        expect(sleeps).to.deep.equal([500, 750]);
+        await a.authorize(resourceAttrs());
+        expect(calls).to.have.length(3);
+      });
+    }
+    it('gives up after 5 calls with the last error (NoOpinion + error → 500)', async () => {
+      let n = 0;
+      const { client, calls } = fakeClient(async () => {
+        throw webhookError(`Internal error ${++n}`, { status: 500 });
+      });
+      const { a, sleeps } = track(newAuthorizer(client));
+      const r = await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(5);
+      expect(sleeps).to.deep.equal([500, 750, 1125, 1687.5]);
+      expect(r).to.include({ decision: 'NoOpinion', reason: '' });
+      expect(r.error?.message).to.equal('Internal error 5');
+      expect(a.stats()).to.include({ reviews: 5, failures: 1 });
+    });
+    it('403 (SAR creation forbidden) is not retried', async () => {
+      const { client, calls } = fakeClient(
+        webhookError(
+          'subjectaccessreviews.authorization.k8s.io is forbidden: User "system:serviceaccount:x:y" cannot create',
+          {
+            status: 403,
+            reason: 'Forbidden',
+          },
+        ),
+      );
+      const { a, sleeps } = track(newAuthorizer(client));
+      const r = await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(1);
+      expect(sleeps).to.deep.equal([]);
+      expect(r.error?.message).to.match(/^subjectaccessreviews\.authorization\.k8s\.io is forbidden/);
+    });
+    it('a client error that is not a KdaError is wrapped (ERR_KDA_REVIEW_FAILED) and not retried', async () => {
+      const { client, calls } = fakeClient(new TypeError('bad body'));
+      const { a } = track(newAuthorizer(client));
+      const r = await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(1);
+      expect(r.error).to.be.instanceOf(KdaError);
+      expect(r.error?.message).to.equal('bad body');
+    });
+    it('per-attempt timeout: a hanging call ends with ERR_KDA_REVIEW_TIMEOUT and its signal is aborted', async () => {
+      let seen: AbortSignal | undefined;
+      const { client, calls } = fakeClient((_sar, signal) => {
+        seen = signal;
+        return new Promise<never>(() => undefined);
+      });
+      const { a } = track(newAuthorizer(client, { clientTimeout: 30 }));
+      const r = await a.authorize(resourceAttrs());
+      expect(calls).to.have.length(1);
+      expect(r.error?.code).to.equal('ERR_KDA_REVIEW_TIMEOUT');
+      expect(r.error?.message).to.equal('subjectaccessreviews call timed out after 30ms');
+      expect(seen?.aborted).to.equal(true);
+    });
+  });
+
+  describe('stale-if-error (opt-in)', () => {
+    it('an expired allowed decision is served when the review fails inside the window', async () => {
+      const clock = fakeClock();
+      const { client, calls } = fakeClient({ allowed: true, reason: 'rbac' }, webhookError('down', { status: 403 }));
+      const { a } = track(newAuthorizer(client, { clock, staleIfErrorTtl: 60_000 }));
+      await a.authorize(resourceAttrs());
+      clock.t += 10_000 + 30_000;
+      expect(await a.authorize(resourceAttrs())).to.deep.equal({ decision: 'Allow', reason: 'rbac' });
+      expect(a.stats().staleServed).to.equal(1);
+      clock.t += 30_000;
+      const r = await a.authorize(resourceAttrs());
+      expect(r.error?.message).to.equal('down');
+      expect(calls).to.have.length(3);
+    });
+    it('denied decisions are never served stale', async () => {
+      const clock = fakeClock();
+      const { client } = fakeClient({ allowed: false }, webhookError('down', { status: 403 }));
+      const { a } = track(newAuthorizer(client, { clock, staleIfErrorTtl: 60_000 }));
+      await a.authorize(resourceAttrs());
+      clock.t += 10_001;
+      expect((await a.authorize(resourceAttrs())).error?.message).to.equal('down');
+    });
+    it('off by default', async () => {
+      const clock = fakeClock();
+      const { client } = fakeClient({ allowed: true }, webhookError('down', { status: 403 }));
+      const { a } = track(newAuthorizer(client, { clock }));
+      await a.authorize(resourceAttrs());
+      clock.t += 10_001;
+      expect((await a.authorize(resourceAttrs())).error?.message).to.equal('down');
+    });
+  });
+
+  describe('options and lifecycle', () => {
+    it('reports every bad option at once', () => {
+      expect(
+        () =>
+          new SubjectAccessReviewAuthorizer({
+            client: {} as SubjectAccessReviewClient,
+            clientTimeout: 0,
+            retryBackoff: { steps: 0 },
+          }),
+      )
+        .to.throw(InvalidOptionError)
+        .with.property('problems')
+        .that.has.length(3);
+    });
+    it('close() is idempotent; afterwards authorize() answers ERR_KDA_CLOSED without calling the client', async () => {
+      const { client, calls } = fakeClient({ allowed: true });
+      const a = new SubjectAccessReviewAuthorizer({ client });
+      await a.close();
+      await a.close();
+      const r = await a.authorize(resourceAttrs());
+      expect(r.error?.code).to.equal('ERR_KDA_CLOSED');
+      expect(calls).to.have.length(0);
+    });
+    it('close() aborts a review in flight', async () => {
+      let seen: AbortSignal | undefined;
+      const { client } = fakeClient((_s, signal) => {
+        seen = signal;
+        return new Promise<never>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      });
+      const a = new SubjectAccessReviewAuthorizer({ client });
+      const p = a.authorize(resourceAttrs());
+      await new Promise((r) => setImmediate(r));
+      await a.close();
+      const r = await p;
+      expect(seen?.aborted).to.equal(true);
+      expect(r.error?.code).to.equal('ERR_KDA_CLOSED');
+    });
+  });
+});

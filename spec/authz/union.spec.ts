@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { KdaError } from '../../lib/errors.js';
+import { Decision, authorizerFunc, type AuthorizationResult, type Authorizer } from '../../lib/authz/interfaces.js';
+import { unionAuthorizers } from '../../lib/authz/union.js';
+import { resourceAttrs } from './fixtures.js';
+
+function fixed(r: AuthorizationResult, calls?: string[], name = ''): Authorizer {
+  return authorizerFunc(async () => {
+    calls?.push(name);
+    return r;
+  });
+}
+const err = (m: string) => new KdaError('ERR_KDA_REVIEW_FAILED', m);
+
+describe('authz/union unionAuthorizers (Go union.New)', () => {
+  it('a single member is returned as-is', () => {
+    const a = fixed({ decision: Decision.Allow, reason: '' });
+    expect(unionAuthorizers(a)).to.equal(a);
+  });
+
+  it('rejects a member without authorize()', () => {
+    expect(() => unionAuthorizers({} as Authorizer)).to.throw(TypeError, 'authorizer 0 must implement authorize');
+  });
+
+  const cases: readonly {
+    name: string;
+    members: AuthorizationResult[];
+    want: { decision: string; reason: string; error?: string };
+    calls: number;
+  }[] = [
+    {
+      name: 'first allow wins, later members not asked',
+      members: [
+        { decision: Decision.Allow, reason: 'ok' },
+        { decision: Decision.Deny, reason: 'no' },
+      ],
+      want: { decision: 'Allow', reason: 'ok' },
+      calls: 1,
+    },
+    {
+      name: 'deny stops the chain with its own reason and error only',
+      members: [
+        { decision: Decision.NoOpinion, reason: 'skip', error: err('first') },
+        { decision: Decision.Deny, reason: 'no', error: err('second') },
+        { decision: Decision.Allow, reason: '' },
+      ],
+      want: { decision: 'Deny', reason: 'no', error: 'second' },
+      calls: 2,
+    },
+    {
+      name: 'no opinion after a no opinion keeps going to an allow (errors dropped)',
+      members: [
+        { decision: Decision.NoOpinion, reason: 'a', error: err('first') },
+        { decision: Decision.Allow, reason: 'b' },
+      ],
+      want: { decision: 'Allow', reason: 'b' },
+      calls: 2,
+    },
+    {
+      name: 'all no opinion: reasons joined by newline, empty reasons skipped, errors aggregated',
+      members: [
+        { decision: Decision.NoOpinion, reason: 'first reason', error: err('first') },
+        { decision: Decision.NoOpinion, reason: '' },
+        { decision: Decision.NoOpinion, reason: 'second reason', error: err('second') },
+      ],
+      want: { decision: 'NoOpinion', reason: 'first reason\nsecond reason', error: '[first, second]' },
+      calls: 3,
+    },
+    {
+      name: 'all no opinion without errors has no error',
+      members: [
+        { decision: Decision.NoOpinion, reason: '' },
+        { decision: Decision.NoOpinion, reason: '' },
+      ],
+      want: { decision: 'NoOpinion', reason: '' },
+      calls: 2,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const calls: string[] = [];
+      const u = unionAuthorizers(...c.members.map((m, i) => fixed(m, calls, String(i))));
+      const r = await u.authorize(resourceAttrs());
+      expect(r.decision).to.equal(c.want.decision);
+      expect(r.reason).to.equal(c.want.reason);
+      expect(r.error?.message).to.equal(c.want.error);
+      expect(calls).to.have.length(c.calls);
+    });
+  }
+});
