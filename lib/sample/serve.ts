@@ -3,11 +3,25 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Middleware } from 'koa';
 import { pino } from 'pino';
 import type { ParsedServe, ServeOptions } from '../cli/flags.js';
+import type { TokenAuthenticator } from '../authn/interfaces.js';
+import { alwaysAllowGroupsAuthorizer } from '../authz/always-allow-groups.js';
+import { alwaysAllowPathsAuthorizer } from '../authz/always-allow-paths.js';
+import type { Authorizer } from '../authz/interfaces.js';
+import { loadStaticPolicy, staticPolicyAuthorizer } from '../authz/static-policy.js';
+import { subjectAccessReviewAuthorizer } from '../authz/subject-access-review.js';
+import { unionAuthorizers } from '../authz/union.js';
+import {
+  createClusterClients,
+  delegatedTokenAuthenticator,
+  extensionApiserverAuthentication,
+} from '../cluster/index.js';
 import { authenticate } from '../koa/authenticate.js';
+import { authorize } from '../koa/authorize.js';
+import { requestInfo } from '../koa/request-info.js';
 import type { Logger } from '../log.js';
 import { devPkiFiles, writeDevPki } from '../pki/dev-pki.js';
 import { createSecureServer, type SecureServer } from '../server/secure-server.js';
-import type { CABundleProvider } from '../trust/interfaces.js';
+import type { CABundleProvider, RequestHeaderConfigProvider, TrustSource } from '../trust/interfaces.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
 import { createSampleApp } from './app.js';
 import { sampleGroupVersion } from './discovery.js';
@@ -55,6 +69,57 @@ function displayPath(cwd: string, p: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
+interface AuthParts {
+  readonly requestHeaderCA: CABundleProvider;
+  readonly configProvider: RequestHeaderConfigProvider;
+  readonly clientCA: CABundleProvider;
+  readonly tokenAuthenticator?: TokenAuthenticator;
+  /** The last member of the authorizer union (static policy or SubjectAccessReview). */
+  readonly authorizer: Authorizer;
+}
+
+/**
+ * Go's handler chain order: RequestInfo, then authentication (front-proxy, client cert, token, anonymous), then
+ * authorization (privileged groups, always-allow paths, then the delegated authorizer).
+ */
+function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts): Middleware[] {
+  return [
+    requestInfo({ logger }) as Middleware,
+    authenticate({
+      requestHeader: { caProvider: parts.requestHeaderCA, configProvider: parts.configProvider },
+      clientCA: parts.clientCA,
+      ...(parts.tokenAuthenticator ? { tokenAuthenticator: parts.tokenAuthenticator } : {}),
+      anonymous: opts.anonymousAuth,
+      logger,
+    }) as Middleware,
+    authorize({
+      authorizer: unionAuthorizers(
+        alwaysAllowGroupsAuthorizer(),
+        alwaysAllowPathsAuthorizer(opts.authorizationAlwaysAllowPaths),
+        parts.authorizer,
+      ),
+      logger,
+    }) as Middleware,
+  ];
+}
+
+/** /readyz checks from a TrustSource: failing until loaded; a last-known-good value is noted, not failed. */
+function trustSourceChecks(trust: TrustSource): HealthCheck[] {
+  return trust.status().map((initial) => {
+    const current = () => trust.status().find((st) => st.name === initial.name) ?? initial;
+    return {
+      name: `trust:${initial.name}`,
+      check: () => (current().loaded ? undefined : (current().lastError ?? 'not loaded')),
+      note: () => {
+        const st = current();
+        return st.loaded && st.lastError && st.lastErrorAt
+          ? `serving last-known-good since ${new Date(st.lastErrorAt).toISOString()}`
+          : undefined;
+      },
+    };
+  });
+}
+
 /**
  * Standalone mode: a development PKI in --cert-dir (created on first start), front-proxy and client-certificate
  * trust from files (reloaded on change), and a static policy authorizer.
@@ -91,17 +156,17 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     allowedNames: opts.requestheaderAllowedNames,
   });
 
-  const pipeline: Middleware[] = [
-    // TODO(H2): requestInfo() from lib/koa/authorize.ts goes first (Go: WithRequestInfo before WithAuthentication).
-    authenticate({
-      requestHeader: { caProvider: requestHeaderCA, configProvider },
-      clientCA,
-      anonymous: opts.anonymousAuth,
-      logger,
-    }) as Middleware,
-    // TODO(H2): authorize() with union(privileged groups [system:masters], always-allow paths, static policy
-    // from opts.policyFile). Until it lands every authenticated request is served.
-  ];
+  const policy = await loadStaticPolicy(resolve(cwd, opts.policyFile)).catch(async (err: unknown) => {
+    await closeAll();
+    throw err;
+  });
+  const pipeline = authPipeline(opts, logger, {
+    requestHeaderCA,
+    configProvider,
+    clientCA,
+    // Standalone: a static policy stands where the SubjectAccessReview webhook is in a cluster.
+    authorizer: staticPolicyAuthorizer(policy),
+  });
 
   const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger });
   const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
@@ -155,14 +220,100 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   };
 }
 
+/**
+ * Cluster mode: trust from kube-system/extension-apiserver-authentication (watched), bearer tokens through a
+ * cached TokenReview, authorization through cached SubjectAccessReviews, as a Go delegating apiserver.
+ */
+async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: string): Promise<RunningSampleServer> {
+  const { logger } = env;
+  const cwd = env.cwd ?? process.cwd();
+  const abs = (p: string | undefined) => (p ? resolve(cwd, p) : undefined);
+  logger.info({ reason }, 'cluster mode');
+  const clients = createClusterClients({
+    ...(opts.kubeconfig ? { kubeconfig: abs(opts.kubeconfig) } : {}),
+    ...(opts.authenticationKubeconfig ? { authenticationKubeconfig: abs(opts.authenticationKubeconfig) } : {}),
+    ...(opts.authorizationKubeconfig ? { authorizationKubeconfig: abs(opts.authorizationKubeconfig) } : {}),
+    ...(env.env ? { env: env.env } : {}),
+  });
+  const requestheaderClientCaFile = abs(opts.requestheaderClientCaFile);
+  const trust = extensionApiserverAuthentication({
+    client: clients.authentication,
+    authenticationSkipLookup: opts.authenticationSkipLookup,
+    authenticationTolerateLookupFailure: opts.authenticationTolerateLookupFailure,
+    ...(opts.clientCaFile ? { clientCaFile: abs(opts.clientCaFile) } : {}),
+    // As in Go, the header flags apply only with --requestheader-client-ca-file; otherwise the ConfigMap's lists do.
+    ...(requestheaderClientCaFile
+      ? {
+          requestheaderClientCaFile,
+          requestheaderUsernameHeaders: opts.requestheaderUsernameHeaders,
+          requestheaderUidHeaders: opts.requestheaderUidHeaders,
+          requestheaderGroupHeaders: opts.requestheaderGroupHeaders,
+          requestheaderExtraHeadersPrefix: opts.requestheaderExtraHeadersPrefix,
+          requestheaderAllowedNames: opts.requestheaderAllowedNames,
+        }
+      : {}),
+    logger,
+  });
+  const sar = subjectAccessReviewAuthorizer({
+    client: clients.subjectAccessReview,
+    authorizationWebhookCacheAuthorizedTtl: opts.authorizationWebhookCacheAuthorizedTtl,
+    authorizationWebhookCacheUnauthorizedTtl: opts.authorizationWebhookCacheUnauthorizedTtl,
+    logger,
+  });
+  let server: SecureServer | undefined;
+  const closeAll = async () => {
+    await server?.close();
+    await trust.close();
+    await sar.close();
+    await clients.close();
+  };
+  try {
+    await trust.runOnce();
+    trust.start();
+    const pipeline = authPipeline(opts, logger, {
+      requestHeaderCA: trust.requestHeaderCA,
+      configProvider: trust.requestHeaderConfig,
+      clientCA: trust.clientCA,
+      tokenAuthenticator: delegatedTokenAuthenticator(clients.tokenReview, {
+        authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl,
+        logger,
+      }),
+      authorizer: sar,
+    });
+    const app = createSampleApp({ pipeline, readinessChecks: trustSourceChecks(trust), logger });
+    server = createSecureServer({
+      handler: app.callback(),
+      ...(opts.tlsCertFile && opts.tlsPrivateKeyFile
+        ? { tlsCertFile: resolve(cwd, opts.tlsCertFile), tlsPrivateKeyFile: resolve(cwd, opts.tlsPrivateKeyFile) }
+        : {
+            // Go's sample-apiserver also self-signs when no certificate is given.
+            selfSigned: {
+              dnsNames: [
+                'localhost',
+                'kube-delegated-auth-sample.kube-delegated-auth.svc',
+                'kube-delegated-auth-sample.kube-delegated-auth.svc.cluster.local',
+              ],
+            },
+          }),
+      clientCA: trust.clientCA,
+      requestHeaderCA: trust.requestHeaderCA,
+      bindAddress: opts.bindAddress,
+      securePort: opts.securePort,
+      logger,
+    });
+    await server.listen();
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  return { mode: 'cluster', server, curlLines: [], close: closeAll };
+}
+
 /** Starts the sample server in the mode the options and environment select. */
 export async function startSampleServer(opts: ServeOptions, env: SampleServerEnv): Promise<RunningSampleServer> {
   const reason = clusterModeReason(opts, env.env ?? process.env);
   if (reason === undefined) return startStandalone(opts, env);
-  // TODO(H3): cluster mode = ConfigMap TrustSource + cached TokenReview + SAR authorizer from lib/cluster.
-  throw new Error(
-    `cluster mode (selected by ${reason}) is not available in this build yet; unset it to run standalone with a development PKI`,
-  );
+  return startCluster(opts, env, reason);
 }
 
 /** `kube-delegated-auth serve`: starts, prints the banner and curl lines, and closes on SIGINT/SIGTERM. */
