@@ -38,6 +38,21 @@ if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/sample-apiserver" ]; then
   exit 0
 fi
 
+# One build at a time (test.sh, `npm run cluster -- up` and a developer may all get here); whoever waited
+# finds the binaries built.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE/.install.lock"
+  if ! flock -n 9; then
+    log "another install is running; waiting for it"
+    flock 9
+  fi
+  if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/sample-apiserver" ]; then
+    log "kube-apiserver and sample-apiserver cached in $BIN"
+    echo "$BIN"
+    exit 0
+  fi
+fi
+
 apt_install golang-go rsync make dpkg-dev
 
 # deb-src entry for the same archive as the existing deb entry.
