@@ -83,18 +83,8 @@ export function cachedTokenAuthenticator(
   let fetchError = 0;
   let blocked = 0;
 
-  const keyOf = (token: string, audiences: readonly string[] | undefined): string => {
-    const h = createHmac('sha256', secret);
-    // Length-prefixed so ["a","b"]+"c" and ["ab"]+"c" cannot collide.
-    const len = Buffer.alloc(4);
-    for (const a of audiences ?? []) {
-      const b = Buffer.from(a, 'utf8');
-      len.writeUInt32BE(b.length);
-      h.update(len).update(b);
-    }
-    h.update(Buffer.from([0xff])).update(token, 'utf8');
-    return h.digest('base64');
-  };
+  const keyOf = (token: string, audiences: readonly string[] | undefined): string =>
+    tokenCacheKey(secret, token, audiences);
 
   const fetch = async (key: string, token: string, audiences: readonly string[] | undefined) => {
     let result: AuthenticationResult;
@@ -148,6 +138,23 @@ export function cachedTokenAuthenticator(
     stats: () => ({ hits, misses, fetchOk, fetchError, inFlight: inflight.size, blocked, size: cache.size }),
     clear: () => cache.clear(),
   };
+}
+
+/**
+ * The cache key: HMAC-SHA256 under a per-process random `secret` over the length-prefixed audiences and the token,
+ * so neither the raw token nor an offline-guessable plain hash of it is kept in memory as a key.
+ */
+export function tokenCacheKey(secret: Buffer, token: string, audiences: readonly string[] | undefined): string {
+  const h = createHmac('sha256', secret);
+  // Length-prefixed so ["a","b"]+"c" and ["ab"]+"c" cannot collide.
+  const len = Buffer.alloc(4);
+  for (const a of audiences ?? []) {
+    const b = Buffer.from(a, 'utf8');
+    len.writeUInt32BE(b.length);
+    h.update(len).update(b);
+  }
+  h.update(Buffer.from([0xff])).update(token, 'utf8');
+  return h.digest('base64');
 }
 
 /** The caller's signal ends only its own wait; the shared lookup keeps running for the others. */

@@ -292,14 +292,18 @@ export class RestClient {
   #wrap(err: unknown, verb: string, url: URL, timer: AbortSignal, timeout: number): unknown {
     if (err instanceof KubeApiError || err instanceof KdaError) return err;
     const e = err as { name?: string; code?: string; message?: string };
-    if (timer.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.name === 'TimeoutError') {
+    if (timer.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
       return new KubeApiError(`${verb} "${url.href}": request timed out after ${timeout}ms`, {
         code: 'ETIMEDOUT',
         cause: err,
       });
     }
-    if (e.name === 'AbortError' || e.code === 'ABORT_ERR') {
-      return new KubeApiError(`${verb} "${url.href}": request aborted`, { code: 'ABORT_ERR', cause: err });
+    // The caller's signal (e.g. a whole-call deadline) ended the request.
+    if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR') {
+      return new KubeApiError(`${verb} "${url.href}": request aborted: ${e.message ?? 'aborted'}`, {
+        code: 'ABORT_ERR',
+        cause: err,
+      });
     }
     if (e.code === 'UND_ERR_DESTROYED' || e.code === 'UND_ERR_CLOSED') {
       return new KdaError('ERR_KDA_CLOSED', 'kube-apiserver client is closed', { cause: err });
