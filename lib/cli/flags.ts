@@ -170,14 +170,12 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     name: 'authentication-skip-lookup',
     option: 'authenticationSkipLookup',
     kind: 'boolean',
-    defaultText: 'false',
     help: 'Do not read missing trust settings from the cluster ConfigMap.',
   },
   {
     name: 'authentication-tolerate-lookup-failure',
     option: 'authenticationTolerateLookupFailure',
     kind: 'boolean',
-    defaultText: 'false',
     help: 'Start even if the ConfigMap lookup fails (requests may all be anonymous).',
   },
   {
@@ -355,7 +353,7 @@ export interface CertsOptions {
 
 export const certsFlags: readonly FlagSpec[] = [
   { name: 'dir', kind: 'string', defaultText: 'certs', help: 'Directory to write the development PKI into.' },
-  { name: 'overwrite', kind: 'boolean', defaultText: 'false', help: 'Replace an existing PKI in --dir.' },
+  { name: 'overwrite', kind: 'boolean', help: 'Replace an existing PKI in --dir.' },
   { name: 'dns-name', kind: 'stringSlice', help: 'Extra DNS name for the serving certificate.' },
   { name: 'ip-address', kind: 'stringSlice', help: 'Extra IP address for the serving certificate.' },
   helpFlag,

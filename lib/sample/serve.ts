@@ -50,8 +50,8 @@ export interface SampleServerEnv {
 export interface RunningSampleServer {
   readonly mode: 'standalone' | 'cluster';
   readonly server: SecureServer;
-  /** Copy-paste commands that exercise the server (standalone mode; [] in cluster mode). */
-  readonly curlLines: readonly { readonly title: string; readonly command: string }[];
+  /** Copy-paste commands that exercise the server: curl lines (standalone) or kubectl lines (cluster). */
+  readonly examples: readonly { readonly title: string; readonly command: string }[];
   close(): Promise<void>;
 }
 
@@ -194,7 +194,7 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   const cacert = opts.tlsCertFile ? '<CA of --tls-cert-file>' : p(devPkiFiles.servingCa);
   const host = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(opts.bindAddress) ? 'localhost' : opts.bindAddress;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${server.port}/apis/${sampleGroupVersion}/namespaces/default/widgets`;
-  const curlLines = [
+  const examples = [
     {
       title: 'front-proxy (what kube-apiserver sends): alice in group developers',
       command: `curl --cacert ${cacert} --cert ${p(devPkiFiles.frontProxyClient)} --key ${p(devPkiFiles.frontProxyClientKey)} -H 'X-Remote-User: alice' -H 'X-Remote-Group: developers' ${url}`,
@@ -212,7 +212,7 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   return {
     mode: 'standalone',
     server,
-    curlLines,
+    examples,
     close: async () => {
       await server.close();
       await closeAll();
@@ -306,7 +306,18 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
     await closeAll();
     throw err;
   }
-  return { mode: 'cluster', server, curlLines: [], close: closeAll };
+  const raw = `/apis/${sampleGroupVersion}`;
+  const examples = [
+    {
+      title: 'through kube-apiserver, once the APIService is registered (deploy/40-apiservice.yaml)',
+      command: `kubectl get --raw ${raw}/namespaces/default/widgets`,
+    },
+    {
+      title: 'who am I, as this extension server sees it',
+      command: `kubectl create --raw ${raw}/selfsubjectreviews -f - <<< '{}'`,
+    },
+  ];
+  return { mode: 'cluster', server, examples, close: closeAll };
 }
 
 /** Starts the sample server in the mode the options and environment select. */
@@ -327,10 +338,10 @@ export async function runServe(
   const bind = parsed.options.bindAddress;
   io.out(`kube-delegated-auth sample apiserver (${running.mode} mode)`);
   io.out(`listening on https://${bind.includes(':') ? `[${bind}]` : bind}:${running.server.port}`);
-  if (running.curlLines.length > 0) {
+  if (running.examples.length > 0) {
     io.out('');
     io.out('Try it:');
-    for (const c of running.curlLines) {
+    for (const c of running.examples) {
       io.out(`  # ${c.title}`);
       io.out(`  ${c.command}`);
     }

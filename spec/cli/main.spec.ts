@@ -1,0 +1,86 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { main, type CliIo } from '../../lib/cli/main.js';
+
+function capture(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+describe('cli main()', function () {
+  this.timeout(20_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'kda-cli-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases: readonly { name: string; argv: readonly string[]; code: number; stdout?: RegExp; stderr?: RegExp[] }[] =
+    [
+      { name: 'no command prints usage, exit 2', argv: [], code: 2, stdout: /Usage: kube-delegated-auth <command>/ },
+      { name: '--help prints usage, exit 0', argv: ['--help'], code: 0, stdout: /Commands:\n {2}serve/ },
+      {
+        name: 'unknown command',
+        argv: ['srve'],
+        code: 2,
+        stderr: [/^unknown command "srve" for "kube-delegated-auth"/],
+      },
+      {
+        name: 'serve --help lists the Go flags',
+        argv: ['serve', '--help'],
+        code: 0,
+        stdout: /--requestheader-allowed-names strings/,
+      },
+      { name: 'certs --help', argv: ['certs', '-h'], code: 0, stdout: /--dir string/ },
+      {
+        name: 'serve with bad flags reports every problem, exit 2',
+        argv: ['serve', '--secure-port=x', '--bogus', '--authorization-webhook-cache-authorized-ttl=5'],
+        code: 2,
+        stderr: [
+          /^Error: invalid flags for "kube-delegated-auth serve":$/,
+          /^ {2}invalid argument "x" for "--secure-port" flag/,
+          /^ {2}unknown flag: --bogus$/,
+          /^ {2}invalid argument "5" for "--authorization-webhook-cache-authorized-ttl" flag: time: missing unit/,
+          /^Run 'kube-delegated-auth serve --help' for usage\.$/,
+        ],
+      },
+      { name: 'doctor seam answers, exit 2', argv: ['doctor'], code: 2, stderr: [/doctor: not available/] },
+    ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const io = capture();
+      expect(await main(c.argv, io)).to.equal(c.code);
+      if (c.stdout) expect(io.stdout.join('\n')).to.match(c.stdout);
+      if (c.stderr) {
+        expect(io.stderr).to.have.length.of.at.least(c.stderr.length);
+        c.stderr.forEach((re, i) => expect(io.stderr[i]).to.match(re));
+      }
+    });
+  }
+
+  it('certs --dir writes the dev PKI; a second run keeps it; --overwrite replaces it', async () => {
+    const out = join(dir, 'pki');
+    const io = capture();
+    expect(await main(['certs', '--dir', out, '--dns-name=sample.example.svc'], io)).to.equal(0);
+    expect(io.stdout[0]).to.equal(`wrote a development PKI to ${out}:`);
+    const serving = new X509Certificate(readFileSync(join(out, 'serving.crt')));
+    expect(serving.subjectAltName).to.contain('DNS:sample.example.svc');
+    expect(serving.verify(new X509Certificate(readFileSync(join(out, 'serving-ca.crt'))).publicKey)).to.equal(true);
+    const proxy = new X509Certificate(readFileSync(join(out, 'front-proxy-client.crt')));
+    expect(proxy.subject).to.equal('CN=front-proxy-client');
+    expect(statSync(join(out, 'alice.key')).mode & 0o077).to.equal(0, 'private keys are not group/world readable');
+    expect(existsSync(join(out, 'admin.crt'))).to.equal(true);
+
+    const again = capture();
+    expect(await main(['certs', '--dir', out], again)).to.equal(0);
+    expect(again.stdout[0]).to.match(/already exists/);
+    expect(new X509Certificate(readFileSync(join(out, 'serving.crt'))).fingerprint256).to.equal(serving.fingerprint256);
+
+    expect(await main(['certs', '--dir', out, '--overwrite'], capture())).to.equal(0);
+    expect(new X509Certificate(readFileSync(join(out, 'serving.crt'))).fingerprint256).to.not.equal(
+      serving.fingerprint256,
+    );
+  });
+});
