@@ -3,7 +3,17 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClusterPki, type ClusterPki, type ClusterPkiPaths } from './cluster-pki.js';
 import { KubeClient, writeKubeconfig } from './kube.js';
-import { freePort, installExitHook, liveDirs, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
+import {
+  freePort,
+  installExitHook,
+  liveDirs,
+  reapStaleChildren,
+  reapStaleDirs,
+  startProcess,
+  stopProcess,
+  waitUntil,
+  type Proc,
+} from './process.js';
 
 export { freePort, tailFile } from './process.js';
 
@@ -119,7 +129,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
   installExitHook();
 
-  const dir = opts.dir ?? mkdtempSync(join(process.env.KDA_TMP_DIR ?? tmpdir(), 'kda-cp-'));
+  const tmpRoot = process.env.KDA_TMP_DIR ?? tmpdir();
+  // Leftovers of runs that were killed before they could clean up (their etcd would hold memory and ports).
+  reapStaleDirs(tmpRoot, 'kda-cp-');
+  if (opts.dir) {
+    if (!reapStaleChildren(opts.dir)) throw new Error(`${opts.dir} is in use by another running control plane`);
+    rmSync(opts.dir, { recursive: true, force: true });
+  }
+  const dir = opts.dir ?? mkdtempSync(join(tmpRoot, 'kda-cp-'));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keepDir = opts.keepDir ?? process.env.KDA_KEEP_CLUSTER_DIR === '1';
   if (!keepDir) liveDirs.add(dir);
@@ -147,6 +164,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     if (!keepDir) {
       rmSync(dir, { recursive: true, force: true });
       liveDirs.delete(dir);
+    } else {
+      // Nothing left to reap: later runs leave a kept directory alone.
+      rmSync(join(dir, 'pids'), { force: true });
     }
   };
 
@@ -168,6 +188,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ],
       etcdLogPath,
       'etcd',
+      dir,
     );
     const deadline = () => Date.now() + (opts.startTimeoutMs ?? 90_000);
     await waitUntil('etcd', etcd, deadline(), async () => {
@@ -227,7 +248,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const startApiServer = async () => {
       const t = Date.now();
-      apiServer = startProcess(join(binDir, 'kube-apiserver'), args(), apiServerLogPath, 'kube-apiserver');
+      apiServer = startProcess(join(binDir, 'kube-apiserver'), args(), apiServerLogPath, 'kube-apiserver', dir);
       const proc = apiServer;
       const until = deadline();
       await waitUntil('kube-apiserver /readyz', proc, until, async () => {

@@ -121,6 +121,7 @@ export async function startGoSampleApiserver(
       ],
       logPath,
       'sample-apiserver',
+      cp.dir,
     );
     const url = `https://127.0.0.1:${port}`;
     const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -69,7 +70,17 @@ export interface Proc {
   readonly logPath: string;
 }
 
-export function startProcess(bin: string, args: readonly string[], logPath: string, name: string): Proc {
+/**
+ * Spawns `bin` with stdout/stderr appended to `logPath`. With `ownerDir`, records `<our pid> <child pid>` in
+ * `<ownerDir>/pids` so a later run can reap the child if this process dies without cleaning up (SIGKILL, OOM).
+ */
+export function startProcess(
+  bin: string,
+  args: readonly string[],
+  logPath: string,
+  name: string,
+  ownerDir?: string,
+): Proc {
   const fd = openSync(logPath, 'a');
   writeSync(fd, `\n=== ${new Date().toISOString()} ${name} ${args.join(' ')}\n`);
   let child: ChildProcess;
@@ -79,6 +90,7 @@ export function startProcess(bin: string, args: readonly string[], logPath: stri
     closeSync(fd);
   }
   liveChildren.add(child);
+  if (ownerDir && child.pid) appendFileSync(join(ownerDir, 'pids'), `${process.pid} ${child.pid}\n`);
   const exited = new Promise<void>((resolveP) => {
     child.once('exit', () => {
       liveChildren.delete(child);
@@ -128,5 +140,69 @@ export async function waitUntil(
       throw new Error(`${what}: timed out (last: ${last}); log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
     }
     await sleep(200);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * If the process that started the children recorded in `<dir>/pids` is gone, SIGKILLs those children that are
+ * still running and still refer to `dir` in their command line (so a recycled pid is never hit). Returns true
+ * when `dir` belonged to a dead owner (or has no pids file), i.e. it may be removed.
+ */
+export function reapStaleChildren(dir: string): boolean {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(dir, 'pids'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return true;
+  }
+  const entries = lines.map((l) => l.split(' ').map(Number) as [number, number]);
+  if (entries.some(([owner]) => owner !== process.pid && pidAlive(owner))) return false;
+  for (const [owner, child] of entries) {
+    if (owner === process.pid || !pidAlive(child)) continue;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(dir)) {
+      try {
+        process.kill(child, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return true;
+}
+
+/** Reaps and removes `<root>/<prefix>*` working directories left behind by processes that died. */
+export function reapStaleDirs(root: string, prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root).filter((n) => n.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const dir = join(root, n);
+    if (liveDirs.has(dir)) continue;
+    // A directory without a pids file may be one being set up right now by another run: only touch it once
+    // an owner is recorded and dead.
+    try {
+      readFileSync(join(dir, 'pids'));
+    } catch {
+      continue;
+    }
+    if (reapStaleChildren(dir)) rmSync(dir, { recursive: true, force: true });
   }
 }

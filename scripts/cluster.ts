@@ -108,7 +108,6 @@ async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): 
 
 async function serve(opts: { port?: number; sample: boolean }): Promise<void> {
   const t0 = Date.now();
-  rmSync(runDir, { recursive: true, force: true });
   // Filled in as things start; the signal handler stops whatever is up.
   const running: { cp?: ControlPlane; sample?: GoSampleApiserver } = {};
   let stopping = false;
