@@ -10,8 +10,27 @@ const maxPeerChain = 10;
 const peerChains = new WeakMap<object, readonly X509Certificate[]>();
 
 /**
+ * Intermediates last presented with a leaf, by leaf fingerprint. A resumed TLS session (undici and most clients
+ * resume) only exposes the leaf on the server side, while Go restores the whole chain from the session; reusing the
+ * intermediates from the full handshake keeps both paths equivalent. Intermediates confer no trust by themselves:
+ * verification still checks every signature up to an anchor.
+ */
+const intermediatesByLeaf = new Map<string, readonly X509Certificate[]>();
+const maxRememberedLeaves = 1024;
+
+function rememberIntermediates(leaf: X509Certificate, intermediates: readonly X509Certificate[]): void {
+  const key = leaf.fingerprint256;
+  intermediatesByLeaf.delete(key);
+  intermediatesByLeaf.set(key, intermediates);
+  if (intermediatesByLeaf.size > maxRememberedLeaves) {
+    intermediatesByLeaf.delete(intermediatesByLeaf.keys().next().value!);
+  }
+}
+
+/**
  * The certificates the client sent, leaf first, read once per TLS socket and cached: on Node 20 a second
  * `getPeerX509Certificate()` call returns a leaf whose `issuerCertificate` chain is gone (nodejs/node#65579).
+ * On a resumed TLS session the intermediates come from the last full handshake with the same leaf.
  * [] for plain sockets and clients without a certificate.
  */
 export function peerCertificates(socket: object | undefined): readonly X509Certificate[] {
@@ -29,6 +48,8 @@ export function peerCertificates(socket: object | undefined): readonly X509Certi
         if (chain.some((x) => x === c || x.raw.equals(c!.raw))) break;
         chain.push(c);
       }
+      if (chain.length > 1) rememberIntermediates(leaf, chain.slice(1));
+      else if (tls.isSessionReused?.()) chain.push(...(intermediatesByLeaf.get(leaf.fingerprint256) ?? []));
     }
   }
   Object.freeze(chain);

@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { Client, request, type Dispatcher } from 'undici';
+import { stripIdentityHeaders, toAuthnRequest } from '../../lib/http/request.js';
+import { staticRequestHeaderConfig } from '../../lib/trust/static.js';
+import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { testPki } from '../support/pki.js';
+
+interface Echo {
+  user: string[];
+  group: string[];
+  utf8: string[];
+  names: string[];
+  chain: string[];
+  sameChainObject: boolean;
+  resumed: boolean;
+  port: number;
+  hasConnection: boolean;
+  after: { headers: Record<string, unknown>; distinct: Record<string, string[]>; raw: string[] };
+  removed: string[];
+}
+
+describe('lib/http/request', () => {
+  const pki = testPki();
+  let server: TestTlsServer;
+  const seenChains = new WeakMap<object, unknown>();
+  const config = staticRequestHeaderConfig({
+    usernameHeaders: ['X-Remote-User', 'X-Acme-User'],
+    uidHeaders: ['X-Acme-Uid'],
+    groupHeaders: ['X-Acme-Group'],
+    extraHeaderPrefixes: ['X-Acme-Extra-'],
+  });
+
+  function handler(req: IncomingMessage, res: ServerResponse): void {
+    const view = toAuthnRequest(req);
+    const chain = view.peerCertificates;
+    const prev = seenChains.get(req.socket);
+    seenChains.set(req.socket, chain);
+    const url = new URL(req.url!, 'https://x');
+    const consumed = url.searchParams.getAll('consumed');
+    const echo: Partial<Echo> = {
+      user: [...view.header('x-remote-user')],
+      group: [...view.header('X-REMOTE-GROUP')],
+      utf8: [...view.header('x-utf8')],
+      names: [...view.headerNames()],
+      chain: chain.map((c) => c.subject),
+      sameChainObject: prev === chain,
+      hasConnection: view.connection === req.socket,
+      resumed: (req.socket as TLSSocket).isSessionReused(),
+      port: req.socket.remotePort!,
+    };
+    echo.removed = stripIdentityHeaders(req, config.current(), consumed).sort();
+    echo.after = { headers: { ...req.headers }, distinct: { ...req.headersDistinct }, raw: [...req.rawHeaders] };
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(echo));
+  }
+
+  before(async () => {
+    server = await startTlsServer(handler);
+  });
+  after(() => server.close());
+
+  async function get(
+    agent: Dispatcher,
+    headers: Record<string, string | string[]>,
+    path = '/',
+    reset = false,
+  ): Promise<Echo> {
+    const r = await request(server.url + path, { dispatcher: agent, headers, reset });
+    expect(r.statusCode).to.equal(200);
+    return (await r.body.json()) as Echo;
+  }
+
+  it('header lines arrive one per entry, in order, never comma-joined; empty lines kept', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    const e = await get(agent, { 'x-remote-user': ['', 'bob'], 'x-remote-group': ['devs, ops', 'system:masters'] });
+    expect(e.user).to.deep.equal(['', 'bob']);
+    expect(e.group).to.deep.equal(['devs, ops', 'system:masters']);
+    expect(e.chain).to.deep.equal([]);
+    expect(e.hasConnection).to.equal(true);
+  });
+
+  it('non-ASCII header bytes are decoded as UTF-8, like Go keeps the bytes', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    // undici writes string header values as latin1; send the UTF-8 bytes of "Jürgen 今日".
+    const e = await get(agent, { 'x-utf8': Buffer.from('Jürgen 今日', 'utf8').toString('latin1') });
+    expect(e.utf8).to.deep.equal(['Jürgen 今日']);
+  });
+
+  it('peer chain: leaf then the intermediates the client sent, read once per socket and reused on keep-alive', async () => {
+    const client = new Client(server.url, {
+      connect: {
+        ca: pki.servingCA.certPem,
+        cert: pki.proxyViaIntermediate.chainPem,
+        key: pki.proxyViaIntermediate.keyPem,
+      },
+    });
+    after(() => client.close());
+    const first = await get(client, {});
+    const second = await get(client, {});
+    expect(second.port, 'same keep-alive connection').to.equal(first.port);
+    expect(first.chain).to.deep.equal(['CN=front-proxy-client', 'CN=test-front-proxy-intermediate']);
+    expect(second.chain).to.deep.equal(first.chain);
+    expect(first.sameChainObject).to.equal(false);
+    expect(second.sameChainObject).to.equal(true);
+  });
+
+  it('a resumed TLS session (server sees only the leaf) still gets the intermediates of the full handshake', async () => {
+    const agent = clientAgent(pki.proxyViaIntermediate);
+    after(() => agent.close());
+    const first = await get(agent, {}, '/', true); // reset: close the connection after this request
+    const second = await get(agent, {});
+    expect(second.port).to.not.equal(first.port);
+    expect(first.resumed).to.equal(false);
+    expect(second.resumed, 'undici resumes the TLS session').to.equal(true);
+    expect(second.chain).to.deep.equal(['CN=front-proxy-client', 'CN=test-front-proxy-intermediate']);
+  });
+
+  it('stripIdentityHeaders removes standard, configured and consumed headers from headers, headersDistinct and rawHeaders', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    const e = await get(
+      agent,
+      {
+        authorization: 'Bearer secret',
+        'x-remote-user': 'mallory',
+        'x-remote-uid': 'u',
+        'x-remote-group': ['system:masters', 'x'],
+        'x-remote-extra-scopes': 'all',
+        'x-remote-extra-foo%2fbar': 'b',
+        'X-Acme-User': 'mallory',
+        'x-acme-uid': 'u2',
+        'x-acme-group': 'g',
+        'x-acme-extra-team': 't',
+        'x-consumed-by-authenticator': 'c',
+        'x-keep-me': 'kept',
+      },
+      '/?consumed=X-Consumed-By-Authenticator',
+    );
+    const identity = [
+      'authorization',
+      'x-remote-user',
+      'x-remote-uid',
+      'x-remote-group',
+      'x-remote-extra-scopes',
+      'x-remote-extra-foo%2fbar',
+      'x-acme-user',
+      'x-acme-uid',
+      'x-acme-group',
+      'x-acme-extra-team',
+      'x-consumed-by-authenticator',
+    ];
+    expect(e.removed).to.deep.equal([...identity].sort());
+    for (const name of identity) {
+      expect(e.after.headers).to.not.have.property(name);
+      expect(e.after.distinct).to.not.have.property(name);
+    }
+    const rawNames = e.after.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(rawNames.filter((n) => identity.includes(n))).to.deep.equal([]);
+    expect(e.after.headers['x-keep-me']).to.equal('kept');
+    expect(rawNames).to.include('x-keep-me');
+  });
+
+  it('a consumed Sec-WebSocket-Protocol loses only the token entry', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    const token = `base64url.bearer.authorization.k8s.io.${Buffer.from('t').toString('base64url')}`;
+    const e = await get(
+      agent,
+      { 'sec-websocket-protocol': [`${token}, v4.channel.k8s.io`, 'v5.channel.k8s.io'] },
+      '/?consumed=Sec-WebSocket-Protocol',
+    );
+    expect(e.after.headers['sec-websocket-protocol']).to.equal('v4.channel.k8s.io,v5.channel.k8s.io');
+    expect(e.after.distinct['sec-websocket-protocol']).to.deep.equal(['v4.channel.k8s.io,v5.channel.k8s.io']);
+    expect(e.after.raw.join('\n')).to.not.include('base64url.bearer');
+  });
+});
