@@ -51,7 +51,11 @@ describe('lib/http/request', () => {
       port: req.socket.remotePort!,
     };
     echo.removed = stripIdentityHeaders(req, config.current(), consumed).sort();
-    echo.after = { headers: { ...req.headers }, distinct: { ...req.headersDistinct }, raw: [...req.rawHeaders] };
+    echo.after = {
+      headers: { ...req.headers },
+      distinct: { ...req.headersDistinct } as Record<string, string[]>,
+      raw: [...req.rawHeaders],
+    };
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(echo));
   }
