@@ -5,7 +5,9 @@ import { createClusterPki, type ClusterPki, type ClusterPkiPaths } from './clust
 import { KubeClient, writeKubeconfig } from './kube.js';
 import {
   freePort,
+  freePorts,
   installExitHook,
+  lostPortRace,
   liveDirs,
   reapStaleChildren,
   reapStaleDirs,
@@ -171,43 +173,60 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   };
 
   try {
-    const [clientPort, peerPort] = [await freePort(), await freePort()];
-    const etcdUrl = `http://127.0.0.1:${clientPort}`;
-    etcd = startProcess(
-      join(binDir, 'etcd'),
-      [
-        `--name=kda`,
-        `--data-dir=${join(dir, 'etcd')}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-        `--initial-cluster=kda=http://127.0.0.1:${peerPort}`,
-        '--quota-backend-bytes=2147483648',
-        '--log-level=warn',
-      ],
-      etcdLogPath,
-      'etcd',
-      dir,
-    );
     const deadline = () => Date.now() + (opts.startTimeoutMs ?? 90_000);
-    await waitUntil('etcd', etcd, deadline(), async () => {
-      const r = await fetch(`${etcdUrl}/health`);
-      const body = (await r.json()) as { health?: string };
-      return body.health === 'true' ? true : `health ${JSON.stringify(body)}`;
-    });
+    let etcdUrl = '';
+    for (let attempt = 1; ; attempt++) {
+      const [clientPort, peerPort] = await freePorts(2);
+      etcdUrl = `http://127.0.0.1:${clientPort}`;
+      etcd = startProcess(
+        join(binDir, 'etcd'),
+        [
+          `--name=kda`,
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+          `--initial-cluster=kda=http://127.0.0.1:${peerPort}`,
+          '--quota-backend-bytes=2147483648',
+          '--log-level=warn',
+        ],
+        etcdLogPath,
+        'etcd',
+        dir,
+      );
+      const url = etcdUrl;
+      try {
+        await waitUntil('etcd', etcd, deadline(), async () => {
+          const r = await fetch(`${url}/health`);
+          const body = (await r.json()) as { health?: string };
+          return body.health === 'true' ? true : `health ${JSON.stringify(body)}`;
+        });
+        break;
+      } catch (err) {
+        await stopProcess(etcd);
+        if (attempt >= 3 || !lostPortRace(etcdLogPath)) throw err;
+        rmSync(join(dir, 'etcd'), { recursive: true, force: true });
+        log(`etcd lost a port race; retrying`);
+      }
+    }
     log(`etcd ready at ${etcdUrl} (${Date.now() - t0} ms)`);
 
-    const port = opts.apiServerPort ?? (await freePort());
-    const apiServerUrl = `https://127.0.0.1:${port}`;
-    const adminKubeconfigPath = writeKubeconfig(join(dir, 'admin.kubeconfig'), {
-      server: apiServerUrl,
-      caPem,
-      certPem: pki.admin.certPem,
-      keyPem: pki.admin.keyPem,
-      name: 'kda-admin',
-    });
-    admin = new KubeClient({ server: apiServerUrl, caPem, certPem: pki.admin.certPem, keyPem: pki.admin.keyPem });
+    let port = opts.apiServerPort ?? (await freePort());
+    let apiServerUrl = '';
+    let adminKubeconfigPath = '';
+    const connect = () => {
+      apiServerUrl = `https://127.0.0.1:${port}`;
+      adminKubeconfigPath = writeKubeconfig(join(dir, 'admin.kubeconfig'), {
+        server: apiServerUrl,
+        caPem,
+        certPem: pki.admin.certPem,
+        keyPem: pki.admin.keyPem,
+        name: 'kda-admin',
+      });
+      admin = new KubeClient({ server: apiServerUrl, caPem, certPem: pki.admin.certPem, keyPem: pki.admin.keyPem });
+    };
+    connect();
 
     const settings = {
       frontProxyCaCert: p.frontProxyCaCert,
@@ -264,7 +283,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       });
       log(`kube-apiserver ready at ${apiServerUrl} (${Date.now() - t} ms)`);
     };
-    await startApiServer();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await startApiServer();
+        break;
+      } catch (err) {
+        await stopProcess(apiServer, apiServerGraceMs);
+        if (attempt >= 3 || opts.apiServerPort !== undefined || !lostPortRace(apiServerLogPath)) throw err;
+        log(`kube-apiserver lost a port race; retrying`);
+        await admin!.close();
+        port = await freePort();
+        connect();
+      }
+    }
+    const adminClient = admin!;
 
     return {
       apiServerUrl,
@@ -280,7 +312,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       auditPolicyPath,
       apiServerLogPath,
       etcdLogPath,
-      admin,
+      admin: adminClient,
       apiServerArgs: args,
       async restartApiServer(r: ApiServerRestartOptions = {}) {
         if (stopped) throw new Error('control plane is stopped');

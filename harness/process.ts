@@ -1,22 +1,48 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Process plumbing shared by the control plane and the Go sample-apiserver: children write to log files,
 // and are killed (and their directories removed) if this process exits without stopping them.
-/** Finds a free loopback TCP port by binding `127.0.0.1:0`. */
+
+/**
+ * Finds `count` distinct free loopback TCP ports by binding `127.0.0.1:0` (all held open together, so they
+ * differ). Another process may still take one before the child binds it: callers retry on "address in use".
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((resolveP, reject) => {
+          srv.on('error', reject);
+          srv.listen(0, '127.0.0.1', () => {
+            const addr = srv.address();
+            if (typeof addr === 'object' && addr) resolveP(addr.port);
+            else reject(new Error('no port'));
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  }
+}
+
+/** One free loopback TCP port (see `freePorts`). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolveP(addr.port) : reject(new Error('no port'))));
-    });
-  });
+  return (await freePorts(1))[0]!;
+}
+
+/** Whether a child's log says its port was taken (the free-port race). */
+export function lostPortRace(logPath: string): boolean {
+  return /address already in use/i.test(tailFile(logPath, 20));
 }
 
 // Children of every control plane in this process, killed synchronously if the process exits without stop().
