@@ -232,6 +232,11 @@ export class ExtensionApiserverAuthentication implements TrustSource {
     }
     try {
       this.#rv = await this.#list(signal);
+      const h = this.#cmHeaderConfig;
+      // Go fails startup on an undecodable header list (the CA part only logs).
+      if (h?.health.lastError !== undefined && h.current() === undefined) {
+        throw new KdaError('ERR_KDA_TRUST_UNAVAILABLE', h.health.lastError);
+      }
     } catch (err) {
       const cause = this.#describeReadError(err);
       if (this.#opts.authenticationTolerateLookupFailure) {
@@ -462,7 +467,11 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   /** Returns true when the provider's value changed. */
   #applyCA(p: MutableProvider<CABundle>, key: string, value: string | undefined): boolean {
     const prev = this.#raw.get(key);
-    if (value === prev && (value === undefined || p.current() !== undefined || p.health.lastError !== undefined)) {
+    if (
+      this.#raw.has(key) &&
+      value === prev &&
+      (value === undefined || p.current() !== undefined || p.health.lastError !== undefined)
+    ) {
       return false; // unchanged input: nothing new to say
     }
     this.#raw.set(key, value);
