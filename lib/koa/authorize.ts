@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import type { Context, Middleware } from 'koa';
 import type { UserInfo } from '../authn/interfaces.js';
 import {
@@ -46,6 +47,28 @@ export interface AuthorizeOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * Published once per authorized request (when someone subscribes): `{ attributes, decision, reason, error,
+ * result, durationSeconds }`, `result` being Go's `authorization_attempts_total` label (`allowed`, `denied`,
+ * `no-opinion`, `error`). Metrics subscribe here instead of wrapping the middleware.
+ */
+export const authorizationChannel = channel('kube-delegated-auth:authz');
+
+export interface AuthorizationEvent {
+  readonly attributes: RequestAttributes;
+  readonly decision: Decision;
+  readonly reason: string;
+  readonly error?: Error;
+  readonly result: 'allowed' | 'denied' | 'no-opinion' | 'error';
+  readonly durationSeconds: number;
+}
+
+function resultLabel(r: AuthorizationResult): AuthorizationEvent['result'] {
+  if (r.decision === Decision.Allow) return 'allowed';
+  if (r.error) return 'error';
+  return r.decision === Decision.Deny ? 'denied' : 'no-opinion';
+}
+
 function applyOverride(attrs: RequestAttributes, override: AuthorizationOverride | undefined): RequestAttributes {
   if (override === undefined) return attrs;
   if (typeof override === 'function') return override(attrs);
@@ -85,12 +108,24 @@ export function authorize(options: AuthorizeOptions): Middleware<AuthorizeState>
     };
     ctx.res.once('close', onClose);
     let result: AuthorizationResult;
+    const started = performance.now();
     try {
       result = await authorizer.authorize(attrs, controller.signal);
     } finally {
       ctx.res.off('close', onClose);
     }
     ctx.state.authorization = result;
+    if (authorizationChannel.hasSubscribers) {
+      const event: AuthorizationEvent = {
+        attributes: attrs,
+        decision: result.decision,
+        reason: result.reason,
+        ...(result.error && { error: result.error }),
+        result: resultLabel(result),
+        durationSeconds: (performance.now() - started) / 1000,
+      };
+      authorizationChannel.publish(event);
+    }
 
     if (result.decision === Decision.Allow) {
       await next();

@@ -14,7 +14,13 @@ import { KdaError } from '../../lib/errors.js';
 import { SubjectAccessReviewAuthorizer } from '../../lib/authz/subject-access-review.js';
 import { unionAuthorizers } from '../../lib/authz/union.js';
 import { authenticate } from '../../lib/koa/authenticate.js';
-import { authorize, type AuthorizeOptions, type AuthorizeState } from '../../lib/koa/authorize.js';
+import {
+  authorizationChannel,
+  authorize,
+  type AuthorizationEvent,
+  type AuthorizeOptions,
+  type AuthorizeState,
+} from '../../lib/koa/authorize.js';
 import { requestInfo } from '../../lib/koa/request-info.js';
 import type { Logger } from '../../lib/log.js';
 import { staticCABundle } from '../../lib/trust/static.js';
@@ -288,6 +294,27 @@ describe('koa authorize() + requestInfo() over HTTPS', () => {
         'Internal Server Error: "/api/v1/watch": failed to create RequestInfo: unable to determine kind and namespace from url, /api/v1/watch\n',
       );
       expect(s.sar.state.reviews).to.have.length(0);
+    });
+
+    it('publishes one kube-delegated-auth:authz event per request (for metrics)', async () => {
+      const events: AuthorizationEvent[] = [];
+      const onEvent = (e: unknown) => void events.push(e as AuthorizationEvent);
+      authorizationChannel.subscribe(onEvent);
+      try {
+        s.sar.state.answer = () => ({ allowed: false, reason: 'r' });
+        await get(s, anonymous, '/metrics');
+        await get(s, anonymous, '/healthz');
+        s.sar.state.answer = () => webhookError('down', { status: 403 });
+        await get(s, anonymous, '/metrics');
+      } finally {
+        authorizationChannel.unsubscribe(onEvent);
+      }
+      expect(events.map((e) => [e.attributes.path, e.result, e.reason])).to.deep.equal([
+        ['/metrics', 'no-opinion', 'r'],
+        ['/healthz', 'allowed', ''],
+        ['/metrics', 'error', ''],
+      ]);
+      expect(events.every((e) => e.durationSeconds >= 0)).to.equal(true);
     });
 
     it('HEAD forbidden: status only', async () => {
