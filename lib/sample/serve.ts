@@ -103,16 +103,23 @@ function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts): Mid
   ];
 }
 
-/** /readyz checks from a TrustSource: failing until loaded; a last-known-good value is noted, not failed. */
-function trustSourceChecks(trust: TrustSource): HealthCheck[] {
+/**
+ * /readyz checks from a TrustSource. The front-proxy CA and header configuration are what the aggregator needs, so
+ * they fail readiness until loaded; a missing client CA only turns client-certificate authentication off (a cluster
+ * without `--client-ca-file` is valid), so it is reported, not failed. With --authentication-skip-lookup or
+ * --authentication-tolerate-lookup-failure the operator chose to run without cluster trust: nothing fails.
+ */
+export function trustSourceChecks(trust: TrustSource, requiredNames: ReadonlySet<string>): HealthCheck[] {
   return trust.status().map((initial) => {
     const current = () => trust.status().find((st) => st.name === initial.name) ?? initial;
+    const required = requiredNames.has(initial.name);
     return {
       name: `trust:${initial.name}`,
-      check: () => (current().loaded ? undefined : (current().lastError ?? 'not loaded')),
+      check: () => (current().loaded || !required ? undefined : (current().lastError ?? 'not loaded')),
       note: () => {
         const st = current();
-        return st.loaded && st.lastError && st.lastErrorAt
+        if (!st.loaded) return 'not loaded';
+        return st.lastError && st.lastErrorAt
           ? `serving last-known-good since ${new Date(st.lastErrorAt).toISOString()}`
           : undefined;
       },
@@ -280,7 +287,18 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
       }),
       authorizer: sar,
     });
-    const app = createSampleApp({ pipeline, readinessChecks: trustSourceChecks(trust), logger });
+    const app = createSampleApp({
+      pipeline,
+      readinessChecks: trustSourceChecks(
+        trust,
+        new Set(
+          opts.authenticationSkipLookup || opts.authenticationTolerateLookupFailure
+            ? []
+            : [trust.requestHeaderCA.name, trust.requestHeaderConfig.name],
+        ),
+      ),
+      logger,
+    });
     server = createSecureServer({
       handler: app.callback(),
       ...(opts.tlsCertFile && opts.tlsPrivateKeyFile

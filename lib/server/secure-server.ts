@@ -124,6 +124,11 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
   // No cert/key yet: the first context is built in listen(), so creating the server does no I/O.
   const server = createServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, opts.handler);
 
+  // Handshake failures never reach the authenticators; log them so "client could not connect" is explainable.
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    logger.debug({ code: err.code, error: err.message }, 'TLS handshake failed');
+  });
+
   let keyPair: KeyPair | undefined;
   let selfSignedCaPem: string | undefined;
   let lastCaPem: string | undefined;

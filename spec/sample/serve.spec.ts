@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
+import { runHealthChecks } from '../../lib/sample/health.js';
+import { trustSourceChecks } from '../../lib/sample/serve.js';
+import type { TrustSource, TrustStatus } from '../../lib/trust/interfaces.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const mainTs = join(repoRoot, 'lib/cli/main.ts');
@@ -233,5 +236,69 @@ describe('kube-delegated-auth serve --anonymous-auth=false (spawned)', function 
   it('the authenticated lines still work', async () => {
     expect((await curl(s!.curlLines[0]!)).status).to.equal(200);
     expect((await curl(s!.curlLines[1]!)).status).to.equal(200);
+  });
+});
+
+describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
+  let statuses: TrustStatus[] = [];
+  const trust = { status: () => statuses } as unknown as TrustSource;
+  const names = { client: 'client-ca::cm', rh: 'request-header::cm', cfg: 'request-header-config::cm' };
+  const required = new Set([names.rh, names.cfg]);
+  const cases: readonly { name: string; statuses: TrustStatus[]; status: number; lines: readonly string[] }[] = [
+    {
+      name: 'all loaded: ready',
+      statuses: [
+        { name: names.client, loaded: true },
+        { name: names.rh, loaded: true },
+        { name: names.cfg, loaded: true },
+      ],
+      status: 200,
+      lines: ['[+]trust:client-ca::cm ok', '[+]trust:request-header::cm ok', '[+]trust:request-header-config::cm ok'],
+    },
+    {
+      name: 'front-proxy CA never loaded: not ready, reason withheld',
+      statuses: [
+        { name: names.client, loaded: true },
+        { name: names.rh, loaded: false, lastError: 'configmaps "extension-apiserver-authentication" is forbidden' },
+        { name: names.cfg, loaded: true },
+      ],
+      status: 500,
+      lines: ['[-]trust:request-header::cm failed: reason withheld', 'readyz check failed'],
+    },
+    {
+      name: 'client CA absent from the ConfigMap: still ready, noted',
+      statuses: [
+        { name: names.client, loaded: false, lastError: 'missing content for CA bundle' },
+        { name: names.rh, loaded: true },
+        { name: names.cfg, loaded: true },
+      ],
+      status: 200,
+      lines: ['[+]trust:client-ca::cm ok (not loaded)'],
+    },
+    {
+      name: 'ConfigMap deleted after loading: ready on last-known-good, noted',
+      statuses: [
+        { name: names.client, loaded: true },
+        { name: names.rh, loaded: true, lastError: 'configmap deleted', lastErrorAt: Date.UTC(2026, 0, 2, 3, 4, 5) },
+        { name: names.cfg, loaded: true },
+      ],
+      status: 200,
+      lines: ['[+]trust:request-header::cm ok (serving last-known-good since 2026-01-02T03:04:05.000Z)'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      statuses = c.statuses;
+      const checks = trustSourceChecks(trust, required);
+      const report = runHealthChecks('readyz', checks, true);
+      expect(report.status).to.equal(c.status);
+      for (const l of c.lines) expect(report.body.split('\n')).to.include(l);
+      expect(report.body).to.not.contain('forbidden');
+    });
+  }
+
+  it('nothing is required (skip/tolerate lookup): never fails', () => {
+    statuses = [{ name: names.rh, loaded: false, lastError: 'boom' }];
+    expect(runHealthChecks('readyz', trustSourceChecks(trust, new Set()), false).status).to.equal(200);
   });
 });
