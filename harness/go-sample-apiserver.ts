@@ -1,16 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { createExtensionServingPki, type ExtensionServingPki } from './cluster-pki.js';
+import type { ExtensionServingPki } from './cluster-pki.js';
 import type { ControlPlane } from './control-plane.js';
 import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
-import {
-  createIdentityKubeconfig,
-  grantDelegatedAuth,
-  registerApiService,
-  waitForAPIServiceAvailable,
-  type RegisteredApiService,
-} from './register-apiservice.js';
+import { prepareExtensionServer, type RegisteredApiService } from './register-apiservice.js';
 
 export interface GoSampleApiserverOptions {
   /** Secure port. Default: a free loopback port. */
@@ -50,17 +44,16 @@ export async function startGoSampleApiserver(
   const bin = join(cp.binDir, 'sample-apiserver');
   if (!existsSync(bin)) throw new Error(`${bin} missing; run \`bash scripts/control-plane/install.sh\``);
   const userName = opts.userName ?? 'kda-wardle-apiserver';
-  const namespace = 'wardle';
-  const serviceName = 'api';
+  // The names of the sample's own deployment artifacts (namespace wardle, service api).
+  const setup = await prepareExtensionServer(cp, {
+    group: 'wardle.example.com',
+    version: 'v1alpha1',
+    namespace: 'wardle',
+    serviceName: 'api',
+    userName,
+  });
   const dir = join(cp.dir, 'sample-apiserver');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-
-  const servingPki = createExtensionServingPki(serviceName, namespace);
-  const certPath = join(dir, 'serving.crt');
-  const keyPath = join(dir, 'serving.key');
-  writeFileSync(certPath, servingPki.serving.certPem);
-  writeFileSync(keyPath, servingPki.serving.keyPem, { mode: 0o600 });
-  const identity = createIdentityKubeconfig(cp, { userName, fileName: 'sample-apiserver' });
 
   // Beyond delegated auth, its admission plugins and informers read namespaces, webhook configurations and
   // (API priority and fairness) flow-control objects from kube-apiserver.
@@ -90,9 +83,6 @@ export async function startGoSampleApiserver(
     subjects: [{ kind: 'User', name: userName, apiGroup: 'rbac.authorization.k8s.io' }],
   });
 
-  // Before the start: it reads kube-system/extension-apiserver-authentication at start-up and exits if it can't.
-  await grantDelegatedAuth(cp.admin, `kda-${serviceName}`, { kind: 'User', name: userName });
-
   const port = opts.port ?? (await freePort());
   const logPath = join(dir, 'sample-apiserver.log');
   let proc: Proc | undefined;
@@ -112,11 +102,11 @@ export async function startGoSampleApiserver(
         `--secure-port=${port}`,
         '--bind-address=127.0.0.1',
         `--cert-dir=${dir}`,
-        `--tls-cert-file=${certPath}`,
-        `--tls-private-key-file=${keyPath}`,
-        `--kubeconfig=${identity.kubeconfigPath}`,
-        `--authentication-kubeconfig=${identity.kubeconfigPath}`,
-        `--authorization-kubeconfig=${identity.kubeconfigPath}`,
+        `--tls-cert-file=${setup.servingCertPath}`,
+        `--tls-private-key-file=${setup.servingKeyPath}`,
+        `--kubeconfig=${setup.kubeconfigPath}`,
+        `--authentication-kubeconfig=${setup.kubeconfigPath}`,
+        `--authorization-kubeconfig=${setup.kubeconfigPath}`,
         ...(opts.extraFlags ?? []),
       ],
       logPath,
@@ -125,7 +115,7 @@ export async function startGoSampleApiserver(
     );
     const url = `https://127.0.0.1:${port}`;
     const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
-    const agent = new Agent({ connect: { ca: servingPki.ca.certPem } });
+    const agent = new Agent({ connect: { ca: setup.servingPki.ca.certPem } });
     try {
       await waitUntil('sample-apiserver /healthz', proc, deadline, async () => {
         const r = await request(`${url}/healthz`, { dispatcher: agent });
@@ -135,26 +125,15 @@ export async function startGoSampleApiserver(
     } finally {
       await agent.close();
     }
-    registration = await registerApiService(cp.admin, {
-      group: 'wardle.example.com',
-      version: 'v1alpha1',
-      port,
-      namespace,
-      serviceName,
-      caBundlePem: servingPki.ca.certPem,
-      groupPriorityMinimum: 1000,
-      versionPriority: 15,
-      identity: { kind: 'User', name: userName },
-    });
-    await waitForAPIServiceAvailable(cp.admin, registration.apiServiceName, Math.max(1000, deadline - Date.now()));
+    registration = await setup.register(port, { timeoutMs: Math.max(1000, deadline - Date.now()) });
     return {
       group: 'wardle.example.com',
       version: 'v1alpha1',
       url,
       port,
       userName,
-      kubeconfigPath: identity.kubeconfigPath,
-      servingPki,
+      kubeconfigPath: setup.kubeconfigPath,
+      servingPki: setup.servingPki,
       registration,
       logPath,
       stop,

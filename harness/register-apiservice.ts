@@ -1,5 +1,6 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { issueClientCertificate } from './cluster-pki.js';
+import { createExtensionServingPki, issueClientCertificate, type ExtensionServingPki } from './cluster-pki.js';
 import type { ControlPlane } from './control-plane.js';
 import { writeKubeconfig, type KubeClient, type KubeObject } from './kube.js';
 
@@ -191,4 +192,87 @@ export function createIdentityKubeconfig(
     keyPem: cert.keyPem,
   });
   return { kubeconfigPath: path, userName: identity.userName, groups, certPem: cert.certPem, keyPem: cert.keyPem };
+}
+
+export interface ExtensionServerSetupOptions {
+  readonly group: string;
+  readonly version: string;
+  /** Default `kube-delegated-auth`. */
+  readonly namespace?: string;
+  /** Default: the group with dots replaced by dashes. */
+  readonly serviceName?: string;
+  /** The server's own identity (client cert CN from the cluster CA). Default `kda-<serviceName>`. */
+  readonly userName?: string;
+  readonly groups?: readonly string[];
+}
+
+/** Everything a host-run extension server needs before it starts, and `register` once it listens. */
+export interface ExtensionServerSetup {
+  readonly namespace: string;
+  readonly serviceName: string;
+  readonly userName: string;
+  /** Serving CA + certificate (with `DNS:<service>.<namespace>.svc`), also written to `servingCertPath`/`servingKeyPath`. */
+  readonly servingPki: ExtensionServingPki;
+  readonly servingCertPath: string;
+  readonly servingKeyPath: string;
+  readonly servingCaPath: string;
+  /** Kubeconfig of the server's identity (for its TokenReview/SAR clients and the ConfigMap watch). */
+  readonly kubeconfigPath: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** Creates the Service + APIService for `port` and waits until kube-apiserver routes the group-version. */
+  register(port: number, opts?: { readonly timeoutMs?: number }): Promise<RegisteredApiService>;
+}
+
+/**
+ * Prepares a host-run extension server: serving PKI, an identity kubeconfig, and its RBAC (granted before the
+ * server starts, because servers read kube-system/extension-apiserver-authentication at start-up).
+ */
+export async function prepareExtensionServer(
+  cp: ControlPlane,
+  opts: ExtensionServerSetupOptions,
+): Promise<ExtensionServerSetup> {
+  const namespace = opts.namespace ?? 'kube-delegated-auth';
+  const serviceName = opts.serviceName ?? opts.group.replace(/\./g, '-');
+  const userName = opts.userName ?? `kda-${serviceName}`;
+  const dir = join(cp.dir, `ext-${namespace}-${serviceName}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const servingPki = createExtensionServingPki(serviceName, namespace);
+  const servingCertPath = join(dir, 'serving.crt');
+  const servingKeyPath = join(dir, 'serving.key');
+  const servingCaPath = join(dir, 'serving-ca.crt');
+  writeFileSync(servingCertPath, servingPki.serving.certPem);
+  writeFileSync(servingKeyPath, servingPki.serving.keyPem, { mode: 0o600 });
+  writeFileSync(servingCaPath, servingPki.ca.certPem);
+  const identity = createIdentityKubeconfig(cp, {
+    userName,
+    groups: opts.groups,
+    fileName: `ext-${namespace}-${serviceName}`,
+  });
+  await grantDelegatedAuth(cp.admin, `kda-${serviceName}`, { kind: 'User', name: userName });
+  return {
+    namespace,
+    serviceName,
+    userName,
+    servingPki,
+    servingCertPath,
+    servingKeyPath,
+    servingCaPath,
+    kubeconfigPath: identity.kubeconfigPath,
+    certPem: identity.certPem!,
+    keyPem: identity.keyPem!,
+    async register(port, r = {}) {
+      const reg = await registerApiService(cp.admin, {
+        group: opts.group,
+        version: opts.version,
+        port,
+        namespace,
+        serviceName,
+        caBundlePem: servingPki.ca.certPem,
+        identity: { kind: 'User', name: userName },
+      });
+      await waitForAPIServiceAvailable(cp.admin, reg.apiServiceName, r.timeoutMs ?? 60_000);
+      return reg;
+    },
+  };
 }

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -12,7 +15,11 @@ import {
 import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
 import { startControlPlane } from '../../harness/control-plane.js';
 import { KubeApiError, KubeClient } from '../../harness/kube.js';
-import { createIdentityKubeconfig } from '../../harness/register-apiservice.js';
+import {
+  createIdentityKubeconfig,
+  prepareExtensionServer,
+  type RegisteredApiService,
+} from '../../harness/register-apiservice.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
 
 const execFileP = promisify(execFile);
@@ -261,6 +268,87 @@ describe('harness: real control plane', () => {
         resource: 'flunders',
         verb: 'list',
         namespace: 'default',
+      });
+    });
+  });
+
+  describe('prepareExtensionServer: a host-run Node server behind an APIService (real aggregator)', () => {
+    interface Seen {
+      peerCN: string | string[] | undefined;
+      remoteUser: string | undefined;
+      remoteGroups: string[];
+      remoteExtra: Record<string, string[]>;
+    }
+    const seen: Seen[] = [];
+    let server: https.Server | undefined;
+    let registration: RegisteredApiService | undefined;
+
+    before(async function () {
+      this.timeout(120_000);
+      const cp = getCluster();
+      const setup = await prepareExtensionServer(cp, { group: 'harness.kda.example.com', version: 'v1' });
+      server = https.createServer(
+        {
+          cert: setup.servingPki.serving.certPem,
+          key: setup.servingPki.serving.keyPem,
+          ca: cp.pki.frontProxyCa.certPem,
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        (req, res) => {
+          const peer = (req.socket as TLSSocket).getPeerCertificate();
+          const distinct = req.headersDistinct;
+          const remoteExtra: Record<string, string[]> = {};
+          for (const [k, v] of Object.entries(distinct)) {
+            if (k.startsWith('x-remote-extra-') && v) remoteExtra[k.slice('x-remote-extra-'.length)] = v;
+          }
+          if (req.url?.startsWith('/apis/harness.kda.example.com/v1/namespaces')) {
+            seen.push({
+              peerCN: peer.subject?.CN,
+              remoteUser: distinct['x-remote-user']?.[0],
+              remoteGroups: distinct['x-remote-group'] ?? [],
+              remoteExtra,
+            });
+          }
+          res.setHeader('content-type', 'application/json');
+          res.end(
+            JSON.stringify({
+              kind: 'APIResourceList',
+              apiVersion: 'v1',
+              groupVersion: 'harness.kda.example.com/v1',
+              resources: [],
+            }),
+          );
+        },
+      );
+      await new Promise<void>((resolveP) => server!.listen(0, '127.0.0.1', resolveP));
+      registration = await setup.register((server.address() as AddressInfo).port);
+    });
+    after(async () => {
+      await registration?.unregister();
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+    });
+
+    it('receives the impersonated identity as X-Remote-* over mTLS with the front-proxy client certificate', async () => {
+      const cp = getCluster();
+      await cp.admin.apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'kda-harness-ext-alice' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'User', name: 'ext-alice', apiGroup: 'rbac.authorization.k8s.io' }],
+      });
+      const res = await cp.admin.request('GET', '/apis/harness.kda.example.com/v1/namespaces/default/things', {
+        impersonate: { user: 'ext-alice', groups: ['devs', 'ops'], extra: { scopes: ['a', 'b'] } },
+      });
+      expect(res.status, res.text).to.equal(200);
+      expect(seen).to.have.length(1);
+      expect(seen[0]).to.deep.equal({
+        peerCN: 'front-proxy-client',
+        remoteUser: 'ext-alice',
+        remoteGroups: ['devs', 'ops', 'system:authenticated'],
+        remoteExtra: { scopes: ['a', 'b'] },
       });
     });
   });
