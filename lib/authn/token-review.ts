@@ -118,7 +118,12 @@ export class TokenReviewAuthenticator implements TokenAuthenticator {
         ok: false,
         error: new KdaError(timedOut ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED', message, {
           cause: err,
-          details: { authenticator: 'tokenreview', check: 'tokenreview' },
+          // Keep the webhook facts (HTTP status, reason, network code) for the refusal log line.
+          details: {
+            ...(err instanceof KdaError ? err.details : {}),
+            authenticator: 'tokenreview',
+            check: 'tokenreview',
+          },
         }),
       };
     }
