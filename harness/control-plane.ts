@@ -52,6 +52,11 @@ export interface ControlPlaneOptions {
   readonly verbosity?: number;
   /** Bound for each start (etcd ready, then kube-apiserver /readyz and the authentication ConfigMap), in ms. Default 90000. */
   readonly startTimeoutMs?: number;
+  /**
+   * Audit policy (YAML). Default `auditPolicyYaml`: review bodies plus metadata of other requests. Benchmarks that
+   * send many requests through kube-apiserver may prefer `reviewsOnlyAuditPolicyYaml`.
+   */
+  readonly auditPolicy?: string;
   /** Progress messages (default: none). */
   readonly log?: (msg: string) => void;
 }
@@ -115,6 +120,18 @@ rules:
   - level: Metadata
 `;
 
+/** Audit policy recording only TokenReviews and SubjectAccessReviews (with bodies). */
+export const reviewsOnlyAuditPolicyYaml = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: RequestResponse
+    resources:
+      - group: authentication.k8s.io
+      - group: authorization.k8s.io
+  - level: None
+`;
+
 /**
  * Starts etcd and kube-apiserver on loopback ports with a fresh PKI, waits for `/readyz` and for
  * `kube-system/extension-apiserver-authentication`, and returns handles. Always `stop()` it.
@@ -146,7 +163,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const pki = createClusterPki(join(dir, 'pki'));
   const p = pki.paths;
   const auditPolicyPath = join(dir, 'audit-policy.yaml');
-  writeFileSync(auditPolicyPath, auditPolicyYaml);
+  writeFileSync(auditPolicyPath, opts.auditPolicy ?? auditPolicyYaml);
   const auditLogPath = join(dir, 'audit.log');
   const apiServerLogPath = join(dir, 'kube-apiserver.log');
   const etcdLogPath = join(dir, 'etcd.log');

@@ -95,5 +95,6 @@ if [ ! -x "$BIN/sample-apiserver" ]; then
   make WHAT=vendor/k8s.io/sample-apiserver >&2
   cp _output/bin/sample-apiserver "$BIN/sample-apiserver.tmp" && mv "$BIN/sample-apiserver.tmp" "$BIN/sample-apiserver"
 fi
+"$BIN/kube-apiserver" --version >&2
 log "built into $BIN"
 echo "$BIN"
