@@ -1,3 +1,9 @@
+import type {
+  SubjectAccessReview,
+  SubjectAccessReviewClient,
+  SubjectAccessReviewSpec,
+  SubjectAccessReviewStatus,
+} from '../authz/interfaces.js';
 import { webhookError } from '../util/backoff.js';
 import { KubeApiError, type RestClient } from './rest-client.js';
 
@@ -25,30 +31,7 @@ export interface TokenReviewClient {
   create(spec: TokenReviewSpec, signal?: AbortSignal): Promise<TokenReviewStatus>;
 }
 
-/** `authorization.k8s.io/v1` SubjectAccessReview spec (fields as on the wire; empty ones omitted by the caller). */
-export interface SubjectAccessReviewSpec {
-  readonly user?: string;
-  readonly uid?: string;
-  readonly groups?: readonly string[];
-  readonly extra?: Readonly<Record<string, readonly string[]>>;
-  readonly resourceAttributes?: Readonly<Record<string, unknown>>;
-  readonly nonResourceAttributes?: { readonly path?: string; readonly verb?: string };
-}
-
-export interface SubjectAccessReviewStatus {
-  readonly allowed: boolean;
-  readonly denied?: boolean;
-  readonly reason?: string;
-  readonly evaluationError?: string;
-}
-
-/** Creates SubjectAccessReviews; rejects with a lib/util/backoff `webhookError` (KdaError) on failures. */
-export interface SubjectAccessReviewClient {
-  create(
-    sar: { readonly spec: SubjectAccessReviewSpec } | SubjectAccessReviewSpec,
-    signal?: AbortSignal,
-  ): Promise<SubjectAccessReviewStatus>;
-}
+export type { SubjectAccessReview, SubjectAccessReviewClient, SubjectAccessReviewSpec, SubjectAccessReviewStatus };
 
 export const tokenReviewPath = '/apis/authentication.k8s.io/v1/tokenreviews';
 export const subjectAccessReviewPath = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
@@ -72,12 +55,11 @@ export function tokenReviewClient(client: RestClient): TokenReviewClient {
   };
 }
 
-/** One POST per call, no retries (the authorizer owns retries and caching). */
+/** lib/authz's `SubjectAccessReviewClient` over HTTPS: one POST per call, no retries (the authorizer owns retries and caching). */
 export function subjectAccessReviewClient(client: RestClient): SubjectAccessReviewClient {
   return {
-    async create(sar, signal) {
-      const spec = 'spec' in sar ? sar.spec : sar;
-      const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec };
+    async create(sar: SubjectAccessReview, signal?: AbortSignal) {
+      const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: sar.spec };
       let res: { status?: Partial<SubjectAccessReviewStatus> };
       try {
         res = await client.post(subjectAccessReviewPath, body, signal ? { signal } : {});

@@ -5,9 +5,16 @@ import {
   subjectAccessReviewPath,
   tokenReviewClient,
 } from '../../lib/cluster/review-clients.js';
+import type { SubjectAccessReview, SubjectAccessReviewSpec } from '../../lib/authz/interfaces.js';
 import { KdaError } from '../../lib/errors.js';
 import { defaultShouldRetry } from '../../lib/util/backoff.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from './fake-apiserver.js';
+
+const review = (spec: SubjectAccessReviewSpec): SubjectAccessReview => ({
+  apiVersion: 'authorization.k8s.io/v1',
+  kind: 'SubjectAccessReview',
+  spec,
+});
 
 describe('cluster/review-clients', () => {
   let fake: FakeApiserver;
@@ -24,12 +31,12 @@ describe('cluster/review-clients', () => {
     fake.requests.length = 0;
   });
 
-  it('SAR: posts a v1 SubjectAccessReview (spec or whole object) and normalises the status', async () => {
+  it('SAR: posts a v1 SubjectAccessReview and normalises the status', async () => {
     fake.handle((_q, res) => sendJson(res, 201, { status: { allowed: false, denied: true, reason: 'no' } }));
     const sar = subjectAccessReviewClient(client);
     const spec = { user: 'bob', groups: ['g'], nonResourceAttributes: { path: '/metrics', verb: 'get' } };
-    expect(await sar.create({ spec })).to.deep.equal({ allowed: false, denied: true, reason: 'no' });
-    await sar.create(spec);
+    expect(await sar.create(review(spec))).to.deep.equal({ allowed: false, denied: true, reason: 'no' });
+    await sar.create(review(spec));
     expect(fake.requests.map((r) => [r.method, r.path])).to.deep.equal([
       ['POST', subjectAccessReviewPath],
       ['POST', subjectAccessReviewPath],
@@ -41,7 +48,7 @@ describe('cluster/review-clients', () => {
 
   it('SAR: a status without allowed is allowed:false', async () => {
     fake.handle((_q, res) => sendJson(res, 201, { status: {} }));
-    expect(await subjectAccessReviewClient(client).create({ user: 'x' })).to.deep.equal({ allowed: false });
+    expect(await subjectAccessReviewClient(client).create(review({ user: 'x' }))).to.deep.equal({ allowed: false });
   });
 
   const errorCases: readonly {
@@ -70,7 +77,7 @@ describe('cluster/review-clients', () => {
     it(c.name, async () => {
       fake.handle((_q, res) => sendJson(res, c.code, status(c.code, c.reason, 'msg'), c.headers));
       for (const call of [
-        () => subjectAccessReviewClient(client).create({ user: 'x' }),
+        () => subjectAccessReviewClient(client).create(review({ user: 'x' })),
         () => tokenReviewClient(client).create({ token: 't' }),
       ]) {
         const err = await call().catch((e: unknown) => e);
@@ -86,7 +93,7 @@ describe('cluster/review-clients', () => {
     fake.handle(() => {});
     const short = new RestClient({ connection: fake.connection(), timeout: 100 });
     const err = await subjectAccessReviewClient(short)
-      .create({ user: 'x' })
+      .create(review({ user: 'x' }))
       .catch((e: unknown) => e)
       .finally(() => short.destroy());
     expect((err as KdaError).code).to.equal('ERR_KDA_REVIEW_TIMEOUT');

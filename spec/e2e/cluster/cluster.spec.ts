@@ -7,6 +7,7 @@ import { ExtensionApiserverAuthentication } from '../../../lib/cluster/extension
 import { loadConnectionConfig } from '../../../lib/cluster/kubeconfig.js';
 import { RestClient } from '../../../lib/cluster/rest-client.js';
 import { subjectAccessReviewClient, tokenReviewClient } from '../../../lib/cluster/review-clients.js';
+import type { SubjectAccessReviewSpec } from '../../../lib/authz/interfaces.js';
 import { KdaError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
 import { createCertificate } from '../../../lib/pki/index.js';
@@ -222,7 +223,7 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
   });
 
   describe('SubjectAccessReview', () => {
-    const cases: readonly { name: string; spec: object; allowed: boolean }[] = [
+    const cases: readonly { name: string; spec: SubjectAccessReviewSpec; allowed: boolean }[] = [
       {
         name: 'system:masters member is allowed',
         spec: {
@@ -253,7 +254,11 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
     ];
     for (const c of cases) {
       it(c.name, async () => {
-        const status = await subjectAccessReviewClient(sa.client).create({ spec: c.spec });
+        const status = await subjectAccessReviewClient(sa.client).create({
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: c.spec,
+        });
         expect(status.allowed).to.equal(c.allowed);
       });
     }
