@@ -1,6 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type * as HarnessAuditLog from '../harness/audit-log.js';
+import type * as HarnessClusterPki from '../harness/cluster-pki.js';
+import type * as HarnessControlPlane from '../harness/control-plane.js';
+import type * as HarnessKube from '../harness/kube.js';
 import type { LoadTls } from './load.js';
 import type { BenchPki } from './pki.js';
 import { allowedGroup } from './review-peer.js';
@@ -37,10 +41,10 @@ export interface BenchCluster {
  * the harness or the binaries are not available.
  */
 export async function startBenchCluster(pki: BenchPki, log: (m: string) => void): Promise<BenchCluster | undefined> {
-  let harness: typeof import('../harness/control-plane.js');
-  let pkiMod: typeof import('../harness/cluster-pki.js');
-  let kube: typeof import('../harness/kube.js');
-  let audit: typeof import('../harness/audit-log.js');
+  let harness: typeof HarnessControlPlane;
+  let pkiMod: typeof HarnessClusterPki;
+  let kube: typeof HarnessKube;
+  let audit: typeof HarnessAuditLog;
   try {
     audit = await import('../harness/audit-log.js');
     harness = await import('../harness/control-plane.js');

@@ -4,8 +4,9 @@ import { Pool, Client } from 'undici';
 /** Client TLS material of the load generator (PEM). */
 export interface LoadTls {
   readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
+  /** Client certificate chain; omit to connect without one (bearer-token scenarios). */
+  readonly cert?: string;
+  readonly key?: string;
   /** SNI / name checked against the serving certificate; default `localhost`. */
   readonly servername?: string;
 }
@@ -54,6 +55,8 @@ export interface LoadResult {
 /** A LoadResult plus the raw latencies (ms), so slices of one case can be merged. */
 export interface RawLoadResult extends LoadResult {
   readonly latencies: Float64Array;
+  /** Responses received including warm-up ones (what the server served during the call). */
+  readonly completedIncludingWarmup?: number;
 }
 
 function errorKind(err: unknown): string {
@@ -122,8 +125,7 @@ export function createPool(origin: string, tls: LoadTls, connections: number, ne
 function connectOptions(tls: LoadTls, newConnectionPerRequest: boolean) {
   return {
     ca: tls.ca,
-    cert: tls.cert,
-    key: tls.key,
+    ...(tls.cert !== undefined && { cert: tls.cert, key: tls.key }),
     servername: tls.servername ?? 'localhost',
     // Resumed sessions skip the certificate exchange; the per-connection scenario wants the full cost.
     ...(newConnectionPerRequest ? { maxCachedSessions: 0 } : {}),
@@ -149,6 +151,7 @@ export async function runLoad(opts: LoadOptions): Promise<RawLoadResult> {
   let latencies = new Float64Array(capacity);
   let count = 0;
   let issued = 0;
+  let completed = 0;
   const errorsByKind: Record<string, number> = {};
   let measuring = warmupMs <= 0;
   let stopped = false;
@@ -182,6 +185,7 @@ export async function runLoad(opts: LoadOptions): Promise<RawLoadResult> {
           ...(fresh ? { reset: true } : {}),
         });
         await res.body.dump();
+        completed++;
         const ms = performance.now() - t0;
         // Requests started during warm-up are not measured, even if they finish after it.
         if (wasMeasuring && measuring) {
@@ -233,7 +237,7 @@ export async function runLoad(opts: LoadOptions): Promise<RawLoadResult> {
   await Promise.all(workers);
   if (!opts.pool) await pool.close();
   const elapsed = measureEnd - measureStart;
-  return summarise(latencies.subarray(0, count), errorsByKind, elapsed);
+  return { ...summarise(latencies.subarray(0, count), errorsByKind, elapsed), completedIncludingWarmup: completed };
 }
 
 export interface BurstOptions {

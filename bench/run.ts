@@ -151,6 +151,22 @@ try {
         createPool(c.server.origin, c.tls, settings.connections, c.newConnectionPerRequest ?? false),
       ]),
     );
+    // Global warm-up: JIT, connection pools, review caches; nothing of it is measured or counted.
+    log(`● warm-up (${settings.warmupMs} ms per case)`);
+    for (const c of cases) {
+      await runLoad({
+        origin: c.server.origin,
+        tls: c.tls,
+        pool: pools.get(c)!,
+        path: c.path ?? flundersPath,
+        headers: c.headers ?? allowedHeaders,
+        connections: settings.connections,
+        durationMs: settings.warmupMs,
+        warmupMs: 0,
+        ...(c.expectStatus !== undefined && { expectStatus: c.expectStatus }),
+        ...(c.newConnectionPerRequest !== undefined && { newConnectionPerRequest: c.newConnectionPerRequest }),
+      });
+    }
     const sliceMs = settings.durationMs / settings.rounds;
     for (let round = 0; round < settings.rounds; round++) {
       log(`● round ${round + 1}/${settings.rounds} (${(sliceMs / 1000).toFixed(1)}s per case)`);
@@ -164,23 +180,33 @@ try {
           headers: c.headers ?? allowedHeaders,
           connections: settings.connections,
           durationMs: sliceMs,
-          // The first slice warms JIT, caches and connections; later slices only need the pool to be busy.
-          warmupMs: round === 0 ? settings.warmupMs : 200,
+          // Only long enough to get every connection busy again after the previous case.
+          warmupMs: 200,
           ...(c.expectStatus !== undefined && { expectStatus: c.expectStatus }),
           ...(c.newConnectionPerRequest !== undefined && { newConnectionPerRequest: c.newConnectionPerRequest }),
         });
-        addDelta(serverDeltas.get(c)!, before, (await c.server.stats()).extra);
+        const slice: Record<string, number> = {};
+        addDelta(slice, before, (await c.server.stats()).extra);
+        // Servers that cannot count requests themselves (the Go anchor): what the load generator got back.
+        if (!('requestsServed' in (before as object))) {
+          slice.requestsServed = res.completedIncludingWarmup ?? res.requests;
+        }
+        const delta = serverDeltas.get(c)!;
+        for (const [k, v] of Object.entries(slice)) delta[k] = (delta[k] ?? 0) + v;
         slices.get(c)!.push(res);
+        const cpu = slice.cpuUs !== undefined && slice.requestsServed ? slice.cpuUs / slice.requestsServed : NaN;
         log(
-          `  ${c.label.padEnd(40)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${res.p50Ms.toFixed(2)}  p99 ${res.p99Ms.toFixed(2)} ms` +
+          `  ${c.label.padEnd(52)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${res.p50Ms.toFixed(2)}  p99 ${res.p99Ms.toFixed(2)} ms  cpu ${cpu.toFixed(0)} µs/req` +
             (res.errors ? `  errors ${JSON.stringify(res.errorsByKind)}` : ''),
         );
       }
     }
     await Promise.all([...pools.values()].map((p) => p.close()));
     for (const c of cases) {
-      const { latencies: _l, ...merged } = mergeResults(slices.get(c)!);
+      const { latencies: _l, completedIncludingWarmup: _c, ...merged } = mergeResults(slices.get(c)!);
       const server = serverDeltas.get(c)!;
+      const cpuUsPerRequest =
+        server.cpuUs !== undefined && server.requestsServed ? server.cpuUs / server.requestsServed : undefined;
       throughput.push({
         scenario: c.scenario,
         label: c.label,
@@ -188,6 +214,7 @@ try {
         ...(c.backend !== undefined && { backend: c.backend }),
         ...(c.notes !== undefined && { notes: c.notes }),
         ...(Object.keys(server).length > 0 && { server }),
+        ...(cpuUsPerRequest !== undefined && { cpuUsPerRequest }),
       });
     }
     for (const { name, p } of prepared) {
@@ -223,20 +250,25 @@ const koa = rps('bare-koa');
 const https = rps('bare-https');
 const go = throughput.find((r) => r.scenario.startsWith('anchor-go'))?.rps;
 const ratio = (v: number, base: number | undefined) => (base ? v / base : undefined);
+const cpuOf = (pred: (r: ThroughputRow) => boolean) => throughput.find(pred)?.cpuUsPerRequest;
+const koaCpu = cpuOf((r) => r.scenario === 'bare-koa');
+const goCpu = cpuOf((r) => r.scenario.startsWith('anchor-go'));
 const rows = throughput.map((r) => ({
   ...r,
   ratioToKoa: ratio(r.rps, koa),
   ratioToHttps: ratio(r.rps, https),
   ratioToGo: ratio(r.rps, go),
+  cpuRatioToKoa: r.cpuUsPerRequest && koaCpu ? koaCpu / r.cpuUsPerRequest : undefined,
+  cpuRatioToGo: r.cpuUsPerRequest && goCpu ? goCpu / r.cpuUsPerRequest : undefined,
 }));
 
 const fmt = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
 const table = [
-  '| scenario | req/s | p50 ms | p99 ms | × bare Koa | × bare https | × Go | errors | backend |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  '| scenario | req/s | p50 ms | p99 ms | × bare Koa | × bare https | × Go | server CPU µs/req | CPU-eff × Koa | CPU-eff × Go | errors | backend |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${r.rps.toFixed(0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.ratioToKoa)} | ${fmt(r.ratioToHttps)} | ${fmt(r.ratioToGo)} | ${r.errors} | ${r.backend ?? ''} |`,
+      `| ${r.label} | ${r.rps.toFixed(0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.ratioToKoa)} | ${fmt(r.ratioToHttps)} | ${fmt(r.ratioToGo)} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.cpuRatioToKoa)} | ${fmt(r.cpuRatioToGo)} | ${r.errors} | ${r.backend ?? ''} |`,
   ),
 ].join('\n');
 const findingTable = [

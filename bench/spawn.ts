@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './servers/child.js';
 
@@ -33,8 +34,8 @@ export async function startServer(name: string, cfg: ServerConfig, opts: SpawnOp
   const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
   const nodeArgs = ['--import', 'tsx'];
   if (opts.exposeGc) nodeArgs.push('--expose-gc');
-  if (opts.cpuProfDir)
-    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`);
+  // One directory per server: the tsx loader thread writes its own profile next to the main thread's.
+  if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, name));
   const pinned = opts.cpu !== undefined;
   const child: ChildProcess = fork(file, [], {
     ...(pinned

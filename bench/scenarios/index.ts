@@ -1,5 +1,18 @@
+import { anchorGo } from './anchor.js';
 import { bareHttps, bareKoa } from './baseline.js';
+import { coldBurst } from './cold-burst.js';
+import { fullStack } from './full-stack.js';
+import { memory } from './memory.js';
+import { perConnection } from './per-connection.js';
 import type { Scenario } from './types.js';
 
-/** In run order: baselines first so every ratio in one run has its denominator. */
-export const scenarios: readonly Scenario[] = [bareHttps, bareKoa];
+/** Throughput scenarios (prepare) are measured together in interleaved rounds; checks (run) follow one by one. */
+export const scenarios: readonly Scenario[] = [
+  bareHttps,
+  bareKoa,
+  fullStack,
+  perConnection,
+  anchorGo,
+  coldBurst,
+  memory,
+];

@@ -28,6 +28,8 @@ export interface ThroughputRow extends LoadResult {
   readonly notes?: string;
   /** Server-side counters accumulated over this case's measured slices (TLS connections, verifications). */
   readonly server?: Record<string, number>;
+  /** Server CPU time (user+system) per request served, µs: the contention-resistant cost of one request. */
+  readonly cpuUsPerRequest?: number;
 }
 
 /** One load shape against one running server; the runner measures all cases of a run in interleaved rounds. */

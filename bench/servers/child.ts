@@ -18,6 +18,10 @@ export interface ServerConfig {
   readonly unauthorizedTtlMs?: number;
   /** Count X509Certificate verify/checkIssued calls (per-connection verification scenario). */
   readonly countVerifications?: boolean;
+  /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited, for the 100k-identity run). */
+  readonly reviewQps?: number;
+  /** Also accept bearer tokens through a cached TokenReview authenticator. */
+  readonly tokenReview?: boolean;
 }
 
 export function readConfig(): ServerConfig {
@@ -67,15 +71,38 @@ export function onReset(fn: () => void): void {
 export function serve(server: Server, stats: StatsFn = () => ({})): void {
   server.listen(0, '127.0.0.1', () => {
     const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : 0;
-    process.stdout.write(`${JSON.stringify({ port })}\n`);
-    process.send?.({ type: 'ready', port });
+    ready(typeof addr === 'object' && addr ? addr.port : 0);
   });
+  answerParent(server, stats);
+}
+
+/** For servers that listen themselves (lib/server createSecureServer). */
+export function serveListening(server: Server, port: number, stats: StatsFn = () => ({})): void {
+  ready(port);
+  answerParent(server, stats);
+}
+
+function ready(port: number): void {
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+  process.send?.({ type: 'ready', port });
+}
+
+function answerParent(server: Server, stats: StatsFn): void {
+  // CPU per served request is the contention-proof cost metric: req/s on a shared 2-core box moves with the
+  // neighbours, CPU time per request much less.
+  let requestsServed = 0;
+  server.on('request', () => requestsServed++);
   process.on('message', (m: ParentMessage) => {
     switch (m.type) {
-      case 'stats':
-        process.send?.({ type: 'stats', memory: process.memoryUsage(), extra: stats() });
+      case 'stats': {
+        const cpu = process.cpuUsage();
+        process.send?.({
+          type: 'stats',
+          memory: process.memoryUsage(),
+          extra: { ...stats(), requestsServed, cpuUs: cpu.user + cpu.system },
+        });
         break;
+      }
       case 'gc':
         (globalThis as { gc?: () => void }).gc?.();
         process.send?.({ type: 'gc-done' });

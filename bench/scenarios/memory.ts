@@ -1,0 +1,89 @@
+import { runLoad } from '../load.js';
+import { allowedGroup } from '../review-peer.js';
+import { startServer, type ServerStats } from '../spawn.js';
+import { localConfig } from './common.js';
+import type { FindingRow, Scenario } from './types.js';
+
+const mib = (n: number) => n / 2 ** 20;
+
+/**
+ * N distinct identities through the full stack, each a cache miss (one SAR each), then RSS and cache sizes. Uses the
+ * in-process review peer on purpose: 100k audited SARs would measure kube-apiserver and its audit log, not us.
+ */
+export const memory: Scenario = {
+  name: 'memory-100k',
+  description: 'N distinct identities (default 100k): RSS before/after, authorizer cache bounded',
+  async run(ctx) {
+    const peer = await ctx.peer();
+    const identities = ctx.settings.identities;
+    const server = await startServer(
+      'full-stack',
+      localConfig(ctx, { reviewKubeconfigFile: peer.kubeconfigFile, reviewQps: 0 }),
+      { ...ctx.spawnOptions('memory'), exposeGc: true },
+    );
+    try {
+      const snapshot = async (): Promise<ServerStats> => {
+        await server.gc();
+        return server.stats();
+      };
+      // One request first so the baseline includes loaded modules, JIT and the review client's pool.
+      await runLoad({
+        origin: server.origin,
+        tls: ctx.pki.frontProxyClient,
+        path: '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders',
+        headers: { 'x-remote-user': 'mem-warmup', 'x-remote-group': [allowedGroup] },
+        connections: ctx.settings.connections,
+        durationMs: 1000,
+        warmupMs: 0,
+      });
+      const before = await snapshot();
+      peer.resetCounts();
+      const { latencies: _l, ...res } = await runLoad({
+        origin: server.origin,
+        tls: ctx.pki.frontProxyClient,
+        path: '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders',
+        headers: (i) => ({
+          'x-remote-user': `mem-user-${i}`,
+          'x-remote-group': [allowedGroup, 'system:authenticated'],
+        }),
+        connections: ctx.settings.connections,
+        durationMs: 10 * 60_000,
+        maxRequests: identities,
+        warmupMs: 0,
+      });
+      const after = await snapshot();
+      const cache = (after.extra as { authzCache?: Record<string, number> }).authzCache ?? {};
+      const size = cache.size ?? NaN;
+      const max = cache.max ?? cache.maxEntries ?? NaN;
+      ctx.log(
+        `  ${res.requests} identities in ${(res.durationMs / 1000).toFixed(1)} s; RSS ${mib(before.memory.rss).toFixed(0)} → ${mib(after.memory.rss).toFixed(0)} MiB; cache ${JSON.stringify(cache)}`,
+      );
+      const finding: FindingRow = {
+        scenario: 'memory-100k',
+        label: `memory after ${identities.toLocaleString('en-US')} distinct identities`,
+        target: 'caches bounded; report RSS',
+        result:
+          `RSS ${mib(before.memory.rss).toFixed(0)} → ${mib(after.memory.rss).toFixed(0)} MiB, heap ${mib(before.memory.heapUsed).toFixed(0)} → ${mib(after.memory.heapUsed).toFixed(0)} MiB; ` +
+          `authz cache ${size} entries (max ${max}); ${peer.counts.sar} SARs`,
+        pass: Number.isFinite(size) && Number.isFinite(max) ? size <= max && res.errors === 0 : null,
+        data: { before: before.memory, after: after.memory, cache, sar: peer.counts.sar, ...res, backend: peer.label },
+        p50Ms: res.p50Ms,
+        p99Ms: res.p99Ms,
+      };
+      return {
+        throughput: [
+          {
+            scenario: 'full-stack-miss',
+            label: 'full stack: every request a new identity (SAR miss)',
+            ...res,
+            backend: peer.label,
+            notes: 'cache-miss path; the SAR peer runs in the load-generator process',
+          },
+        ],
+        findings: [finding],
+      };
+    } finally {
+      await server.close();
+    }
+  },
+};
