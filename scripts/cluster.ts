@@ -23,6 +23,7 @@ import {
 } from '../harness/control-plane.js';
 import { startGoSampleApiserver, type GoSampleApiserver } from '../harness/go-sample-apiserver.js';
 import { KubeClient } from '../harness/kube.js';
+import { reapStaleChildren } from '../harness/process.js';
 
 interface ClusterState {
   readonly pid: number;
@@ -174,6 +175,8 @@ async function down(): Promise<number> {
       process.kill(state.pid, 'SIGKILL');
     }
   }
+  // If the background process was killed outright, its etcd and kube-apiserver are orphans: stop them too.
+  reapStaleChildren(runDir);
   rmSync(statePath, { force: true });
   console.error(`stopped (was pid ${state.pid}, ${state.apiServerUrl})`);
   return 0;
