@@ -117,8 +117,9 @@ function splitPath(p: string): string[] {
 /**
  * Go's `RequestInfoFactory.NewRequestInfo` with `APIPrefixes = {apis, api}`, `GrouplessAPIPrefixes = {api}`.
  * `url` is the request-target as received (`req.url`: raw path plus query). On error (`/api/v1/watch`, or a
- * malformed `%` escape, which Go's HTTP server would have refused) the result is `ok: false` and the caller
- * answers 500 `failed to create RequestInfo: <error>`.
+ * malformed `%` escape) the result is `ok: false` and the caller answers 500 `failed to create RequestInfo: <error>`,
+ * or, when `error.details.status` is 400 (the malformed escape Go's HTTP server refuses before any handler runs),
+ * Go's plain `400 Bad Request`.
  */
 export function resolveRequestInfo(method: string, url: string, options: RequestInfoOptions = {}): RequestInfoResult {
   let target = url;
@@ -145,9 +146,13 @@ export function resolveRequestInfo(method: string, url: string, options: Request
     const bad = /%(?![0-9a-fA-F]{2}).{0,2}/s.exec(rawPath)?.[0] ?? '%';
     return {
       ok: false,
+      // Go's HTTP server refuses such a request line before any handler runs: 400 (details.status tells adapters).
       error: new KdaError(
         'ERR_KDA_REQUEST_INFO',
         `parse ${JSON.stringify(url)}: invalid URL escape ${JSON.stringify(bad)}`,
+        {
+          details: { status: 400 },
+        },
       ),
       info: { ...base, path: rawPath },
     };

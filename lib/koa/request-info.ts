@@ -27,7 +27,8 @@ export function writeResponse(
 /**
  * Koa middleware: Go's `WithRequestInfo`. Resolves what the request is (resource or path, kube verb, group,
  * namespace, ...) into `ctx.state.requestInfo`; runs first, before authentication. A resolver error (e.g.
- * `/api/v1/watch`) answers 500 `Internal Server Error: "<uri>": failed to create RequestInfo: <error>`.
+ * `/api/v1/watch`) answers 500 `Internal Server Error: "<uri>": failed to create RequestInfo: <error>`; a path with a
+ * malformed `%` escape answers `400 Bad Request` and closes the connection, as Go's HTTP server does.
  */
 export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middleware<Partial<RequestInfoState>> {
   const logger = options.logger ?? noopLogger;
@@ -35,6 +36,16 @@ export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middlew
   return async function requestInfo(ctx, next) {
     const uri = ctx.req.url ?? ctx.url;
     const result = resolveRequestInfo(ctx.method, uri, resolverOptions);
+    if (!result.ok && result.error.details.status === 400) {
+      logger.warn({ method: ctx.method, uri, code: result.error.code }, result.error.message);
+      ctx.set('connection', 'close');
+      writeResponse(ctx, {
+        status: 400,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: '400 Bad Request',
+      });
+      return;
+    }
     if (!result.ok) {
       const message = `failed to create RequestInfo: ${result.error.message}`;
       logger.error({ method: ctx.method, uri, code: result.error.code }, message);

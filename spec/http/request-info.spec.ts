@@ -434,7 +434,10 @@ describe('http/request-info resolveRequestInfo (Go RequestInfoFactory, reference
   it('error: malformed % escape in the path', () => {
     const r = resolveRequestInfo('GET', '/api/v1/pods/%zz');
     expect(r.ok).to.equal(false);
-    if (!r.ok) expect(r.error.message).to.equal('parse "/api/v1/pods/%zz": invalid URL escape "%zz"');
+    if (!r.ok) {
+      expect(r.error.message).to.equal('parse "/api/v1/pods/%zz": invalid URL escape "%zz"');
+      expect(r.error.details.status).to.equal(400);
+    }
   });
 
   describe('authorizationSelectors (AuthorizeWithSelectors, 1.31+)', () => {

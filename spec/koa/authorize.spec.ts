@@ -296,6 +296,14 @@ describe('koa authorize() + requestInfo() over HTTPS', () => {
       expect(s.sar.state.reviews).to.have.length(0);
     });
 
+    it('400 from requestInfo(): malformed % escape in the path (Go refuses the request line)', async () => {
+      const r = await get(s, anonymous, '/api/v1/pods/%zz');
+      expect(r.status).to.equal(400);
+      expect(r.body).to.equal('400 Bad Request');
+      expect(r.headers.connection).to.equal('close');
+      expect(s.sar.state.reviews).to.have.length(0);
+    });
+
     it('publishes one kube-delegated-auth:authz event per request (for metrics)', async () => {
       const events: AuthorizationEvent[] = [];
       const onEvent = (e: unknown) => void events.push(e as AuthorizationEvent);
