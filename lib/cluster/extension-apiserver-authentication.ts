@@ -103,7 +103,7 @@ class MutableProvider<T> {
   }
   set(value: T | undefined): void {
     this.#value = value;
-    for (const l of [...this.#listeners]) l();
+    callAll(this.#listeners);
   }
   clearListeners(): void {
     this.#listeners.clear();
@@ -111,6 +111,17 @@ class MutableProvider<T> {
 }
 
 class ClosedSignal extends Error {}
+
+/** A throwing listener must not stop the others nor the watch that applied the change. */
+function callAll(listeners: ReadonlySet<Listener>): void {
+  for (const l of [...listeners]) {
+    try {
+      l();
+    } catch {
+      // listeners are notifications; their failures are their own
+    }
+  }
+}
 
 /**
  * The cluster's trust, read from kube-system/extension-apiserver-authentication like Go's ConfigMapCAController and
@@ -591,7 +602,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   }
 
   #notify(): void {
-    for (const l of [...this.#listeners]) l();
+    callAll(this.#listeners);
   }
 
   #overrides(): Partial<RequestHeaderConfig> {
