@@ -489,6 +489,33 @@ describe('cluster/extension-apiserver-authentication', () => {
       expect(cm.lists).to.be.greaterThan(1);
     });
 
+    it('a ConfigMap missing at startup is picked up when it appears', async () => {
+      cm.data = undefined;
+      const s = source();
+      await s.runOnce();
+      s.start();
+      await until(() => cm.watchers.length === 1, 'the watch');
+      expect(s.requestHeaderCA.current()).to.equal(undefined);
+      cm.modify(fullData(), 'ADDED');
+      await until(() => s.requestHeaderCA.current() !== undefined, 'the ConfigMap to load');
+      expect(s.clientCA.current()?.version).to.equal(1);
+      expect(s.status().every((x) => x.loaded && x.lastError === undefined)).to.equal(true);
+    });
+
+    it('a throwing listener does not stop other listeners or later updates', async () => {
+      const s = await started();
+      let calls = 0;
+      s.requestHeaderCA.addListener(() => {
+        throw new Error('listener bug');
+      });
+      s.requestHeaderCA.addListener(() => calls++);
+      cm.modify(fullData({ 'requestheader-client-ca-file': pki.otherCA.certPem }));
+      await until(() => calls === 1, 'the second listener');
+      cm.modify(fullData());
+      await until(() => calls === 2, 'the next update');
+      expect(s.requestHeaderCA.current()?.version).to.equal(3);
+    });
+
     it('close() ends the watch and is idempotent', async () => {
       const s = await started();
       await s.close();
