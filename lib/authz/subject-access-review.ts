@@ -235,8 +235,13 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
       if (cacheable) this.#cache.set(key, status);
       return status;
     } catch (err) {
-      this.#failures++;
       const error = asKdaError(err);
+      if (signal.aborted) {
+        // Every waiter left (or close()): a cancellation, not a review failure.
+        this.#logger.debug({ code: error.code }, `webhook authorizer request cancelled: ${error.message}`);
+        throw error;
+      }
+      this.#failures++;
       this.#logger.error(
         { code: error.code, ...error.details },
         `Failed to make webhook authorizer request: ${error.message}`,

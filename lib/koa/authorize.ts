@@ -115,6 +115,11 @@ export function authorize(options: AuthorizeOptions): Middleware<AuthorizeState>
       ctx.res.off('close', onClose);
     }
     ctx.state.authorization = result;
+    if (controller.signal.aborted && result.decision !== Decision.Allow) {
+      // Nobody is listening any more: not an authorization failure worth an error line.
+      logger.debug({ uri }, 'client disconnected while authorizing');
+      return;
+    }
     if (authorizationChannel.hasSubscribers) {
       const event: AuthorizationEvent = {
         attributes: attrs,

@@ -34,14 +34,19 @@ const W = '/apis/wardle.example.com/v1alpha1';
 function fakeSarClient() {
   const state = {
     reviews: [] as SubjectAccessReview[],
-    answer: (_sar: SubjectAccessReview): SubjectAccessReviewStatus | Error => ({ allowed: false }),
+    answer: (
+      _sar: SubjectAccessReview,
+      _signal?: AbortSignal,
+    ): SubjectAccessReviewStatus | Error | Promise<SubjectAccessReviewStatus> => ({
+      allowed: false,
+    }),
   };
   return {
     state,
     client: {
-      async create(sar: SubjectAccessReview) {
+      async create(sar: SubjectAccessReview, signal?: AbortSignal) {
         state.reviews.push(sar);
-        const a = state.answer(sar);
+        const a = await state.answer(sar, signal);
         if (a instanceof Error) throw a;
         return a;
       },
@@ -323,6 +328,31 @@ describe('koa authorize() + requestInfo() over HTTPS', () => {
         ['/metrics', 'error', ''],
       ]);
       expect(events.every((e) => e.durationSeconds >= 0)).to.equal(true);
+    });
+
+    it('a client that disconnects mid-review: the review is aborted, nothing is logged as an error', async () => {
+      let reviewSignal: AbortSignal | undefined;
+      let started!: () => void;
+      const reviewStarted = new Promise<void>((r) => (started = r));
+      s.sar.state.answer = (_sar, signal) => {
+        reviewSignal = signal;
+        started();
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      };
+      const ac = new AbortController();
+      const pending = anonymous
+        .request({ origin: s.server.url, path: '/slow', method: 'GET', signal: ac.signal })
+        .catch((e: Error) => e);
+      await reviewStarted;
+      ac.abort();
+      expect(await pending).to.be.instanceOf(Error);
+      for (let i = 0; i < 50 && !reviewSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(reviewSignal?.aborted).to.equal(true);
+      for (let i = 0; i < 50 && !s.log.lines.some((l) => l.level === 'debug'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(s.log.lines.map((l) => [l.level, l.msg])).to.deep.equal([
+        ['debug', 'client disconnected while authorizing'],
+      ]);
     });
 
     it('HEAD forbidden: status only', async () => {
