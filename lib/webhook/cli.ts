@@ -51,12 +51,12 @@ export interface WebhookCommandOptions {
   readonly help: boolean;
 }
 
-/** Parses `webhook` flags (`--flag value` or `--flag=value`); throws `InvalidOptionError` listing every problem. */
-export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOptions {
-  const { values, positionals } = parseArgs({
+function parseFlagsStrict(argv: readonly string[]) {
+  return parseArgs({
     args: [...argv],
     strict: true,
     allowPositionals: true,
+
     options: {
       'token-auth-file': { type: 'string' },
       'mapping-file': { type: 'string' },
@@ -72,6 +72,19 @@ export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOption
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+/** Parses `webhook` flags (`--flag value` or `--flag=value`); throws `InvalidOptionError` listing every problem. */
+export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOptions {
+  let parsed;
+  try {
+    parsed = parseFlagsStrict(argv);
+  } catch (err) {
+    // node:util reports unknown flags and missing values as TypeError; keep one error type for every flag problem.
+    throw new InvalidOptionError([(err as Error).message]);
+  }
+  const { values, positionals } = parsed;
+
   const problems: string[] = [];
   if (positionals.length > 0) problems.push(`unexpected arguments: ${positionals.join(' ')}`);
   const help = values.help === true;

@@ -17,10 +17,8 @@ export function reviewWebhookMiddleware(webhook: ReviewWebhook, options: ReviewW
     if (path !== undefined && ctx.path !== path) return next();
     const res = await webhook.handle(ctx.req);
     ctx.status = res.status;
+    // Headers first: Koa keeps an existing Content-Type when a string body is assigned.
     ctx.set(res.headers);
     ctx.body = res.body;
-    // ctx.body = string resets the type to text/plain; the handler's JSON type wins.
-    const type = res.headers['content-type'];
-    if (type) ctx.type = type;
   };
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import {
   TransientError,
@@ -279,7 +280,7 @@ describe('webhook/tokenReviewWebhook', () => {
     const res = await request(`${served.url}/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: chunks(),
+      body: Readable.from(chunks()),
       dispatcher: served.agent,
     });
     expect(res.headers['content-length']).to.equal(undefined);
