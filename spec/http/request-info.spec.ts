@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { goParseQuery, resolveRequestInfo } from '../../lib/http/request-info.js';
 
 const W = '/apis/wardle.example.com/v1alpha1';
@@ -505,6 +506,53 @@ describe('http/request-info resolveRequestInfo (Go RequestInfoFactory, reference
       const r = resolveRequestInfo('GET', `${NSF}?${sel}`);
       expect(r.info.fieldSelector).to.equal(undefined);
       expect(r.info.labelSelector).to.equal(undefined);
+    });
+  });
+
+  describe('properties (fast-check)', () => {
+    const segment = fc.constantFrom(
+      'api',
+      'apis',
+      'v1',
+      'g.io',
+      'namespaces',
+      'ns',
+      'watch',
+      'proxy',
+      'status',
+      'finalize',
+      'x',
+      '',
+      '%2F',
+      '%zz',
+      '.',
+    );
+    const urls = fc
+      .tuple(
+        fc.array(segment, { maxLength: 8 }),
+        fc.constantFrom('', '?watch=1', '?fieldSelector=metadata.name%3Dn', '?limit=x', '?labelSelector=a%20in'),
+      )
+      .map(([parts, q]) => `/${parts.join('/')}${q}`);
+    const methods = fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'get');
+    it('never throws; errors are ERR_KDA_REQUEST_INFO; resource requests have a resource (empty segments are kept, as in Go)', () => {
+      fc.assert(
+        fc.property(methods, urls, (m, u) => {
+          const r = resolveRequestInfo(m, u, { authorizationSelectors: true });
+          if (!r.ok) return r.error.code === 'ERR_KDA_REQUEST_INFO';
+          if (!r.info.isResourceRequest) return r.info.verb === m.toLowerCase() && r.info.name === '';
+          return r.info.parts.length >= 1 && r.info.resource === r.info.parts[0];
+        }),
+        { numRuns: 2000 },
+      );
+    });
+    it('never throws on arbitrary input', () => {
+      fc.assert(
+        fc.property(fc.string(), fc.string(), (m, u) => {
+          resolveRequestInfo(m, u);
+          goParseQuery(u);
+        }),
+        { numRuns: 2000 },
+      );
     });
   });
 
