@@ -1,5 +1,6 @@
 // lib/cluster against the REAL kube-apiserver of the e2e run: ConfigMap trust, watch, TokenReview, SAR, RBAC messages.
 import { X509Certificate } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { cachedTokenAuthenticator } from '../../../lib/authn/token-cache.js';
 import { TokenReviewAuthenticator } from '../../../lib/authn/token-review.js';
@@ -174,6 +175,68 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
       await until(() => s.status()[1]!.lastError !== undefined, 'the deletion');
       expect(s.requestHeaderCA.current()).to.equal(v2);
       expect(s.status()[1]!.lastError).to.equal(`configmap ${ns}/${cmName} was deleted`);
+    });
+  });
+
+  describe('watch restart after a real connection cut', () => {
+    it('the watch resumes after its TCP connections to kube-apiserver are cut, and sees the next edit', async () => {
+      const cp = getCluster();
+      // A plain TCP relay: TLS stays end to end with the real apiserver; the relay only lets us cut the sockets.
+      const sockets = new Set<Socket>();
+      const relay = createServer((down) => {
+        const up = connect(cp.apiServerPort, '127.0.0.1');
+        sockets.add(down).add(up);
+        down.pipe(up).pipe(down);
+        const done = () => {
+          down.destroy();
+          up.destroy();
+          sockets.delete(down);
+          sockets.delete(up);
+        };
+        down.on('error', done).on('close', done);
+        up.on('error', done).on('close', done);
+      });
+      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+      closers.push(
+        () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            relay.close(() => r());
+          }),
+      );
+      const port = (relay.address() as AddressInfo).port;
+      const base = loadConnectionConfig({ kubeconfig: cp.adminKubeconfigPath, env: {} });
+      const viaRelay = new RestClient({ connection: { ...base, server: `https://127.0.0.1:${port}` } });
+      closers.push(() => viaRelay.close());
+
+      const path = `/api/v1/namespaces/${ns}/configmaps`;
+      const name = 'kda-cut-test';
+      const real = await cp.admin.get<{ data: Record<string, string> }>(
+        `/api/v1/namespaces/kube-system/configmaps/${cmName}`,
+      );
+      await cp.admin.create(path, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: ns },
+        data: real.data,
+      });
+      const warnings: string[] = [];
+      const s = source({
+        client: viaRelay,
+        namespace: ns,
+        name,
+        retryDelay: 100,
+        logger: { debug: () => {}, info: () => {}, warn: (_f, m) => warnings.push(m), error: () => {} },
+      });
+      await s.runOnce();
+      s.start();
+      await until(() => sockets.size > 0, 'the watch connection');
+      await new Promise((r) => setTimeout(r, 200));
+      for (const sock of sockets) sock.destroy();
+      await until(() => warnings.some((w) => w.includes('watch failed')), 'the cut to be noticed');
+
+      await cp.admin.patch(`${path}/${name}`, { data: { 'requestheader-allowed-names': '["after-cut"]' } });
+      await until(() => s.requestHeaderConfig.current()?.allowedNames[0] === 'after-cut', 'the edit after the cut');
     });
   });
 
