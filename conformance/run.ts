@@ -29,6 +29,8 @@ export interface RunConformanceOptions {
   readonly keep?: boolean;
   /** Local mode: directory with etcd and kube-apiserver. Default the harness default. */
   readonly binDir?: string;
+  /** Local mode: CLI entry to run as the server, e.g. a built `dist/cli/main.js`. Default `lib/cli/main.ts` (tsx). */
+  readonly serverEntry?: string;
   /** JUnit XML path; `null` writes none. Default `conformance/results/junit.xml`. */
   readonly junitPath?: string | null;
   /** Run only cases whose name contains one of these (setup cases always run). Default all. */
@@ -102,7 +104,11 @@ export async function runConformance(opts: RunConformanceOptions = {}): Promise<
   try {
     if (mode === 'local') {
       const { createLocalEnvironment } = await import('./modes/local.js');
-      env = await createLocalEnvironment({ ...(opts.binDir ? { binDir: opts.binDir } : {}), log });
+      env = await createLocalEnvironment({
+        ...(opts.binDir ? { binDir: opts.binDir } : {}),
+        ...(opts.serverEntry ? { serverEntry: opts.serverEntry } : {}),
+        log,
+      });
     } else {
       const { createClusterEnvironment } = await import('./modes/cluster.js');
       if (!opts.image)
@@ -146,6 +152,7 @@ Flags:
   --image <image>        sample server image (cluster mode)
   --kubeconfig <path>    default $KUBECONFIG, then ~/.kube/config (cluster mode)
   --keep                 leave the deployment in the cluster afterwards (cluster mode)
+  --server-entry <js>    run this built CLI (e.g. dist/cli/main.js after npm run build) as the server (local mode)
   --junit <path>         JUnit XML report, default conformance/results/junit.xml
   --only <text>          run only cases whose name contains <text> (repeatable; setup cases always run)
   -h, --help
@@ -163,6 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         kubeconfig: { type: 'string' },
         keep: { type: 'boolean' },
         junit: { type: 'string' },
+        'server-entry': { type: 'string' },
         only: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -186,6 +194,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.keep ? { keep: true } : {}),
     ...(values.junit ? { junitPath: values.junit } : {}),
+    ...(values['server-entry'] ? { serverEntry: values['server-entry'] } : {}),
     ...(values.only ? { only: values.only } : {}),
   });
   return report.failed > 0 ? 1 : 0;

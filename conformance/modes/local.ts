@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { createExtensionServingPki, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
@@ -18,6 +18,11 @@ export interface LocalModeOptions {
   readonly binDir?: string;
   /** Namespace for the suite's test identities and widgets. Default `kda-conformance`. */
   readonly testNamespace?: string;
+  /**
+   * The CLI entry to run as the sample server, e.g. a built `dist/cli/main.js` (what the Docker image runs). Default
+   * `lib/cli/main.ts` through tsx.
+   */
+  readonly serverEntry?: string;
   readonly log?: (msg: string) => void;
 }
 
@@ -89,9 +94,7 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
       proc = startProcess(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          join(repoRoot, 'lib/cli/main.ts'),
+          ...(opts.serverEntry ? [resolve(opts.serverEntry)] : ['--import', 'tsx', join(repoRoot, 'lib/cli/main.ts')]),
           'serve',
           `--secure-port=${serverPort}`,
           '--bind-address=127.0.0.1',
@@ -113,7 +116,8 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
       } finally {
         await agent.close();
       }
-      return `pid ${p.child.pid} on 127.0.0.1:${serverPort} as ${serverIdentity} (ServiceAccount token via TokenRequest)`;
+      const entry = opts.serverEntry ? ` (${resolve(opts.serverEntry)})` : '';
+      return `pid ${p.child.pid}${entry} on 127.0.0.1:${serverPort} as ${serverIdentity} (ServiceAccount token via TokenRequest)`;
     },
 
     async registerApiService() {
