@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { barChartSvg } from './chart.js';
@@ -53,7 +54,8 @@ if (values.help || values.list) {
   --anchor              also run the Go sample-apiserver anchor (needs the control-plane binaries)
   --quick               CI smoke: 2s per scenario, 5k identities in the memory run
   --pin                 pin server (CPU 1) and load generator (CPU 0) with taskset
-  --profile             write a V8 CPU profile of the full-stack server to bench/results/profiles/
+  --profile             write V8 CPU profiles of the servers to bench/results/profiles/<scenario>/
+                        (summarise: npx tsx bench/profile.ts bench/results/profiles/full-stack)
   --no-cluster          never start kube-apiserver; use the in-process review peer
   --identities <n>      distinct identities of the memory run (default 100000)
   --rounds <3>          interleaved slices per throughput case (the duration is split between them)
@@ -102,7 +104,8 @@ const ctx: BenchContext = {
   spawnOptions(name) {
     return {
       ...(settings.pin && { cpu: 1 }),
-      ...(settings.profileDir && name === 'full-stack' && { cpuProfDir: settings.profileDir }),
+      // One directory per scenario server, so profiles of different scenarios never mix.
+      ...(settings.profileDir && { cpuProfDir: join(settings.profileDir, name) }),
       exposeGc: true,
     };
   },

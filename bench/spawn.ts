@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './servers/child.js';
 
@@ -34,8 +33,8 @@ export async function startServer(name: string, cfg: ServerConfig, opts: SpawnOp
   const file = fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
   const nodeArgs = ['--import', 'tsx'];
   if (opts.exposeGc) nodeArgs.push('--expose-gc');
-  // One directory per server: the tsx loader thread writes its own profile next to the main thread's.
-  if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(opts.cpuProfDir, name));
+  // The tsx loader thread writes its own profile next to the main thread's (bench/profile.ts picks the busy one).
+  if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
   const pinned = opts.cpu !== undefined;
   const child: ChildProcess = fork(file, [], {
     ...(pinned

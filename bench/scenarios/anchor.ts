@@ -1,5 +1,7 @@
 import type * as GoSample from '../../harness/go-sample-apiserver.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { RunningServer } from '../spawn.js';
 import type { FindingRow, Scenario, ThroughputRow } from './types.js';
 
@@ -19,13 +21,15 @@ export const anchorGo: Scenario = {
     const mod: typeof GoSample = await import('../../harness/go-sample-apiserver.js');
     ctx.log('  starting the Go sample-apiserver (harness)...');
     const go = await mod.startGoSampleApiserver(cluster.controlPlane as ControlPlane);
+    const pid = listeningPid(go.port);
+    if (!pid) ctx.log('  (could not find the sample-apiserver pid: no CPU-per-request figure for Go)');
     const none = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
     // Not our child process: stats are empty, lifecycle is the harness's.
     const server: RunningServer = {
       name: 'go-sample-apiserver',
       port: go.port,
       origin: go.url,
-      stats: () => Promise.resolve({ memory: none, extra: {} }),
+      stats: () => Promise.resolve({ memory: none, extra: pid ? { cpuUs: processCpuUs(pid) } : {} }),
       gc: () => Promise.resolve(),
       reset: () => Promise.resolve(),
       close: () => go.stop(),
@@ -47,12 +51,45 @@ export const anchorGo: Scenario = {
   },
 };
 
+/** The pid listening on a loopback TCP port (from `ss`), to read the Go process's CPU time. */
+function listeningPid(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+    const m = /pid=(\d+)/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process from /proc, µs (clock ticks are 1/100 s on Linux). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the comm: index 11 = utime, 12 = stime (proc(5) fields 14 and 15).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function anchorFindings(rows: readonly ThroughputRow[]): FindingRow[] {
   const go = rows.find((r) => r.scenario === 'anchor-go');
   const full = rows.find((r) => r.scenario === 'full-stack-allow');
   if (!go || !full) return [];
   const ratio = full.rps / go.rps;
+  const cpu: FindingRow[] =
+    go.cpuUsPerRequest && full.cpuUsPerRequest
+      ? [
+          {
+            scenario: 'anchor-go',
+            label: 'full stack vs Go, server CPU per request (same run)',
+            target: '≥ 2× (contention-resistant view; Go may use both cores)',
+            result: `${(go.cpuUsPerRequest / full.cpuUsPerRequest).toFixed(2)}× (${full.cpuUsPerRequest.toFixed(0)} vs ${go.cpuUsPerRequest.toFixed(0)} µs/request)`,
+            pass: go.cpuUsPerRequest / full.cpuUsPerRequest >= 2,
+            data: { fullStackCpuUs: full.cpuUsPerRequest, goCpuUs: go.cpuUsPerRequest },
+          },
+        ]
+      : [];
   return [
+    ...cpu,
     {
       scenario: 'anchor-go',
       label: 'full stack vs Go sample-apiserver (same run)',

@@ -107,6 +107,17 @@ function fullStackFindings(rows: readonly ThroughputRow[]): FindingRow[] {
       p99Ms: allow.p99Ms,
     });
   }
+  if (koa?.cpuUsPerRequest && allow?.cpuUsPerRequest) {
+    const eff = koa.cpuUsPerRequest / allow.cpuUsPerRequest;
+    out.push({
+      scenario: 'full-stack-allow',
+      label: 'full stack vs bare Koa, server CPU per request (same run)',
+      target: '≥ 0.85× (contention-resistant view of the same target)',
+      result: `${eff.toFixed(2)}× (${allow.cpuUsPerRequest.toFixed(0)} vs ${koa.cpuUsPerRequest.toFixed(0)} µs/request)`,
+      pass: eff >= 0.85,
+      data: { eff, fullStackCpuUs: allow.cpuUsPerRequest, bareKoaCpuUs: koa.cpuUsPerRequest },
+    });
+  }
   if (allow?.server) {
     const s = allow.server;
     const verifications = s.chainVerifications ?? 0;

@@ -88,6 +88,9 @@ function ready(port: number): void {
 }
 
 function answerParent(server: Server, stats: StatsFn): void {
+  // Every bench server alike: keep idle connections for 2 min (Node's default is 5 s), so interleaved rounds and the
+  // pre-connected burst clients find their connections still open instead of paying new handshakes.
+  server.keepAliveTimeout = 120_000;
   // CPU per served request is the contention-proof cost metric: req/s on a shared 2-core box moves with the
   // neighbours, CPU time per request much less.
   let requestsServed = 0;

@@ -13,7 +13,9 @@ import { authenticate } from '../../lib/koa/authenticate.js';
 import { createSecureServer } from '../../lib/server/secure-server.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { chainVerifierStats } from '../../lib/trust/verify-chain.js';
-import { authorizer as buildAuthorizer, authorizeMiddleware } from './full-stack-authz.js';
+import { authorize } from '../../lib/koa/authorize.js';
+import { requestInfo } from '../../lib/koa/request-info.js';
+import { authorizer as buildAuthorizer } from './full-stack-authz.js';
 import {
   countVerifications,
   onReset,
@@ -70,6 +72,8 @@ const authz = buildAuthorizer(countedSar, {
 const ablate = new Set((process.env.BENCH_ABLATE ?? '').split(',').filter(Boolean));
 const app = new Koa();
 app.silent = true;
+// Go's handler chain order: WithRequestInfo, WithAuthentication, WithAuthorization, handler.
+if (!ablate.has('authz')) app.use(requestInfo());
 if (!ablate.has('authn'))
   app.use(
     authenticate({
@@ -81,7 +85,7 @@ if (!ablate.has('authn'))
       ...(tokenAuthenticator && { tokenAuthenticator }),
     }),
   );
-if (!ablate.has('authz')) app.use(authorizeMiddleware(authz.authorizer));
+if (!ablate.has('authz')) app.use(authorize({ authorizer: authz.authorizer }));
 app.use((ctx) => {
   ctx.type = 'application/json';
   ctx.body = trivialBody;
