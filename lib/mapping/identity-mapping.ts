@@ -137,7 +137,12 @@ export class IdentityMapping {
     if (text === this.#goodText) {
       // Back to the document already in force (after a bad edit or a read error): recovered, nothing to apply.
       this.#lastText = text;
-      this.#recover();
+      if (this.#recover()) {
+        this.#logger.info(
+          { source: this.#source.name, version: this.#version },
+          'identity mapping source is valid again',
+        );
+      }
       return false;
     }
     let doc: MappingDocument;
@@ -164,7 +169,6 @@ export class IdentityMapping {
     if (this.#lastError === undefined) return false;
     this.#lastError = undefined;
     this.#lastErrorAt = undefined;
-    this.#logger.info({ source: this.#source.name, version: this.#version }, 'identity mapping source is valid again');
     return true;
   }
 

@@ -1,0 +1,220 @@
+import { expect } from 'chai';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import YAML from 'yaml';
+import { waitForAuditEvents } from '../../../harness/audit-log.js';
+import { startControlPlane, type ControlPlane } from '../../../harness/control-plane.js';
+import { createCertificate, generateKeyPair } from '../../../lib/pki/index.js';
+import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../../lib/webhook/cli.js';
+import { eventually, recordingLogger } from '../../webhook/helpers.js';
+
+const fixtures = new URL('../../../fixtures/webhook/', import.meta.url).pathname;
+const webhookFailure = 'Failed to make webhook authenticator request';
+
+/** A webhook kubeconfig: the server URL includes the path, the CA verifies our serving cert, KAS presents a client cert. */
+function webhookKubeconfig(path: string, server: string, caFile: string, certFile: string, keyFile: string): string {
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'webhook', cluster: { server, 'certificate-authority': caFile } }],
+    users: [{ name: 'kube-apiserver', user: { 'client-certificate': certFile, 'client-key': keyFile } }],
+    contexts: [{ name: 'webhook', context: { cluster: 'webhook', user: 'kube-apiserver' } }],
+    'current-context': 'webhook',
+  };
+  writeFileSync(path, YAML.stringify(doc));
+  return path;
+}
+
+describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAccessReview webhooks', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let running: RunningWebhook;
+  let cp: ControlPlane;
+  let agent: Agent;
+  const logger = recordingLogger();
+
+  before(async function () {
+    this.timeout(240_000);
+    dir = mkdtempSync(join(tmpdir(), 'kda-e2e-webhook-'));
+    const f = (name: string) => join(dir, name);
+    // Our serving CA (what KAS trusts for the webhook) and a client CA for KAS's own certificate.
+    const key = generateKeyPair();
+    const servingCa = createCertificate({ commonName: 'kda-webhook-serving-ca', isCA: true });
+    const serving = createCertificate({
+      commonName: 'kda-webhook',
+      issuer: servingCa,
+      keyPair: key,
+      extKeyUsage: ['serverAuth'],
+      ipAddresses: ['127.0.0.1'],
+      dnsNames: ['localhost'],
+    });
+    const clientCa = createCertificate({ commonName: 'kda-webhook-client-ca', isCA: true });
+    const kasClient = createCertificate({
+      commonName: 'kube-apiserver-webhook-client',
+      issuer: clientCa,
+      keyPair: key,
+    });
+    writeFileSync(f('serving-ca.crt'), servingCa.certPem);
+    writeFileSync(f('serving.crt'), serving.certPem);
+    writeFileSync(f('serving.key'), serving.keyPem);
+    writeFileSync(f('client-ca.crt'), clientCa.certPem);
+    writeFileSync(f('kas-client.crt'), kasClient.certPem);
+    writeFileSync(f('kas-client.key'), kasClient.keyPem);
+    for (const n of ['tokens.csv', 'mapping.yaml', 'policy.yaml']) copyFileSync(join(fixtures, n), f(n));
+
+    running = await startWebhookCommand(
+      parseWebhookFlags([
+        `--tls-cert-file=${f('serving.crt')}`,
+        `--tls-private-key-file=${f('serving.key')}`,
+        `--client-ca-file=${f('client-ca.crt')}`,
+        `--token-auth-file=${f('tokens.csv')}`,
+        `--mapping-file=${f('mapping.yaml')}`,
+        '--mapping-poll-interval=1s',
+        `--authorization-policy-file=${f('policy.yaml')}`,
+        '--bind-address=127.0.0.1',
+        '--secure-port=0',
+      ]),
+      { logger },
+    );
+    const base = `https://127.0.0.1:${running.address.port}`;
+    const authn = webhookKubeconfig(
+      f('authn.kubeconfig'),
+      `${base}/authenticate`,
+      f('serving-ca.crt'),
+      f('kas-client.crt'),
+      f('kas-client.key'),
+    );
+    const authz = webhookKubeconfig(
+      f('authz.kubeconfig'),
+      `${base}/authorize`,
+      f('serving-ca.crt'),
+      f('kas-client.crt'),
+      f('kas-client.key'),
+    );
+    cp = await startControlPlane({
+      extraApiServerFlags: [
+        `--authentication-token-webhook-config-file=${authn}`,
+        // 1.20 defaults to v1beta1 for TokenReview; SAR is asked for v1 so both versions cross the wire.
+        '--authentication-token-webhook-version=v1beta1',
+        // No KAS-side caching: every request must reach the webhook, or the mapping edits below prove nothing.
+        '--authentication-token-webhook-cache-ttl=0s',
+        `--authorization-webhook-config-file=${authz}`,
+        '--authorization-webhook-version=v1',
+        '--authorization-webhook-cache-authorized-ttl=0s',
+        '--authorization-webhook-cache-unauthorized-ttl=0s',
+        // A string-slice flag: appended to the harness's RBAC, giving --authorization-mode=RBAC,Webhook.
+        '--authorization-mode=Webhook',
+      ],
+    });
+    agent = new Agent({ connect: { ca: cp.pki.ca.certPem } });
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await agent?.close();
+    await cp?.stop();
+    await running?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function asToken(token: string, path: string) {
+    const res = await request(`${cp.apiServerUrl}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+      dispatcher: agent,
+    });
+    const text = await res.body.text();
+    return {
+      status: res.statusCode,
+      text,
+      json: (() => {
+        try {
+          return JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })(),
+    };
+  }
+
+  it('a mapped token is authenticated with the mapped username and groups, and authorized by our webhook', async () => {
+    const res = await asToken('t-alice-1', '/api/v1/namespaces/default/configmaps');
+    expect(res.status, res.text).to.equal(200);
+    const [ev] = await waitForAuditEvents(
+      cp.auditLogPath,
+      (e) => e.requestURI === '/api/v1/namespaces/default/configmaps',
+      {
+        user: 'user:token:alice-1',
+        what: 'the mapped user listing configmaps',
+      },
+    );
+    expect(ev!.user.groups).to.include.members(['devs', 'team:token:alice-1', 'system:authenticated']);
+    expect(ev!.responseStatus?.code).to.equal(200);
+    // Both versions crossed the wire and were echoed: v1beta1 TokenReview, v1 SubjectAccessReview.
+    const versions = new Set(logger.lines.map((l) => l.fields.apiVersion).filter(Boolean));
+    expect([...versions]).to.include.members(['authentication.k8s.io/v1beta1', 'authorization.k8s.io/v1']);
+  });
+
+  it('an explicit deny from our webhook is a 403 carrying its reason', async () => {
+    const res = await asToken('t-bob', '/api/v1/namespaces/default/secrets');
+    expect(res.status, res.text).to.equal(403);
+    expect(String(res.json?.message)).to.include('User "bob" cannot list resource "secrets"');
+    expect(String(res.json?.message)).to.include('bob may never read secrets');
+  });
+
+  it('"no opinion" from our webhook is a 403 (RBAC has none either)', async () => {
+    const res = await asToken('t-bob', '/api/v1/namespaces/default/pods');
+    expect(res.status, res.text).to.equal(403);
+    expect(String(res.json?.message)).to.include('User "bob" cannot list resource "pods"');
+  });
+
+  it('refused tokens are 401 from kube-apiserver with no webhook-failure log line', async () => {
+    for (const token of ['t-root', 'no-such-token']) {
+      const res = await asToken(token, '/api/v1/namespaces/default/configmaps');
+      expect(res.status, `${token}: ${res.text}`).to.equal(401);
+    }
+    // Positive control: kube-apiserver received our 200 answer and logged its status.error as the reason.
+    await eventually(
+      () => readFileSync(cp.apiServerLogPath, 'utf8').includes('identity is not mapped to a Kubernetes user'),
+      'the refusal reason in the kube-apiserver log',
+    );
+    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailure);
+  });
+
+  it('a broken mapping edit keeps the last good mapping; a good edit then applies through kube-apiserver', async () => {
+    // kube-apiserver caches successful token authentications for 10 s whatever the webhook cache TTL (the
+    // hard-coded TokenSuccessCacheTTL around its token union), so each step uses a token it has not seen yet.
+    const file = join(dir, 'mapping.yaml');
+    writeFileSync(file, 'mappings:\n  - match: { subject: "token:alice-*" }\n    username: [unterminated\n');
+    await eventually(() => running.mapping!.status().lastError !== undefined, 'the mapping error');
+    expect(running.mapping!.status()).to.include({ loaded: true, version: 1 });
+    const mark = logger.lines.length;
+    const still = await asToken('t-alice-2', '/api/v1/namespaces/default/configmaps');
+    expect(still.status, still.text).to.equal(200);
+    // The request really reached the webhook while the file was broken (not a kube-apiserver cache hit).
+    expect(
+      logger.lines.slice(mark).some((l) => l.msg === 'token authenticated' && l.fields.user === 'user:token:alice-2'),
+    ).to.equal(true);
+
+    // Alice's tokens lose "devs": the policy no longer lets them list configmaps.
+    writeFileSync(
+      file,
+      'mappings:\n  - match: { subject: "token:alice-*" }\n    username: "user:{{subject}}"\n    groups: ["viewers"]\n',
+    );
+    await eventually(() => running.mapping!.status().version === 2, 'version 2');
+    const now = await asToken('t-alice-3', '/api/v1/namespaces/default/configmaps');
+    expect(now.status, now.text).to.equal(403);
+    expect(String(now.json?.message)).to.include('User "user:token:alice-3" cannot list');
+    const [ev] = await waitForAuditEvents(
+      cp.auditLogPath,
+      (e) => e.requestURI === '/api/v1/namespaces/default/configmaps',
+      {
+        user: 'user:token:alice-3',
+        what: 'the remapped user',
+      },
+    );
+    expect(ev!.user.groups).to.include('viewers').and.not.include('devs');
+    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailure);
+  });
+});
