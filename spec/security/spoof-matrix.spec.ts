@@ -1,0 +1,510 @@
+// The spoof matrix: every way a caller might try to be someone else, against the full Koa stack (requestInfo →
+// authenticate → authorize) behind lib/server over real TLS. No case may reach the handler as the claimed identity,
+// and no identity header (Authorization, X-Remote-*) ever reaches the handler.
+import { expect } from 'chai';
+import { connect } from 'node:tls';
+import { Client, request, type Agent, type Dispatcher } from 'undici';
+import { unauthorizedBody } from '../../lib/http/status.js';
+import { createCertificate } from '../../lib/pki/index.js';
+import { testCert, testPki, type TestCert } from '../support/pki.js';
+import { goodToken, identityHeaderPattern, startSecurityStack, type SecurityStack, type Seen } from './stack.js';
+
+const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
+const claimedUser = 'mallory';
+const claimedGroup = 'spoofed-admins';
+
+/** The headers an attacker sends to claim `mallory` / `spoofed-admins` / an extra. */
+const claim = [
+  'X-Remote-User',
+  claimedUser,
+  'X-Remote-Group',
+  claimedGroup,
+  'X-Remote-Extra-Scopes',
+  'everything',
+  'X-Remote-Uid',
+  'uid-mallory',
+];
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly seen: Seen | undefined;
+}
+
+async function call(
+  stack: SecurityStack,
+  dispatcher: Dispatcher,
+  headers: string[],
+  opts: { method?: Dispatcher.HttpMethod; path?: string } = {},
+): Promise<Answer> {
+  const before = stack.seen.length;
+  const res = await request(`${stack.url}${opts.path ?? path}`, {
+    dispatcher,
+    method: opts.method ?? 'GET',
+    headers,
+  });
+  const body = await res.body.text();
+  return { status: res.statusCode, body, seen: stack.seen.length > before ? stack.seen.at(-1) : undefined };
+}
+
+/** The handler never saw an identity header and never ran as the claimed identity. */
+function assertNoSpoof(stack: SecurityStack, a: Answer, opts: { allowImpersonateHeaders?: boolean } = {}): void {
+  if (a.seen) {
+    expect(a.seen.user.name).to.not.equal(claimedUser);
+    expect(a.seen.user.groups).to.not.include(claimedGroup);
+    expect(Object.keys(a.seen.user.extra)).to.not.include('scopes');
+    expect(a.seen.user.uid).to.not.equal('uid-mallory');
+    const leaked = a.seen.headerNames.filter(
+      (n) => identityHeaderPattern.test(n) && !(opts.allowImpersonateHeaders && n.startsWith('impersonate-')),
+    );
+    expect(leaked, 'identity headers reaching the handler').to.deep.equal([]);
+  }
+  for (const attrs of stack.authorized) expect(attrs.user?.name).to.not.equal(claimedUser);
+}
+
+function assertRefused(a: Answer): void {
+  expect(a.status).to.equal(401);
+  expect(a.body).to.equal(unauthorizedBody);
+  expect(a.seen, 'a refusal never reaches the handler').to.equal(undefined);
+}
+
+function assertUser(a: Answer, name: string, authenticator: string): Seen {
+  expect(a.status, a.body).to.equal(200);
+  expect(a.seen).to.not.equal(undefined);
+  expect(a.seen!.user.name).to.equal(name);
+  expect(a.seen!.authenticator).to.equal(authenticator);
+  return a.seen!;
+}
+
+/** Parses the status code of the first response in raw HTTP/1.1 bytes ('' when none). */
+function statusOf(raw: string): number {
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(raw);
+  return m ? Number(m[1]) : 0;
+}
+
+function rawRequest(lines: string[], body = ''): Buffer {
+  return Buffer.from(
+    [`GET ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close', ...lines, '', body].join('\r\n'),
+    'latin1',
+  );
+}
+
+describe('security: spoof matrix (full Koa stack over real TLS)', function () {
+  this.timeout(30_000);
+  const pki = testPki();
+  let stack: SecurityStack;
+  let noCert: Agent;
+  let proxy: Agent;
+
+  before(async () => {
+    stack = await startSecurityStack();
+    noCert = stack.agent();
+    proxy = stack.agent(pki.proxy);
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  const selfSignedProxy = (): TestCert =>
+    testCert(createCertificate({ commonName: 'front-proxy-client', keyPair: pki.sharedKey }));
+
+  describe('certificates that must not make the caller the front proxy', () => {
+    it('no client certificate + X-Remote-* → system:anonymous, every identity header stripped', async () => {
+      const a = await call(stack, noCert, claim);
+      const seen = assertUser(a, 'system:anonymous', 'anonymous');
+      expect(seen.user.groups).to.deep.equal(['system:unauthenticated']);
+      assertNoSpoof(stack, a);
+    });
+
+    it('self-signed certificate with CN front-proxy-client → 401', async () => {
+      const a = await call(stack, stack.agent(selfSignedProxy()), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('client-CA certificate with CN front-proxy-client (CA-reuse confusion) → x509 user "front-proxy-client", never the header user', async () => {
+      const a = await call(stack, stack.agent(pki.clientProxyCN), claim);
+      const seen = assertUser(a, 'front-proxy-client', 'x509');
+      expect(seen.user.groups).to.deep.equal(['system:authenticated']);
+      assertNoSpoof(stack, a);
+    });
+
+    it('front-proxy CA, CN not in requestheader-allowed-names → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyOtherCN), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('front-proxy CA, allowed CN in the wrong case (Front-Proxy-Client) → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyUpperCN), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('expired front-proxy certificate → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyExpired), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('not-yet-valid front-proxy certificate → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyNotYetValid), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('serverAuth-only EKU front-proxy certificate → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyServerAuthOnly), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('leaf under an "intermediate" with CA:FALSE → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyViaCaFalse), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('leaf under an expired intermediate → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyViaExpiredIntermediate), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('chain sent without its intermediate → 401', async () => {
+      // A leaf never presented with its intermediate anywhere in this process, on a fresh agent (no resumption).
+      const leaf = testCert(
+        createCertificate({
+          commonName: 'front-proxy-client',
+          keyPair: pki.sharedKey,
+          issuer: pki.frontProxyIntermediate.issued,
+        }),
+      );
+      const a = await call(stack, stack.agent(leaf), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('front-proxy-client certificate from an unrelated CA → 401', async () => {
+      const a = await call(stack, stack.agent(pki.proxyFromOtherCA), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('a CA certificate presented as the client certificate (the front-proxy CA itself) → 401', async () => {
+      const a = await call(stack, stack.agent(pki.frontProxyCA), claim);
+      // The CA is in the root pool, so it verifies as a one-element chain (Go does too) but its CN is not allowed.
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('client-CA certificate without CN (O=ghosts) + X-Remote-* → 401 (the front-proxy verifier errored)', async () => {
+      const a = await call(stack, stack.agent(pki.clientNoCN), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('an ordinary client-CA user (alice) + X-Remote-* → alice, headers stripped', async () => {
+      const a = await call(stack, stack.agent(pki.alice), claim);
+      const seen = assertUser(a, 'alice', 'x509');
+      expect(seen.user.groups).to.deep.equal(['developers', 'system:masters', 'system:authenticated']);
+      expect(Object.keys(seen.user.extra)).to.deep.equal(['authentication.kubernetes.io/credential-id']);
+      assertNoSpoof(stack, a);
+    });
+  });
+
+  describe('tokens and impersonation headers', () => {
+    it('valid bearer token + X-Remote-* → the token user; Authorization and X-Remote-* stripped', async () => {
+      const a = await call(stack, noCert, [...claim, 'Authorization', `Bearer ${goodToken}`]);
+      const seen = assertUser(a, 'token-user', 'tokenreview');
+      expect(seen.user.groups).to.deep.equal(['token-group', 'system:authenticated']);
+      assertNoSpoof(stack, a);
+    });
+
+    it('rejected bearer token + X-Remote-* → 401 (not anonymous)', async () => {
+      const a = await call(stack, noCert, [...claim, 'Authorization', 'Bearer forged']);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('Impersonate-User/-Group/-Extra sent directly without credentials → system:anonymous (never impersonated)', async () => {
+      const a = await call(stack, noCert, [
+        'Impersonate-User',
+        claimedUser,
+        'Impersonate-Group',
+        claimedGroup,
+        'Impersonate-Extra-Scopes',
+        'everything',
+        'Impersonate-Uid',
+        'uid-mallory',
+      ]);
+      assertUser(a, 'system:anonymous', 'anonymous');
+      // We do no impersonation (Go's WithImpersonation is out of scope): the headers are inert, not identity.
+      assertNoSpoof(stack, a, { allowImpersonateHeaders: true });
+    });
+
+    it('Impersonate-User from a real client-certificate user → the real caller (alice), not the impersonated user', async () => {
+      const a = await call(stack, stack.agent(pki.alice), ['Impersonate-User', claimedUser]);
+      assertUser(a, 'alice', 'x509');
+      assertNoSpoof(stack, a, { allowImpersonateHeaders: true });
+      expect(stack.authorized.at(-1)!.user.name).to.equal('alice');
+    });
+
+    it('Impersonate-User through the front proxy → the proxied user from X-Remote-User', async () => {
+      const a = await call(stack, proxy, ['X-Remote-User', 'bob', 'Impersonate-User', claimedUser]);
+      assertUser(a, 'bob', 'requestheader');
+      assertNoSpoof(stack, a, { allowImpersonateHeaders: true });
+    });
+  });
+
+  describe('valid front-proxy certificate: header spellings and content (Go semantics)', () => {
+    it('lower-case x-remote-user / x-remote-group are the same headers', async () => {
+      const a = await call(stack, proxy, ['x-remote-user', 'bob', 'x-remote-group', 'devs']);
+      const seen = assertUser(a, 'bob', 'requestheader');
+      expect(seen.user.groups).to.deep.equal(['devs', 'system:authenticated']);
+      assertNoSpoof(stack, a);
+    });
+
+    it('upper-case X-REMOTE-USER / X-REMOTE-EXTRA-SCOPE are the same headers; extra key lower-cased', async () => {
+      const a = await call(stack, proxy, ['X-REMOTE-USER', 'bob', 'X-REMOTE-EXTRA-SCOPE', 'Read']);
+      const seen = assertUser(a, 'bob', 'requestheader');
+      expect(seen.user.extra).to.deep.equal({ scope: ['Read'] });
+      assertNoSpoof(stack, a);
+    });
+
+    it('duplicated X-Remote-User lines: the first line wins', async () => {
+      const a = await call(stack, proxy, ['X-Remote-User', 'bob', 'x-remote-user', claimedUser]);
+      assertUser(a, 'bob', 'requestheader');
+      assertNoSpoof(stack, a);
+    });
+
+    it('duplicated X-Remote-User with an empty first line: no user → 401 (the second line is not used)', async () => {
+      const a = await call(stack, proxy, ['X-Remote-User', '', 'X-Remote-User', claimedUser]);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('X-Remote-Group without X-Remote-User → 401 (groups never authenticate alone)', async () => {
+      const a = await call(stack, proxy, ['X-Remote-Group', claimedGroup]);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('leading/trailing spaces are trimmed by the HTTP parser, as Go textproto does; inner spaces kept', async () => {
+      const out = await stack.raw(
+        rawRequest(['X-Remote-User: \t  bob  smith \t ', 'X-Remote-Group:  a, b  ']),
+        pki.proxy,
+      );
+      expect(statusOf(out)).to.equal(200);
+      const seen = stack.seen.at(-1)!;
+      expect(seen.user.name).to.equal('bob  smith');
+      expect(seen.user.groups).to.deep.equal(['a, b', 'system:authenticated']);
+      assertNoSpoof(stack, { status: 200, body: '', seen });
+    });
+
+    it('X-Remote-Uid is not a configured UID header (Go does not default it) → uid "" and the header stripped', async () => {
+      const a = await call(stack, proxy, ['X-Remote-User', 'bob', 'X-Remote-Uid', 'uid-mallory']);
+      const seen = assertUser(a, 'bob', 'requestheader');
+      expect(seen.user.uid).to.equal('');
+      assertNoSpoof(stack, a);
+    });
+
+    it('CR/LF injection in a header value over a raw socket without a certificate → 400, never authenticated', async () => {
+      const before = stack.seen.length;
+      const out = await stack.raw(rawRequest([`X-Remote-User: bob\rX-Remote-User: ${claimedUser}`]));
+      expect(statusOf(out)).to.equal(400);
+      expect(stack.seen.length).to.equal(before);
+    });
+
+    it('bare LF splitting one header into two (raw socket, no certificate) → 400 (llhttp is strict), never authenticated', async () => {
+      const before = stack.seen.length;
+      const out = await stack.raw(rawRequest([`X-Foo: x\nX-Remote-User: ${claimedUser}`]));
+      expect(statusOf(out)).to.equal(400);
+      expect(stack.seen.length).to.equal(before);
+    });
+
+    it('obs-fold continuation line after X-Remote-User (raw socket, front-proxy cert) → 400, never authenticated', async () => {
+      const before = stack.seen.length;
+      const out = await stack.raw(rawRequest(['X-Remote-User: bob', ` ${claimedUser}`]), pki.proxy);
+      expect(statusOf(out)).to.equal(400);
+      expect(stack.seen.length).to.equal(before);
+    });
+
+    it('whitespace before the colon ("X-Remote-User :") → 400, never authenticated', async () => {
+      const before = stack.seen.length;
+      const out = await stack.raw(rawRequest([`X-Remote-User : ${claimedUser}`]), pki.proxy);
+      expect(statusOf(out)).to.equal(400);
+      expect(stack.seen.length).to.equal(before);
+    });
+
+    it('over-long X-Remote-User (above Node max header size) → 431, never authenticated', async () => {
+      const before = stack.seen.length;
+      const out = await stack.raw(rawRequest([`X-Remote-User: ${'m'.repeat(20_000)}`]), pki.proxy);
+      expect(statusOf(out)).to.equal(431);
+      expect(stack.seen.length).to.equal(before);
+      for (const attrs of stack.authorized) expect(attrs.user.name.length).to.be.below(20_000);
+    });
+
+    it('non-UTF-8 bytes in X-Remote-User → each invalid byte becomes U+FFFD (as Go JSON-encodes it); valid UTF-8 kept', async () => {
+      const out = await stack.raw(
+        Buffer.concat([
+          Buffer.from(
+            `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Remote-User: b\xff\xfeb\r\n`,
+            'latin1',
+          ),
+          Buffer.from('X-Remote-Group: gr\u00fcn\r\n\r\n', 'utf8'),
+        ]),
+        pki.proxy,
+      );
+      expect(statusOf(out)).to.equal(200);
+      const seen = stack.seen.at(-1)!;
+      expect(seen.user.name).to.equal('b\ufffd\ufffdb');
+      expect(seen.user.groups).to.deep.equal(['grün', 'system:authenticated']);
+      assertNoSpoof(stack, { status: 200, body: '', seen });
+    });
+
+    it('X-Remote-User in a chunked trailer (raw socket, no certificate) → system:anonymous', async () => {
+      const out = await stack.raw(
+        Buffer.from(
+          [
+            `POST ${path} HTTP/1.1`,
+            'Host: localhost',
+            'Connection: close',
+            'Transfer-Encoding: chunked',
+            'Trailer: X-Remote-User',
+            '',
+            '2',
+            '{}',
+            '0',
+            `X-Remote-User: ${claimedUser}`,
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+      );
+      expect(statusOf(out)).to.equal(200);
+      const seen = stack.seen.at(-1)!;
+      expect(seen.user.name).to.equal('system:anonymous');
+      assertNoSpoof(stack, { status: 200, body: '', seen });
+    });
+
+    const extraCases: { name: string; header: string; key: string }[] = [
+      { name: '%00 (NUL) in the key is decoded to U+0000', header: 'X-Remote-Extra-Foo%00bar', key: 'foo\u0000bar' },
+      { name: '%2F in the key becomes "/"', header: 'X-Remote-Extra-Example.com%2FScope', key: 'example.com/scope' },
+      {
+        name: '%2f (lower-case hex) also becomes "/"',
+        header: 'X-Remote-Extra-Example.com%2fscope',
+        key: 'example.com/scope',
+      },
+      { name: '".." is an ordinary key', header: 'X-Remote-Extra-..', key: '..' },
+      { name: '%2E%2E%2F decodes to "../"', header: 'X-Remote-Extra-%2E%2E%2F', key: '../' },
+      { name: 'a malformed escape (%zz) keeps the key as-is', header: 'X-Remote-Extra-Bad%zz', key: 'bad%zz' },
+      { name: 'exactly the prefix gives the empty key', header: 'X-Remote-Extra-', key: '' },
+    ];
+    for (const c of extraCases) {
+      it(`extra key: ${c.name}; the header never reaches the handler`, async () => {
+        const a = await call(stack, proxy, ['X-Remote-User', 'bob', c.header, 'v1', c.header, '']);
+        const seen = assertUser(a, 'bob', 'requestheader');
+        expect(seen.user.extra).to.deep.equal({ [c.key]: ['v1', ''] });
+        assertNoSpoof(stack, a);
+      });
+    }
+  });
+
+  describe('protocol', () => {
+    it('HTTP/2 is not offered in ALPN: the server negotiates nothing (HTTP/1.1) even when the client asks for h2', async () => {
+      const alpn = await new Promise<string | false>((resolve, reject) => {
+        const s = connect({
+          host: '127.0.0.1',
+          port: stack.port,
+          ca: stack.servingCaPem,
+          servername: 'localhost',
+          ALPNProtocols: ['h2', 'http/1.1'],
+        });
+        s.on('secureConnect', () => {
+          resolve(s.alpnProtocol);
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+      expect(alpn).to.not.equal('h2');
+    });
+
+    it('an undici client allowing h2 falls back to HTTP/1.1 and the spoof still fails', async () => {
+      const a = await call(stack, stack.agent(undefined, { allowH2: true }), claim);
+      assertUser(a, 'system:anonymous', 'anonymous');
+      assertNoSpoof(stack, a);
+    });
+  });
+});
+
+describe('security: spoof matrix, CA rotation (full Koa stack over real TLS)', function () {
+  this.timeout(30_000);
+  const pki = testPki();
+  let stack: SecurityStack;
+
+  beforeEach(async () => {
+    stack = await startSecurityStack();
+  });
+  afterEach(async () => {
+    await stack?.close();
+  });
+
+  it('leaf signed by a rotated-out front-proxy CA → 401 after the rotation', async () => {
+    const proxy = stack.agent(pki.proxy);
+    assertUser(await call(stack, proxy, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+    stack.frontProxyCA.swap(pki.otherCA.certPem);
+    const a = await call(stack, stack.agent(pki.proxy), claim);
+    assertRefused(a);
+    assertNoSpoof(stack, a);
+  });
+
+  it('during an overlap (old + new CA) both proxies work; after the old CA is removed the old leaf is refused', async () => {
+    stack.frontProxyCA.swap(pki.frontProxyCA.certPem + pki.otherCA.certPem);
+    assertUser(await call(stack, stack.agent(pki.proxy), ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+    assertUser(
+      await call(stack, stack.agent(pki.proxyFromOtherCA), ['X-Remote-User', 'carol']),
+      'carol',
+      'requestheader',
+    );
+    stack.frontProxyCA.swap(pki.otherCA.certPem);
+    assertRefused(await call(stack, stack.agent(pki.proxy), claim));
+  });
+
+  it('keep-alive connection whose certificate was valid before a CA rotation → next request on the same socket refused', async () => {
+    const client = new Client(stack.url, {
+      connect: { ca: stack.servingCaPem, cert: pki.proxy.chainPem, key: pki.proxy.keyPem },
+      pipelining: 1,
+    });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    try {
+      const first = await call(stack, client, ['X-Remote-User', 'bob']);
+      assertUser(first, 'bob', 'requestheader');
+      stack.frontProxyCA.swap(pki.otherCA.certPem);
+      const second = await call(stack, client, claim);
+      assertRefused(second);
+      assertNoSpoof(stack, second);
+      expect(connects, 'both requests used one TLS connection').to.equal(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('keep-alive client-CA user after the client CA is rotated → next request on the same socket refused', async () => {
+    const client = new Client(stack.url, {
+      connect: { ca: stack.servingCaPem, cert: pki.alice.chainPem, key: pki.alice.keyPem },
+      pipelining: 1,
+    });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    try {
+      assertUser(await call(stack, client, []), 'alice', 'x509');
+      stack.clientCA.swap(pki.otherCA.certPem);
+      assertRefused(await call(stack, client, claim));
+      expect(connects).to.equal(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
