@@ -10,7 +10,12 @@ const anonymousUser: UserInfo = Object.freeze({
   extra: Object.freeze({}),
 });
 
-const result: AuthenticationResult = Object.freeze({ ok: true, user: anonymousUser, authenticator: 'anonymous' });
+const result: AuthenticationResult = Object.freeze({
+  ok: true,
+  user: anonymousUser,
+  authenticator: 'anonymous',
+  consumedHeaders: Object.freeze([]),
+});
 
 /** Go's anonymous authenticator: every request is `system:anonymous` in `system:unauthenticated`. */
 export function anonymousAuthenticator(): RequestAuthenticator {

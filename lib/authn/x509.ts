@@ -81,7 +81,7 @@ export const commonNameUserConversion: UserConversion = (leaf) => {
     groups: [...f.organizations],
     extra: { [credentialIdExtraKey]: [`X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`] },
   };
-  return { ok: true, user, authenticator: 'x509' };
+  return { ok: true, user, authenticator: 'x509', consumedHeaders: [] };
 };
 
 export interface X509AuthenticatorOptions {

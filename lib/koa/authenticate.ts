@@ -1,7 +1,9 @@
+import { channel } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import type { Middleware } from 'koa';
 import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from '../authn/delegating.js';
 import type { AuthenticationResult, RequestAuthenticator, UserInfo } from '../authn/interfaces.js';
-import type { KdaErrorDetails } from '../errors.js';
+import type { KdaError, KdaErrorDetails } from '../errors.js';
 import { stripIdentityHeaders, toAuthnRequest } from '../http/request.js';
 import { unauthorized } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -27,6 +29,22 @@ export interface AuthenticatedState {
 }
 
 /**
+ * Published once per request (when someone subscribes): `{ result, authenticator, user, error, durationSeconds }`,
+ * `result` being Go's `authentication_attempts` label (`success`, `failure` = no credentials accepted, `error`).
+ * Metrics subscribe here instead of wrapping the middleware.
+ */
+export const authenticationChannel = channel('kube-delegated-auth:authn');
+
+export interface AuthenticationEvent {
+  readonly result: 'success' | 'failure' | 'error';
+  /** The authenticator that accepted the request (absent on failure). */
+  readonly authenticator?: string;
+  readonly user?: UserInfo;
+  readonly error?: KdaError;
+  readonly durationSeconds: number;
+}
+
+/**
  * Koa middleware: authenticates the request (k8s.io/apiserver's WithAuthentication), stores the user in
  * `ctx.state.user`, removes every identity header (Authorization, X-Remote-*, the configured front-proxy headers)
  * before downstream middleware runs, and answers the Kubernetes 401 `Status` on failure. All logic lives in
@@ -42,7 +60,14 @@ export function authenticate(options: AuthenticateOptions = {}): Middleware<Part
 
   return async function authenticate(ctx, next) {
     const req = toAuthnRequest(ctx.req);
+    const started = performance.now();
     const result = await authenticator.authenticateRequest(req);
+    if (authenticationChannel.hasSubscribers) {
+      const event: AuthenticationEvent = result.ok
+        ? { result: 'success', authenticator: result.authenticator, user: result.user, durationSeconds: 0 }
+        : { result: result.error ? 'error' : 'failure', error: result.error, durationSeconds: 0 };
+      authenticationChannel.publish({ ...event, durationSeconds: (performance.now() - started) / 1000 });
+    }
     if (!result.ok) {
       logRefusal(logger, result, ctx.method, ctx.path);
       const res = unauthorized();

@@ -74,6 +74,7 @@ describe('anonymousAuthenticator', () => {
       ok: true,
       user: { name: 'system:anonymous', uid: '', groups: ['system:unauthenticated'], extra: {} },
       authenticator: 'anonymous',
+      consumedHeaders: [],
     });
   });
 });

@@ -50,7 +50,7 @@ describe('x509Authenticator (client-ca, Go CommonNameUserConversion)', () => {
         [credentialIdExtraKey]: [`X509SHA256=${createHash('sha256').update(pki.alice.x509.raw).digest('hex')}`],
       },
     });
-    expect(r.consumedHeaders ?? []).to.deep.equal([]);
+    expect(r.consumedHeaders).to.deep.equal([]);
   });
 
   it('empty CN: no opinion (no error)', async () => {

@@ -3,7 +3,12 @@ import Koa from 'koa';
 import { Client, request, type Agent, type Dispatcher } from 'undici';
 import { tokenAuthenticatorFunc } from '../../lib/authn/interfaces.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
-import { authenticate, type AuthenticateOptions } from '../../lib/koa/authenticate.js';
+import {
+  authenticate,
+  authenticationChannel,
+  type AuthenticateOptions,
+  type AuthenticationEvent,
+} from '../../lib/koa/authenticate.js';
 import type { Logger } from '../../lib/log.js';
 import type { CABundle, CABundleProvider, Listener } from '../../lib/trust/interfaces.js';
 import { parsePemBundle } from '../../lib/trust/pem.js';
@@ -385,6 +390,26 @@ describe('authenticate() Koa middleware over real TLS', () => {
       expect(r.headers).to.not.have.property('www-authenticate');
     });
 
+    it('publishes one authentication event per request on kube-delegated-auth:authn (success / failure / error)', async () => {
+      const events: AuthenticationEvent[] = [];
+      const onEvent = (e: unknown) => events.push(e as AuthenticationEvent);
+      authenticationChannel.subscribe(onEvent);
+      try {
+        await call(server, pki.proxy, { 'X-Remote-User': 'alice' });
+        await call(server, pki.proxyOtherCN, { 'X-Remote-User': 'alice' });
+        await call(server, undefined);
+      } finally {
+        authenticationChannel.unsubscribe(onEvent);
+      }
+      expect(events.map((e) => [e.result, e.authenticator])).to.deep.equal([
+        ['success', 'requestheader'],
+        ['error', undefined],
+        ['success', 'anonymous'],
+      ]);
+      expect(events[1]!.error!.code).to.equal('ERR_KDA_CN_NOT_ALLOWED');
+      for (const e of events) expect(e.durationSeconds).to.be.a('number').and.at.least(0);
+    });
+
     it('a CA swap (provider version bump) applies to the next request on the same keep-alive connection', async () => {
       const client = new Client(server.url, {
         connect: { ca: pki.servingCA.certPem, cert: pki.proxy.chainPem, key: pki.proxy.keyPem },
@@ -421,12 +446,17 @@ describe('authenticate() Koa middleware over real TLS', () => {
       });
     });
 
-    it('no credentials → 401, logged at debug (not warn)', async () => {
+    it('no credentials → 401, logged at debug (not warn); the event says failure', async () => {
+      const events: AuthenticationEvent[] = [];
+      const onEvent = (e: unknown) => events.push(e as AuthenticationEvent);
+      authenticationChannel.subscribe(onEvent);
       const r = await call(server, undefined, { 'X-Remote-User': 'admin' });
       expect(r.status).to.equal(401);
       expect(r.text).to.equal(unauthorizedBody);
       expect(logger.entries.map((e) => e.level)).to.deep.equal(['debug']);
       expect(logger.entries[0]!.fields).to.deep.include({ check: 'no-credentials' });
+      authenticationChannel.unsubscribe(onEvent);
+      expect(events.map((e) => e.result)).to.deep.equal(['failure']);
     });
 
     it('the front proxy still works', async () => {
