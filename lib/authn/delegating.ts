@@ -1,4 +1,4 @@
-import { KdaError } from '../errors.js';
+import { InvalidOptionError, KdaError } from '../errors.js';
 import type { CABundleProvider, RequestHeaderConfigProvider } from '../trust/interfaces.js';
 import { anonymousAuthenticator } from './anonymous.js';
 import { bearerTokenAuthenticator } from './bearer-token.js';
@@ -37,6 +37,7 @@ export interface DelegatingAuthenticatorOptions {
  * anonymous. Throws `no authentication method configured` when nothing is configured and anonymous is off.
  */
 export function newDelegatingAuthenticator(options: DelegatingAuthenticatorOptions = {}): RequestAuthenticator {
+  validate(options);
   const { requestHeader, clientCA, tokenAuthenticator, clock } = options;
   const anonymous = options.anonymous ?? true;
   const members: RequestAuthenticator[] = [];
@@ -61,4 +62,29 @@ export function newDelegatingAuthenticator(options: DelegatingAuthenticatorOptio
   }
   const authenticated = authenticatedGroupAdder(unionAuthenticators(...members));
   return anonymous ? unionAuthenticatorsFailOnError(authenticated, anonymousAuthenticator()) : authenticated;
+}
+
+const isProvider = (p: unknown): boolean =>
+  typeof p === 'object' && p !== null && typeof (p as { current?: unknown }).current === 'function';
+
+/** Collects every wiring mistake at once (Go's Validate() []error). */
+function validate(o: DelegatingAuthenticatorOptions): void {
+  const problems: string[] = [];
+  if (o.requestHeader !== undefined) {
+    if (!isProvider(o.requestHeader.caProvider)) {
+      problems.push('"requestHeader.caProvider" must be a CABundleProvider (with current())');
+    }
+    if (!isProvider(o.requestHeader.configProvider)) {
+      problems.push('"requestHeader.configProvider" must be a RequestHeaderConfigProvider (with current())');
+    }
+  }
+  if (o.clientCA !== undefined && !isProvider(o.clientCA)) {
+    problems.push('"clientCA" must be a CABundleProvider (with current())');
+  }
+  if (o.tokenAuthenticator !== undefined && typeof o.tokenAuthenticator?.authenticateToken !== 'function') {
+    problems.push('"tokenAuthenticator" must implement authenticateToken');
+  }
+  if (o.anonymous !== undefined && typeof o.anonymous !== 'boolean') problems.push('"anonymous" must be a boolean');
+  if (o.clock !== undefined && typeof o.clock !== 'function') problems.push('"clock" must be a function');
+  if (problems.length > 0) throw new InvalidOptionError(problems);
 }

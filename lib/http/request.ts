@@ -65,6 +65,16 @@ function toUtf8(v: string): string {
 
 const views = new WeakMap<IncomingMessage, AuthnRequest>();
 
+/** `headersDistinct`, or the same built from `rawHeaders` where a request object lacks it (HTTP/2 compat). */
+function distinctHeaders(req: IncomingMessage): Record<string, string[] | undefined> {
+  if (req.headersDistinct) return req.headersDistinct;
+  const built: Record<string, string[]> = {};
+  const raw = req.rawHeaders ?? [];
+  for (let i = 0; i + 1 < raw.length; i += 2) (built[raw[i]!.toLowerCase()] ??= []).push(raw[i + 1]!);
+  Object.defineProperty(req, 'headersDistinct', { value: built, configurable: true, writable: true });
+  return built;
+}
+
 /**
  * The framework-agnostic view of a Node request: header lines as received (`headersDistinct`, never comma-joined,
  * values re-decoded as UTF-8), the client's certificate chain and the socket as the verdict-cache key. Built once per
@@ -80,11 +90,11 @@ export function toAuthnRequest(req: IncomingMessage): AuthnRequest {
     method: req.method ?? 'GET',
     url: req.url ?? '/',
     header(name: string): readonly string[] {
-      const values = req.headersDistinct[name.toLowerCase()];
+      const values = distinctHeaders(req)[name.toLowerCase()];
       return values ? values.map(toUtf8) : [];
     },
     headerNames(): readonly string[] {
-      return Object.keys(req.headersDistinct);
+      return Object.keys(distinctHeaders(req));
     },
     get peerCertificates() {
       certs ??= encrypted ? peerCertificates(socket) : [];
@@ -139,7 +149,7 @@ export function stripIdentityHeaders(
   const doomed = (lower: string) => exact.has(lower) || prefixes.some((p) => lower.startsWith(p));
 
   const removed = new Set<string>();
-  const distinct = req.headersDistinct as Record<string, string[] | undefined>;
+  const distinct = distinctHeaders(req);
   const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
   for (const name of Object.keys(distinct)) {
     if (doomed(name)) {
@@ -166,7 +176,7 @@ export function stripIdentityHeaders(
 
 function stripWebsocketToken(req: IncomingMessage): void {
   // Go: Header.Set(protocolHeader, strings.Join(filteredProtocols, ",")), i.e. one line without the token entry.
-  const distinct = req.headersDistinct as Record<string, string[] | undefined>;
+  const distinct = distinctHeaders(req);
   const lines = distinct[websocketProtocolHeader];
   if (!lines) return;
   const filtered = lines

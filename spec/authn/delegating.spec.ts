@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { tokenAuthenticatorFunc } from '../../lib/authn/interfaces.js';
-import { KdaError } from '../../lib/errors.js';
+import { InvalidOptionError, KdaError } from '../../lib/errors.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { fakeRequest } from '../support/authn-request.js';
 import { testPki } from '../support/pki.js';
@@ -107,5 +107,21 @@ describe('newDelegatingAuthenticator (Go DelegatingAuthenticatorConfig.New)', ()
     );
     expect(r.ok && r.user.name).to.equal('sa');
     expect(r.ok && r.consumedHeaders).to.deep.equal(['sec-websocket-protocol']);
+  });
+
+  it('reports every wiring mistake at once', () => {
+    let err: unknown;
+    try {
+      newDelegatingAuthenticator({
+        requestHeader: { caProvider: {} as never, configProvider: undefined as never },
+        clientCA: 'ca.crt' as never,
+        tokenAuthenticator: {} as never,
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(InvalidOptionError);
+    expect((err as InvalidOptionError).code).to.equal('ERR_KDA_INVALID_OPTION');
+    expect((err as InvalidOptionError).problems).to.have.length(4);
   });
 });
