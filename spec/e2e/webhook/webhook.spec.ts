@@ -3,29 +3,13 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import YAML from 'yaml';
 import { waitForAuditEvents } from '../../../harness/audit-log.js';
 import { startControlPlane, type ControlPlane } from '../../../harness/control-plane.js';
-import { createCertificate, generateKeyPair } from '../../../lib/pki/index.js';
 import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../../lib/webhook/cli.js';
 import { eventually, recordingLogger } from '../../webhook/helpers.js';
+import { webhookFailureLine, writeWebhookKubeconfig, writeWebhookPki } from './support.js';
 
 const fixtures = new URL('../../../fixtures/webhook/', import.meta.url).pathname;
-const webhookFailure = 'Failed to make webhook authenticator request';
-
-/** A webhook kubeconfig: the server URL includes the path, the CA verifies our serving cert, KAS presents a client cert. */
-function webhookKubeconfig(path: string, server: string, caFile: string, certFile: string, keyFile: string): string {
-  const doc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'webhook', cluster: { server, 'certificate-authority': caFile } }],
-    users: [{ name: 'kube-apiserver', user: { 'client-certificate': certFile, 'client-key': keyFile } }],
-    contexts: [{ name: 'webhook', context: { cluster: 'webhook', user: 'kube-apiserver' } }],
-    'current-context': 'webhook',
-  };
-  writeFileSync(path, YAML.stringify(doc));
-  return path;
-}
 
 describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAccessReview webhooks', function () {
   this.timeout(180_000);
@@ -39,36 +23,14 @@ describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAcces
     this.timeout(240_000);
     dir = mkdtempSync(join(tmpdir(), 'kda-e2e-webhook-'));
     const f = (name: string) => join(dir, name);
-    // Our serving CA (what KAS trusts for the webhook) and a client CA for KAS's own certificate.
-    const key = generateKeyPair();
-    const servingCa = createCertificate({ commonName: 'kda-webhook-serving-ca', isCA: true });
-    const serving = createCertificate({
-      commonName: 'kda-webhook',
-      issuer: servingCa,
-      keyPair: key,
-      extKeyUsage: ['serverAuth'],
-      ipAddresses: ['127.0.0.1'],
-      dnsNames: ['localhost'],
-    });
-    const clientCa = createCertificate({ commonName: 'kda-webhook-client-ca', isCA: true });
-    const kasClient = createCertificate({
-      commonName: 'kube-apiserver-webhook-client',
-      issuer: clientCa,
-      keyPair: key,
-    });
-    writeFileSync(f('serving-ca.crt'), servingCa.certPem);
-    writeFileSync(f('serving.crt'), serving.certPem);
-    writeFileSync(f('serving.key'), serving.keyPem);
-    writeFileSync(f('client-ca.crt'), clientCa.certPem);
-    writeFileSync(f('kas-client.crt'), kasClient.certPem);
-    writeFileSync(f('kas-client.key'), kasClient.keyPem);
+    const pki = writeWebhookPki(dir);
     for (const n of ['tokens.csv', 'mapping.yaml', 'policy.yaml']) copyFileSync(join(fixtures, n), f(n));
 
     running = await startWebhookCommand(
       parseWebhookFlags([
-        `--tls-cert-file=${f('serving.crt')}`,
-        `--tls-private-key-file=${f('serving.key')}`,
-        `--client-ca-file=${f('client-ca.crt')}`,
+        `--tls-cert-file=${pki.servingCertFile}`,
+        `--tls-private-key-file=${pki.servingKeyFile}`,
+        `--client-ca-file=${pki.clientCaFile}`,
         `--token-auth-file=${f('tokens.csv')}`,
         `--mapping-file=${f('mapping.yaml')}`,
         '--mapping-poll-interval=1s',
@@ -79,26 +41,14 @@ describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAcces
       { logger },
     );
     const base = `https://127.0.0.1:${running.address.port}`;
-    const authn = webhookKubeconfig(
-      f('authn.kubeconfig'),
-      `${base}/authenticate`,
-      f('serving-ca.crt'),
-      f('kas-client.crt'),
-      f('kas-client.key'),
-    );
-    const authz = webhookKubeconfig(
-      f('authz.kubeconfig'),
-      `${base}/authorize`,
-      f('serving-ca.crt'),
-      f('kas-client.crt'),
-      f('kas-client.key'),
-    );
+    const authn = writeWebhookKubeconfig(f('authn.kubeconfig'), `${base}/authenticate`, pki);
+    const authz = writeWebhookKubeconfig(f('authz.kubeconfig'), `${base}/authorize`, pki);
     cp = await startControlPlane({
       extraApiServerFlags: [
         `--authentication-token-webhook-config-file=${authn}`,
         // 1.20 defaults to v1beta1 for TokenReview; SAR is asked for v1 so both versions cross the wire.
         '--authentication-token-webhook-version=v1beta1',
-        // No KAS-side caching: every request must reach the webhook, or the mapping edits below prove nothing.
+        // No webhook cache (kube-apiserver still keeps its fixed 10 s success cache in front of all token authenticators).
         '--authentication-token-webhook-cache-ttl=0s',
         `--authorization-webhook-config-file=${authz}`,
         '--authorization-webhook-version=v1',
@@ -179,7 +129,7 @@ describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAcces
       () => readFileSync(cp.apiServerLogPath, 'utf8').includes('identity is not mapped to a Kubernetes user'),
       'the refusal reason in the kube-apiserver log',
     );
-    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailure);
+    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailureLine);
   });
 
   it('a broken mapping edit keeps the last good mapping; a good edit then applies through kube-apiserver', async () => {
@@ -215,6 +165,6 @@ describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAcces
       },
     );
     expect(ev!.user.groups).to.include('viewers').and.not.include('devs');
-    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailure);
+    expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailureLine);
   });
 });
