@@ -256,13 +256,16 @@ const ratio = (v: number, base: number | undefined) => (base ? v / base : undefi
 const cpuOf = (pred: (r: ThroughputRow) => boolean) => throughput.find(pred)?.cpuUsPerRequest;
 const koaCpu = cpuOf((r) => r.scenario === 'bare-koa');
 const goCpu = cpuOf((r) => r.scenario.startsWith('anchor-go'));
+const httpsNew = rps('bare-https-newconn');
+// New-connection rows compare with each other only: a handshake per request is a different workload.
+const fresh = (r: ThroughputRow) => r.scenario.endsWith('-newconn');
 const rows = throughput.map((r) => ({
   ...r,
-  ratioToKoa: ratio(r.rps, koa),
-  ratioToHttps: ratio(r.rps, https),
-  ratioToGo: ratio(r.rps, go),
-  cpuRatioToKoa: r.cpuUsPerRequest && koaCpu ? koaCpu / r.cpuUsPerRequest : undefined,
-  cpuRatioToGo: r.cpuUsPerRequest && goCpu ? goCpu / r.cpuUsPerRequest : undefined,
+  ratioToKoa: fresh(r) ? undefined : ratio(r.rps, koa),
+  ratioToHttps: ratio(r.rps, fresh(r) ? httpsNew : https),
+  ratioToGo: fresh(r) ? undefined : ratio(r.rps, go),
+  cpuRatioToKoa: r.cpuUsPerRequest && koaCpu && !fresh(r) ? koaCpu / r.cpuUsPerRequest : undefined,
+  cpuRatioToGo: r.cpuUsPerRequest && goCpu && !fresh(r) ? goCpu / r.cpuUsPerRequest : undefined,
 }));
 
 const fmt = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));

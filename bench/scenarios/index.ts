@@ -3,6 +3,7 @@ import { bareHttps, bareKoa } from './baseline.js';
 import { coldBurst } from './cold-burst.js';
 import { fullStack } from './full-stack.js';
 import { memory } from './memory.js';
+import { micro } from './micro.js';
 import { perConnection } from './per-connection.js';
 import type { Scenario } from './types.js';
 
@@ -15,4 +16,5 @@ export const scenarios: readonly Scenario[] = [
   anchorGo,
   coldBurst,
   memory,
+  micro,
 ];

@@ -80,7 +80,9 @@ function perConnectionFindings(rows: readonly ThroughputRow[]): FindingRow[] {
       result:
         `+${extraUsPerConn.toFixed(0)} µs server CPU per new connection over bare https ` +
         `(full handshake ${bareNew.cpuUsPerRequest?.toFixed(0)} µs; X509 verify/checkIssued ${(conns ? (verifyMs * 1000) / conns : 0).toFixed(0)} µs)` +
-        (perRequestUs !== undefined ? `; keep-alive: +${perRequestUs.toFixed(0)} µs per request` : ''),
+        (perRequestUs !== undefined
+          ? `; keep-alive: +${perRequestUs.toFixed(0)} µs per request, so ≈ ${(extraUsPerConn - perRequestUs).toFixed(0)} µs is per-connection work`
+          : ''),
       pass: null,
       data: { extraUsPerConn, verifyUsPerConn: conns ? (verifyMs * 1000) / conns : 0, perRequestUs },
       p50Ms: fullNew.p50Ms,

@@ -18,7 +18,13 @@ if (pause === 'immediate')
     await new Promise((r) => setImmediate(r));
     await next();
   });
+// Profiling aid: BENCH_BURN_US=<µs> busy-waits in the handler (does the per-write kernel cost depend on the rate?).
+const burnUs = Number(process.env.BENCH_BURN_US ?? 0);
 app.use((ctx) => {
+  if (burnUs > 0) {
+    const until = process.hrtime.bigint() + BigInt(burnUs * 1000);
+    while (process.hrtime.bigint() < until);
+  }
   ctx.type = 'application/json';
   ctx.body = trivialBody;
 });
