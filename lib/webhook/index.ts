@@ -1,0 +1,54 @@
+// Public surface of the webhook servers (proposed subpath export `kube-delegated-auth/webhook`). The `webhook` CLI
+// command lives in ./cli.js and is wired by lib/cli/main.ts.
+export { TransientError } from './transient-error.js';
+export {
+  tokenReviewWebhook,
+  tokenFingerprint,
+  tokenReviewApiVersions,
+  type ReviewWebhook,
+  type TokenReviewApiVersion,
+  type TokenReviewUser,
+  type TokenReviewWebhookOptions,
+  type VerifyResult,
+  type VerifyToken,
+} from './token-review-webhook.js';
+export {
+  authorizeWith,
+  subjectAccessReviewApiVersions,
+  subjectAccessReviewWebhook,
+  toRequestAttributes,
+  type AuthorizeResult,
+  type AuthorizeReview,
+  type LabelOrFieldSelector,
+  type NonResourceAttributes,
+  type ResourceAttributes,
+  type SubjectAccessReviewApiVersion,
+  type SubjectAccessReviewSpec,
+  type SubjectAccessReviewWebhookOptions,
+} from './subject-access-review-webhook.js';
+export { reviewWebhookMiddleware, type ReviewWebhookMiddlewareOptions } from './koa.js';
+export { loadTokenFile, parseTokenFile, staticTokenVerifier, type StaticTokenTable } from './static-tokens.js';
+export {
+  evaluateStaticPolicy,
+  loadStaticPolicy,
+  parseStaticPolicy,
+  staticPolicyAuthorizer,
+  type StaticPolicy,
+} from './static-policy.js';
+export { withIdentityMapping, type IdentityMapper, type MappedVerifyOptions } from './mapped-verify.js';
+export { WebhookServer, type WebhookServerOptions } from './server.js';
+export {
+  IdentityMapping,
+  applyMapping,
+  configMapMappingSource,
+  fileMappingSource,
+  parseMappingDocument,
+  reservedPrefix,
+  type ConfigMapMappingSourceOptions,
+  type Identity,
+  type IdentityMappingOptions,
+  type IdentityMappingStatus,
+  type MapOutcome,
+  type MappingDocument,
+  type MappingSource,
+} from '../mapping/identity-mapping.js';
