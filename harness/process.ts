@@ -191,7 +191,8 @@ export function reapStaleChildren(dir: string): boolean {
     return true;
   }
   const entries = lines.map((l) => l.split(' ').map(Number) as [number, number]);
-  if (entries.some(([owner]) => owner !== process.pid && pidAlive(owner))) return false;
+  // This process counts as alive too: with the e2e root hook loaded as CJS and specs as ESM, liveDirs exists twice.
+  if (entries.some(([owner]) => owner === process.pid || pidAlive(owner))) return false;
   for (const [owner, child] of entries) {
     if (owner === process.pid || !pidAlive(child)) continue;
     let cmdline = '';
