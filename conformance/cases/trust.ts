@@ -49,11 +49,12 @@ export const trustCases: readonly ConformanceCase[] = [
             await reviewThroughAggregator(ctx, user());
             const logs = (await ctx.serverLogs()).slice(logOffset);
             const line = logs.split('\n').find((l) => /configmap/i.test(l) && /forbidden|403|rolebinding/i.test(l));
-            if (line) return `log: ${line.slice(0, 200)}`;
             const ready = await ctx.direct({ path: '/readyz?verbose' });
-            if (/last-known-good/.test(ready.text))
-              return `/readyz?verbose: ${ready.text.split('\n').find((l) => /last-known-good/.test(l))}`;
-            return undefined;
+            const note = ready.text.split('\n').find((l) => /last-known-good/.test(l));
+            if (!line && !note) return undefined;
+            const parts = [`/readyz?verbose: ${note ?? 'no last-known-good note'}`];
+            if (line) parts.push(`log: ${(/"msg":"([^"]*)"/.exec(line)?.[1] ?? line).slice(0, 120)}`);
+            return parts.join('; ');
           },
           { timeoutMs: 150_000, intervalMs: 2_000 },
         );
