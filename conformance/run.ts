@@ -6,6 +6,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { allCases } from './cases/index.js';
+import { createClusterEnvironment } from './modes/cluster.js';
+import { createLocalEnvironment } from './modes/local.js';
 import { formatCaseLine, formatSummary, summarize, writeJunit, type SuiteReport } from './reporter.js';
 import {
   SkipCase,
@@ -103,14 +105,12 @@ export async function runConformance(opts: RunConformanceOptions = {}): Promise<
   let results: CaseResult[];
   try {
     if (mode === 'local') {
-      const { createLocalEnvironment } = await import('./modes/local.js');
       env = await createLocalEnvironment({
         ...(opts.binDir ? { binDir: opts.binDir } : {}),
         ...(opts.serverEntry ? { serverEntry: opts.serverEntry } : {}),
         log,
       });
     } else {
-      const { createClusterEnvironment } = await import('./modes/cluster.js');
       if (!opts.image)
         throw new Error('cluster mode needs --image <image> (the sample server image loaded into the cluster)');
       env = await createClusterEnvironment({

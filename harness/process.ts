@@ -191,7 +191,8 @@ export function reapStaleChildren(dir: string): boolean {
     return true;
   }
   const entries = lines.map((l) => l.split(' ').map(Number) as [number, number]);
-  // This process counts as alive too: with the e2e root hook loaded as CJS and specs as ESM, liveDirs exists twice.
+  // This process counts as alive too: under mocha + tsx, a dynamic import() loads a second (ESM) copy of this module
+  // next to the statically imported (CJS) one, so liveDirs alone does not cover every control plane of the process.
   if (entries.some(([owner]) => owner === process.pid || pidAlive(owner))) return false;
   for (const [owner, child] of entries) {
     if (owner === process.pid || !pidAlive(child)) continue;
