@@ -1,0 +1,154 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Authorizer, RequestAttributes, RequestInfo } from '../authz/interfaces.js';
+import { authorizerAttributes, type RequestInfoOptions } from '../http/request-info.js';
+import {
+  applyAttributesOverride,
+  authenticationStep,
+  authorizationStep,
+  delegatedAuthPipeline,
+  requestInfoStep,
+  writeNodeResponse,
+  type AttributesOverride,
+  type AuthenticationStepOptions,
+  type DelegatedAuthPipelineOptions,
+  type DelegatedAuthState,
+} from '../http/pipeline.js';
+import { internalError } from '../http/status.js';
+import { noopLogger, type Logger } from '../log.js';
+
+/**
+ * Express adapter. State goes to `res.locals` under the same names Koa uses for `ctx.state` (`requestInfo`, `user`,
+ * `authenticator`, `audiences`, `attributes`, `authorization`); a route may set `res.locals.authorizationOverride`
+ * before `authorize()`. Refusals are written with the plain node:http API so Express adds no ETag or charset and the
+ * bytes match the Koa middleware's.
+ */
+
+/** The typed view of what these middlewares keep in `res.locals`. */
+export type ExpressDelegatedAuthLocals = { -readonly [K in keyof DelegatedAuthState]?: DelegatedAuthState[K] } & {
+  /** Honoured by `authorize()` / `delegatedAuth()` when a route sets it first. */
+  authorizationOverride?: AttributesOverride;
+};
+
+/** `res.locals`, typed. */
+export function delegatedAuthLocals(res: Response): ExpressDelegatedAuthLocals {
+  return res.locals as ExpressDelegatedAuthLocals;
+}
+
+/** The request URI as received: Express rewrites `req.url` under a mount path, `originalUrl` keeps it. */
+function requestUri(req: Request): string {
+  return req.originalUrl || req.url || '/';
+}
+
+export interface ExpressRequestInfoOptions extends RequestInfoOptions {
+  /** Resolver failures are logged (400 at warn, 500 at error). Default: silent, NODE_DEBUG-able. */
+  readonly logger?: Logger;
+}
+
+/** Go's WithRequestInfo: `res.locals.requestInfo`; 400 (malformed escape) or 500 (resolver error) otherwise. */
+export function requestInfo(options: ExpressRequestInfoOptions = {}): RequestHandler {
+  const logger = options.logger ?? noopLogger;
+  const infoOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
+  return function requestInfo(req: Request, res: Response, next: NextFunction) {
+    const r = requestInfoStep(req.method, requestUri(req), infoOptions, logger);
+    if (!r.ok) return writeNodeResponse(res, r.response);
+    delegatedAuthLocals(res).requestInfo = r.info;
+    next();
+  };
+}
+
+/** Options of the Express `authenticate()`: the delegating authenticator's (or a ready `authenticator`). */
+export type ExpressAuthenticateOptions = AuthenticationStepOptions;
+
+/**
+ * Go's WithAuthentication: `res.locals.user` / `authenticator` / `audiences`, identity headers removed from `req`
+ * before the next middleware; the Kubernetes 401 `Status` otherwise.
+ */
+export function authenticate(options: ExpressAuthenticateOptions = {}): RequestHandler {
+  const step = authenticationStep(options);
+  return function authenticate(req: Request, res: Response, next: NextFunction) {
+    step(req, req.path).then((r) => {
+      if (!r.ok) return writeNodeResponse(res, r.response);
+      const locals = delegatedAuthLocals(res);
+      locals.user = r.identity.user;
+      locals.authenticator = r.identity.authenticator;
+      if (r.identity.audiences) locals.audiences = r.identity.audiences;
+      next();
+    }, next);
+  };
+}
+
+export interface ExpressAuthorizeOptions {
+  /** Decides every request, e.g. `newDelegatingAuthorizer(...)`. Required. */
+  readonly authorizer: Authorizer;
+  /**
+   * Per-route attributes: receives the attributes computed from the user and RequestInfo and returns the ones to
+   * authorize. Runs before `res.locals.authorizationOverride` is applied. Default: the computed attributes.
+   */
+  readonly attributes?: (req: Request, defaults: RequestAttributes) => RequestAttributes;
+  /** 403s log at info and 500s at error. Default: silent, NODE_DEBUG-able. */
+  readonly logger?: Logger;
+}
+
+function checkAuthorizeOptions(options: { authorizer?: Authorizer; attributes?: unknown } | undefined): void {
+  if (options?.authorizer !== undefined && typeof options.authorizer?.authorize !== 'function') {
+    throw new TypeError('"authorizer" must implement authorize');
+  }
+  if (options?.attributes !== undefined && typeof options.attributes !== 'function') {
+    throw new TypeError('"attributes" must be a function');
+  }
+}
+
+/** Go's WithAuthorization; needs `requestInfo()` (and normally `authenticate()`) before it. 403 / 500 as Go. */
+export function authorize(options: ExpressAuthorizeOptions): RequestHandler {
+  if (typeof options?.authorizer?.authorize !== 'function') {
+    throw new TypeError('"authorizer" must implement authorize');
+  }
+  checkAuthorizeOptions(options);
+  const logger = options.logger ?? noopLogger;
+  return function authorize(req: Request, res: Response, next: NextFunction) {
+    const uri = requestUri(req);
+    const locals = delegatedAuthLocals(res);
+    const info: RequestInfo | undefined = locals.requestInfo;
+    if (!info) {
+      logger.error({ uri }, 'no RequestInfo found in the context (install requestInfo() before authorize())');
+      return writeNodeResponse(res, internalError(uri, 'no RequestInfo found in the context'));
+    }
+    let attrs = authorizerAttributes(locals.user, info);
+    if (options.attributes) attrs = options.attributes(req, attrs);
+    attrs = applyAttributesOverride(attrs, locals.authorizationOverride);
+    locals.attributes = attrs;
+    authorizationStep(options.authorizer, attrs, uri, res, logger).then((r) => {
+      locals.authorization = r.result;
+      if (r.ok) return next();
+      if (r.response) writeNodeResponse(res, r.response);
+    }, next);
+  };
+}
+
+export interface ExpressDelegatedAuthOptions extends Omit<DelegatedAuthPipelineOptions, 'attributes'> {
+  /** As `authorize()`'s `attributes`. Default: the computed attributes. */
+  readonly attributes?: (req: Request, defaults: RequestAttributes) => RequestAttributes;
+}
+
+/**
+ * `requestInfo()` + `authenticate()` + `authorize()` in one middleware (authorization only when `authorizer` is
+ * given). Route-level `res.locals.authorizationOverride` must be set by a middleware installed before this one.
+ */
+export function delegatedAuth(options: ExpressDelegatedAuthOptions = {}): RequestHandler {
+  checkAuthorizeOptions(options);
+  const pipeline = delegatedAuthPipeline(options);
+  const attributes = options.attributes;
+  return function delegatedAuth(req: Request, res: Response, next: NextFunction) {
+    const locals = delegatedAuthLocals(res);
+    pipeline
+      .run(req, res, requestUri(req), {
+        ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
+        override: () => locals.authorizationOverride,
+      })
+      .then((r) => {
+        if (r.state) Object.assign(locals, r.state);
+        if (r.ok) return next();
+        if (r.response) writeNodeResponse(res, r.response);
+      }, next);
+  };
+}

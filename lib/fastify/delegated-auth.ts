@@ -1,0 +1,86 @@
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestAttributes } from '../authz/interfaces.js';
+import {
+  badRequestResponse,
+  delegatedAuthPipeline,
+  writeNodeResponse,
+  type AttributesOverride,
+  type DelegatedAuthPipelineOptions,
+  type DelegatedAuthState,
+} from '../http/pipeline.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the kube-delegated-auth plugin's onRequest hook; null before it ran (or on routes outside it). */
+    kubeAuth: DelegatedAuthState | null;
+  }
+}
+
+export interface FastifyDelegatedAuthOptions extends DelegatedAuthPipelineOptions {
+  /**
+   * Per-route attributes: receives the attributes computed from the user and RequestInfo, returns the ones to
+   * authorize (e.g. from `request.routeOptions.config`). Default: the computed attributes.
+   */
+  readonly attributes?: (request: FastifyRequest, defaults: RequestAttributes) => RequestAttributes;
+  /**
+   * Per-request override applied after `attributes` (kube-rbac-proxy style fields, or a function). Default: none.
+   */
+  readonly authorizationOverride?: (request: FastifyRequest) => AttributesOverride | undefined;
+}
+
+/**
+ * Fastify plugin: one `onRequest` hook (before body parsing) running WithRequestInfo → WithAuthentication →
+ * WithAuthorization (authorization only when `authorizer` is given) and storing the outcome in `request.kubeAuth`.
+ * Not encapsulated (like fastify-plugin's skip-override), so it guards every route registered on the instance it is
+ * registered on. Refusals carry the exact status, headers and body of the Koa middleware.
+ */
+export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOptions> = async function kubeDelegatedAuth(
+  fastify: FastifyInstance,
+  options: FastifyDelegatedAuthOptions,
+) {
+  if (options.attributes !== undefined && typeof options.attributes !== 'function') {
+    throw new TypeError('"attributes" must be a function');
+  }
+  const pipeline = delegatedAuthPipeline(options);
+  const { attributes, authorizationOverride } = options;
+  if (!fastify.hasRequestDecorator('kubeAuth')) fastify.decorateRequest('kubeAuth', null);
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const r = await pipeline.run(request.raw, reply.raw, request.raw.url ?? request.url, {
+      ...(attributes && { attributes: (d: RequestAttributes) => attributes(request, d) }),
+      ...(authorizationOverride && { override: () => authorizationOverride(request) }),
+    });
+    if (r.ok) {
+      request.kubeAuth = r.state;
+      return;
+    }
+    if (!r.response) {
+      // The client went away during the review: nothing to answer, and the route must not run.
+      reply.hijack();
+      reply.raw.end();
+      return reply;
+    }
+    // Written raw: reply.send() would append "; charset=utf-8" to application/json.
+    reply.hijack();
+    writeNodeResponse(reply.raw, r.response);
+    return reply;
+  });
+};
+
+// fastify-plugin's marker, without the dependency: the hook applies to the registering scope, not a child context.
+(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
+(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] =
+  'kube-delegated-auth';
+
+/**
+ * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses a path with a malformed `%`
+ * escape (FST_ERR_BAD_URL) before any hook runs; this answers it as Go and the other adapters do (plain-text
+ * `400 Bad Request`, connection closed). Other framework errors keep Fastify's default 400 JSON.
+ */
+export function kubeFrameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_BAD_URL') {
+    reply.hijack();
+    writeNodeResponse(reply.raw, badRequestResponse);
+    return;
+  }
+  reply.code(400).send({ error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 });
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestAttributes } from '../authz/interfaces.js';
+import {
+  delegatedAuthPipeline,
+  writeNodeResponse,
+  type AttributesOverride,
+  type DelegatedAuthPipelineOptions,
+  type DelegatedAuthState,
+} from '../http/pipeline.js';
+import { noopLogger } from '../log.js';
+
+/** A node:http request handler that also receives what the delegated-auth chain learned. */
+export type DelegatedAuthHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: DelegatedAuthState,
+) => void | Promise<void>;
+
+export interface NodeHttpDelegatedAuthOptions extends DelegatedAuthPipelineOptions {
+  /** Per-request attributes from the computed ones (e.g. by path). Default: the computed attributes. */
+  readonly attributes?: (req: IncomingMessage, defaults: RequestAttributes) => RequestAttributes;
+  /** Per-request override applied after `attributes`. Default: none. */
+  readonly authorizationOverride?: (req: IncomingMessage) => AttributesOverride | undefined;
+}
+
+const states = new WeakMap<IncomingMessage, DelegatedAuthState>();
+
+/** What `withDelegatedAuth` stored for this request (for code that only has `req`); undefined before it ran. */
+export function delegatedAuthState(req: IncomingMessage): DelegatedAuthState | undefined {
+  return states.get(req);
+}
+
+/**
+ * Wraps a plain `(req, res)` handler (node:http / node:https `createServer`) with WithRequestInfo →
+ * WithAuthentication → WithAuthorization (authorization only when `authorizer` is given). Refusals are written here
+ * with the exact status, headers and body of the Koa middleware; the handler only runs for admitted requests,
+ * identity headers already removed. A throwing handler gets a 500 (when nothing was sent yet) and an error log.
+ */
+export function withDelegatedAuth(
+  handler: DelegatedAuthHandler,
+  options: NodeHttpDelegatedAuthOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (typeof handler !== 'function') throw new TypeError('"handler" must be a function');
+  const pipeline = delegatedAuthPipeline(options);
+  const logger = options.logger ?? noopLogger;
+  const { attributes, authorizationOverride } = options;
+  const run = async (req: IncomingMessage, res: ServerResponse) => {
+    const r = await pipeline.run(req, res, req.url ?? '/', {
+      ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
+      ...(authorizationOverride && { override: () => authorizationOverride(req) }),
+    });
+    if (!r.ok) {
+      if (r.response) writeNodeResponse(res, r.response);
+      else res.end();
+      return;
+    }
+    states.set(req, r.state);
+    await handler(req, res, r.state);
+  };
+  return (req, res) => {
+    run(req, res).catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.error({ method: req.method, uri: req.url, error: message }, `request handler failed: ${message}`);
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('content-type', 'text/plain; charset=utf-8');
+        res.end('Internal Server Error\n');
+      } else res.destroy();
+    });
+  };
+}
