@@ -181,4 +181,33 @@ describe('lib/http/request', () => {
     expect(e.after.distinct['sec-websocket-protocol']).to.deep.equal(['v4.channel.k8s.io,v5.channel.k8s.io']);
     expect(e.after.raw.join('\n')).to.not.include('base64url.bearer');
   });
+
+  it('plain HTTP: no certificates, no connection key', async () => {
+    const { createServer } = await import('node:http');
+    const plain = createServer((req, res) => {
+      const view = toAuthnRequest(req);
+      res.end(JSON.stringify({ certs: view.peerCertificates.length, connection: view.connection === undefined }));
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    after(() => new Promise<void>((resolve) => plain.close(() => resolve())));
+    const { port } = plain.address() as import('node:net').AddressInfo;
+    const r = await request(`http://127.0.0.1:${port}/`, { reset: true });
+    expect(await r.body.json()).to.deep.equal({ certs: 0, connection: true });
+  });
+
+  it('a request object without headersDistinct (HTTP/2 compat) is read and stripped through rawHeaders', () => {
+    const req = {
+      method: 'GET',
+      url: '/',
+      headers: { 'x-remote-user': 'a, b', 'x-keep': 'k' },
+      rawHeaders: ['X-Remote-User', 'a', 'x-remote-user', 'b', 'X-Keep', 'k'],
+      socket: undefined,
+    } as unknown as IncomingMessage;
+    const view = toAuthnRequest(req);
+    expect(view.header('x-remote-user')).to.deep.equal(['a', 'b']);
+    expect(stripIdentityHeaders(req, undefined)).to.deep.equal(['x-remote-user']);
+    expect(req.rawHeaders).to.deep.equal(['X-Keep', 'k']);
+    expect(view.header('x-remote-user')).to.deep.equal([]);
+    expect(req.headers).to.deep.equal({ 'x-keep': 'k' });
+  });
 });
