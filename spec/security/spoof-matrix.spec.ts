@@ -413,7 +413,7 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
 
   describe('protocol', () => {
     it('HTTP/2 is not offered in ALPN: the server negotiates nothing (HTTP/1.1) even when the client asks for h2', async () => {
-      const alpn = await new Promise<string | false>((resolve, reject) => {
+      const alpn = await new Promise<string | false | null>((resolve, reject) => {
         const s = connect({
           host: '127.0.0.1',
           port: stack.port,
