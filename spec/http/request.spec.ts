@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Client, request, type Dispatcher } from 'undici';
 import { stripIdentityHeaders, toAuthnRequest } from '../../lib/http/request.js';
@@ -190,7 +191,7 @@ describe('lib/http/request', () => {
     });
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     after(() => new Promise<void>((resolve) => plain.close(() => resolve())));
-    const { port } = plain.address() as import('node:net').AddressInfo;
+    const { port } = plain.address() as AddressInfo;
     const r = await request(`http://127.0.0.1:${port}/`, { reset: true });
     expect(await r.body.json()).to.deep.equal({ certs: 0, connection: true });
   });
