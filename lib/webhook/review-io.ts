@@ -114,7 +114,7 @@ export async function readJsonReview(req: IncomingMessage, maxBodyBytes: number)
     req.once('end', () => {
       if (!over) resolve(Buffer.concat(chunks));
     });
-    req.once('error', reject);
+    req.on('error', reject);
   });
   if (raw === undefined) return fail(tooLarge());
   try {
