@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Middleware } from 'koa';
-import { pino } from 'pino';
 import type { ParsedServe, ServeOptions } from '../cli/flags.js';
 import type { TokenAuthenticator } from '../authn/interfaces.js';
 import { alwaysAllowGroupsAuthorizer } from '../authz/always-allow-groups.js';
@@ -10,15 +9,13 @@ import type { Authorizer } from '../authz/interfaces.js';
 import { loadStaticPolicy, staticPolicyAuthorizer } from '../authz/static-policy.js';
 import { subjectAccessReviewAuthorizer } from '../authz/subject-access-review.js';
 import { unionAuthorizers } from '../authz/union.js';
-import {
-  createClusterClients,
-  delegatedTokenAuthenticator,
-  extensionApiserverAuthentication,
-} from '../cluster/index.js';
 import { authenticate } from '../koa/authenticate.js';
 import { authorize } from '../koa/authorize.js';
 import { requestInfo } from '../koa/request-info.js';
 import type { Logger } from '../log.js';
+import { createPinoLogger, type LogLevel } from '../log-pino.js';
+import { metricsEndpoint } from '../metrics/koa.js';
+import { createMetrics, type KdaMetrics } from '../metrics/metrics.js';
 import { devPkiFiles, writeDevPki } from '../pki/dev-pki.js';
 import { createSecureServer, type SecureServer } from '../server/secure-server.js';
 import type { CABundleProvider, RequestHeaderConfigProvider, TrustSource } from '../trust/interfaces.js';
@@ -45,6 +42,8 @@ export interface SampleServerEnv {
   readonly env?: NodeJS.ProcessEnv;
   /** Base for relative paths (--cert-dir). Default process.cwd(). */
   readonly cwd?: string;
+  /** Metrics to record into and serve on /metrics. Default: a new registry when `enableMetrics` is set, else none. */
+  readonly metrics?: KdaMetrics;
 }
 
 export interface RunningSampleServer {
@@ -52,6 +51,8 @@ export interface RunningSampleServer {
   readonly server: SecureServer;
   /** Copy-paste commands that exercise the server: curl lines (standalone) or kubectl lines (cluster). */
   readonly examples: readonly { readonly title: string; readonly command: string }[];
+  /** The metrics served on /metrics, when enabled. */
+  readonly metrics?: KdaMetrics;
   close(): Promise<void>;
 }
 
@@ -82,8 +83,8 @@ interface AuthParts {
  * Go's handler chain order: RequestInfo, then authentication (front-proxy, client cert, token, anonymous), then
  * authorization (privileged groups, always-allow paths, then the delegated authorizer).
  */
-function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts): Middleware[] {
-  return [
+function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts, metrics?: KdaMetrics): Middleware[] {
+  const pipeline = [
     requestInfo({ logger }) as Middleware,
     authenticate({
       requestHeader: { caProvider: parts.requestHeaderCA, configProvider: parts.configProvider },
@@ -101,6 +102,17 @@ function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts): Mid
       logger,
     }) as Middleware,
   ];
+  // After authorize(): /metrics is a non-resource path like any other (get /metrics).
+  if (metrics) pipeline.push(metricsEndpoint(metrics));
+  return pipeline;
+}
+
+/** The server's metrics (when enabled) and how to release them. */
+function serverMetrics(opts: ServeOptions, env: SampleServerEnv): { metrics?: KdaMetrics; close(): Promise<void> } {
+  if (env.metrics) return { metrics: env.metrics, close: async () => {} };
+  if (!opts.enableMetrics) return { close: async () => {} };
+  const metrics = createMetrics({ defaultMetrics: true });
+  return { metrics, close: () => metrics.close() };
 }
 
 /**
@@ -167,13 +179,20 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     await closeAll();
     throw err;
   });
-  const pipeline = authPipeline(opts, logger, {
-    requestHeaderCA,
-    configProvider,
-    clientCA,
-    // Standalone: a static policy stands where the SubjectAccessReview webhook is in a cluster.
-    authorizer: staticPolicyAuthorizer(policy),
-  });
+  const m = serverMetrics(opts, env);
+  const uninstrument = m.metrics?.instrument({ caProviders: providers });
+  const pipeline = authPipeline(
+    opts,
+    logger,
+    {
+      requestHeaderCA,
+      configProvider,
+      clientCA,
+      // Standalone: a static policy stands where the SubjectAccessReview webhook is in a cluster.
+      authorizer: staticPolicyAuthorizer(policy),
+    },
+    m.metrics,
+  );
 
   const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger });
   const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
@@ -193,6 +212,8 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   try {
     await server.listen();
   } catch (err) {
+    uninstrument?.();
+    await m.close();
     await closeAll();
     throw err;
   }
@@ -220,9 +241,12 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     mode: 'standalone',
     server,
     examples,
+    ...(m.metrics && { metrics: m.metrics }),
     close: async () => {
       await server.close();
       await closeAll();
+      uninstrument?.();
+      await m.close();
     },
   };
 }
@@ -236,6 +260,9 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   const cwd = env.cwd ?? process.cwd();
   const abs = (p: string | undefined) => (p ? resolve(cwd, p) : undefined);
   logger.info({ reason }, 'cluster mode');
+  // Loaded here: @kubernetes/client-node takes seconds to import, which standalone mode never needs.
+  const { createClusterClients, delegatedTokenAuthenticator, extensionApiserverAuthentication } =
+    await import('../cluster/index.js');
   const clients = createClusterClients({
     ...(opts.kubeconfig ? { kubeconfig: abs(opts.kubeconfig) } : {}),
     ...(opts.authenticationKubeconfig ? { authenticationKubeconfig: abs(opts.authenticationKubeconfig) } : {}),
@@ -261,32 +288,45 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
       : {}),
     logger,
   });
+  const m = serverMetrics(opts, env);
   const sar = subjectAccessReviewAuthorizer({
-    client: clients.subjectAccessReview,
+    client: m.metrics
+      ? m.metrics.instrumentSubjectAccessReviewClient(clients.subjectAccessReview)
+      : clients.subjectAccessReview,
     authorizationWebhookCacheAuthorizedTtl: opts.authorizationWebhookCacheAuthorizedTtl,
     authorizationWebhookCacheUnauthorizedTtl: opts.authorizationWebhookCacheUnauthorizedTtl,
     logger,
   });
   let server: SecureServer | undefined;
+  let uninstrument: (() => void) | undefined;
   const closeAll = async () => {
     await server?.close();
     await trust.close();
     await sar.close();
     await clients.close();
+    uninstrument?.();
+    await m.close();
   };
   try {
     await trust.runOnce();
     trust.start();
-    const pipeline = authPipeline(opts, logger, {
-      requestHeaderCA: trust.requestHeaderCA,
-      configProvider: trust.requestHeaderConfig,
-      clientCA: trust.clientCA,
-      tokenAuthenticator: delegatedTokenAuthenticator(clients.tokenReview, {
-        authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl,
-        logger,
-      }),
-      authorizer: sar,
-    });
+    const tokenAuthenticator = delegatedTokenAuthenticator(
+      m.metrics ? m.metrics.instrumentTokenReviewClient(clients.tokenReview) : clients.tokenReview,
+      { authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl, logger },
+    );
+    uninstrument = m.metrics?.instrument({ tokenCache: tokenAuthenticator, authorizer: sar, trustSource: trust });
+    const pipeline = authPipeline(
+      opts,
+      logger,
+      {
+        requestHeaderCA: trust.requestHeaderCA,
+        configProvider: trust.requestHeaderConfig,
+        clientCA: trust.clientCA,
+        tokenAuthenticator,
+        authorizer: sar,
+      },
+      m.metrics,
+    );
     const app = createSampleApp({
       pipeline,
       readinessChecks: trustSourceChecks(
@@ -335,7 +375,7 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
       command: `kubectl create --raw ${raw}/selfsubjectreviews -f - <<< '{}'`,
     },
   ];
-  return { mode: 'cluster', server, examples, close: closeAll };
+  return { mode: 'cluster', server, examples, ...(m.metrics && { metrics: m.metrics }), close: closeAll };
 }
 
 /** Starts the sample server in the mode the options and environment select. */
@@ -350,7 +390,10 @@ export async function runServe(
   parsed: ParsedServe,
   io: { out: (line: string) => void; err: (line: string) => void },
 ): Promise<number> {
-  const logger: Logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+  // JSON lines on stderr (as klog does); stdout keeps the human-readable banner.
+  const logger: Logger = createPinoLogger({
+    level: (parsed.options.logLevel ?? process.env.LOG_LEVEL ?? 'info') as LogLevel,
+  });
   for (const w of parsed.warnings) logger.warn({}, w);
   const running = await startSampleServer(parsed.options, { logger });
   const bind = parsed.options.bindAddress;

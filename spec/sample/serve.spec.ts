@@ -77,7 +77,7 @@ async function curl(line: string): Promise<{ status: number; body: string }> {
 }
 
 describe('kube-delegated-auth serve (standalone, spawned)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let certDir: string;
   let s: Served | undefined;
   const agents: Agent[] = [];
@@ -213,7 +213,7 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
 });
 
 describe('kube-delegated-auth serve --anonymous-auth=false (spawned)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let certDir: string;
   let s: Served | undefined;
   before(async () => {
