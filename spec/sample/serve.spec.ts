@@ -42,7 +42,7 @@ async function serve(args: readonly string[]): Promise<Served> {
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`server did not start:\n${served.stdout}\n${served.stderr}`)),
-      30_000,
+      90_000,
     );
     const check = () => {
       const m = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(served.stdout);
