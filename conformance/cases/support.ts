@@ -84,6 +84,31 @@ async function createTestIdentities(ctx: ConformanceContext): Promise<TestIdenti
       { kind: 'ServiceAccount', name: ids.editorServiceAccount, namespace: ns },
     ],
   });
+  // kube-apiserver's RBAC authorizer sees new bindings through an informer, a moment after the write.
+  const subjects = [
+    { user: `${ns}:probe`, groups: [ids.editorsGroup] },
+    { user: `system:serviceaccount:${ns}:${ids.editorServiceAccount}`, groups: ['system:serviceaccounts'] },
+  ];
+  for (const subject of subjects) {
+    await eventually(
+      `RBAC to allow ${subject.user} to create widgets`,
+      async () => {
+        const res = await ctx.admin.create<{ status: { allowed: boolean } }>(
+          '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+          {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: {
+              ...subject,
+              resourceAttributes: { namespace: ns, verb: 'create', group: ctx.names.group, resource: 'widgets' },
+            },
+          },
+        );
+        return res.status.allowed ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+  }
   return ids;
 }
 
