@@ -11,9 +11,9 @@ export interface ChartOptions {
 
 /** A dependency-free horizontal bar chart of req/s (one bar per row) with p50/p99 in the labels. */
 export function barChartSvg(rows: readonly ThroughputRow[], opts: ChartOptions): string {
-  const width = 860;
-  const labelW = 300;
-  const valueW = 200;
+  const width = 1000;
+  const labelW = 390;
+  const valueW = 290;
   const barArea = width - labelW - valueW - 20;
   const rowH = 28;
   const top = opts.subtitle ? 64 : 48;

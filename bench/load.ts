@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool, Client } from 'undici';
 
 /** Client TLS material of the load generator (PEM). */
@@ -122,10 +123,21 @@ export function createPool(origin: string, tls: LoadTls, connections: number, ne
   });
 }
 
+const contexts = new WeakMap<LoadTls, SecureContext>();
+
 function connectOptions(tls: LoadTls, newConnectionPerRequest: boolean) {
+  // One SecureContext per identity: passing PEM strings would make every new connection re-parse the CA, the
+  // certificate and the private key, and the load generator would measure itself in the per-connection scenario.
+  let secureContext = contexts.get(tls);
+  if (!secureContext) {
+    secureContext = createSecureContext({
+      ca: tls.ca,
+      ...(tls.cert !== undefined && { cert: tls.cert, key: tls.key }),
+    });
+    contexts.set(tls, secureContext);
+  }
   return {
-    ca: tls.ca,
-    ...(tls.cert !== undefined && { cert: tls.cert, key: tls.key }),
+    secureContext,
     servername: tls.servername ?? 'localhost',
     // Resumed sessions skip the certificate exchange; the per-connection scenario wants the full cost.
     ...(newConnectionPerRequest ? { maxCachedSessions: 0 } : {}),

@@ -18,7 +18,8 @@ export const memory: Scenario = {
     const identities = ctx.settings.identities;
     const server = await startServer(
       'full-stack',
-      localConfig(ctx, { reviewKubeconfigFile: peer.kubeconfigFile, reviewQps: 0 }),
+      // Unlimited QPS and 32 connections: the run is about memory, not about the client's default concurrency.
+      localConfig(ctx, { reviewKubeconfigFile: peer.kubeconfigFile, reviewQps: 0, reviewConnections: 32 }),
       { ...ctx.spawnOptions('memory'), exposeGc: true },
     );
     try {

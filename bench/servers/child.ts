@@ -20,6 +20,8 @@ export interface ServerConfig {
   readonly countVerifications?: boolean;
   /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited, for the 100k-identity run). */
   readonly reviewQps?: number;
+  /** Keep-alive connections to kube-apiserver; default lib/cluster's 4 (caps concurrent cache misses). */
+  readonly reviewConnections?: number;
   /** Also accept bearer tokens through a cached TokenReview authenticator. */
   readonly tokenReview?: boolean;
 }

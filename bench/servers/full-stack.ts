@@ -30,7 +30,11 @@ const cfg = readConfig();
 if (!cfg.reviewKubeconfigFile) throw new Error('full-stack needs reviewKubeconfigFile');
 
 const connection = loadConnectionConfig({ kubeconfig: cfg.reviewKubeconfigFile, purpose: 'authorization' });
-const rest = new RestClient({ connection, qps: cfg.reviewQps ?? 200 });
+const rest = new RestClient({
+  connection,
+  qps: cfg.reviewQps ?? 200,
+  ...(cfg.reviewConnections !== undefined && { connections: cfg.reviewConnections }),
+});
 
 // Count reviews as the server sends them (the audit log counts them again on the kube-apiserver side).
 const reviews = { sar: 0, tokenReview: 0 };
