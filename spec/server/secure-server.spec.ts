@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -162,7 +163,59 @@ describe('createSecureServer', function () {
     });
   }
 
-  describe('acceptable-CA hint', () => {
+  /** The acceptable client-CA names the server sends in its CertificateRequest, as `openssl s_client` prints them. */
+  function hintedCaNames(port: number): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-tls1_2'],
+        { timeout: 15_000 },
+        (err, stdout) => {
+          if (err && !stdout) return reject(err);
+          if (/No client certificate CA names sent/.test(stdout)) return resolve([]);
+          const m =
+            /Acceptable client certificate CA names\n((?:.+\n)*?)(?:Requested|Client Certificate Types|---)/.exec(
+              stdout,
+            );
+          if (!m) return reject(new Error(`no CA names section in:\n${stdout}`));
+          resolve(
+            m[1]!
+              .trim()
+              .split('\n')
+              .map((l) => l.trim()),
+          );
+        },
+      );
+      child.stdin?.end();
+    });
+  }
+
+  describe('acceptable-CA hint (read by openssl s_client)', () => {
+    it('lists the client CA and the front-proxy CA', async () => {
+      const s = await startWithFiles({
+        clientCA: new SettableCABundle('client-ca', pki.clientCa.certPem),
+        requestHeaderCA: new SettableCABundle('requestheader-ca', pki.frontProxyCa.certPem),
+      });
+      expect(await hintedCaNames(s.port)).to.deep.equal(['CN = client-ca', 'CN = front-proxy-ca']);
+    });
+
+    it('follows a CA swap without restarting the listener', async () => {
+      const clientCA = new SettableCABundle('client-ca', pki.clientCa.certPem);
+      const s = await startWithFiles({ clientCA });
+      const port = s.port;
+      expect(await hintedCaNames(port)).to.deep.equal(['CN = client-ca']);
+      clientCA.set(pki.otherCa.certPem);
+      expect(s.port).to.equal(port);
+      expect(await hintedCaNames(port)).to.deep.equal(['CN = other-ca']);
+    });
+
+    it('sends no CA names when the union is empty', async () => {
+      const s = await startWithFiles({ clientCA: new SettableCABundle('client-ca') });
+      expect(await hintedCaNames(s.port)).to.deep.equal([]);
+    });
+  });
+
+  describe('acceptable-CA hint (OpenSSL verdict on client certificates)', () => {
     const cases: readonly { name: string; client: (p: Pki) => IssuedCertificate | undefined; authorized: boolean }[] = [
       { name: 'client cert from the client CA is authorized', client: (p) => p.user, authorized: true },
       { name: 'client cert from the front-proxy CA is authorized', client: (p) => p.proxy, authorized: true },
