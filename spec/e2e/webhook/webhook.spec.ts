@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { waitForAuditEvents } from '../../../harness/audit-log.js';
 import { startControlPlane, type ControlPlane } from '../../../harness/control-plane.js';
+import { createClusterClients, KubeApiError } from '../../../lib/cluster/index.js';
+import { configMapMappingSource, IdentityMapping } from '../../../lib/mapping/identity-mapping.js';
 import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../../lib/webhook/cli.js';
 import { eventually, recordingLogger } from '../../webhook/helpers.js';
 import { webhookFailureLine, writeWebhookKubeconfig, writeWebhookPki } from './support.js';
@@ -166,5 +168,56 @@ describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAcces
     );
     expect(ev!.user.groups).to.include('viewers').and.not.include('devs');
     expect(readFileSync(cp.apiServerLogPath, 'utf8')).not.to.include(webhookFailureLine);
+  });
+
+  it('a ConfigMap mapping source (read through lib/cluster) keeps the last good mapping on a bad edit and on deletion', async () => {
+    const clients = createClusterClients({ kubeconfig: cp.adminKubeconfigPath });
+    const path = '/api/v1/namespaces/kube-system/configmaps/kda-identity-mapping';
+    const put = (text: string) =>
+      cp.admin.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kda-identity-mapping', namespace: 'kube-system' },
+        data: { 'mapping.yaml': text },
+      });
+    await put('mappings:\n  - match: { subject: "carol" }\n    username: "carol@example.com"\n    groups: ["devs"]\n');
+    const mapping = new IdentityMapping({
+      pollIntervalMs: 100,
+      logger,
+      source: configMapMappingSource({
+        configMap: 'kube-system/kda-identity-mapping',
+        key: 'mapping.yaml',
+        async fetch(signal) {
+          try {
+            return (await clients.authentication.get<{ data?: Record<string, string> }>(path, { signal })).data ?? {};
+          } catch (err) {
+            if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+            throw err;
+          }
+        },
+      }),
+    });
+    try {
+      await mapping.start();
+      expect(mapping.map({ subject: 'carol' })?.groups).to.deep.equal(['devs']);
+
+      await put('mappings:\n  - match: { subject: "carol" }\n    username: "system:admin"\n');
+      await eventually(() => /reserved prefix/.test(mapping.status().lastError ?? ''), 'the validation error');
+      expect(mapping.map({ subject: 'carol' })?.name).to.equal('carol@example.com');
+
+      await cp.admin.delete(path);
+      await eventually(() => /not found/.test(mapping.status().lastError ?? ''), 'the deletion error');
+      expect(mapping.map({ subject: 'carol' })?.name).to.equal('carol@example.com');
+
+      await put(
+        'mappings:\n  - match: { subject: "carol" }\n    username: "carol@example.com"\n    groups: ["admins"]\n',
+      );
+      await eventually(() => mapping.status().version === 2, 'version 2');
+      expect(mapping.status().lastError).to.equal(undefined);
+      expect(mapping.map({ subject: 'carol' })?.groups).to.deep.equal(['admins']);
+    } finally {
+      await mapping.close();
+      await clients.close();
+    }
   });
 });
