@@ -149,7 +149,7 @@ describe('fuzz: ConfigMap parsing (fast-check)', () => {
       });
 
       it("never rejects except Go's startup error; last-known-good kept (or dropped when failing closed); errors in status()", async function () {
-        this.timeout(fuzzTimeout(200, 40));
+        this.timeout(fuzzTimeout(100, 150));
         await fc.assert(
           fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 4 }), async (changes) => {
             data = validData();
@@ -229,7 +229,7 @@ describe('fuzz: ConfigMap parsing (fast-check)', () => {
               await src.close();
             }
           }),
-          fuzzParams(200),
+          fuzzParams(100),
         );
       });
     });
