@@ -1,0 +1,62 @@
+// The public surface: named re-exports only. Framework adapters have their own entry points
+// (kube-delegated-auth/koa, /express, /fastify, /node-http) and so do the webhook servers (/webhook).
+export * from './errors.js';
+export * from './log.js';
+export * from './delegated-auth.js';
+
+export * from './authn/interfaces.js';
+export * from './authn/anonymous.js';
+export * from './authn/bearer-token.js';
+export * from './authn/delegating.js';
+export * from './authn/group-adder.js';
+export * from './authn/path-unescape.js';
+export * from './authn/request-header.js';
+export * from './authn/token-cache.js';
+export * from './authn/token-review.js';
+export * from './authn/union.js';
+export * from './authn/websocket-protocol.js';
+export {
+  credentialIdExtraKey,
+  verifyRequestCertificate,
+  chainError,
+  commonNameUserConversion,
+  x509Authenticator,
+  type VerifyOutcome,
+  type UserConversion,
+  type X509AuthenticatorOptions,
+  type Clock,
+} from './authn/x509.js';
+
+export * from './authz/interfaces.js';
+export * from './authz/always-allow-groups.js';
+export * from './authz/always-allow-paths.js';
+export {
+  DecisionCache,
+  maxStaleIfErrorTtl,
+  type DecisionCacheOptions,
+  type DecisionCacheStats,
+} from './authz/decision-cache.js';
+export * from './authz/delegating.js';
+export * from './authz/static-policy.js';
+export * from './authz/subject-access-review.js';
+export * from './authz/union.js';
+
+export * from './trust/interfaces.js';
+export * from './trust/pem.js';
+export * from './trust/static.js';
+export * from './trust/verify-chain.js';
+export * from './trust/certificate-fields.js';
+
+export * from './http/go-quote.js';
+export * from './http/request.js';
+export * from './http/request-info.js';
+export * from './http/selectors.js';
+export * from './http/status.js';
+
+export * from './cluster/index.js';
+export * from './server/secure-server.js';
+export * from './pki/index.js';
+
+export * from './util/backoff.js';
+export * from './util/duration.js';
+export * from './util/single-flight.js';

@@ -1,0 +1,4 @@
+export * from './authenticate.js';
+export * from './authorize.js';
+export * from './request-info.js';
+export * from './delegated-auth.js';
