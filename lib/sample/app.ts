@@ -185,13 +185,25 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
       }),
     );
 
-  const listWidgets: Handler = (ctx, p) =>
+  const listWidgets: Handler = (ctx, p) => {
+    // `watch` is not in the advertised verbs; answering it with a plain list would confuse `kubectl get -w`.
+    const watch = String(ctx.query.watch ?? '');
+    if (watch === 'true' || watch === '1') {
+      return send(
+        ctx,
+        statusFailure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {
+          group: sampleGroup,
+          kind: 'widgets',
+        }),
+      );
+    }
     sendJson(ctx, 200, {
       kind: 'WidgetList',
       apiVersion: sampleGroupVersion,
       metadata: { resourceVersion: store.resourceVersion },
       items: store.list(p.namespace ?? ''),
     });
+  };
 
   const createWidget: Handler = async (ctx, p) => {
     const body = await readJson(ctx, maxBody, true);

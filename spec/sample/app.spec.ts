@@ -279,6 +279,12 @@ describe('sample app (over real TLS, real authenticate())', function () {
         status: 405,
         reason: 'MethodNotAllowed',
       },
+      {
+        name: 'watch (not an advertised verb) → 405 MethodNotAllowed',
+        call: { path: `${gv}/namespaces/x/widgets?watch=true` },
+        status: 405,
+        reason: 'MethodNotAllowed',
+      },
       { name: 'unknown resource → 404', call: { path: `${gv}/namespaces/x/gadgets` }, status: 404, reason: 'NotFound' },
       {
         name: 'delete a missing widget → 404',
