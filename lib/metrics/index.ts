@@ -1,0 +1,2 @@
+export * from './koa.js';
+export * from './metrics.js';
