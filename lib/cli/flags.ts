@@ -49,6 +49,10 @@ export interface ServeOptions {
   readonly policyFile: string;
   /** `--cert-dir`: where standalone mode writes and reads the dev PKI. Default `.kda/certs` (relative to cwd). */
   readonly certDir: string;
+  /** `--enable-metrics`: serve Prometheus metrics on `/metrics` (authorized like any non-resource path). Default false. */
+  readonly enableMetrics?: boolean;
+  /** `--log-level`: `trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`. Default `info` (or `$LOG_LEVEL`). */
+  readonly logLevel?: string;
 }
 
 /** The packaged policy: lib/cli/flags.ts and dist/cli/flags.js both sit two levels below the package root. */
@@ -73,6 +77,7 @@ export const serveDefaults: ServeOptions = Object.freeze({
   anonymousAuth: true,
   policyFile: defaultPolicyFile,
   certDir: '.kda/certs',
+  enableMetrics: false,
 });
 
 /** Flag name → option key, in --help order. */
@@ -227,6 +232,19 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     defaultText: '.kda/certs',
     help: 'Directory of the development PKI created on first start in standalone mode.',
   },
+  {
+    name: 'enable-metrics',
+    option: 'enableMetrics',
+    kind: 'boolean',
+    help: 'Serve Prometheus metrics on /metrics (authorized like any non-resource path: get /metrics).',
+  },
+  {
+    name: 'log-level',
+    option: 'logLevel',
+    kind: 'string',
+    defaultText: 'info',
+    help: 'Lowest level of the JSON log lines on stderr: trace, debug, info, warn, error, fatal, silent.',
+  },
 ];
 
 const helpFlag: FlagSpec = { name: 'help', short: 'h', kind: 'boolean', help: 'Show this help.' };
@@ -321,6 +339,12 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
   if (!has(options.requestheaderExtraHeadersPrefix, 'x-remote-extra-')) {
     warnings.push(
       '--requestheader-extra-headers-prefix is set without specifying the standard X-Remote-Extra- header prefix - API aggregation will not work',
+    );
+  }
+  const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  if (options.logLevel !== undefined && !logLevels.includes(options.logLevel)) {
+    problems.push(
+      `${optionName('logLevel', 'log-level')} must be one of ${logLevels.join(', ')}, got ${JSON.stringify(options.logLevel)}`,
     );
   }
   if (problems.length > 0 && !help) throw new InvalidOptionError(problems);
