@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,4 +260,53 @@ describe('webhook/startWebhookCommand with --client-ca-file', () => {
       }
     });
   }
+});
+
+describe('webhook/runWebhookCommand (spawned process)', () => {
+  it('logs where it listens, serves, and exits 0 on SIGTERM', async () => {
+    const pki = testPki();
+    const dir = mkdtempSync(join(tmpdir(), 'kda-webhook-run-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
+    writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
+    const cli = new URL('../../lib/webhook/cli.ts', import.meta.url).pathname;
+    const argv = [
+      `--tls-cert-file=${join(dir, 'tls.crt')}`,
+      `--tls-private-key-file=${join(dir, 'tls.key')}`,
+      `--token-auth-file=${join(fixtures, 'tokens.csv')}`,
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+    ];
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import(${JSON.stringify(cli)}).then((m) => m.runWebhookCommand(${JSON.stringify(argv)}))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    after(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually(() => /"msg":"webhook server listening"/.test(out), 'the listening log line');
+    const port = (JSON.parse(out.split('\n').find((l) => l.includes('webhook server listening'))!) as { port: number })
+      .port;
+    const agent = new Agent({ connect: { ca: pki.servingCA.certPem } });
+    try {
+      const res = await post(
+        { url: `https://127.0.0.1:${port}`, agent, server: undefined as never, close: async () => {} },
+        tokenReview('t-bob'),
+        { path: '/authenticate' },
+      );
+      expect(res.json?.status).to.deep.equal({ authenticated: true, user: { username: 'token:bob', uid: 'uid-bob' } });
+    } finally {
+      await agent.close();
+    }
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited, out).to.equal(0);
+  });
 });
