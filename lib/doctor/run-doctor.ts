@@ -14,6 +14,11 @@ export interface DoctorOptions {
   readonly group?: string;
   /** API version of the APIService to check (with `group`). */
   readonly version?: string;
+  /**
+   * Which ConfigMap to read instead of kube-system/extension-apiserver-authentication, e.g. an edited copy to check
+   * before applying it. Default: the real one.
+   */
+  readonly configMap?: { readonly namespace: string; readonly name: string };
   /** A CA expiring within this many days is a warning. Default 30. */
   readonly expiryWarningDays?: number;
   /** Per-request timeout in ms. Default 10000. */
@@ -25,7 +30,6 @@ export interface DoctorOptions {
 }
 
 const configMapName = 'extension-apiserver-authentication';
-const configMapPath = `/api/v1/namespaces/kube-system/configmaps/${configMapName}`;
 const day = 24 * 60 * 60 * 1000;
 
 interface ConfigMap {
@@ -268,25 +272,26 @@ async function configMapChecks(
   now: number,
   checks: DoctorCheck[],
 ): Promise<void> {
+  const ns = opts.configMap?.namespace ?? 'kube-system';
+  const cmName = opts.configMap?.name ?? configMapName;
+  const where = `${ns}/${cmName}`;
   let data: Readonly<Record<string, string>>;
   try {
-    data = (await client.get<ConfigMap>(configMapPath)).data ?? {};
-    checks.push({ id: 'configmap', status: 'pass', message: `kube-system/${configMapName} exists` });
+    const path = `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps/${encodeURIComponent(cmName)}`;
+    data = (await client.get<ConfigMap>(path)).data ?? {};
+    checks.push({ id: 'configmap', status: 'pass', message: `${where} exists` });
   } catch (err) {
     const status = err instanceof KubeApiError ? err.statusCode : undefined;
     checks.push({
       id: 'configmap',
       status: 'fail',
-      message:
-        status === 404
-          ? `kube-system/${configMapName} does not exist`
-          : `cannot read kube-system/${configMapName}: ${describeError(err)}`,
+      message: status === 404 ? `${where} does not exist` : `cannot read ${where}: ${describeError(err)}`,
       fix:
         status === 403
           ? rolebindingFixCommand(identity)
           : status === 404
             ? apiServerFlagFix('--requestheader-client-ca-file', '/etc/kubernetes/pki/front-proxy-ca.crt')
-            : `kubectl get configmap -n kube-system ${configMapName} -o yaml`,
+            : `kubectl get configmap -n ${ns} ${cmName} -o yaml`,
     });
     return;
   }
