@@ -20,9 +20,20 @@ function spoofRequest(ctx: ConformanceContext, clientCert?: DirectRequest['clien
   };
 }
 
-/** Refused at the handshake, or 401/403 that does not name the spoofed user: fine. Anything else fails. */
-function assertNotSpoofed(res: DirectResponse): string {
-  if (res.error) return `refused: ${res.error}`;
+/**
+ * Refused at the handshake, or 401/403 that does not name the spoofed user: fine. Anything else fails. A refusal
+ * counts only while the server answers otherwise, so a dead server or port-forward never passes for a refusal.
+ */
+async function assertNotSpoofed(ctx: ConformanceContext, res: DirectResponse): Promise<string> {
+  if (res.error) {
+    const health = await ctx.direct({ path: '/healthz' });
+    assert.equal(
+      health.status,
+      200,
+      `server unreachable (${health.error ?? health.text}), so "${res.error}" proves nothing`,
+    );
+    return `refused: ${res.error}`;
+  }
   const asUser = reviewedUser(res.body)?.username;
   assert.notEqual(asUser, spoofedUser, `the server accepted the spoofed identity: ${res.text}`);
   assert.ok(res.status === 401 || res.status === 403, `expected 401 or 403, got ${res.status}: ${res.text}`);
@@ -36,7 +47,7 @@ export const spoofingCases: readonly ConformanceCase[] = [
     name: 'direct call with a spoofed X-Remote-User and no client certificate is never that identity',
     async run(ctx) {
       const res = await ctx.direct(spoofRequest(ctx));
-      const detail = assertNotSpoofed(res);
+      const detail = await assertNotSpoofed(ctx, res);
       // Without a certificate the request is anonymous; with anonymous auth on, the SAR denies system:anonymous.
       if (res.status === 403) assert.match(res.text, /system:anonymous/);
       return detail;
@@ -52,7 +63,10 @@ export const spoofingCases: readonly ConformanceCase[] = [
         issuer: otherCa,
         extKeyUsage: ['clientAuth'],
       });
-      return assertNotSpoofed(await ctx.direct(spoofRequest(ctx, { certPem: rogue.certPem, keyPem: rogue.keyPem })));
+      return assertNotSpoofed(
+        ctx,
+        await ctx.direct(spoofRequest(ctx, { certPem: rogue.certPem, keyPem: rogue.keyPem })),
+      );
     },
   },
   {
@@ -65,7 +79,10 @@ export const spoofingCases: readonly ConformanceCase[] = [
         const c = createCertificate({ commonName: cn, issuer: ca, extKeyUsage: ['clientAuth'] });
         return { certPem: c.certPem, keyPem: c.keyPem };
       };
-      const detail = assertNotSpoofed(await ctx.direct(spoofRequest(ctx, issue('kda-conformance-not-allowed'))));
+      const detail = await assertNotSpoofed(
+        ctx,
+        await ctx.direct(spoofRequest(ctx, issue('kda-conformance-not-allowed'))),
+      );
       // Control: the same request with the allowed CN is accepted, so the refusal above is about the CN.
       const control = await ctx.direct(spoofRequest(ctx, issue('front-proxy-client')));
       assert.equal(control.status, 201, `control with CN=front-proxy-client: ${control.error ?? control.text}`);
