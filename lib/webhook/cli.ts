@@ -35,19 +35,31 @@ Flags:
   -h, --help
 `;
 
+/** The `webhook` command's flags, camelCased (`--token-auth-file` → `tokenAuthFile`). */
 export interface WebhookCommandOptions {
+  /** kube-apiserver-format token CSV; enables `POST /authenticate`. */
   readonly tokenAuthFile?: string;
+  /** Identity mapping document (YAML/JSON), watched; needs `tokenAuthFile`. */
   readonly mappingFile?: string;
-  /** ms */
+  /** Mapping re-read interval in ms (on top of fs.watch). Default 10000 (`10s`). */
   readonly mappingPollInterval: number;
+  /** Static authorization policy; enables `POST /authorize`. */
   readonly authorizationPolicyFile?: string;
+  /** Serving certificate chain (PEM file). Required. */
   readonly tlsCertFile: string;
+  /** Serving private key (PEM file). Required. */
   readonly tlsPrivateKeyFile: string;
+  /** When set, clients (kube-apiserver) must present a certificate signed by this bundle. */
   readonly clientCaFile?: string;
+  /** Default `0.0.0.0`. */
   readonly bindAddress: string;
+  /** Default 8443; 0 picks a free port. */
   readonly securePort: number;
+  /** Largest review body in bytes. Default 1048576. */
   readonly maxBodyBytes: number;
+  /** pino level: debug, info (default), warn, error. */
   readonly logLevel: string;
+  /** Print usage and exit. */
   readonly help: boolean;
 }
 
