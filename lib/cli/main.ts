@@ -11,7 +11,7 @@ Commands:
   serve     Run the sample extension apiserver (sample.kube-delegated-auth.io/v1alpha1)
   certs     Write a development PKI (front-proxy CA, client CA with users, serving certificate)
   doctor    Check a cluster's aggregation-layer setup (not available in this build)
-  webhook   Run TokenReview/SubjectAccessReview webhook servers (not available in this build)
+  webhook   Run a TokenReview/SubjectAccessReview webhook server (static tokens, identity mapping, policy)
 
 Run 'kube-delegated-auth <command> --help' for the flags of a command.
 `;
@@ -54,9 +54,10 @@ const commands: Record<string, Command> = {
     io.err('kube-delegated-auth doctor: not available in this build');
     return 2;
   },
-  async webhook(_args, io) {
-    io.err('kube-delegated-auth webhook: not available in this build');
-    return 2;
+  async webhook(args) {
+    const { runWebhookCommand } = await import('../webhook/cli.js');
+    await runWebhookCommand([...args]);
+    return 0;
   },
 };
 
