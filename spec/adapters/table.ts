@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { UserInfo } from '../../lib/authn/interfaces.js';
+import { tokenAuthenticatorFunc, type UserInfo } from '../../lib/authn/interfaces.js';
 import { Decision, authorizerFunc, type Authorizer } from '../../lib/authz/interfaces.js';
 import { newDelegatingAuthorizer } from '../../lib/authz/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
@@ -86,6 +86,30 @@ export const adapterCases: readonly AdapterCase[] = [
     },
   },
   {
+    name: 'valid bearer token with spoofed X-Remote-User: the token user; Authorization and X-Remote-* stripped',
+    client: 'none',
+    path: '/whoami',
+    headers: [
+      ['Authorization', 'Bearer carol-token'],
+      ['X-Remote-User', 'mallory'],
+    ],
+    status: 200,
+    echo: {
+      user: { name: 'carol', uid: 'c-1', groups: ['readers', 'system:authenticated'], extra: {} },
+      authenticator: 'static-token',
+      identityHeaders: [],
+    },
+  },
+  {
+    name: 'rejected bearer token: 401 Status, never anonymous',
+    client: 'none',
+    path: '/whoami',
+    headers: [['Authorization', 'Bearer wrong-token']],
+    status: 401,
+    body: unauthorizedBody,
+    responseHeaders: statusJson,
+  },
+  {
     name: 'front-proxy certificate whose CN is not in requestheader-allowed-names: 401 Status',
     client: 'proxyOtherCN',
     path: `${W}/namespaces/default/flunders`,
@@ -168,7 +192,7 @@ export const adapterCases: readonly AdapterCase[] = [
 
 /**
  * The options every adapter gets: front-proxy (allowed name front-proxy-client) + x509 client CA + anonymous, and
- * Go's delegating authorizer without a review client plus a static policy and an authorizer that fails on
+ * a token authenticator knowing one token, and Go's delegating authorizer without a review client plus a static policy and an authorizer that fails on
  * `explosions`.
  */
 export function adapterOptions(): DelegatedAuthPipelineOptions & { authorizer: Authorizer } {
@@ -194,6 +218,16 @@ export function adapterOptions(): DelegatedAuthPipelineOptions & { authorizer: A
       configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
     },
     clientCA: staticCABundle(pki.clientCA.certPem),
+    // A pluggable token authenticator (what a TokenReview client would answer for these two tokens).
+    tokenAuthenticator: tokenAuthenticatorFunc(async (token) =>
+      token === 'carol-token'
+        ? {
+            ok: true,
+            authenticator: 'static-token',
+            user: { name: 'carol', uid: 'c-1', groups: ['readers'], extra: {} },
+          }
+        : { ok: false },
+    ),
     anonymous: true,
     authorizer: newDelegatingAuthorizer({ additionalAuthorizers: [policy, exploding] }),
   };
