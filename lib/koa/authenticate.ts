@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Middleware } from 'koa';
@@ -42,6 +43,11 @@ export interface AuthenticationEvent {
   readonly user?: UserInfo;
   readonly error?: KdaError;
   readonly durationSeconds: number;
+  /**
+   * The client certificate chain, leaf first ([] without one); lib/metrics reads the leaf's expiry for Go's
+   * `apiserver_client_certificate_expiration_seconds`. Read lazily from the socket, so it costs nothing unless used.
+   */
+  readonly peerCertificates?: readonly X509Certificate[];
 }
 
 /**
@@ -66,7 +72,13 @@ export function authenticate(options: AuthenticateOptions = {}): Middleware<Part
       const event: AuthenticationEvent = result.ok
         ? { result: 'success', authenticator: result.authenticator, user: result.user, durationSeconds: 0 }
         : { result: result.error ? 'error' : 'failure', error: result.error, durationSeconds: 0 };
-      authenticationChannel.publish({ ...event, durationSeconds: (performance.now() - started) / 1000 });
+      authenticationChannel.publish({
+        ...event,
+        durationSeconds: (performance.now() - started) / 1000,
+        get peerCertificates() {
+          return req.peerCertificates;
+        },
+      });
     }
     if (!result.ok) {
       logRefusal(logger, result, ctx.method, ctx.path);
