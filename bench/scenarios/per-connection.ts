@@ -34,6 +34,7 @@ export const perConnection: Scenario = {
           tls: b.frontProxy,
           newConnectionPerRequest: true,
           backend: b.label,
+          notes: 'req/s bounded by the load generator (undici connection setup); compare server CPU per connection',
         },
       ],
       findings: (rows) => perConnectionFindings(rows),
