@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { expect } from 'chai';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
+import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/delegated-auth.js';
+import { unauthorizedBody } from '../../lib/http/status.js';
+import { staticCABundle } from '../../lib/trust/static.js';
+import { testPki } from '../support/pki.js';
+import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+
+const W = '/apis/wardle.example.com/v1alpha1';
+
+function recordingAuthorizer(allowed: (a: RequestAttributes) => boolean) {
+  const seen: RequestAttributes[] = [];
+  return {
+    seen,
+    authorizer: authorizerFunc(async (a) => {
+      seen.push(a);
+      return allowed(a) ? { decision: Decision.Allow, reason: '' } : { decision: Decision.NoOpinion, reason: '' };
+    }),
+  };
+}
+
+/** A Fastify app served by the test's HTTPS server (Fastify contributes its request handler). */
+async function serve(
+  setup: (app: FastifyInstance) => Promise<void>,
+  opts: { frameworkErrors?: boolean } = {},
+): Promise<TestTlsServer> {
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const app = Fastify({
+    ...(opts.frameworkErrors && { frameworkErrors: kubeFrameworkErrors }),
+    serverFactory: (h) => {
+      handler = h;
+      return createServer();
+    },
+  });
+  await setup(app);
+  await app.ready();
+  const server = await startTlsServer((req, res) => handler!(req, res));
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      await app.close();
+    },
+  };
+}
+
+describe('fastify adapter', () => {
+  const pki = testPki();
+  const anonymous = clientAgent();
+  const alice = clientAgent(pki.alice);
+  const servers: TestTlsServer[] = [];
+  after(async () => {
+    await Promise.all([anonymous.close(), alice.close()]);
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  async function get(s: TestTlsServer, path: string, agent = anonymous) {
+    const res = await agent.request({ origin: s.url, path, method: 'GET' });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  }
+
+  it('request.kubeAuth carries user, requestInfo, attributes and the decision', async () => {
+    const s = await serve(async (app) => {
+      await app.register(fastifyDelegatedAuth, {
+        clientCA: staticCABundle(pki.clientCA.certPem),
+        authorizer: recordingAuthorizer(() => true).authorizer,
+      });
+      app.get('/apis/*', async (request) => ({
+        user: request.kubeAuth?.user.name,
+        authenticator: request.kubeAuth?.authenticator,
+        resource: request.kubeAuth?.requestInfo.resource,
+        verb: request.kubeAuth?.attributes?.verb,
+        decision: request.kubeAuth?.authorization?.decision,
+      }));
+    });
+    servers.push(s);
+    const r = await get(s, `${W}/namespaces/ns/flunders`, alice);
+    expect(r.status).to.equal(200);
+    expect(JSON.parse(r.body)).to.deep.equal({
+      user: 'alice',
+      authenticator: 'x509',
+      resource: 'flunders',
+      verb: 'list',
+      decision: 'Allow',
+    });
+  });
+
+  it('not encapsulated: guards routes registered in sibling and child plugins too', async () => {
+    const s = await serve(async (app) => {
+      await app.register(fastifyDelegatedAuth, { anonymous: false, clientCA: staticCABundle(pki.clientCA.certPem) });
+      await app.register(async (child) => {
+        child.get('/child', async () => 'child route ran');
+      });
+    });
+    servers.push(s);
+    const r = await get(s, '/child');
+    expect(r).to.include({ status: 401, body: unauthorizedBody });
+    expect(r.headers['content-type'], 'no "; charset=utf-8" appended').to.equal('application/json');
+    expect(await get(s, '/child', alice)).to.include({ status: 200, body: 'child route ran' });
+  });
+
+  it('without an authorizer only authenticates; unmatched routes still get Fastify 404 after authentication', async () => {
+    const s = await serve(async (app) => {
+      await app.register(fastifyDelegatedAuth, {});
+      app.get('/who', async (request) => request.kubeAuth?.user.name);
+    });
+    servers.push(s);
+    expect(await get(s, '/who')).to.include({ status: 200, body: 'system:anonymous' });
+    expect((await get(s, '/nothing')).status).to.equal(404);
+  });
+
+  it('attributes and authorizationOverride options see the Fastify request', async () => {
+    const rec = recordingAuthorizer((a) => a.resource === 'metrics');
+    const s = await serve(async (app) => {
+      await app.register(fastifyDelegatedAuth, {
+        authorizer: rec.authorizer,
+        attributes: (request, d) => ({ ...d, namespace: String(request.headers['x-tenant'] ?? 'none') }),
+        authorizationOverride: (request) =>
+          request.url.startsWith('/metrics') ? { verb: 'get', resource: 'metrics', resourceRequest: true } : undefined,
+      });
+      app.get('/metrics', async () => 'm');
+      app.get('/other', async () => 'o');
+    });
+    servers.push(s);
+    expect(await get(s, '/metrics')).to.include({ status: 200, body: 'm' });
+    expect(rec.seen[0]).to.include({ resource: 'metrics', namespace: 'none', path: '/metrics' });
+    expect((await get(s, '/other')).status).to.equal(403);
+  });
+
+  it('malformed % escape: Fastify JSON 400 by default; kubeFrameworkErrors gives Go’s plain 400 and closes', async () => {
+    const path = `${W}/namespaces/%zz/flunders`;
+    const plain = await serve(async (app) => {
+      await app.register(fastifyDelegatedAuth, {});
+      app.get('/*', async () => 'never');
+    });
+    servers.push(plain);
+    const def = await get(plain, path);
+    expect(def.status).to.equal(400);
+    expect(JSON.parse(def.body)).to.include({ code: 'FST_ERR_BAD_URL' });
+
+    const goLike = await serve(
+      async (app) => {
+        await app.register(fastifyDelegatedAuth, {});
+        app.get('/*', async () => 'never');
+      },
+      { frameworkErrors: true },
+    );
+    servers.push(goLike);
+    const r = await get(goLike, path);
+    expect(r).to.include({ status: 400, body: '400 Bad Request' });
+    expect(r.headers.connection).to.equal('close');
+  });
+});
