@@ -1,0 +1,110 @@
+import { connect } from 'node:tls';
+import { expect } from 'chai';
+import { Decision, authorizerFunc, type AuthorizationResult } from '../../lib/authz/interfaces.js';
+import type { Logger } from '../../lib/log.js';
+import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
+import { staticCABundle } from '../../lib/trust/static.js';
+import { testPki } from '../support/pki.js';
+import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+
+function captureLogger() {
+  const lines: { level: string; msg: string }[] = [];
+  const at = (level: string) => (_f: object, msg: string) => void lines.push({ level, msg });
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { lines, logger };
+}
+
+describe('node:http adapter withDelegatedAuth()', () => {
+  const pki = testPki();
+  const anonymous = clientAgent();
+  const alice = clientAgent(pki.alice);
+  const servers: TestTlsServer[] = [];
+  after(async () => {
+    await Promise.all([anonymous.close(), alice.close()]);
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  async function get(s: TestTlsServer, path: string, agent = anonymous) {
+    const res = await agent.request({ origin: s.url, path, method: 'GET' });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  }
+
+  it('passes the state as the third argument and through delegatedAuthState(req)', async () => {
+    const s = await startTlsServer(
+      withDelegatedAuth(
+        (req, res, state) => {
+          res.end(`${state.user.name} ${delegatedAuthState(req) === state} ${state.requestInfo.verb}`);
+        },
+        { clientCA: staticCABundle(pki.clientCA.certPem) },
+      ),
+    );
+    servers.push(s);
+    expect(await get(s, '/apis/g/v1/things', alice)).to.include({ status: 200, body: 'alice true list' });
+  });
+
+  it('a throwing handler: text/plain 500 and one error line; an async rejection is handled the same way', async () => {
+    const log = captureLogger();
+    const s = await startTlsServer(
+      withDelegatedAuth(
+        async (req) => {
+          if (req.url === '/sync') throw new Error('boom');
+          await Promise.resolve();
+          throw new Error('async boom');
+        },
+        { logger: log.logger },
+      ),
+    );
+    servers.push(s);
+    expect(await get(s, '/sync')).to.include({ status: 500, body: 'Internal Server Error\n' });
+    expect(await get(s, '/async')).to.include({ status: 500, body: 'Internal Server Error\n' });
+    expect(log.lines.filter((l) => l.level === 'error').map((l) => l.msg)).to.deep.equal([
+      'request handler failed: boom',
+      'request handler failed: async boom',
+    ]);
+  });
+
+  it('client gone during a slow review (in-process fake authorizer): nothing written, handler never runs', async () => {
+    let release: ((r: AuthorizationResult) => void) | undefined;
+    let signalAborted: Promise<void> | undefined;
+    let handlerRan = false;
+    const log = captureLogger();
+    const authorizer = authorizerFunc(
+      (_a, signal) =>
+        new Promise<AuthorizationResult>((resolve) => {
+          release = resolve;
+          signalAborted = new Promise((done) => signal?.addEventListener('abort', () => done(), { once: true }));
+        }),
+    );
+    const s = await startTlsServer(
+      withDelegatedAuth(
+        (_req, res) => {
+          handlerRan = true;
+          res.end('never');
+        },
+        { authorizer, logger: log.logger },
+      ),
+    );
+    servers.push(s);
+    const socket = connect({ host: '127.0.0.1', port: Number(new URL(s.url).port), ca: pki.servingCA.certPem });
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!release) await new Promise((r) => setTimeout(r, 5));
+    socket.destroy();
+    await signalAborted;
+    release({ decision: Decision.NoOpinion, reason: '' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(handlerRan).to.equal(false);
+    expect(log.lines.map((l) => l.msg)).to.include('client disconnected while authorizing');
+    expect(log.lines.some((l) => l.level === 'info' || l.level === 'error')).to.equal(false);
+  });
+
+  it('rejects a non-function handler and a bad authorizer at construction', () => {
+    expect(() => withDelegatedAuth(undefined as never)).to.throw(TypeError, /"handler" must be a function/);
+    expect(() => withDelegatedAuth(() => {}, { authorizer: {} as never })).to.throw(
+      TypeError,
+      /"authorizer" must implement authorize/,
+    );
+  });
+});
