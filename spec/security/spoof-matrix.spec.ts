@@ -7,7 +7,15 @@ import { Client, request, type Agent, type Dispatcher } from 'undici';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { createCertificate } from '../../lib/pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
-import { goodToken, identityHeaderPattern, startSecurityStack, type SecurityStack, type Seen } from './stack.js';
+import forge from 'node-forge';
+import {
+  goodToken,
+  identityHeaderPattern,
+  startSecurityStack,
+  swappableConfig,
+  type SecurityStack,
+  type Seen,
+} from './stack.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 const claimedUser = 'mallory';
@@ -87,6 +95,18 @@ function rawRequest(lines: string[], body = ''): Buffer {
     [`GET ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close', ...lines, '', body].join('\r\n'),
     'latin1',
   );
+}
+
+/** A front-proxy-CA leaf whose subject carries two CN attributes, in this order (Go reads the last one). */
+function twoCommonNames(first: string, last: string): TestCert {
+  const pki = testPki();
+  const issued = createCertificate({ commonName: first, keyPair: pki.sharedKey, issuer: pki.frontProxyCA.issued });
+  issued.cert.setSubject([
+    { shortName: 'CN', value: first },
+    { shortName: 'CN', value: last },
+  ]);
+  issued.cert.sign(pki.frontProxyCA.issued.key, forge.md.sha256.create());
+  return testCert({ ...issued, certPem: forge.pki.certificateToPem(issued.cert) });
 }
 
 describe('security: spoof matrix (full Koa stack over real TLS)', function () {
@@ -204,6 +224,20 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
       assertNoSpoof(stack, a);
     });
 
+    it('two CN attributes, the allowed one first (Go uses the last CN) → 401', async () => {
+      const a = await call(stack, stack.agent(twoCommonNames('front-proxy-client', 'not-the-proxy')), claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('two CN attributes, the allowed one last (Go uses the last CN) → accepted as the front proxy', async () => {
+      const a = await call(stack, stack.agent(twoCommonNames('not-the-proxy', 'front-proxy-client')), [
+        'X-Remote-User',
+        'bob',
+      ]);
+      assertUser(a, 'bob', 'requestheader');
+    });
+
     it('an ordinary client-CA user (alice) + X-Remote-* → alice, headers stripped', async () => {
       const a = await call(stack, stack.agent(pki.alice), claim);
       const seen = assertUser(a, 'alice', 'x509');
@@ -224,6 +258,13 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
     it('rejected bearer token + X-Remote-* → 401 (not anonymous)', async () => {
       const a = await call(stack, noCert, [...claim, 'Authorization', 'Bearer forged']);
       assertRefused(a);
+      assertNoSpoof(stack, a);
+    });
+
+    it('a WebSocket-protocol bearer token on a plain request (no Upgrade) is not a credential → system:anonymous', async () => {
+      const proto = `base64url.bearer.authorization.k8s.io.${Buffer.from(goodToken).toString('base64url')}`;
+      const a = await call(stack, noCert, [...claim, 'Sec-WebSocket-Protocol', `${proto}, v4.channel.k8s.io`]);
+      assertUser(a, 'system:anonymous', 'anonymous');
       assertNoSpoof(stack, a);
     });
 
@@ -491,6 +532,57 @@ describe('security: spoof matrix, CA rotation (full Koa stack over real TLS)', f
     }
   });
 
+  it('allowed names narrowed while a keep-alive connection is open → next request on the same socket refused', async () => {
+    const config = swappableConfig({ allowedNames: [] });
+    const narrowed = await startSecurityStack({ configProvider: config });
+    const client = new Client(narrowed.url, {
+      connect: { ca: narrowed.servingCaPem, cert: pki.proxyOtherCN.chainPem, key: pki.proxyOtherCN.keyPem },
+      pipelining: 1,
+    });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    try {
+      assertUser(await call(narrowed, client, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+      config.swap({ allowedNames: ['front-proxy-client'] });
+      const a = await call(narrowed, client, claim);
+      assertRefused(a);
+      assertNoSpoof(narrowed, a);
+      expect(connects).to.equal(1);
+    } finally {
+      await client.close();
+      await narrowed.close();
+    }
+  });
+
+  it('front-proxy certificate expiring during a keep-alive connection → the next request after notAfter is refused', async () => {
+    const shortLived = testCert(
+      createCertificate({
+        commonName: 'front-proxy-client',
+        keyPair: pki.sharedKey,
+        issuer: pki.frontProxyCA.issued,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 2_000),
+      }),
+    );
+    const client = new Client(stack.url, {
+      connect: { ca: stack.servingCaPem, cert: shortLived.chainPem, key: shortLived.keyPem },
+      pipelining: 1,
+      keepAliveTimeout: 10_000,
+    });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    try {
+      assertUser(await call(stack, client, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+      await new Promise((r) => setTimeout(r, new Date(shortLived.x509.validTo).getTime() - Date.now() + 1_100));
+      const a = await call(stack, client, claim);
+      assertRefused(a);
+      assertNoSpoof(stack, a);
+      expect(connects).to.equal(1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('keep-alive client-CA user after the client CA is rotated → next request on the same socket refused', async () => {
     const client = new Client(stack.url, {
       connect: { ca: stack.servingCaPem, cert: pki.alice.chainPem, key: pki.alice.keyPem },
@@ -506,5 +598,35 @@ describe('security: spoof matrix, CA rotation (full Koa stack over real TLS)', f
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('security: spoof matrix, one CA for client-ca and requestheader (CA reuse configured)', function () {
+  this.timeout(30_000);
+  const pki = testPki();
+  let stack: SecurityStack;
+
+  before(async () => {
+    stack = await startSecurityStack({ clientCaPem: pki.frontProxyCA.certPem });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('proxy certificate + X-Remote-User → the header user (front-proxy authenticator runs first)', async () => {
+    assertUser(await call(stack, stack.agent(pki.proxy), ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+  });
+
+  it('proxy certificate without X-Remote-User → the proxy itself, as x509 user "front-proxy-client" (Go §3)', async () => {
+    const a = await call(stack, stack.agent(pki.proxy), ['X-Remote-Group', claimedGroup]);
+    const seen = assertUser(a, 'front-proxy-client', 'x509');
+    assertNoSpoof(stack, a);
+    expect(seen.user.groups).to.deep.equal(['system:authenticated']);
+  });
+
+  it('a CN that is not allowed + X-Remote-User → only its own x509 identity, never the header user', async () => {
+    const a = await call(stack, stack.agent(pki.proxyOtherCN), claim);
+    assertUser(a, 'not-the-proxy', 'x509');
+    assertNoSpoof(stack, a);
   });
 });

@@ -10,7 +10,13 @@ import { authenticate } from '../../lib/koa/authenticate.js';
 import { authorize } from '../../lib/koa/authorize.js';
 import { requestInfo } from '../../lib/koa/request-info.js';
 import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
-import type { CABundle, CABundleProvider, Listener, RequestHeaderConfig } from '../../lib/trust/interfaces.js';
+import type {
+  CABundle,
+  CABundleProvider,
+  Listener,
+  RequestHeaderConfig,
+  RequestHeaderConfigProvider,
+} from '../../lib/trust/interfaces.js';
 import { parsePemBundle } from '../../lib/trust/pem.js';
 import { staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki, type TestCert } from '../support/pki.js';
@@ -73,13 +79,41 @@ export const goodToken = 'good-token';
 
 export const identityHeaderPattern = /^(authorization|x-remote-|impersonate-)/;
 
-export async function startSecurityStack(
-  config: Partial<RequestHeaderConfig> = { allowedNames: ['front-proxy-client'] },
-): Promise<SecurityStack> {
+export interface SecurityStackOptions {
+  /** Front-proxy header configuration. Default: Go's flag defaults with allowed names `[front-proxy-client]`. */
+  readonly config?: Partial<RequestHeaderConfig>;
+  /** A live configuration instead of `config` (tests that change allowed names mid-connection). */
+  readonly configProvider?: RequestHeaderConfigProvider;
+  /** Client CA bundle. Default: the test client CA. */
+  readonly clientCaPem?: string;
+}
+
+/** A request-header configuration the test replaces, notifying listeners as a ConfigMap update would. */
+export function swappableConfig(
+  config: Partial<RequestHeaderConfig>,
+): RequestHeaderConfigProvider & { swap(c: Partial<RequestHeaderConfig>): void } {
+  const listeners = new Set<Listener>();
+  let value = staticRequestHeaderConfig(config).current()!;
+  return {
+    name: 'test-request-header-config',
+    current: () => value,
+    addListener(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    swap(c) {
+      value = staticRequestHeaderConfig(c).current()!;
+      for (const l of [...listeners]) l();
+    },
+  };
+}
+
+export async function startSecurityStack(options: SecurityStackOptions = {}): Promise<SecurityStack> {
   const pki = testPki();
   const frontProxyCA = swappableCA('test-front-proxy-ca', pki.frontProxyCA.certPem);
-  const clientCA = swappableCA('test-client-ca', pki.clientCA.certPem);
-  const configProvider = staticRequestHeaderConfig(config);
+  const clientCA = swappableCA('test-client-ca', options.clientCaPem ?? pki.clientCA.certPem);
+  const configProvider =
+    options.configProvider ?? staticRequestHeaderConfig(options.config ?? { allowedNames: ['front-proxy-client'] });
   const seen: Seen[] = [];
   const authorized: RequestAttributes[] = [];
 
