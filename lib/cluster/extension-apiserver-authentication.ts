@@ -207,18 +207,24 @@ export class ExtensionApiserverAuthentication implements TrustSource {
 
   status(): readonly TrustStatus[] {
     const out: TrustStatus[] = [];
+    const readError = this.#readError;
     for (const p of [this.clientCA, this.requestHeaderCA, this.requestHeaderConfig]) {
       const h = p instanceof MutableProvider ? (p.health as Health) : undefined;
+      const lastError = h?.lastError ?? (h && readError ? readError.message : undefined);
+      const lastErrorAt = h?.lastError !== undefined ? h.lastErrorAt : h && readError ? readError.at : undefined;
       out.push({
         name: p.name,
         loaded: p.current() !== undefined,
         ...(h?.loadedAt !== undefined && { lastLoadedAt: h.loadedAt }),
-        ...(h?.lastError !== undefined && { lastError: h.lastError }),
-        ...(h?.lastErrorAt !== undefined && { lastErrorAt: h.lastErrorAt }),
+        ...(lastError !== undefined && { lastError }),
+        ...(lastErrorAt !== undefined && { lastErrorAt }),
       });
     }
     return out;
   }
+
+  /** The last failure to read the ConfigMap, until a read succeeds again. */
+  #readError: { readonly message: string; readonly at: number } | undefined;
 
   /** Loads the file overrides and reads the ConfigMap once. Rejects as Go's startup does (see class doc). */
   async runOnce(signal?: AbortSignal): Promise<void> {
@@ -316,10 +322,22 @@ export class ExtensionApiserverAuthentication implements TrustSource {
 
   /** Lists (field-selected, so RBAC on the resource name applies) and applies; returns the list resourceVersion. */
   async #list(signal?: AbortSignal): Promise<string | undefined> {
-    const list = await this.#client!.get<ConfigMapList>(this.#path, {
-      query: { fieldSelector: this.#fieldSelector },
-      ...(signal && { signal }),
-    });
+    let list: ConfigMapList;
+    try {
+      list = await this.#client!.get<ConfigMapList>(this.#path, {
+        query: { fieldSelector: this.#fieldSelector },
+        ...(signal && { signal }),
+      });
+    } catch (err) {
+      // Remembered so status() (and so /readyz?verbose and metrics) shows that trust is last-known-good because
+      // the ConfigMap can't be read any more (e.g. the reader RoleBinding was removed), not only the log.
+      if (!this.#closed) {
+        const message = `unable to read configmap ${this.#namespace}/${this.#cmName}: ${this.#describeReadError(err)}`;
+        if (this.#readError?.message !== message) this.#readError = { message, at: this.#clock.now() };
+      }
+      throw err;
+    }
+    this.#readError = undefined;
     const cm = list.items?.find((i) => i.metadata?.name === this.#cmName);
     this.#apply(cm);
     return list.metadata?.resourceVersion;

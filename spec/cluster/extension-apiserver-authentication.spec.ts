@@ -489,6 +489,21 @@ describe('cluster/extension-apiserver-authentication', () => {
       expect(cm.lists).to.be.greaterThan(1);
     });
 
+    it('a periodic re-read refused (reader RoleBinding removed, in-process fake): last-known-good kept and the read error in status() until a read succeeds', async () => {
+      const s = await started({ pollInterval: 30 });
+      const before = s.requestHeaderCA.current()!.version;
+      cm.listError = (res) =>
+        sendJson(res, 403, status(403, 'Forbidden', 'configmaps "extension-apiserver-authentication" is forbidden'));
+      await until(() => s.status().some((st) => st.lastError?.includes('unable to read configmap')), 'the read error');
+      const st = s.status().find((x) => x.name === s.requestHeaderCA.name)!;
+      expect(st.loaded).to.equal(true);
+      expect(st.lastError).to.contain('forbidden');
+      expect(st.lastErrorAt).to.be.a('number');
+      expect(s.requestHeaderCA.current()!.version).to.equal(before);
+      cm.listError = undefined;
+      await until(() => s.status().every((x) => x.lastError === undefined), 'the error cleared');
+    });
+
     it('a ConfigMap missing at startup is picked up when it appears', async () => {
       cm.data = undefined;
       const s = source();
