@@ -69,6 +69,10 @@ export interface KdaMetrics {
   instrumentTokenReviewClient<S, R>(client: TokenReviewClientLike<S, R>): TokenReviewClientLike<S, R>;
   /** Wraps a SubjectAccessReview client so each call counts in `apiserver_delegated_authz_request_*`. */
   instrumentSubjectAccessReviewClient(client: SubjectAccessReviewClient): SubjectAccessReviewClient;
+  /** Hook form for `TokenReviewAuthenticatorOptions.onRequest`: one TokenReview call, `code` = HTTP status or `<error>`. */
+  readonly onTokenReviewRequest: (code: string, durationMs: number) => void;
+  /** Hook form of the SubjectAccessReview request metrics (same labels). */
+  readonly onSubjectAccessReviewRequest: (code: string, durationMs: number) => void;
   /** Stops listening on the diagnostics channels and drops the sources. Idempotent. */
   close(): Promise<void>;
 }
@@ -386,6 +390,14 @@ export function createMetrics(options: CreateMetricsOptions = {}): KdaMetrics {
         create: (sar: SubjectAccessReview, signal?: AbortSignal) =>
           timed(authzRequests, authzRequestDuration, () => client.create(sar, signal)),
       };
+    },
+    onTokenReviewRequest(code, durationMs) {
+      authnRequests.inc({ code });
+      authnRequestDuration.observe({ code }, durationMs / 1000);
+    },
+    onSubjectAccessReviewRequest(code, durationMs) {
+      authzRequests.inc({ code });
+      authzRequestDuration.observe({ code }, durationMs / 1000);
     },
     async close() {
       if (closed) return;
