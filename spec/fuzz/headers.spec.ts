@@ -270,4 +270,72 @@ describe('fuzz: identity headers over real TLS (model-based, fast-check)', funct
       fuzzParams(pathRuns, { endOnFailure: true }),
     );
   });
+
+  // Byte-level: header blocks written straight onto a TLS socket (any byte in values, odd names, stray CR/LF/NUL),
+  // where undici would refuse to send them. Whatever Node's parser makes of them, the answer is one of 200/400/401
+  // /431, a 200 carries exactly Go's reading of the first X-Remote-User line, and no identity header gets through.
+  const byteValue = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.uint8Array({ maxLength: 10 }).map((b) => b.map((x) => (x === 10 || x === 13 ? 0x78 : x))),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        Uint8Array.from([0x62, 0x0d, 0x62]),
+        Uint8Array.from([0x62, 0x0a, 0x62]),
+        Uint8Array.from([0x00]),
+      ),
+    },
+  );
+  const byteName = fc.oneof(
+    randomCase('x-remote-user'),
+    randomCase('x-remote-group'),
+    extraSuffix.map((x) => `X-Remote-Extra-${x}`),
+    fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,10}$/),
+    fc.constantFrom('X-Remote-User ', ' X-Remote-User', 'X-Remote-User\t', 'X Remote User', 'X-Remote-User\u0000'),
+  );
+  const rawRuns = 100;
+  it("raw header bytes: only 200/400/401/431, a 200 is Go's reading of the first X-Remote-User line, nothing leaks", async function () {
+    this.timeout(fuzzTimeout(rawRuns, 150));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<'none' | 'proxy'>('none', 'proxy'),
+        fc.array(fc.tuple(byteName, byteValue), { maxLength: 6 }),
+        async (who, lines) => {
+          const before = stack.seen.length;
+          const head = Buffer.from('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n', 'latin1');
+          const body = lines.map(([n, v]) =>
+            Buffer.concat([Buffer.from(`${n}: `, 'latin1'), Buffer.from(v), Buffer.from('\r\n', 'latin1')]),
+          );
+          const out = await stack.raw(
+            Buffer.concat([head, ...body, Buffer.from('\r\n')]),
+            who === 'proxy' ? pki.proxy : undefined,
+          );
+          const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0);
+          expect([200, 400, 401, 431], out.slice(0, 200)).to.include(status);
+          if (status !== 200) {
+            expect(stack.seen.length).to.equal(before);
+            return;
+          }
+          const seen = stack.seen.at(-1)!;
+          const leaked = seen.headerNames.filter((n) => identityHeaderPattern.test(n));
+          expect(leaked).to.deep.equal([]);
+          if (who === 'none') {
+            expect(seen.user.name).to.equal('system:anonymous');
+            return;
+          }
+          // The parser accepted the block: names are tokens, so the lines it kept are the ones we wrote.
+          const first = lines.find(([n]) => n.toLowerCase() === 'x-remote-user');
+          expect(first, 'a 200 through the proxy needs a username').to.not.equal(undefined);
+          const trimmed = Buffer.from(first![1])
+            .toString('latin1')
+            .replace(/^[ \t]+|[ \t]+$/g, '');
+          expect(seen.user.name).to.equal(Buffer.from(trimmed, 'latin1').toString('utf8'));
+          expect(seen.authenticator).to.equal('requestheader');
+        },
+      ),
+      fuzzParams(rawRuns, { endOnFailure: true }),
+    );
+  });
 });
