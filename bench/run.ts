@@ -84,6 +84,8 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 if (settings.pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 
 const pki = createBenchPki();
+// Also on Ctrl-C: the harness kills the control plane, the server children exit when the IPC channel closes.
+process.once('exit', () => pki.close());
 let clusterP: Promise<BenchCluster | undefined> | undefined;
 let peerP: Promise<ReviewPeer> | undefined;
 const ctx: BenchContext = {
