@@ -9,6 +9,7 @@ import {
   type RequestAttributes,
   type RequestInfo,
 } from '../authz/interfaces.js';
+import type { DelegatedAuth } from '../delegated-auth.js';
 import type { KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
@@ -264,6 +265,22 @@ export interface DelegatedAuthPipelineOptions extends AuthenticationStepOptions,
    * only; every authenticated request reaches the handler).
    */
   readonly authorizer?: Authorizer;
+}
+
+/**
+ * Adapter options from a `createDelegatedAuth()` stack (ConfigMap-backed trust, cached TokenReview and
+ * SubjectAccessReview): its authenticator and authorizer, and its live front-proxy header configuration for stripping.
+ */
+export function delegatedAuthStackOptions(
+  stack: Pick<DelegatedAuth, 'authenticator' | 'authorizer' | 'trust'>,
+  extra: Omit<DelegatedAuthPipelineOptions, 'authenticator' | 'authorizer' | 'requestHeader'> = {},
+): DelegatedAuthPipelineOptions {
+  return {
+    ...extra,
+    authenticator: stack.authenticator,
+    authorizer: stack.authorizer,
+    requestHeader: { caProvider: stack.trust.requestHeaderCA, configProvider: stack.trust.requestHeaderConfig },
+  };
 }
 
 /** Per-request hooks an adapter passes to {@link DelegatedAuthPipeline.run}. */

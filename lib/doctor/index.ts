@@ -1,0 +1,3 @@
+export * from './command.js';
+export * from './report.js';
+export * from './run-doctor.js';

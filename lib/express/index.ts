@@ -1,0 +1,2 @@
+export * from './delegated-auth.js';
+export { delegatedAuthStackOptions, type DelegatedAuthState } from '../http/pipeline.js';

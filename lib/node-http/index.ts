@@ -1,0 +1,2 @@
+export * from './with-delegated-auth.js';
+export { delegatedAuthStackOptions, type DelegatedAuthState } from '../http/pipeline.js';
