@@ -9,7 +9,8 @@ summary=$(mktemp)
 export KDA_SUMMARY_FILE="$summary"
 status=0
 
-npx mocha || status=1
+# Unit specs under c8: coverage summary printed here, lcov written to coverage/.
+npx c8 mocha || status=1
 
 if [ "${KDA_SKIP_SECOND_RUNTIME:-}" != "1" ]; then
   bash scripts/second-runtime.sh || status=1
