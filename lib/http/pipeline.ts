@@ -88,7 +88,20 @@ export function authenticationStep(
   const configProvider: RequestHeaderConfigProvider | undefined = options.requestHeader?.configProvider;
   const logger = options.logger ?? noopLogger;
   return async (req, path) => {
-    const result = await authenticator.authenticateRequest(toAuthnRequest(req));
+    const view = toAuthnRequest(req);
+    const started = performance.now();
+    const result = await authenticator.authenticateRequest(view);
+    if (authenticationChannel.hasSubscribers) {
+      authenticationChannel.publish({
+        ...(result.ok
+          ? { result: 'success', authenticator: result.authenticator, user: result.user }
+          : { result: result.error ? 'error' : 'failure', error: result.error }),
+        durationSeconds: (performance.now() - started) / 1000,
+        get peerCertificates() {
+          return view.peerCertificates;
+        },
+      });
+    }
     if (!result.ok) {
       logAuthenticationRefusal(logger, result, req.method ?? 'GET', path ?? pathOf(req.url ?? '/'));
       return { ok: false, response: unauthorized() };
@@ -166,6 +179,12 @@ export function applyAttributesOverride(
   if (typeof override === 'function') return override(attrs);
   return { ...attrs, ...override, user: attrs.user };
 }
+
+/**
+ * The channel lib/koa publishes authentication events on (same name, same object): `{ result, authenticator, user,
+ * error, durationSeconds, peerCertificates }`, read by lib/metrics.
+ */
+const authenticationChannel = channel('kube-delegated-auth:authn');
 
 /**
  * The channel lib/koa publishes authorization events on (same name, hence the same channel object): metrics

@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
@@ -18,6 +19,7 @@ import {
   adapterOptions,
   identityHeaderLines,
   pickHeaders,
+  W,
   type ClientIdentity,
   type Echo,
 } from './table.js';
@@ -118,6 +120,40 @@ describe('adapters: one authentication/authorization table over HTTPS', () => {
       });
       after(async () => {
         await server?.close();
+      });
+
+      it('publishes the same kube-delegated-auth:authn and :authz diagnostics events as Koa', async () => {
+        const events: string[] = [];
+        const onAuthn = (m: unknown) => {
+          const e = m as { result: string; authenticator?: string; peerCertificates?: readonly unknown[] };
+          events.push(`authn ${e.result} ${e.authenticator ?? '-'} certs=${e.peerCertificates?.length}`);
+        };
+        const onAuthz = (m: unknown) => {
+          const e = m as { result: string; attributes: { path: string } };
+          events.push(`authz ${e.result} ${e.attributes.path}`);
+        };
+        subscribe('kube-delegated-auth:authn', onAuthn);
+        subscribe('kube-delegated-auth:authz', onAuthz);
+        try {
+          for (const [agent, path, headers] of [
+            [agents.proxy, `${W}/namespaces/default/flunders`, ['X-Remote-User', 'alice']],
+            [agents.proxyOtherCN, '/whoami', ['X-Remote-User', 'alice']],
+            [agents.none, '/metrics', []],
+          ] as const) {
+            const res = await agent.request({ origin: server.url, path, method: 'GET', headers: [...headers] });
+            await res.body.text();
+          }
+        } finally {
+          unsubscribe('kube-delegated-auth:authn', onAuthn);
+          unsubscribe('kube-delegated-auth:authz', onAuthz);
+        }
+        expect(events).to.deep.equal([
+          'authn success requestheader certs=1',
+          `authz allowed ${W}/namespaces/default/flunders`,
+          'authn error - certs=1',
+          'authn success anonymous certs=0',
+          'authz no-opinion /metrics',
+        ]);
       });
 
       for (const c of adapterCases) {
