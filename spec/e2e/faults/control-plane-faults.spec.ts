@@ -11,7 +11,8 @@ import { SubjectAccessReviewAuthorizer } from '../../../lib/authz/subject-access
 import { ExtensionApiserverAuthentication } from '../../../lib/cluster/extension-apiserver-authentication.js';
 import { loadConnectionConfig } from '../../../lib/cluster/kubeconfig.js';
 import { RestClient } from '../../../lib/cluster/rest-client.js';
-import { subjectAccessReviewClient } from '../../../lib/cluster/review-clients.js';
+import { delegatedTokenAuthenticator } from '../../../lib/cluster/index.js';
+import { subjectAccessReviewClient, tokenReviewClient } from '../../../lib/cluster/review-clients.js';
 import { internalError, unauthorizedBody } from '../../../lib/http/status.js';
 import { authenticate } from '../../../lib/koa/authenticate.js';
 import { authorize } from '../../../lib/koa/authorize.js';
@@ -78,6 +79,7 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
   let stack: Stack;
   let failClosed: Stack;
   let proxy: Agent;
+  let plain: Agent;
 
   async function startStack(failClosedOnTrustError: boolean): Promise<Stack> {
     const errors: Stack['errors'] = [];
@@ -114,6 +116,11 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
       authenticate({
         requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
         clientCA: trust.clientCA,
+        tokenAuthenticator: delegatedTokenAuthenticator(tokenReviewClient(rest), {
+          authenticationTokenWebhookCacheTtl: ttl,
+          clock,
+          retryBackoff: { initialDelay: 20, factor: 1.5, jitter: 0, steps: 5 },
+        }),
       }),
     );
     app.use(authorize({ authorizer }));
@@ -143,6 +150,21 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
       headers: ['X-Remote-User', user, ...groups.flatMap((g) => ['X-Remote-Group', g])],
     });
     return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  /** A request with a bearer token and no client certificate. */
+  async function withToken(s: Stack, token: string) {
+    const res = await request(`${s.server.url}${uri}`, {
+      dispatcher: plain,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  /** A 403 naming `user` proves the request was authenticated as `user` (and RBAC then denied it). */
+  function expectDeniedAs(a: { status: number; body: string }, user: string): void {
+    expect(a.status, a.body).to.equal(403);
+    expect((JSON.parse(a.body) as { message: string }).message).to.contain(`User "${user}" cannot list`);
   }
 
   async function putConfigMap(data: Record<string, string> | undefined): Promise<void> {
@@ -177,6 +199,7 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
         key: cp.pki.frontProxyClient.keyPem,
       },
     });
+    plain = new Agent({ connect: { ca: pki.servingCA.certPem } });
     stack = await startStack(false);
     failClosed = await startStack(true);
   });
@@ -187,6 +210,7 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
   after(async function () {
     this.timeout(60_000);
     await proxy?.close();
+    await plain?.close();
     await stack?.close();
     await failClosed?.close();
     await rest?.close();
@@ -203,8 +227,13 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
     );
   });
 
-  it('kube-apiserver stopped mid-load: uncached → 500 (fails closed), cached → 200 for its TTL then 500; recovers by itself', async () => {
+  it('kube-apiserver stopped mid-load: uncached SAR → 500, uncached token → 401, cached decisions and tokens live out their TTL only; recovers by itself', async () => {
     expect((await asUser(stack, 'cached-admin')).status).to.equal(200);
+    const sa = 'system:serviceaccount:kda-faults:reviewed';
+    const cachedToken = await cp.admin.createServiceAccountToken('kda-faults', 'reviewed');
+    // Another account: two TokenRequests for one account in the same second are the same JWT in 1.20 (no jti).
+    const freshToken = await cp.admin.createServiceAccountToken('kda-faults', 'unreviewed');
+    expectDeniedAs(await withToken(stack, cachedToken), sa);
     const reviewsBefore = stack.authorizer.stats().reviews;
 
     // Background load for the whole outage: only 200 and 500 are acceptable, and never a hang.
@@ -221,30 +250,45 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
     })();
 
     const restarting = cp.restartApiServer();
-    await until(() => refused(cp.apiServerPort), 'kube-apiserver to stop listening', 15_000);
-    const downAt = Date.now();
+    let downAt = 0;
+    try {
+      await until(() => refused(cp.apiServerPort), 'kube-apiserver to stop listening', 15_000);
+      downAt = Date.now();
 
-    const uncached = await asUser(stack, 'never-seen-admin');
-    expect(uncached.status).to.equal(500);
-    const m = /^Internal Server Error: "([^"]*)": (.+)\n$/.exec(uncached.body);
-    expect(m, uncached.body).to.not.equal(null);
-    expect(uncached.body).to.equal(internalError(uri, m![2]!).body);
-    expect(m![2]).to.match(/ECONNREFUSED|connect|refused/i);
+      const uncached = await asUser(stack, 'never-seen-admin');
+      expect(uncached.status).to.equal(500);
+      const m = /^Internal Server Error: "([^"]*)": (.+)\n$/.exec(uncached.body);
+      expect(m, uncached.body).to.not.equal(null);
+      expect(uncached.body).to.equal(internalError(uri, m![2]!).body);
+      expect(m![2]).to.match(/ECONNREFUSED|connect|refused/i);
 
-    const cached = await asUser(stack, 'cached-admin');
-    expect(cached.status, 'a cached allow keeps working during the outage').to.equal(200);
+      const cached = await asUser(stack, 'cached-admin');
+      expect(cached.status, 'a cached allow keeps working during the outage').to.equal(200);
+      expectDeniedAs(await withToken(stack, cachedToken), sa); // cached TokenReview + cached denial
+      const unreviewed = await withToken(stack, freshToken);
+      expect(unreviewed.status, 'an unreviewable token is refused, never anonymous').to.equal(401);
+      expect(unreviewed.body).to.equal(unauthorizedBody);
 
-    now += ttl + 1;
-    const expired = await asUser(stack, 'cached-admin');
-    expect(expired.status, 'an expired allow is not served stale (staleIfErrorTtl off)').to.equal(500);
-    expect(await refused(cp.apiServerPort), 'the outage lasted for all three checks').to.equal(true);
-
+      now += ttl + 1;
+      const expired = await asUser(stack, 'cached-admin');
+      expect(expired.status, 'an expired allow is not served stale (staleIfErrorTtl off)').to.equal(500);
+      expect((await withToken(stack, cachedToken)).status, 'an expired token review is not served stale').to.equal(401);
+      expect(await refused(cp.apiServerPort), 'the outage lasted for all three checks').to.equal(true);
+    } catch (err) {
+      // Never leave the next test with kube-apiserver half-started or the load running, whatever failed above.
+      loading = false;
+      await restarting.catch(() => undefined);
+      await loop;
+      throw err;
+    }
     await restarting;
     const upAt = Date.now();
     const recovered = await asUser(stack, 'never-seen-admin');
     expect(recovered.status, 'the same server recovers without a restart').to.equal(200);
     expect((await asUser(stack, 'cached-admin')).status).to.equal(200);
     expect((await asUser(stack, 'nobody', [])).status).to.equal(403);
+    expectDeniedAs(await withToken(stack, cachedToken), sa);
+    expectDeniedAs(await withToken(stack, freshToken), 'system:serviceaccount:kda-faults:unreviewed');
     expect(stack.authorizer.stats().reviews).to.be.greaterThan(reviewsBefore);
 
     await new Promise((r) => setTimeout(r, 300));
