@@ -1,14 +1,20 @@
-import { newDelegatingAuthenticator } from './authn/delegating.js';
+import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from './authn/delegating.js';
 import type { RequestAuthenticator } from './authn/interfaces.js';
 import type { CachedTokenAuthenticator } from './authn/token-cache.js';
-import { newDelegatingAuthorizer, type DelegatingAuthorizer } from './authz/delegating.js';
+import {
+  newDelegatingAuthorizer,
+  type DelegatingAuthorizer,
+  type DelegatingAuthorizerOptions,
+} from './authz/delegating.js';
 import type { Authorizer } from './authz/interfaces.js';
+import type { SubjectAccessReviewAuthorizerOptions } from './authz/subject-access-review.js';
 import {
   createClusterClients,
   delegatedTokenAuthenticator,
   extensionApiserverAuthentication,
   type ClusterClients,
   type ExtensionApiserverAuthentication,
+  type ExtensionApiserverAuthenticationOptions,
 } from './cluster/index.js';
 import { KdaError } from './errors.js';
 import { noopLogger, type Logger } from './log.js';
@@ -18,7 +24,25 @@ import type { TrustSource, TrustStatus } from './trust/interfaces.js';
  * Everything Go's `DelegatingAuthenticationOptions` + `DelegatingAuthorizationOptions` configure, under the names of
  * their flags. Durations are milliseconds.
  */
-export interface DelegatedAuthOptions {
+/** The trust options (`--client-ca-file`, `--requestheader-*`, lookup flags, `failClosedOnTrustError`, ...). */
+type TrustOptions = Omit<ExtensionApiserverAuthenticationOptions, 'client' | 'logger' | 'clock'>;
+
+/**
+ * Everything Go's `DelegatingAuthenticationOptions` + `DelegatingAuthorizationOptions` configure, under the names of
+ * their flags. Durations are milliseconds. The trust options (`clientCaFile`, `requestheaderClientCaFile`,
+ * `requestheaderAllowedNames` and the other `requestheader*` lists, `authenticationSkipLookup`,
+ * `authenticationTolerateLookupFailure`, `failClosedOnTrustError`) are those of `ExtensionApiserverAuthentication`:
+ * each one set overrides its ConfigMap key.
+ */
+export interface DelegatedAuthOptions
+  extends
+    TrustOptions,
+    Pick<DelegatingAuthorizerOptions, 'authorizationAlwaysAllowPaths' | 'authorizationAlwaysAllowGroups'>,
+    Pick<
+      SubjectAccessReviewAuthorizerOptions,
+      'authorizationWebhookCacheAuthorizedTtl' | 'authorizationWebhookCacheUnauthorizedTtl' | 'staleIfErrorTtl'
+    >,
+    Pick<DelegatingAuthenticatorOptions, 'anonymous' | 'apiAudiences'> {
   /** One kubeconfig for both reviews and the ConfigMap. Default: `KUBECONFIG`, then the in-cluster service account. */
   readonly kubeconfig?: string;
   /** `--authentication-kubeconfig`: TokenReview and the ConfigMap. Default: `kubeconfig`. */
@@ -27,48 +51,21 @@ export interface DelegatedAuthOptions {
   readonly authorizationKubeconfig?: string;
   /** Environment used to find KUBECONFIG / KUBERNETES_SERVICE_HOST. Default: `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
-  /** `--client-ca-file`: overrides the ConfigMap's `client-ca-file`. */
-  readonly clientCaFile?: string;
-  /** `--requestheader-client-ca-file`: overrides the ConfigMap; the header lists below then apply. */
-  readonly requestheaderClientCaFile?: string;
-  /** `--requestheader-username-headers`. Default `['x-remote-user']` (with a CA file), else the ConfigMap's. */
-  readonly requestheaderUsernameHeaders?: readonly string[];
-  /** `--requestheader-uid-headers`. Default `[]`. */
-  readonly requestheaderUidHeaders?: readonly string[];
-  /** `--requestheader-group-headers`. Default `['x-remote-group']`. */
-  readonly requestheaderGroupHeaders?: readonly string[];
-  /** `--requestheader-extra-headers-prefix`. Default `['x-remote-extra-']`. */
-  readonly requestheaderExtraHeadersPrefix?: readonly string[];
-  /** `--requestheader-allowed-names`. Default `[]` = any CN signed by the front-proxy CA. */
-  readonly requestheaderAllowedNames?: readonly string[];
-  /** `--authentication-skip-lookup`: don't read the ConfigMap. Default false. */
-  readonly authenticationSkipLookup?: boolean;
-  /** `--authentication-tolerate-lookup-failure`: start even when the ConfigMap can't be read. Default false. */
-  readonly authenticationTolerateLookupFailure?: boolean;
-  /** Drop trust (refuse) instead of keeping last-known-good when the ConfigMap is deleted or garbled. Default false. */
-  readonly failClosedOnTrustError?: boolean;
   /** `--authentication-token-webhook-cache-ttl`, ms. Default 10_000. */
   readonly authenticationTokenWebhookCacheTtl?: number;
-  /** `--authorization-webhook-cache-authorized-ttl`, ms. Default 10_000. */
-  readonly authorizationWebhookCacheAuthorizedTtl?: number;
-  /** `--authorization-webhook-cache-unauthorized-ttl`, ms. Default 10_000. */
-  readonly authorizationWebhookCacheUnauthorizedTtl?: number;
-  /** `--authorization-always-allow-paths`. Default `['/healthz', '/readyz', '/livez']`. */
-  readonly authorizationAlwaysAllowPaths?: readonly string[];
-  /** Groups allowed without a review. Default `['system:masters']`. */
-  readonly authorizationAlwaysAllowGroups?: readonly string[];
   /** Consulted after the always-allow authorizers, before the SubjectAccessReview. Default none. */
   readonly additionalAuthorizers?: readonly Authorizer[];
-  /** Serve an expired *allowed* decision for this long while kube-apiserver fails, ms. Default 0 (off). */
-  readonly staleIfErrorTtl?: number;
   /** Send field/label selector requirements in SubjectAccessReviews (clusters 1.31+). Default false. */
   readonly authorizationSelectors?: boolean;
-  /** Requests without credentials become `system:anonymous`. Default true, as in Go; false refuses them with 401. */
-  readonly anonymous?: boolean;
-  /** Audiences requested for bearer tokens. Default none (Go's delegated setup sends none). */
-  readonly apiAudiences?: readonly string[];
   /** Default: silent (NODE_DEBUG=kube-delegated-auth prints). */
   readonly logger?: Logger;
+}
+
+/** Copies the keys of `from` that are set (exactOptionalPropertyTypes-friendly forwarding of options). */
+function definedOnly<T extends object>(from: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(from)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }
 
 /** The assembled stack: the parts the framework adapters use, and its lifecycle. */
@@ -94,69 +91,58 @@ export interface DelegatedAuth {
  */
 export function createDelegatedAuth(options: DelegatedAuthOptions = {}): DelegatedAuth {
   const logger = options.logger ?? noopLogger;
-  const clients = createClusterClients({
-    ...(options.kubeconfig !== undefined && { kubeconfig: options.kubeconfig }),
-    ...(options.authenticationKubeconfig !== undefined && {
-      authenticationKubeconfig: options.authenticationKubeconfig,
+  const o = options;
+  const clients = createClusterClients(
+    definedOnly({
+      kubeconfig: o.kubeconfig,
+      authenticationKubeconfig: o.authenticationKubeconfig,
+      authorizationKubeconfig: o.authorizationKubeconfig,
+      env: o.env,
     }),
-    ...(options.authorizationKubeconfig !== undefined && { authorizationKubeconfig: options.authorizationKubeconfig }),
-    ...(options.env !== undefined && { env: options.env }),
-  });
+  );
   const trust: ExtensionApiserverAuthentication = extensionApiserverAuthentication({
+    ...definedOnly({
+      namespace: o.namespace,
+      name: o.name,
+      authenticationSkipLookup: o.authenticationSkipLookup,
+      authenticationTolerateLookupFailure: o.authenticationTolerateLookupFailure,
+      clientCaFile: o.clientCaFile,
+      requestheaderClientCaFile: o.requestheaderClientCaFile,
+      requestheaderUsernameHeaders: o.requestheaderUsernameHeaders,
+      requestheaderUidHeaders: o.requestheaderUidHeaders,
+      requestheaderGroupHeaders: o.requestheaderGroupHeaders,
+      requestheaderExtraHeadersPrefix: o.requestheaderExtraHeadersPrefix,
+      requestheaderAllowedNames: o.requestheaderAllowedNames,
+      failClosedOnTrustError: o.failClosedOnTrustError,
+      pollInterval: o.pollInterval,
+      watchTimeoutSeconds: o.watchTimeoutSeconds,
+      retryDelay: o.retryDelay,
+      maxRetryDelay: o.maxRetryDelay,
+    }),
     client: clients.authentication,
     logger,
-    ...(options.authenticationSkipLookup !== undefined && {
-      authenticationSkipLookup: options.authenticationSkipLookup,
-    }),
-    ...(options.authenticationTolerateLookupFailure !== undefined && {
-      authenticationTolerateLookupFailure: options.authenticationTolerateLookupFailure,
-    }),
-    ...(options.failClosedOnTrustError !== undefined && { failClosedOnTrustError: options.failClosedOnTrustError }),
-    ...(options.clientCaFile !== undefined && { clientCaFile: options.clientCaFile }),
-    // As in Go, the header flags apply together with --requestheader-client-ca-file; otherwise the ConfigMap's lists.
-    ...(options.requestheaderClientCaFile !== undefined && {
-      requestheaderClientCaFile: options.requestheaderClientCaFile,
-      ...(options.requestheaderUsernameHeaders && {
-        requestheaderUsernameHeaders: options.requestheaderUsernameHeaders,
-      }),
-      ...(options.requestheaderUidHeaders && { requestheaderUidHeaders: options.requestheaderUidHeaders }),
-      ...(options.requestheaderGroupHeaders && { requestheaderGroupHeaders: options.requestheaderGroupHeaders }),
-      ...(options.requestheaderExtraHeadersPrefix && {
-        requestheaderExtraHeadersPrefix: options.requestheaderExtraHeadersPrefix,
-      }),
-      ...(options.requestheaderAllowedNames && { requestheaderAllowedNames: options.requestheaderAllowedNames }),
-    }),
   });
   const tokenAuthenticator = delegatedTokenAuthenticator(clients.tokenReview, {
+    ...definedOnly({ authenticationTokenWebhookCacheTtl: o.authenticationTokenWebhookCacheTtl }),
     logger,
-    ...(options.authenticationTokenWebhookCacheTtl !== undefined && {
-      authenticationTokenWebhookCacheTtl: options.authenticationTokenWebhookCacheTtl,
-    }),
   });
   const authenticator = newDelegatingAuthenticator({
+    ...definedOnly({ anonymous: o.anonymous, apiAudiences: o.apiAudiences }),
     requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
     clientCA: trust.clientCA,
     tokenAuthenticator,
-    ...(options.anonymous !== undefined && { anonymous: options.anonymous }),
-    ...(options.apiAudiences !== undefined && { apiAudiences: options.apiAudiences }),
   });
   const authorizer = newDelegatingAuthorizer({
+    ...definedOnly({
+      authorizationAlwaysAllowPaths: o.authorizationAlwaysAllowPaths,
+      authorizationAlwaysAllowGroups: o.authorizationAlwaysAllowGroups,
+      additionalAuthorizers: o.additionalAuthorizers,
+      authorizationWebhookCacheAuthorizedTtl: o.authorizationWebhookCacheAuthorizedTtl,
+      authorizationWebhookCacheUnauthorizedTtl: o.authorizationWebhookCacheUnauthorizedTtl,
+      staleIfErrorTtl: o.staleIfErrorTtl,
+    }),
     client: clients.subjectAccessReview,
     logger,
-    ...(options.authorizationAlwaysAllowPaths !== undefined && {
-      authorizationAlwaysAllowPaths: options.authorizationAlwaysAllowPaths,
-    }),
-    ...(options.authorizationAlwaysAllowGroups !== undefined && {
-      authorizationAlwaysAllowGroups: options.authorizationAlwaysAllowGroups,
-    }),
-    ...(options.additionalAuthorizers !== undefined && { additionalAuthorizers: options.additionalAuthorizers }),
-    ...(options.authorizationWebhookCacheAuthorizedTtl !== undefined && {
-      authorizationWebhookCacheAuthorizedTtl: options.authorizationWebhookCacheAuthorizedTtl,
-    }),
-    ...(options.authorizationWebhookCacheUnauthorizedTtl !== undefined && {
-      authorizationWebhookCacheUnauthorizedTtl: options.authorizationWebhookCacheUnauthorizedTtl,
-    }),
-    ...(options.staleIfErrorTtl !== undefined && { staleIfErrorTtl: options.staleIfErrorTtl }),
   });
 
   let state: 'new' | 'started' | 'closed' = 'new';
