@@ -10,7 +10,7 @@ export const usage = `Usage: kube-delegated-auth <command> [flags]
 Commands:
   serve     Run the sample extension apiserver (sample.kube-delegated-auth.io/v1alpha1)
   certs     Write a development PKI (front-proxy CA, client CA with users, serving certificate)
-  doctor    Check a cluster's aggregation-layer setup (not available in this build)
+  doctor    Check a cluster's aggregation-layer setup (ConfigMap, CAs, RBAC, APIService); one line per check
   webhook   Run a TokenReview/SubjectAccessReview webhook server (static tokens, identity mapping, policy)
 
 Run 'kube-delegated-auth <command> --help' for the flags of a command.
@@ -49,10 +49,11 @@ const commands: Record<string, Command> = {
     }
     return runCerts(opts, io.out);
   },
-  // Seams for the `doctor` and `webhook` commands (separate issues): replace these entries with their runners.
-  async doctor(_args, io) {
-    io.err('kube-delegated-auth doctor: not available in this build');
-    return 2;
+  async doctor(args, io) {
+    const { runDoctorCommand } = await import('../doctor/command.js');
+    // doctor writes whole lines with their newlines; the CLI io takes lines.
+    const lines = (write: (line: string) => void) => (s: string) => write(s.replace(/\n$/, ''));
+    return runDoctorCommand([...args], { stdout: lines(io.out), stderr: lines(io.err) });
   },
   async webhook(args) {
     const { runWebhookCommand } = await import('../webhook/cli.js');

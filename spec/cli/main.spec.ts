@@ -46,7 +46,19 @@ describe('cli main()', function () {
           /^Run 'kube-delegated-auth serve --help' for usage\.$/,
         ],
       },
-      { name: 'doctor seam answers, exit 2', argv: ['doctor'], code: 2, stderr: [/doctor: not available/] },
+      {
+        name: 'doctor with an unknown flag: usage error, exit 2',
+        argv: ['doctor', '--bogus'],
+        code: 2,
+        stderr: [/bogus/],
+      },
+      {
+        name: 'doctor --help prints its usage',
+        argv: ['doctor', '--help'],
+        code: 0,
+        stdout: /Usage: kube-delegated-auth doctor/,
+      },
+      { name: 'webhook --help prints its usage', argv: ['webhook', '--help'], code: 0 },
     ];
   for (const c of cases) {
     it(c.name, async () => {
