@@ -109,10 +109,54 @@ function isValidPathSegmentName(name: string): boolean {
   return name !== '.' && name !== '..' && !name.includes('/') && !name.includes('%');
 }
 
+/** Go's `strings.Split(strings.Trim(p, "/"), "/")`, with [] for an all-slash path. */
 function splitPath(p: string): string[] {
-  const trimmed = p.replace(/^\/+/, '').replace(/\/+$/, '');
-  return trimmed === '' ? [] : trimmed.split('/');
+  let start = 0;
+  let end = p.length;
+  while (start < end && p.charCodeAt(start) === 0x2f) start++;
+  while (end > start && p.charCodeAt(end - 1) === 0x2f) end--;
+  if (start === end) return [];
+  return (start === 0 && end === p.length ? p : p.slice(start, end)).split('/');
 }
+
+/** The only query keys resolveRequestInfo reads: list options that decide verb/name or fail to decode, selectors. */
+const relevantQueryKeys = new Set(['watch', 'fieldSelector', 'labelSelector', 'timeoutSeconds', 'limit']);
+
+/**
+ * `goParseQuery` restricted to {@link relevantQueryKeys}: a pair whose key is elsewhere is skipped without decoding
+ * its value, which cannot change what a relevant key maps to (bad pairs are dropped individually in Go too).
+ */
+function parseRelevantQuery(rawQuery: string): Map<string, string[]> | undefined {
+  let m: Map<string, string[]> | undefined;
+  let from = 0;
+  while (from <= rawQuery.length) {
+    let to = rawQuery.indexOf('&', from);
+    if (to < 0) to = rawQuery.length;
+    if (to > from) {
+      const pair = rawQuery.slice(from, to);
+      if (!pair.includes(';')) {
+        const eq = pair.indexOf('=');
+        const key = goUnescape(eq < 0 ? pair : pair.slice(0, eq), 'query');
+        if (key !== undefined && relevantQueryKeys.has(key)) {
+          const value = goUnescape(eq < 0 ? '' : pair.slice(eq + 1), 'query');
+          if (value !== undefined) {
+            m ??= new Map();
+            const list = m.get(key);
+            if (list) list.push(value);
+            else m.set(key, [value]);
+          }
+        }
+      }
+    }
+    from = to + 1;
+  }
+  return m;
+}
+
+const noQuery: Map<string, string[]> = new Map();
+
+/** Only `scheme://authority` request-targets (absolute-form) need the regex; origin-form starts with `/`. */
+const absoluteForm = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?]*/;
 
 /**
  * Go's `RequestInfoFactory.NewRequestInfo` with `APIPrefixes = {apis, api}`, `GrouplessAPIPrefixes = {api}`.
@@ -123,13 +167,17 @@ function splitPath(p: string): string[] {
  */
 export function resolveRequestInfo(method: string, url: string, options: RequestInfoOptions = {}): RequestInfoResult {
   let target = url;
-  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?]*/.exec(target);
-  if (abs) target = target.slice(abs[0].length) || '/';
+  if (target.charCodeAt(0) !== 0x2f) {
+    const abs = absoluteForm.exec(target);
+    if (abs) target = target.slice(abs[0].length) || '/';
+  }
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? '' : target.slice(q + 1);
 
-  const base = {
+  const decodedPath = goUnescape(rawPath, 'path');
+  // Every field in one literal, in RequestInfo's order, so all results share one object shape.
+  const info: { -readonly [K in keyof RequestInfo]: RequestInfo[K] } = {
     isResourceRequest: false,
     verb: method.toLowerCase(),
     apiPrefix: '',
@@ -140,8 +188,8 @@ export function resolveRequestInfo(method: string, url: string, options: Request
     subresource: '',
     name: '',
     parts: [] as readonly string[],
+    path: decodedPath ?? rawPath,
   };
-  const decodedPath = goUnescape(rawPath, 'path');
   if (decodedPath === undefined) {
     const bad = /%(?![0-9a-fA-F]{2}).{0,2}/s.exec(rawPath)?.[0] ?? '%';
     return {
@@ -154,53 +202,57 @@ export function resolveRequestInfo(method: string, url: string, options: Request
           details: { status: 400 },
         },
       ),
-      info: { ...base, path: rawPath },
+      info,
     };
   }
-  const info: { -readonly [K in keyof RequestInfo]: RequestInfo[K] } = { ...base, path: decodedPath };
 
-  let parts = splitPath(decodedPath);
+  // `i` walks `parts` instead of re-slicing it at every step; `parts.slice(i)` is taken once at the end.
+  const parts = splitPath(decodedPath);
+  let i = 0;
   if (parts.length < 3 || !apiPrefixes.has(parts[0]!)) return { ok: true, info };
   info.apiPrefix = parts[0]!;
-  parts = parts.slice(1);
+  i = 1;
   if (!grouplessApiPrefixes.has(info.apiPrefix)) {
-    if (parts.length < 3) return { ok: true, info };
-    info.apiGroup = parts[0]!;
-    parts = parts.slice(1);
+    if (parts.length - i < 3) return { ok: true, info };
+    info.apiGroup = parts[i]!;
+    i++;
   }
   info.isResourceRequest = true;
-  info.apiVersion = parts[0]!;
-  parts = parts.slice(1);
+  info.apiVersion = parts[i]!;
+  i++;
 
   let verbViaPath = false;
-  if (specialVerbs.has(parts[0]!)) {
-    if (parts.length < 2) {
+  if (specialVerbs.has(parts[i]!)) {
+    if (parts.length - i < 2) {
       return {
         ok: false,
         error: new KdaError('ERR_KDA_REQUEST_INFO', `unable to determine kind and namespace from url, ${url}`),
         info,
       };
     }
-    info.verb = parts[0]!;
-    parts = parts.slice(1);
+    info.verb = parts[i]!;
+    i++;
     verbViaPath = true;
   } else {
     info.verb = methodVerbs.get(method) ?? '';
   }
 
-  if (parts[0] === 'namespaces') {
-    if (parts.length > 1) {
-      info.namespace = parts[1]!;
-      if (parts.length > 2 && !namespaceSubresources.has(parts[2]!)) parts = parts.slice(2);
+  const rest = parts.length - i;
+  if (parts[i] === 'namespaces') {
+    if (rest > 1) {
+      info.namespace = parts[i + 1]!;
+      if (rest > 2 && !namespaceSubresources.has(parts[i + 2]!)) i += 2;
     }
   }
-  info.parts = parts;
-  if (parts.length >= 3 && !specialVerbsNoSubresources.has(info.verb)) info.subresource = parts[2]!;
-  if (parts.length >= 2) info.name = parts[1]!;
-  if (parts.length >= 1) info.resource = parts[0]!;
+  const n = parts.length - i;
+  info.parts = i === 0 ? parts : parts.slice(i);
+  if (n >= 3 && !specialVerbsNoSubresources.has(info.verb)) info.subresource = parts[i + 2]!;
+  if (n >= 2) info.name = parts[i + 1]!;
+  if (n >= 1) info.resource = parts[i]!;
 
-  const query = goParseQuery(rawQuery);
+  let query: Map<string, string[]> | undefined;
   if (info.name === '' && info.verb === 'get') {
+    query = parseRelevantQuery(rawQuery) ?? noQuery;
     // Like Go: a list option that fails to decode resets all options except a re-read of `watch`.
     const opts = decodeListOptions(query) ?? { watch: queryBool(query.get('watch')) };
     info.verb = opts.watch ? 'watch' : 'list';
@@ -213,6 +265,7 @@ export function resolveRequestInfo(method: string, url: string, options: Request
   if (info.name === '' && info.verb === 'delete') info.verb = 'deletecollection';
 
   if (options.authorizationSelectors && !verbViaPath && verbsWithSelectors.has(info.verb)) {
+    query ??= parseRelevantQuery(rawQuery) ?? noQuery;
     const field = query.get('fieldSelector')?.[0];
     const label = query.get('labelSelector')?.[0];
     if (field !== undefined) info.fieldSelector = field;
