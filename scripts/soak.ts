@@ -66,6 +66,8 @@ export interface SoakReport {
   readonly metrics: Record<string, number>;
   /** The whole /metrics text at the end (not written to the JSON file). */
   readonly metricsText: string;
+  /** `/readyz?verbose` at the end (anonymous: an always-allowed path). */
+  readonly readyz: { readonly status: number; readonly body: string };
 }
 
 interface Outcome {
@@ -401,9 +403,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const serverAlive = exitDescription(server) === undefined;
 
     let metricsText = '';
+    let readyz = { status: 0, body: '' };
     if (serverAlive) {
       const m = await request(`${base}/metrics`, { dispatcher: direct.admin });
       metricsText = await m.body.text();
+      const r = await request(`${base}/readyz?verbose`, { dispatcher: direct.anonymous });
+      readyz = { status: r.statusCode, body: await r.body.text() };
     }
     const parsed = parsePrometheusText(metricsText);
     const metrics: Record<string, number> = {};
@@ -453,6 +458,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       logLevels,
       metrics,
       metricsText,
+      readyz,
     };
     if (opts.out) {
       mkdirSync(dirname(resolve(opts.out)), { recursive: true });
@@ -491,6 +497,7 @@ export function formatSoakReport(r: SoakReport): string {
   lines.push(`server RSS MiB: start ${r.rssMib.start}, peak ${r.rssMib.peak}, end ${r.rssMib.end}`);
   lines.push(`RSS samples (s:MiB): ${r.rss.map((s) => `${s.tSeconds}:${s.mib}`).join(' ')}`);
   lines.push(`server log lines by level: ${JSON.stringify(r.logLevels)}`);
+  lines.push(`/readyz?verbose at the end: HTTP ${r.readyz.status}: ${r.readyz.body.trim().split('\n').join(' | ')}`);
   lines.push('metrics at the end:');
   for (const [k, v] of Object.entries(r.metrics)) lines.push(`  ${k} ${v}`);
   for (const k of r.kinds) for (const e of k.unexpectedExamples) lines.push(`unexpected [${k.kind}] ${e}`);

@@ -32,6 +32,14 @@ describe('soak smoke: 30 s of mixed traffic on the real control plane', function
     expect(report.rss.length).to.be.greaterThan(2);
   });
 
+  it('/readyz?verbose still passes with every trust check loaded', () => {
+    expect(report.readyz.status).to.equal(200);
+    const trustLines = report.readyz.body.split('\n').filter((l) => l.includes('trust:'));
+    expect(trustLines.length).to.be.at.least(2);
+    for (const l of trustLines) expect(l).to.match(/^\[\+\]trust:\S+ ok/);
+    expect(report.readyz.body).to.contain('readyz check passed');
+  });
+
   it('no error-level line in the server log (refusals are warn/info)', () => {
     expect(report.logLevels.error ?? 0).to.equal(0);
     expect(report.logLevels.warn ?? 0).to.be.greaterThan(0);
