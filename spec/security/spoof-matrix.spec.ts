@@ -37,6 +37,8 @@ interface Answer {
   readonly status: number;
   readonly body: string;
   readonly seen: Seen | undefined;
+  /** Index in `stack.authorized` where this request's authorizations start. */
+  readonly authorizedFrom?: number;
 }
 
 async function call(
@@ -46,13 +48,19 @@ async function call(
   opts: { method?: Dispatcher.HttpMethod; path?: string } = {},
 ): Promise<Answer> {
   const before = stack.seen.length;
+  const authorizedFrom = stack.authorized.length;
   const res = await request(`${stack.url}${opts.path ?? path}`, {
     dispatcher,
     method: opts.method ?? 'GET',
     headers,
   });
   const body = await res.body.text();
-  return { status: res.statusCode, body, seen: stack.seen.length > before ? stack.seen.at(-1) : undefined };
+  return {
+    status: res.statusCode,
+    body,
+    seen: stack.seen.length > before ? stack.seen.at(-1) : undefined,
+    authorizedFrom,
+  };
 }
 
 /** The handler never saw an identity header and never ran as the claimed identity. */
@@ -67,7 +75,7 @@ function assertNoSpoof(stack: SecurityStack, a: Answer, opts: { allowImpersonate
     );
     expect(leaked, 'identity headers reaching the handler').to.deep.equal([]);
   }
-  for (const attrs of stack.authorized) expect(attrs.user?.name).to.not.equal(claimedUser);
+  for (const attrs of stack.authorized.slice(a.authorizedFrom ?? 0)) expect(attrs.user?.name).to.not.equal(claimedUser);
 }
 
 function assertRefused(a: Answer): void {
@@ -340,7 +348,7 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
       const seen = stack.seen.at(-1)!;
       expect(seen.user.name).to.equal('bob  smith');
       expect(seen.user.groups).to.deep.equal(['a, b', 'system:authenticated']);
-      assertNoSpoof(stack, { status: 200, body: '', seen });
+      assertNoSpoof(stack, { status: 200, body: '', seen, authorizedFrom: stack.authorized.length - 1 });
     });
 
     it('X-Remote-Uid is not a configured UID header (Go does not default it) → uid "" and the header stripped', async () => {
@@ -401,7 +409,7 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
       const seen = stack.seen.at(-1)!;
       expect(seen.user.name).to.equal('b\ufffd\ufffdb');
       expect(seen.user.groups).to.deep.equal(['grün', 'system:authenticated']);
-      assertNoSpoof(stack, { status: 200, body: '', seen });
+      assertNoSpoof(stack, { status: 200, body: '', seen, authorizedFrom: stack.authorized.length - 1 });
     });
 
     it('X-Remote-User in a chunked trailer (raw socket, no certificate) → system:anonymous', async () => {
@@ -426,7 +434,7 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
       expect(statusOf(out)).to.equal(200);
       const seen = stack.seen.at(-1)!;
       expect(seen.user.name).to.equal('system:anonymous');
-      assertNoSpoof(stack, { status: 200, body: '', seen });
+      assertNoSpoof(stack, { status: 200, body: '', seen, authorizedFrom: stack.authorized.length - 1 });
     });
 
     const extraCases: { name: string; header: string; key: string }[] = [

@@ -323,12 +323,12 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
       stack.errors.filter((e) => e.msg === 'trust source error: keeping the last-known-good value').length,
       'one loud line per provider',
     ).to.be.at.least(3);
-    expect(
-      failClosed.errors.some((e) => e.msg === 'trust source error: provider disabled (failClosedOnTrustError)'),
-    ).to.equal(true);
     expect((await asUser(stack, 'lkg-admin')).status).to.equal(200);
     expect(stack.seen.at(-1)!.name).to.equal('lkg-admin');
     await until(() => failClosed.trust.status().every((s) => !s.loaded), 'fail-closed providers dropped');
+    expect(
+      failClosed.errors.some((e) => e.msg === 'trust source error: provider disabled (failClosedOnTrustError)'),
+    ).to.equal(true);
     // Every provider dropped: no authenticator has an opinion, so the caller is system:anonymous (never the proxied
     // user), and the real RBAC denies it.
     expectAnonymousDenied(await asUser(failClosed, 'lkg-admin'));
