@@ -31,6 +31,8 @@ export interface SoakOptions {
   readonly controlPlane?: ControlPlane;
   /** RSS sampling period, ms. Default 10_000. */
   readonly sampleEveryMs?: number;
+  /** Idle time after the traffic before the final RSS/heap reading, ms. Default 15_000. */
+  readonly settleMs?: number;
   /** Where the JSON report goes; default none. */
   readonly out?: string;
   readonly log?: (msg: string) => void;
@@ -58,8 +60,15 @@ export interface SoakReport {
   readonly unexpected: number;
   readonly kinds: readonly KindReport[];
   /** RSS of the server process, MiB, every `sampleEveryMs`. */
-  readonly rss: readonly { readonly tSeconds: number; readonly mib: number }[];
+  readonly rss: readonly { readonly tSeconds: number; readonly mib: number; readonly heapUsedMib?: number }[];
   readonly rssMib: { readonly start: number; readonly peak: number; readonly end: number };
+  /**
+   * Lowest V8 heap-used sample (MiB, from the server's /metrics) per minute of traffic: the troughs after collections
+   * approximate live memory, so a rising series means retention, a flat one means the sawtooth is only garbage.
+   */
+  readonly heapTroughMibPerMinute: readonly number[];
+  /** RSS and heap used after the traffic stopped and the server idled for `settleMs`. */
+  readonly settled?: { readonly rssMib: number; readonly heapUsedMib: number };
   /** Server log lines by level (JSON lines), e.g. `{ info: 12, warn: 3400 }`. */
   readonly logLevels: Record<string, number>;
   /** Selected series from the server's /metrics at the end. */
@@ -356,11 +365,28 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       examples: string[];
     }
     const tallies = kinds.map((): Tally => ({ requests: 0, byOutcome: {}, unexpected: 0, examples: [] }));
-    const rss: { tSeconds: number; mib: number }[] = [];
+    const rss: { tSeconds: number; mib: number; heapUsedMib?: number }[] = [];
     const t0 = Date.now();
+    const heapUsedMib = async (): Promise<number | undefined> => {
+      try {
+        const m = await request(`${base}/metrics`, { dispatcher: direct.admin });
+        const v = parsePrometheusText(await m.body.text()).get('nodejs_heap_size_used_bytes');
+        return v === undefined ? undefined : Math.round((v / 1048576) * 10) / 10;
+      } catch {
+        return undefined;
+      }
+    };
     const sample = () => {
       const v = rssMib(pid);
-      if (v !== undefined) rss.push({ tSeconds: Math.round((Date.now() - t0) / 1000), mib: v });
+      if (v === undefined) return;
+      const entry: { tSeconds: number; mib: number; heapUsedMib?: number } = {
+        tSeconds: Math.round((Date.now() - t0) / 1000),
+        mib: v,
+      };
+      rss.push(entry);
+      void heapUsedMib().then((h) => {
+        if (h !== undefined) entry.heapUsedMib = h;
+      });
     };
     sample();
     const sampler = setInterval(sample, sampleEveryMs);
@@ -400,7 +426,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
     sample();
     const durationSeconds = (Date.now() - t0) / 1000;
+    let settled: { rssMib: number; heapUsedMib: number } | undefined;
+    if (exitDescription(server) === undefined) {
+      await new Promise((r) => setTimeout(r, opts.settleMs ?? 15_000));
+      const r = rssMib(pid);
+      const h = await heapUsedMib();
+      if (r !== undefined && h !== undefined) settled = { rssMib: r, heapUsedMib: h };
+    }
     const serverAlive = exitDescription(server) === undefined;
+    const heapTroughMibPerMinute: number[] = [];
+    for (const s of rss) {
+      if (s.heapUsedMib === undefined || s.tSeconds >= durationSeconds) continue;
+      const minute = Math.floor(s.tSeconds / 60);
+      heapTroughMibPerMinute[minute] = Math.min(heapTroughMibPerMinute[minute] ?? Infinity, s.heapUsedMib);
+    }
 
     let metricsText = '';
     let readyz = { status: 0, body: '' };
@@ -455,6 +494,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       kinds: kindReports,
       rss,
       rssMib: { start: mibs[0] ?? 0, peak: Math.max(0, ...mibs), end: mibs.at(-1) ?? 0 },
+      heapTroughMibPerMinute: [...heapTroughMibPerMinute].map((v) => v ?? 0),
+      ...(settled && { settled }),
       logLevels,
       metrics,
       metricsText,
@@ -496,6 +537,10 @@ export function formatSoakReport(r: SoakReport): string {
   );
   lines.push(`server RSS MiB: start ${r.rssMib.start}, peak ${r.rssMib.peak}, end ${r.rssMib.end}`);
   lines.push(`RSS samples (s:MiB): ${r.rss.map((s) => `${s.tSeconds}:${s.mib}`).join(' ')}`);
+  lines.push(`V8 heap used, lowest sample per minute (MiB): ${r.heapTroughMibPerMinute.join(' ')}`);
+  if (r.settled) {
+    lines.push(`after the traffic, idle: RSS ${r.settled.rssMib} MiB, heap used ${r.settled.heapUsedMib} MiB`);
+  }
   lines.push(`server log lines by level: ${JSON.stringify(r.logLevels)}`);
   lines.push(`/readyz?verbose at the end: HTTP ${r.readyz.status}: ${r.readyz.body.trim().split('\n').join(' | ')}`);
   lines.push('metrics at the end:');

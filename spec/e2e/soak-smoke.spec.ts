@@ -16,6 +16,7 @@ describe('soak smoke: 30 s of mixed traffic on the real control plane', function
       durationMs: 30_000,
       concurrency: 4,
       sampleEveryMs: 5_000,
+      settleMs: 5_000,
       log: (m) => process.stderr.write(`[soak-smoke] ${m}\n`),
     });
     process.stderr.write(`${formatSoakReport(report)}\n`);
