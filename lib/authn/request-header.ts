@@ -3,6 +3,7 @@ import { certificateFields, issuerCommonName } from '../trust/certificate-fields
 import type { CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider } from '../trust/interfaces.js';
 import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
 import { unescapeExtraKey } from './path-unescape.js';
+import { requestHeaderNames } from './request-header-names.js';
 import { chainError, verifyRequestCertificate, type Clock } from './x509.js';
 
 /** Go's headerValue: the first line of the first listed header whose first line is non-empty; '' when none. */
@@ -33,30 +34,45 @@ export function extraFromHeaders(
   req: Pick<AuthnRequest, 'header' | 'headerNames'>,
   prefixes: readonly string[],
 ): Record<string, string[]> {
-  const extra = new Map<string, string[]>();
-  const names = req.headerNames();
+  let extra: Map<string, string[]> | undefined;
+  let names: readonly string[] | undefined;
   for (const prefix of prefixes) {
     if (!prefix) continue;
     const lowerPrefix = prefix.toLowerCase();
+    const sameLength = lowerPrefix.length === prefix.length;
+    names ??= req.headerNames();
     for (const name of names) {
-      if (name.length < prefix.length || name.slice(0, prefix.length).toLowerCase() !== lowerPrefix) continue;
+      if (name.length < prefix.length) continue;
+      // Node's names are already lower-case: startsWith decides without slicing; other names take the exact test.
+      const fast = sameLength && name.startsWith(lowerPrefix);
+      if (!fast && name.slice(0, prefix.length).toLowerCase() !== lowerPrefix) continue;
       const key = unescapeExtraKey(name.slice(prefix.length).toLowerCase());
+      extra ??= new Map();
       let values = extra.get(key);
       if (!values) extra.set(key, (values = []));
       values.push(...req.header(name));
     }
   }
-  return Object.fromEntries(extra);
+  return extra ? Object.fromEntries(extra) : {};
 }
 
 /** Header names (lower-case) this configuration reads on this request: the set Go clears after front-proxy auth. */
-function consumedHeaders(req: AuthnRequest, config: RequestHeaderConfig): string[] {
-  const out = new Set<string>();
-  for (const n of [...config.usernameHeaders, ...config.uidHeaders, ...config.groupHeaders])
-    if (n) out.add(n.toLowerCase());
-  const prefixes = config.extraHeaderPrefixes.filter((p) => p).map((p) => p.toLowerCase());
-  for (const name of req.headerNames()) if (prefixes.some((p) => name.startsWith(p))) out.add(name);
-  return [...out];
+function consumedHeaders(req: AuthnRequest, config: RequestHeaderConfig): readonly string[] {
+  const { named, namedSet, prefixes } = requestHeaderNames(config);
+  let out: string[] | undefined;
+  if (prefixes.length > 0) {
+    for (const name of req.headerNames()) {
+      if (namedSet.has(name) || (out !== undefined && out.includes(name))) continue;
+      for (const p of prefixes) {
+        if (name.startsWith(p)) {
+          (out ??= [...named]).push(name);
+          break;
+        }
+      }
+    }
+  }
+  // Without extra headers on the request the answer is the configuration's own frozen list: no allocation.
+  return out ?? named;
 }
 
 /**

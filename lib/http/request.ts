@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AuthnRequest } from '../authn/interfaces.js';
+import { requestHeaderNames, type RequestHeaderNames } from '../authn/request-header-names.js';
 import type { RequestHeaderConfig } from '../trust/interfaces.js';
 
 /** Longest client chain we keep; Go has no limit, but nothing legitimate sends more. */
@@ -159,48 +160,73 @@ export function stripIdentityHeaders(
   config: RequestHeaderConfig | undefined,
   consumed: readonly string[] = [],
 ): string[] {
-  const exact = new Set<string>(standardIdentityHeaders);
-  const prefixes = [standardExtraHeaderPrefix];
-  const add = (n: string) => {
-    if (n) exact.add(n.toLowerCase());
-  };
-  if (config) {
-    config.usernameHeaders.forEach(add);
-    config.uidHeaders.forEach(add);
-    config.groupHeaders.forEach(add);
-    for (const p of config.extraHeaderPrefixes) if (p) prefixes.push(p.toLowerCase());
-  }
+  const { exact, prefixes } = strippedNames(config);
+  // Consumed names outside the configured set are rare (custom authenticators); only they cost an allocation.
+  let consumedExtra: string[] | undefined;
   let websocket = false;
   for (const c of consumed) {
-    if (c.toLowerCase() === websocketProtocolHeader) websocket = true;
-    else add(c);
+    if (!c) continue;
+    const lower = c.toLowerCase();
+    if (lower === websocketProtocolHeader) websocket = true;
+    else if (!exact.has(lower)) (consumedExtra ??= []).push(lower);
   }
-  const doomed = (lower: string) => exact.has(lower) || prefixes.some((p) => lower.startsWith(p));
+  const doomed = (lower: string): boolean => {
+    if (exact.has(lower)) return true;
+    for (const p of prefixes) if (lower.startsWith(p)) return true;
+    return consumedExtra !== undefined && consumedExtra.includes(lower);
+  };
 
-  const removed = new Set<string>();
+  let removed: Set<string> | undefined;
   const distinct = distinctHeaders(req);
   const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
   for (const name of Object.keys(distinct)) {
     if (doomed(name)) {
       delete distinct[name];
-      removed.add(name);
+      (removed ??= new Set()).add(name);
     }
   }
   for (const name of Object.keys(headers)) {
     if (doomed(name)) {
       delete headers[name];
-      removed.add(name);
+      (removed ??= new Set()).add(name);
     }
   }
   const raw = req.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
-    if (doomed(raw[i]!.toLowerCase())) {
-      removed.add(raw[i]!.toLowerCase());
+    const lower = raw[i]!.toLowerCase();
+    if (doomed(lower)) {
+      (removed ??= new Set()).add(lower);
       raw.splice(i, 2);
     }
   }
   if (websocket) stripWebsocketToken(req);
-  return [...removed];
+  return removed ? [...removed] : [];
+}
+
+interface StrippedNames {
+  readonly exact: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+}
+
+const standardStripped: StrippedNames = {
+  exact: new Set(standardIdentityHeaders),
+  prefixes: [standardExtraHeaderPrefix],
+};
+const strippedByNames = new WeakMap<RequestHeaderNames, StrippedNames>();
+
+/** The standard identity headers plus the configured ones, built once per configuration. */
+function strippedNames(config: RequestHeaderConfig | undefined): StrippedNames {
+  if (!config) return standardStripped;
+  const names = requestHeaderNames(config);
+  let out = strippedByNames.get(names);
+  if (!out) {
+    out = {
+      exact: new Set([...standardIdentityHeaders, ...names.named]),
+      prefixes: [standardExtraHeaderPrefix, ...names.prefixes],
+    };
+    strippedByNames.set(names, out);
+  }
+  return out;
 }
 
 function stripWebsocketToken(req: IncomingMessage): void {
