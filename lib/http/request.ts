@@ -145,6 +145,18 @@ export const standardIdentityHeaders: readonly string[] = Object.freeze([
 ]);
 export const standardExtraHeaderPrefix = 'x-remote-extra-';
 
+/**
+ * Impersonation headers. Go's WithImpersonation consumes them; this library does not impersonate, so they are
+ * removed too: a handler that forwards the request to kube-apiserver with its own credentials must never pass a
+ * caller's `Impersonate-User` along.
+ */
+export const impersonationHeaders: readonly string[] = Object.freeze([
+  'impersonate-user',
+  'impersonate-group',
+  'impersonate-uid',
+]);
+export const impersonationExtraHeaderPrefix = 'impersonate-extra-';
+
 const websocketProtocolHeader = 'sec-websocket-protocol';
 const websocketTokenPrefix = 'base64url.bearer.authorization.k8s.io.';
 
@@ -209,8 +221,8 @@ interface StrippedNames {
 }
 
 const standardStripped: StrippedNames = {
-  exact: new Set(standardIdentityHeaders),
-  prefixes: [standardExtraHeaderPrefix],
+  exact: new Set([...standardIdentityHeaders, ...impersonationHeaders]),
+  prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix],
 };
 const strippedByNames = new WeakMap<RequestHeaderNames, StrippedNames>();
 
@@ -221,8 +233,8 @@ function strippedNames(config: RequestHeaderConfig | undefined): StrippedNames {
   let out = strippedByNames.get(names);
   if (!out) {
     out = {
-      exact: new Set([...standardIdentityHeaders, ...names.named]),
-      prefixes: [standardExtraHeaderPrefix, ...names.prefixes],
+      exact: new Set([...standardIdentityHeaders, ...impersonationHeaders, ...names.named]),
+      prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix, ...names.prefixes],
     };
     strippedByNames.set(names, out);
   }
