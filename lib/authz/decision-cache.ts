@@ -57,9 +57,9 @@ function checkMs(problems: string[], name: string, value: number | undefined, ma
 }
 
 /**
- * The SubjectAccessReview decision cache of Go's webhook authorizer: an LRU keyed by the JSON of the review spec,
- * holding the returned status for the authorized or unauthorized TTL. Errors are never stored here (the caller
- * only calls `set` with a status). Expiry is checked against the injected clock on read.
+ * The SubjectAccessReview decision cache of Go's webhook authorizer: an LRU keyed by a string that identifies the
+ * review spec, holding the returned status for the authorized or unauthorized TTL. Errors are never stored here (the
+ * caller only calls `set` with a status). Expiry is checked against the injected clock on read.
  */
 export class DecisionCache {
   readonly #authorizedTtl: number;

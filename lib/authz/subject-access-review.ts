@@ -129,6 +129,17 @@ export function decisionFromStatus(status: SubjectAccessReviewStatus): Authoriza
 }
 
 function shouldCache(attrs: RequestAttributes): boolean {
+  const units =
+    attrs.namespace.length +
+    attrs.verb.length +
+    attrs.apiGroup.length +
+    attrs.apiVersion.length +
+    attrs.resource.length +
+    attrs.subresource.length +
+    attrs.name.length +
+    attrs.path.length;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short attributes need no byte count.
+  if (units * 3 < maxControlledAttrCacheSize) return true;
   const size =
     Buffer.byteLength(attrs.namespace) +
     Buffer.byteLength(attrs.verb) +
@@ -139,6 +150,58 @@ function shouldCache(attrs: RequestAttributes): boolean {
     Buffer.byteLength(attrs.name) +
     Buffer.byteLength(attrs.path);
   return size < maxControlledAttrCacheSize;
+}
+
+/** Length-prefixed, so that the concatenation of fields is uniquely decodable (no separator can be forged). */
+const field = (s: string): string => `${s.length}:${s}`;
+
+function requirementsKey(reqs: readonly SelectorRequirement[] | undefined): string {
+  if (!reqs || reqs.length === 0) return '0;';
+  let k = `${reqs.length};`;
+  for (const r of reqs) {
+    k += field(r.key) + field(r.operator);
+    const values = r.values ?? [];
+    k += `${values.length};`;
+    for (const v of values) k += field(v);
+  }
+  return k;
+}
+
+/**
+ * The decision-cache key of `attrs`: equal exactly when the SubjectAccessReview specs are equal (what Go keys on,
+ * the spec's JSON), without building the spec. It covers the same fields with the same omissions as
+ * {@link subjectAccessReviewSpec}: resource attributes or path+verb, user, uid, groups in order, extra by sorted key.
+ */
+export function subjectAccessReviewCacheKey(attrs: RequestAttributes): string {
+  let k: string;
+  if (attrs.resourceRequest) {
+    k =
+      'r' +
+      field(attrs.namespace) +
+      field(attrs.verb) +
+      field(attrs.apiGroup) +
+      field(attrs.apiVersion) +
+      field(attrs.resource) +
+      field(attrs.subresource) +
+      field(attrs.name) +
+      requirementsKey(attrs.fieldSelectorRequirements) +
+      requirementsKey(attrs.labelSelectorRequirements);
+  } else {
+    k = 'n' + field(attrs.path) + field(attrs.verb);
+  }
+  const user = (attrs as { user?: RequestAttributes['user'] }).user;
+  if (!user) return k + '0:0:0;0;';
+  k += field(user.name) + field(user.uid) + `${user.groups.length};`;
+  for (const g of user.groups) k += field(g);
+  const keys = Object.keys(user.extra);
+  if (keys.length > 1) keys.sort();
+  k += `${keys.length};`;
+  for (const name of keys) {
+    const values = user.extra[name]!;
+    k += field(name) + `${values.length};`;
+    for (const v of values) k += field(v);
+  }
+  return k;
 }
 
 function asKdaError(err: unknown): KdaError {
@@ -195,17 +258,17 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
         error: new KdaError('ERR_KDA_CLOSED', 'subject access review authorizer is closed'),
       };
     }
-    const sar = subjectAccessReview(attrs);
-    const key = JSON.stringify(sar.spec);
+    const key = subjectAccessReviewCacheKey(attrs);
     const cacheable = shouldCache(attrs);
     if (cacheable) {
       const hit = this.#cache.get(key);
       if (hit) return decisionFromStatus(hit);
     }
     try {
+      // The review body is only built when one is sent.
       const { value } = await this.#flights.do(
         key,
-        (flightSignal) => this.#review(sar, key, cacheable, flightSignal),
+        (flightSignal) => this.#review(subjectAccessReview(attrs), key, cacheable, flightSignal),
         signal,
       );
       return decisionFromStatus(value);

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { UserInfo } from '../../lib/authn/interfaces.js';
 import type {
+  RequestAttributes,
   SubjectAccessReview,
   SubjectAccessReviewClient,
   SubjectAccessReviewStatus,
@@ -9,6 +11,8 @@ import {
   SubjectAccessReviewAuthorizer,
   decisionFromStatus,
   subjectAccessReview,
+  subjectAccessReviewCacheKey,
+  subjectAccessReviewSpec,
   type SubjectAccessReviewAuthorizerOptions,
 } from '../../lib/authz/subject-access-review.js';
 import { InvalidOptionError, KdaError } from '../../lib/errors.js';
@@ -447,3 +451,111 @@ describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
     });
   });
 });
+
+const emptyUser: UserInfo = { name: '', uid: '', groups: [], extra: {} };
+
+describe('authz/subject-access-review subjectAccessReviewCacheKey', () => {
+  // The key must partition attributes exactly as Go's key (the JSON of the review spec) does.
+  const specKey = (a: RequestAttributes) => JSON.stringify(subjectAccessReviewSpec(a));
+  const str = fc.constantFrom('', 'a', 'b', 'a:', '1:a', ':', '0;', ';', '\u00e9', '\ud800', 'ab', '1');
+  const requirement = fc.record(
+    {
+      key: str,
+      operator: fc.constantFrom('In' as const, 'NotIn' as const, 'Exists' as const, 'DoesNotExist' as const),
+      values: fc.option(fc.array(str, { maxLength: 2 }), { nil: undefined }),
+    },
+    { requiredKeys: ['key', 'operator'] },
+  );
+  const user = fc.record({
+    name: str,
+    uid: str,
+    groups: fc.array(str, { maxLength: 3 }),
+    extra: fc.dictionary(fc.constantFrom('a', 'b', '1', '10', '9', ''), fc.array(str, { maxLength: 2 }), {
+      maxKeys: 3,
+    }),
+  });
+  const attrs = fc
+    .record({
+      user: fc.option(user, { nil: undefined }),
+      verb: str,
+      resourceRequest: fc.boolean(),
+      path: str,
+      apiGroup: str,
+      apiVersion: str,
+      namespace: str,
+      resource: str,
+      subresource: str,
+      name: str,
+      fieldSelectorRequirements: fc.option(fc.array(requirement, { maxLength: 2 }), { nil: undefined }),
+      labelSelectorRequirements: fc.option(fc.array(requirement, { maxLength: 2 }), { nil: undefined }),
+    })
+    .map((a) => a as RequestAttributes);
+
+  it('two attribute sets share a key exactly when their review specs are equal (fast-check)', () => {
+    fc.assert(
+      fc.property(attrs, attrs, (a, b) => {
+        expect(subjectAccessReviewCacheKey(a) === subjectAccessReviewCacheKey(b)).to.equal(specKey(a) === specKey(b));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  const cases: { name: string; a: RequestAttributes; b: RequestAttributes; same: boolean }[] = [
+    { name: 'path ignored for resource requests', a: resourceAttrs(), b: resourceAttrs({ path: '/x' }), same: true },
+    { name: 'resource fields ignored for paths', a: pathAttrs('/x'), b: pathAttrs('/x', { name: 'n' }), same: true },
+    {
+      name: 'extra key order ignored',
+      a: withExtra({ a: ['1'], b: ['2'] }),
+      b: withExtra({ b: ['2'], a: ['1'] }),
+      same: true,
+    },
+    {
+      name: 'no user = empty user',
+      a: resourceAttrs({ user: undefined }),
+      b: resourceAttrs({ user: emptyUser }),
+      same: true,
+    },
+    { name: 'group order matters', a: withGroups(['x', 'y']), b: withGroups(['y', 'x']), same: false },
+    { name: 'empty extra value list is not absence', a: withExtra({ a: [] }), b: withExtra({}), same: false },
+    { name: 'uid', a: resourceAttrs({ user: { ...alice, uid: '1' } }), b: resourceAttrs(), same: false },
+    {
+      name: 'field split cannot be forged',
+      a: resourceAttrs({ namespace: 'a', name: 'b' }),
+      b: resourceAttrs({ namespace: 'a1:b', name: '' }),
+      same: false,
+    },
+    {
+      name: 'resource vs path request',
+      a: pathAttrs('/x', { verb: 'get' }),
+      b: resourceAttrs({ path: '/x', verb: 'get' }),
+      same: false,
+    },
+    { name: 'subresource', a: resourceAttrs({ subresource: 'status' }), b: resourceAttrs(), same: false },
+    {
+      name: 'selector requirement values',
+      a: resourceAttrs({ fieldSelectorRequirements: [{ key: 'k', operator: 'In', values: ['a'] }] }),
+      b: resourceAttrs({ fieldSelectorRequirements: [{ key: 'k', operator: 'In', values: ['b'] }] }),
+      same: false,
+    },
+    {
+      name: 'field vs label selector',
+      a: resourceAttrs({ fieldSelectorRequirements: [{ key: 'k', operator: 'Exists' }] }),
+      b: resourceAttrs({ labelSelectorRequirements: [{ key: 'k', operator: 'Exists' }] }),
+      same: false,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.same ? 'same' : 'different'} key: ${c.name}`, () => {
+      expect(specKey(c.a) === specKey(c.b), 'spec JSON').to.equal(c.same);
+      expect(subjectAccessReviewCacheKey(c.a) === subjectAccessReviewCacheKey(c.b)).to.equal(c.same);
+    });
+  }
+});
+
+function withExtra(extra: Record<string, string[]>): RequestAttributes {
+  return resourceAttrs({ user: { ...alice, extra } });
+}
+
+function withGroups(groups: string[]): RequestAttributes {
+  return resourceAttrs({ user: { ...alice, groups } });
+}
