@@ -1,5 +1,5 @@
 import { KdaError } from '../errors.js';
-import { Decision, type Authorizer } from './interfaces.js';
+import { Decision, type AuthorizationResult, type Authorizer, type RequestAttributes } from './interfaces.js';
 
 /** Default of `authorizationAlwaysAllowGroups` (1.21+, PR #98325): cluster admins skip the SubjectAccessReview. */
 export const defaultAlwaysAllowGroups: readonly string[] = Object.freeze(['system:masters']);
@@ -11,19 +11,23 @@ export const defaultAlwaysAllowGroups: readonly string[] = Object.freeze(['syste
  */
 export function alwaysAllowGroupsAuthorizer(groups: readonly string[] = defaultAlwaysAllowGroups): Authorizer {
   const set = new Set(groups);
+  const decide = (attrs: RequestAttributes): AuthorizationResult => {
+    // The type says a user is always there; JS callers and Koa apps without authenticate() may still omit it.
+    const user = (attrs as { user?: typeof attrs.user }).user;
+    if (!user) {
+      return {
+        decision: Decision.NoOpinion,
+        reason: 'Error',
+        error: new KdaError('ERR_KDA_NO_USER', 'no user on request.'),
+      };
+    }
+    for (const g of user.groups) if (set.has(g)) return { decision: Decision.Allow, reason: '' };
+    return { decision: Decision.NoOpinion, reason: '' };
+  };
   return {
     async authorize(attrs) {
-      // The type says a user is always there; JS callers and Koa apps without authenticate() may still omit it.
-      const user = (attrs as { user?: typeof attrs.user }).user;
-      if (!user) {
-        return {
-          decision: Decision.NoOpinion,
-          reason: 'Error',
-          error: new KdaError('ERR_KDA_NO_USER', 'no user on request.'),
-        };
-      }
-      for (const g of user.groups) if (set.has(g)) return { decision: Decision.Allow, reason: '' };
-      return { decision: Decision.NoOpinion, reason: '' };
+      return decide(attrs);
     },
+    authorizeSync: decide,
   };
 }

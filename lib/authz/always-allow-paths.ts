@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
 import { goQuote } from '../http/go-quote.js';
-import { Decision, type Authorizer } from './interfaces.js';
+import { Decision, type AuthorizationResult, type Authorizer, type RequestAttributes } from './interfaces.js';
 
 /** Default of `authorizationAlwaysAllowPaths` (--authorization-always-allow-paths, 1.21+): probes need no SAR. */
 export const defaultAlwaysAllowPaths: readonly string[] = Object.freeze(['/healthz', '/readyz', '/livez']);
@@ -29,13 +29,17 @@ export function alwaysAllowPathsAuthorizer(paths: readonly string[] = defaultAlw
     else exact.add(p);
   }
   if (problems.length > 0) throw new InvalidOptionError(problems);
+  const decide = (attrs: RequestAttributes): AuthorizationResult => {
+    if (attrs.resourceRequest) return { decision: Decision.NoOpinion, reason: '' };
+    const p = attrs.path.startsWith('/') ? attrs.path.slice(1) : attrs.path;
+    if (exact.has(p) || prefixes.some((prefix) => p.startsWith(prefix)))
+      return { decision: Decision.Allow, reason: '' };
+    return { decision: Decision.NoOpinion, reason: '' };
+  };
   return {
     async authorize(attrs) {
-      if (attrs.resourceRequest) return { decision: Decision.NoOpinion, reason: '' };
-      const p = attrs.path.startsWith('/') ? attrs.path.slice(1) : attrs.path;
-      if (exact.has(p) || prefixes.some((prefix) => p.startsWith(prefix)))
-        return { decision: Decision.Allow, reason: '' };
-      return { decision: Decision.NoOpinion, reason: '' };
+      return decide(attrs);
     },
+    authorizeSync: decide,
   };
 }

@@ -52,6 +52,11 @@ export interface AuthorizationResult {
 
 export interface Authorizer {
   authorize(attrs: RequestAttributes, signal?: AbortSignal): Promise<AuthorizationResult>;
+  /**
+   * Optional fast path: the answer `authorize` would give, when it needs no I/O (a static rule, a cache hit), else
+   * undefined. Lets a middleware skip the AbortController and `close` listener it only needs for a network call.
+   */
+  authorizeSync?(attrs: RequestAttributes): AuthorizationResult | undefined;
 }
 
 export function authorizerFunc(fn: Authorizer['authorize']): Authorizer {

@@ -287,6 +287,14 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
     }
   }
 
+  /** The cached decision or the closed answer, without I/O; undefined when a review would have to be sent. */
+  authorizeSync(attrs: RequestAttributes): AuthorizationResult | undefined {
+    if (this.#closing.signal.aborted) return undefined;
+    if (!shouldCache(attrs)) return undefined;
+    const hit = this.#cache.getFresh(subjectAccessReviewCacheKey(attrs));
+    return hit ? decisionFromStatus(hit) : undefined;
+  }
+
   /** One shared review: retries, per-attempt timeout, cache fill. Runs once per distinct in-flight spec. */
   async #review(sar: SubjectAccessReview, key: string, cacheable: boolean, flightSignal: AbortSignal) {
     const signal = AbortSignal.any([flightSignal, this.#closing.signal]);

@@ -12,7 +12,7 @@ export function unionAuthorizers(...authorizers: readonly Authorizer[]): Authori
   }
   if (authorizers.length === 1) return authorizers[0]!;
   const members = [...authorizers];
-  return {
+  const union: Authorizer = {
     async authorize(attrs, signal): Promise<AuthorizationResult> {
       const errors: KdaError[] = [];
       const reasons: string[] = [];
@@ -22,8 +22,28 @@ export function unionAuthorizers(...authorizers: readonly Authorizer[]): Authori
         if (r.reason) reasons.push(r.reason);
         if (r.decision === Decision.Allow || r.decision === Decision.Deny) return r;
       }
-      const error = aggregateErrors(errors);
-      return { decision: Decision.NoOpinion, reason: reasons.join('\n'), ...(error && { error }) };
+      return noOpinion(errors, reasons);
     },
   };
+  // Only when every member has a fast path; a member without an immediate answer sends the caller to authorize().
+  if (members.every((m) => typeof m.authorizeSync === 'function')) {
+    union.authorizeSync = (attrs) => {
+      let errors: KdaError[] | undefined;
+      let reasons: string[] | undefined;
+      for (const member of members) {
+        const r = member.authorizeSync!(attrs);
+        if (r === undefined) return undefined;
+        if (r.error) (errors ??= []).push(r.error);
+        if (r.reason) (reasons ??= []).push(r.reason);
+        if (r.decision === Decision.Allow || r.decision === Decision.Deny) return r;
+      }
+      return noOpinion(errors ?? [], reasons ?? []);
+    };
+  }
+  return union;
+}
+
+function noOpinion(errors: KdaError[], reasons: string[]): AuthorizationResult {
+  const error = aggregateErrors(errors);
+  return { decision: Decision.NoOpinion, reason: reasons.join('\n'), ...(error && { error }) };
 }

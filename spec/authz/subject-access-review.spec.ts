@@ -452,6 +452,41 @@ describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
   });
 });
 
+describe('authz/subject-access-review authorizeSync (fast path)', () => {
+  it('answers only from a fresh cache entry, counting hits but never misses (in-process fake)', async () => {
+    const clock = fakeClock();
+    const { client, calls } = fakeClient({ allowed: true, reason: 'rbac' });
+    const { a } = newAuthorizer(client, { clock, authorizationWebhookCacheAuthorizedTtl: 1000 });
+    try {
+      expect(a.authorizeSync(resourceAttrs())).to.equal(undefined);
+      expect(a.stats()).to.include({ hits: 0, misses: 0 });
+      expect(await a.authorize(resourceAttrs())).to.deep.equal({ decision: 'Allow', reason: 'rbac' });
+      expect(a.authorizeSync(resourceAttrs())).to.deep.equal({ decision: 'Allow', reason: 'rbac' });
+      expect(a.authorizeSync(resourceAttrs({ name: 'other' }))).to.equal(undefined);
+      expect(a.stats()).to.include({ hits: 1, misses: 1 });
+      clock.t += 1000;
+      expect(a.authorizeSync(resourceAttrs())).to.equal(undefined);
+      expect(a.stats()).to.include({ hits: 1, misses: 1, size: 1 });
+      expect(calls).to.have.length(1);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('has no answer for attributes too large to cache, nor once closed (in-process fake)', async () => {
+    const { client } = fakeClient({ allowed: true });
+    const { a } = newAuthorizer(client);
+    const big = resourceAttrs({ name: 'x'.repeat(10_000) });
+    await a.authorize(big);
+    expect(a.authorizeSync(big)).to.equal(undefined);
+    await a.authorize(resourceAttrs());
+    expect(a.authorizeSync(resourceAttrs())?.decision).to.equal('Allow');
+    await a.close();
+    expect(a.authorizeSync(resourceAttrs())).to.equal(undefined);
+    expect((await a.authorize(resourceAttrs())).error?.code).to.equal('ERR_KDA_CLOSED');
+  });
+});
+
 const emptyUser: UserInfo = { name: '', uid: '', groups: [], extra: {} };
 
 describe('authz/subject-access-review subjectAccessReviewCacheKey', () => {

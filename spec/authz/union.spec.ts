@@ -88,3 +88,74 @@ describe('authz/union unionAuthorizers (Go union.New)', () => {
     });
   }
 });
+
+describe('authz/union unionAuthorizers authorizeSync (fast path)', () => {
+  const sync = (r: AuthorizationResult | undefined, calls?: string[], name = ''): Authorizer => ({
+    authorize: async () => r ?? { decision: Decision.Allow, reason: 'async' },
+    authorizeSync: () => {
+      calls?.push(name);
+      return r;
+    },
+  });
+
+  it('is absent when a member has no fast path', () => {
+    const u = unionAuthorizers(
+      sync({ decision: Decision.NoOpinion, reason: '' }),
+      fixed({ decision: Decision.Allow, reason: '' }),
+    );
+    expect(u.authorizeSync).to.equal(undefined);
+  });
+
+  it('is undefined as soon as a member has no immediate answer (later members not asked)', () => {
+    const calls: string[] = [];
+    const u = unionAuthorizers(
+      sync({ decision: Decision.NoOpinion, reason: 'a' }, calls, '0'),
+      sync(undefined, calls, '1'),
+      sync({ decision: Decision.Allow, reason: '' }, calls, '2'),
+    );
+    expect(u.authorizeSync!(resourceAttrs())).to.equal(undefined);
+    expect(calls).to.deep.equal(['0', '1']);
+  });
+
+  const cases: readonly { name: string; members: AuthorizationResult[] }[] = [
+    {
+      name: 'first allow wins',
+      members: [
+        { decision: Decision.Allow, reason: 'ok' },
+        { decision: Decision.Deny, reason: 'no' },
+      ],
+    },
+    {
+      name: 'deny after a no opinion with an error',
+      members: [
+        { decision: Decision.NoOpinion, reason: 'skip', error: err('first') },
+        { decision: Decision.Deny, reason: 'no', error: err('second') },
+      ],
+    },
+    {
+      name: 'all no opinion: reasons joined, errors aggregated',
+      members: [
+        { decision: Decision.NoOpinion, reason: 'first reason', error: err('first') },
+        { decision: Decision.NoOpinion, reason: '' },
+        { decision: Decision.NoOpinion, reason: 'second reason', error: err('second') },
+      ],
+    },
+    {
+      name: 'all no opinion without errors',
+      members: [
+        { decision: Decision.NoOpinion, reason: '' },
+        { decision: Decision.NoOpinion, reason: '' },
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(`gives what authorize() gives: ${c.name}`, async () => {
+      const viaSync = unionAuthorizers(...c.members.map((m) => sync(m))).authorizeSync!(resourceAttrs())!;
+      const viaAsync = await unionAuthorizers(...c.members.map((m) => fixed(m))).authorize(resourceAttrs());
+      expect(viaSync.decision).to.equal(viaAsync.decision);
+      expect(viaSync.reason).to.equal(viaAsync.reason);
+      expect(viaSync.error?.message).to.equal(viaAsync.error?.message);
+      expect(Object.keys(viaSync)).to.deep.equal(Object.keys(viaAsync));
+    });
+  }
+});
