@@ -17,6 +17,7 @@ const shortEscapes: Readonly<Record<number, string>> = {
  * messages with `%q`, and clients compare those messages. Lone surrogates (impossible in Go) become \ufffd.
  */
 export function goQuote(s: string): string {
+  if (isPlainAscii(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
@@ -36,6 +37,15 @@ export function goQuote(s: string): string {
     }
   }
   return out + '"';
+}
+
+/** Printable ASCII without `"` or `\\`: what strconv.Quote copies unchanged, tested without the per-rune regex. */
+function isPlainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /** k8s.io/apiserver responsewriters sanitization applied to error text written to the response. */
