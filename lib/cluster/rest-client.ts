@@ -120,7 +120,11 @@ export interface RestClientOptions {
   readonly connection: ConnectionConfig;
   /** Per-request timeout in ms (headers and body), default 10_000 (Go's ClientTimeout). Watches use their own. */
   readonly timeout?: number;
-  /** Keep-alive connections to the apiserver, default 4. */
+  /**
+   * Most keep-alive connections to the apiserver, default 16. Each connection carries one request at a time (HTTP/1.1,
+   * no pipelining), so this caps the reviews in flight at once: a burst of cache misses beyond it queues. Go's
+   * clients multiplex on one HTTP/2 connection instead. Connections open only when needed.
+   */
   readonly connections?: number;
   /** Client-side rate limit, requests per second; default 200 (Go's delegating clients). `0` = unlimited. */
   readonly qps?: number;
@@ -167,7 +171,7 @@ export class RestClient {
     const c = opts.connection;
     // Pool does no I/O until the first request.
     this.#pool = new Pool(url.origin, {
-      connections: opts.connections ?? 4,
+      connections: opts.connections ?? 16,
       keepAliveTimeout: 30_000,
       connect: {
         ...(c.ca !== undefined && { ca: c.ca }),
