@@ -26,21 +26,22 @@ function union(authenticators: readonly RequestAuthenticator[], failOnError: boo
   const members = [...authenticators];
   return {
     async authenticateRequest(req: AuthnRequest, signal?: AbortSignal): Promise<AuthenticationResult> {
-      const errors: KdaError[] = [];
-      const declined: KdaErrorDetails[] = [];
+      // Allocated on the first failure only: the usual request succeeds at the first member.
+      let errors: KdaError[] | undefined;
+      let declined: KdaErrorDetails[] | undefined;
       for (const a of members) {
         const r = await a.authenticateRequest(req, signal);
         if (r.ok) return r;
-        if (r.declined) declined.push(...r.declined);
+        if (r.declined) (declined ??= []).push(...r.declined);
         if (r.error) {
-          if (failOnError) return declined.length > 0 ? { ok: false, error: r.error, declined } : r;
-          errors.push(r.error);
+          if (failOnError) return declined && declined.length > 0 ? { ok: false, error: r.error, declined } : r;
+          (errors ??= []).push(r.error);
         }
       }
-      const error = aggregateErrors(errors);
+      const error = aggregateErrors(errors ?? []);
       const out: { ok: false; error?: KdaError; declined?: KdaErrorDetails[] } = { ok: false };
       if (error) out.error = error;
-      if (declined.length > 0) out.declined = declined;
+      if (declined && declined.length > 0) out.declined = declined;
       return out;
     },
   };
