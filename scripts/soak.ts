@@ -436,7 +436,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const serverAlive = exitDescription(server) === undefined;
     const heapTroughMibPerMinute: number[] = [];
     for (const s of rss) {
-      if (s.heapUsedMib === undefined || s.tSeconds >= durationSeconds) continue;
+      // Whole minutes only: a partial last minute has too few samples to have a trough.
+      if (s.heapUsedMib === undefined || s.tSeconds >= Math.floor(durationSeconds / 60) * 60) continue;
       const minute = Math.floor(s.tSeconds / 60);
       heapTroughMibPerMinute[minute] = Math.min(heapTroughMibPerMinute[minute] ?? Infinity, s.heapUsedMib);
     }
