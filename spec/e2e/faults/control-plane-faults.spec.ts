@@ -325,7 +325,11 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
     ).to.be.at.least(3);
     expect((await asUser(stack, 'lkg-admin')).status).to.equal(200);
     expect(stack.seen.at(-1)!.name).to.equal('lkg-admin');
-    await until(() => failClosed.trust.status().every((s) => !s.loaded), 'fail-closed providers dropped');
+    // Wait for this deletion itself (the providers may already be down from an earlier edit seen by this stack).
+    await until(
+      () => failClosed.trust.status().every((s) => !s.loaded && s.lastError?.includes('was deleted') === true),
+      'fail-closed providers dropped because of the deletion',
+    );
     expect(
       failClosed.errors.some((e) => e.msg === 'trust source error: provider disabled (failClosedOnTrustError)'),
     ).to.equal(true);
@@ -345,7 +349,13 @@ describe('e2e faults: a real control plane of our own (stopped, restarted, Confi
     expect(proxyCA!.lastError).to.match(/missing content for CA bundle/);
     expect(config!.lastError).to.match(/no longer has requestheader-\* keys/);
     expect((await asUser(stack, 'lkg-admin')).status).to.equal(200);
-    await until(() => failClosed.trust.status().every((s) => !s.loaded), 'fail-closed providers dropped');
+    await until(
+      () =>
+        failClosed.trust
+          .status()
+          .every((s) => !s.loaded && /missing content|no longer has requestheader/.test(s.lastError ?? '')),
+      'fail-closed providers dropped because of the emptied ConfigMap',
+    );
     expectAnonymousDenied(await asUser(failClosed, 'lkg-admin'));
   });
 
