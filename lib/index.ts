@@ -2,6 +2,7 @@
 // (kube-delegated-auth/koa, /express, /fastify, /node-http) and so do the webhook servers (/webhook).
 export * from './errors.js';
 export * from './log.js';
+export * from './log-pino.js';
 export * from './delegated-auth.js';
 
 export * from './authn/interfaces.js';

@@ -12,7 +12,7 @@ npm pkg set type=module >/dev/null
 npm install --no-audit --no-fund --omit=dev "./$tgz" >/dev/null 2>&1
 node --input-type=module -e '
 const entries = ["kube-delegated-auth", "kube-delegated-auth/koa", "kube-delegated-auth/webhook",
-  "kube-delegated-auth/node-http", "kube-delegated-auth/doctor"];
+  "kube-delegated-auth/node-http", "kube-delegated-auth/doctor", "kube-delegated-auth/metrics"];
 for (const e of entries) {
   const m = await import(e);
   if (Object.keys(m).length === 0) throw new Error(`${e} exports nothing`);
