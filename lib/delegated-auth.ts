@@ -18,6 +18,7 @@ import {
 } from './cluster/index.js';
 import { KdaError } from './errors.js';
 import { noopLogger, type Logger } from './log.js';
+import type { KdaMetrics } from './metrics/metrics.js';
 import type { TrustSource, TrustStatus } from './trust/interfaces.js';
 
 /**
@@ -59,6 +60,15 @@ export interface DelegatedAuthOptions
   readonly authorizationSelectors?: boolean;
   /** Default: silent (NODE_DEBUG=kube-delegated-auth prints). */
   readonly logger?: Logger;
+  /**
+   * Records the stack into these metrics (`createMetrics()` from `kube-delegated-auth/metrics`): each TokenReview and
+   * SubjectAccessReview call, the token and decision caches, and the trust sources' state; removed again by
+   * `close()` (the metrics object itself stays open: it is the caller's). Default: none.
+   */
+  readonly metrics?: Pick<
+    KdaMetrics,
+    'instrument' | 'instrumentTokenReviewClient' | 'instrumentSubjectAccessReviewClient'
+  >;
 }
 
 /** Copies the keys of `from` that are set (exactOptionalPropertyTypes-friendly forwarding of options). */
@@ -122,10 +132,14 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
     client: clients.authentication,
     logger,
   });
-  const tokenAuthenticator = delegatedTokenAuthenticator(clients.tokenReview, {
-    ...definedOnly({ authenticationTokenWebhookCacheTtl: o.authenticationTokenWebhookCacheTtl }),
-    logger,
-  });
+  const metrics = o.metrics;
+  const tokenAuthenticator = delegatedTokenAuthenticator(
+    metrics ? metrics.instrumentTokenReviewClient(clients.tokenReview) : clients.tokenReview,
+    {
+      ...definedOnly({ authenticationTokenWebhookCacheTtl: o.authenticationTokenWebhookCacheTtl }),
+      logger,
+    },
+  );
   const authenticator = newDelegatingAuthenticator({
     ...definedOnly({ anonymous: o.anonymous, apiAudiences: o.apiAudiences }),
     requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
@@ -141,9 +155,13 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
       authorizationWebhookCacheUnauthorizedTtl: o.authorizationWebhookCacheUnauthorizedTtl,
       staleIfErrorTtl: o.staleIfErrorTtl,
     }),
-    client: clients.subjectAccessReview,
+    client: metrics
+      ? metrics.instrumentSubjectAccessReviewClient(clients.subjectAccessReview)
+      : clients.subjectAccessReview,
     logger,
   });
+  // Scrape-time sources only: registering them does no I/O.
+  const uninstrument = metrics?.instrument({ tokenCache: tokenAuthenticator, authorizer, trustSource: trust });
 
   let state: 'new' | 'started' | 'closed' = 'new';
   let closing: Promise<void> | undefined;
@@ -168,6 +186,7 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
         await trust.close();
         await authorizer.close();
         await clients.close();
+        uninstrument?.();
       })();
       return closing;
     },

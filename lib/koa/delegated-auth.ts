@@ -1,18 +1,31 @@
 import type { Middleware } from 'koa';
 import { createDelegatedAuth, type DelegatedAuth, type DelegatedAuthOptions } from '../delegated-auth.js';
-import { authenticate } from './authenticate.js';
-import { authorize, type AuthorizeOptions } from './authorize.js';
-import { requestInfo } from './request-info.js';
+import { authChain, composeMiddleware, type AuthChainOptions } from './auth-chain.js';
 
 export interface KoaDelegatedAuthOptions extends DelegatedAuthOptions {
   /** Per-route override of the authorization attributes (see `authorize()`). */
-  readonly attributes?: AuthorizeOptions['attributes'];
+  readonly attributes?: AuthChainOptions['attributes'];
 }
 
 /** `createDelegatedAuth()` plus the Koa middleware that enforces it. */
 export interface KoaDelegatedAuth extends DelegatedAuth {
   /** requestInfo() → authenticate() → authorize(), in Go's handler-chain order. */
   readonly middleware: Middleware;
+}
+
+/** The Koa chain over an assembled stack (the middleware of `delegatedAuth()`, as separate middleware). */
+export function delegatedAuthChain(
+  stack: Pick<DelegatedAuth, 'authenticator' | 'authorizer' | 'trust'>,
+  options: Pick<KoaDelegatedAuthOptions, 'attributes' | 'authorizationSelectors' | 'logger'> = {},
+): Middleware[] {
+  return authChain({
+    authenticator: stack.authenticator,
+    requestHeader: { caProvider: stack.trust.requestHeaderCA, configProvider: stack.trust.requestHeaderConfig },
+    authorizer: stack.authorizer,
+    ...(options.attributes && { attributes: options.attributes }),
+    ...(options.authorizationSelectors !== undefined && { authorizationSelectors: options.authorizationSelectors }),
+    ...(options.logger && { logger: options.logger }),
+  });
 }
 
 /**
@@ -28,27 +41,6 @@ export interface KoaDelegatedAuth extends DelegatedAuth {
  */
 export function delegatedAuth(options: KoaDelegatedAuthOptions = {}): KoaDelegatedAuth {
   const stack = createDelegatedAuth(options);
-  const logger = options.logger;
-  const chain: Middleware[] = [
-    requestInfo({
-      ...(logger && { logger }),
-      ...(options.authorizationSelectors !== undefined && { authorizationSelectors: options.authorizationSelectors }),
-    }) as Middleware,
-    authenticate({
-      authenticator: stack.authenticator,
-      requestHeader: { caProvider: stack.trust.requestHeaderCA, configProvider: stack.trust.requestHeaderConfig },
-      ...(logger && { logger }),
-    }) as Middleware,
-    authorize({
-      authorizer: stack.authorizer,
-      ...(options.attributes && { attributes: options.attributes }),
-      ...(logger && { logger }),
-    }) as Middleware,
-  ];
-  const middleware: Middleware = function delegatedAuth(ctx, next) {
-    const dispatch = (i: number): Promise<void> =>
-      i === chain.length ? Promise.resolve(next()) : Promise.resolve(chain[i]!(ctx, () => dispatch(i + 1)));
-    return dispatch(0);
-  };
+  const middleware = composeMiddleware(delegatedAuthChain(stack, options), 'delegatedAuth');
   return Object.assign(Object.create(null) as object, stack, { middleware }) as KoaDelegatedAuth;
 }

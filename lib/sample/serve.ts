@@ -2,23 +2,17 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Middleware } from 'koa';
 import type { ParsedServe, ServeOptions } from '../cli/flags.js';
-import type { TokenAuthenticator } from '../authn/interfaces.js';
-import { alwaysAllowGroupsAuthorizer } from '../authz/always-allow-groups.js';
-import { alwaysAllowPathsAuthorizer } from '../authz/always-allow-paths.js';
-import type { Authorizer } from '../authz/interfaces.js';
+import { newDelegatingAuthenticator } from '../authn/delegating.js';
+import { newDelegatingAuthorizer } from '../authz/delegating.js';
 import { loadStaticPolicy, staticPolicyAuthorizer } from '../authz/static-policy.js';
-import { subjectAccessReviewAuthorizer } from '../authz/subject-access-review.js';
-import { unionAuthorizers } from '../authz/union.js';
-import { authenticate } from '../koa/authenticate.js';
-import { authorize } from '../koa/authorize.js';
-import { requestInfo } from '../koa/request-info.js';
+import { authChain } from '../koa/auth-chain.js';
 import type { Logger } from '../log.js';
 import { createPinoLogger, type LogLevel } from '../log-pino.js';
 import { metricsEndpoint } from '../metrics/koa.js';
 import { createMetrics, type KdaMetrics } from '../metrics/metrics.js';
 import { devPkiFiles, writeDevPki } from '../pki/dev-pki.js';
 import { createSecureServer, type SecureServer } from '../server/secure-server.js';
-import type { CABundleProvider, RequestHeaderConfigProvider, TrustSource } from '../trust/interfaces.js';
+import type { CABundleProvider, TrustSource } from '../trust/interfaces.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
 import { createSampleApp } from './app.js';
 import { sampleGroupVersion } from './discovery.js';
@@ -70,41 +64,12 @@ function displayPath(cwd: string, p: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
-interface AuthParts {
-  readonly requestHeaderCA: CABundleProvider;
-  readonly configProvider: RequestHeaderConfigProvider;
-  readonly clientCA: CABundleProvider;
-  readonly tokenAuthenticator?: TokenAuthenticator;
-  /** The last member of the authorizer union (static policy or SubjectAccessReview). */
-  readonly authorizer: Authorizer;
-}
-
 /**
- * Go's handler chain order: RequestInfo, then authentication (front-proxy, client cert, token, anonymous), then
- * authorization (privileged groups, always-allow paths, then the delegated authorizer).
+ * The auth chain (requestInfo → authenticate → authorize, Go's handler-chain order), then /metrics when enabled:
+ * after authorize() it is a non-resource path like any other (get /metrics).
  */
-function authPipeline(opts: ServeOptions, logger: Logger, parts: AuthParts, metrics?: KdaMetrics): Middleware[] {
-  const pipeline = [
-    requestInfo({ logger }) as Middleware,
-    authenticate({
-      requestHeader: { caProvider: parts.requestHeaderCA, configProvider: parts.configProvider },
-      clientCA: parts.clientCA,
-      ...(parts.tokenAuthenticator ? { tokenAuthenticator: parts.tokenAuthenticator } : {}),
-      anonymous: opts.anonymousAuth,
-      logger,
-    }) as Middleware,
-    authorize({
-      authorizer: unionAuthorizers(
-        alwaysAllowGroupsAuthorizer(),
-        alwaysAllowPathsAuthorizer(opts.authorizationAlwaysAllowPaths),
-        parts.authorizer,
-      ),
-      logger,
-    }) as Middleware,
-  ];
-  // After authorize(): /metrics is a non-resource path like any other (get /metrics).
-  if (metrics) pipeline.push(metricsEndpoint(metrics));
-  return pipeline;
+function authPipeline(chain: readonly Middleware[], metrics?: KdaMetrics): Middleware[] {
+  return metrics ? [...chain, metricsEndpoint(metrics)] : [...chain];
 }
 
 /** The server's metrics (when enabled) and how to release them. */
@@ -181,18 +146,18 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   });
   const m = serverMetrics(opts, env);
   const uninstrument = m.metrics?.instrument({ caProviders: providers });
-  const pipeline = authPipeline(
-    opts,
-    logger,
-    {
-      requestHeaderCA,
-      configProvider,
-      clientCA,
+  const requestHeader = { caProvider: requestHeaderCA, configProvider };
+  const chain = authChain({
+    authenticator: newDelegatingAuthenticator({ requestHeader, clientCA, anonymous: opts.anonymousAuth }),
+    requestHeader,
+    authorizer: newDelegatingAuthorizer({
+      authorizationAlwaysAllowPaths: opts.authorizationAlwaysAllowPaths,
       // Standalone: a static policy stands where the SubjectAccessReview webhook is in a cluster.
-      authorizer: staticPolicyAuthorizer(policy),
-    },
-    m.metrics,
-  );
+      additionalAuthorizers: [staticPolicyAuthorizer(policy)],
+    }),
+    logger,
+  });
+  const pipeline = authPipeline(chain, m.metrics);
 
   const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger });
   const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
@@ -261,21 +226,19 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   const abs = (p: string | undefined) => (p ? resolve(cwd, p) : undefined);
   logger.info({ reason }, 'cluster mode');
   // Loaded here: @kubernetes/client-node takes seconds to import, which standalone mode never needs.
-  const { createClusterClients, delegatedTokenAuthenticator, extensionApiserverAuthentication } =
-    await import('../cluster/index.js');
-  const clients = createClusterClients({
+  const { delegatedAuth } = await import('../koa/delegated-auth.js');
+  const requestheaderClientCaFile = abs(opts.requestheaderClientCaFile);
+  const m = serverMetrics(opts, env);
+  const auth = delegatedAuth({
     ...(opts.kubeconfig ? { kubeconfig: abs(opts.kubeconfig) } : {}),
     ...(opts.authenticationKubeconfig ? { authenticationKubeconfig: abs(opts.authenticationKubeconfig) } : {}),
     ...(opts.authorizationKubeconfig ? { authorizationKubeconfig: abs(opts.authorizationKubeconfig) } : {}),
     ...(env.env ? { env: env.env } : {}),
-  });
-  const requestheaderClientCaFile = abs(opts.requestheaderClientCaFile);
-  const trust = extensionApiserverAuthentication({
-    client: clients.authentication,
     authenticationSkipLookup: opts.authenticationSkipLookup,
     authenticationTolerateLookupFailure: opts.authenticationTolerateLookupFailure,
     ...(opts.clientCaFile ? { clientCaFile: abs(opts.clientCaFile) } : {}),
-    // As in Go, the header flags apply only with --requestheader-client-ca-file; otherwise the ConfigMap's lists do.
+    // Each requestheader option given here overrides its ConfigMap key, and the flags always carry defaults: as in
+    // Go, the header flags apply only with --requestheader-client-ca-file; otherwise the ConfigMap's lists do.
     ...(requestheaderClientCaFile
       ? {
           requestheaderClientCaFile,
@@ -286,49 +249,25 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
           requestheaderAllowedNames: opts.requestheaderAllowedNames,
         }
       : {}),
-    logger,
-  });
-  const m = serverMetrics(opts, env);
-  const sar = subjectAccessReviewAuthorizer({
-    client: m.metrics
-      ? m.metrics.instrumentSubjectAccessReviewClient(clients.subjectAccessReview)
-      : clients.subjectAccessReview,
+    anonymous: opts.anonymousAuth,
+    authorizationAlwaysAllowPaths: opts.authorizationAlwaysAllowPaths,
     authorizationWebhookCacheAuthorizedTtl: opts.authorizationWebhookCacheAuthorizedTtl,
     authorizationWebhookCacheUnauthorizedTtl: opts.authorizationWebhookCacheUnauthorizedTtl,
+    authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl,
+    ...(m.metrics && { metrics: m.metrics }),
     logger,
   });
+  const { trust } = auth;
   let server: SecureServer | undefined;
-  let uninstrument: (() => void) | undefined;
   const closeAll = async () => {
     await server?.close();
-    await trust.close();
-    await sar.close();
-    await clients.close();
-    uninstrument?.();
+    await auth.close();
     await m.close();
   };
   try {
-    await trust.runOnce();
-    trust.start();
-    const tokenAuthenticator = delegatedTokenAuthenticator(
-      m.metrics ? m.metrics.instrumentTokenReviewClient(clients.tokenReview) : clients.tokenReview,
-      { authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl, logger },
-    );
-    uninstrument = m.metrics?.instrument({ tokenCache: tokenAuthenticator, authorizer: sar, trustSource: trust });
-    const pipeline = authPipeline(
-      opts,
-      logger,
-      {
-        requestHeaderCA: trust.requestHeaderCA,
-        configProvider: trust.requestHeaderConfig,
-        clientCA: trust.clientCA,
-        tokenAuthenticator,
-        authorizer: sar,
-      },
-      m.metrics,
-    );
+    await auth.start();
     const app = createSampleApp({
-      pipeline,
+      pipeline: authPipeline([auth.middleware], m.metrics),
       readinessChecks: trustSourceChecks(
         trust,
         new Set(
