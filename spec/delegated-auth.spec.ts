@@ -1,28 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { writeKubeconfig } from '../harness/kube.js';
 import type { RequestAttributes } from '../lib/authz/interfaces.js';
 import { createDelegatedAuth } from '../lib/delegated-auth.js';
 import { createMetrics, type KdaMetrics } from '../lib/metrics/metrics.js';
 import { sendJson, startFakeApiserver, type FakeApiserver } from './cluster/fake-apiserver.js';
 import { testPki } from './support/pki.js';
-
-function kubeconfig(server: string): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: 'c',
-        cluster: { server, 'certificate-authority-data': Buffer.from(testPki().servingCA.certPem).toString('base64') },
-      },
-    ],
-    users: [{ name: 'u', user: { token: 'extension-server' } }],
-    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-    'current-context': 'x',
-  });
-}
 
 const attrs: RequestAttributes = {
   user: { name: 'alice', uid: '', groups: ['system:authenticated'], extra: {} },
@@ -57,8 +42,11 @@ describe('createDelegatedAuth({ metrics }) (in-process fake kube-apiserver)', ()
       }
     });
     dir = mkdtempSync(join(tmpdir(), 'kda-delegated-auth-'));
-    path = join(dir, 'kubeconfig.json');
-    writeFileSync(path, kubeconfig(fake.url));
+    path = writeKubeconfig(join(dir, 'kubeconfig'), {
+      server: fake.url,
+      caPem: testPki().servingCA.certPem,
+      token: 'extension-server',
+    });
   });
   after(async () => {
     for (const m of metricsToClose) await m.close();
