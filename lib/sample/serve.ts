@@ -6,6 +6,7 @@ import { newDelegatingAuthenticator } from '../authn/delegating.js';
 import { newDelegatingAuthorizer } from '../authz/delegating.js';
 import { loadStaticPolicy, staticPolicyAuthorizer } from '../authz/static-policy.js';
 import { authChain } from '../koa/auth-chain.js';
+import type { KoaDelegatedAuth, KoaDelegatedAuthOptions } from '../koa/delegated-auth.js';
 import type { Logger } from '../log.js';
 import { createPinoLogger, type LogLevel } from '../log-pino.js';
 import { metricsEndpoint } from '../metrics/koa.js';
@@ -217,46 +218,59 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
 }
 
 /**
+ * The `serve` flags as `delegatedAuth()` options (paths resolved against `env.cwd`). Every requestheader option
+ * given overrides its ConfigMap key, and the header flags always carry defaults (`['x-remote-user']`, ...): so, as
+ * in Go, the header flags apply only with --requestheader-client-ca-file; otherwise the ConfigMap's lists do.
+ */
+export function clusterAuthOptions(
+  opts: ServeOptions,
+  env: Pick<SampleServerEnv, 'env' | 'cwd'> = {},
+): KoaDelegatedAuthOptions {
+  const cwd = env.cwd ?? process.cwd();
+  const abs = (p: string) => resolve(cwd, p);
+  return {
+    ...(opts.kubeconfig && { kubeconfig: abs(opts.kubeconfig) }),
+    ...(opts.authenticationKubeconfig && { authenticationKubeconfig: abs(opts.authenticationKubeconfig) }),
+    ...(opts.authorizationKubeconfig && { authorizationKubeconfig: abs(opts.authorizationKubeconfig) }),
+    ...(env.env && { env: env.env }),
+    authenticationSkipLookup: opts.authenticationSkipLookup,
+    authenticationTolerateLookupFailure: opts.authenticationTolerateLookupFailure,
+    ...(opts.clientCaFile && { clientCaFile: abs(opts.clientCaFile) }),
+    ...(opts.requestheaderClientCaFile && {
+      requestheaderClientCaFile: abs(opts.requestheaderClientCaFile),
+      requestheaderUsernameHeaders: opts.requestheaderUsernameHeaders,
+      requestheaderUidHeaders: opts.requestheaderUidHeaders,
+      requestheaderGroupHeaders: opts.requestheaderGroupHeaders,
+      requestheaderExtraHeadersPrefix: opts.requestheaderExtraHeadersPrefix,
+      requestheaderAllowedNames: opts.requestheaderAllowedNames,
+    }),
+    anonymous: opts.anonymousAuth,
+    authorizationAlwaysAllowPaths: opts.authorizationAlwaysAllowPaths,
+    authorizationWebhookCacheAuthorizedTtl: opts.authorizationWebhookCacheAuthorizedTtl,
+    authorizationWebhookCacheUnauthorizedTtl: opts.authorizationWebhookCacheUnauthorizedTtl,
+    authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl,
+  };
+}
+
+/**
  * Cluster mode: trust from kube-system/extension-apiserver-authentication (watched), bearer tokens through a
  * cached TokenReview, authorization through cached SubjectAccessReviews, as a Go delegating apiserver.
  */
 async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: string): Promise<RunningSampleServer> {
   const { logger } = env;
   const cwd = env.cwd ?? process.cwd();
-  const abs = (p: string | undefined) => (p ? resolve(cwd, p) : undefined);
   logger.info({ reason }, 'cluster mode');
   // Loaded here: @kubernetes/client-node takes seconds to import, which standalone mode never needs.
   const { delegatedAuth } = await import('../koa/delegated-auth.js');
-  const requestheaderClientCaFile = abs(opts.requestheaderClientCaFile);
   const m = serverMetrics(opts, env);
-  const auth = delegatedAuth({
-    ...(opts.kubeconfig ? { kubeconfig: abs(opts.kubeconfig) } : {}),
-    ...(opts.authenticationKubeconfig ? { authenticationKubeconfig: abs(opts.authenticationKubeconfig) } : {}),
-    ...(opts.authorizationKubeconfig ? { authorizationKubeconfig: abs(opts.authorizationKubeconfig) } : {}),
-    ...(env.env ? { env: env.env } : {}),
-    authenticationSkipLookup: opts.authenticationSkipLookup,
-    authenticationTolerateLookupFailure: opts.authenticationTolerateLookupFailure,
-    ...(opts.clientCaFile ? { clientCaFile: abs(opts.clientCaFile) } : {}),
-    // Each requestheader option given here overrides its ConfigMap key, and the flags always carry defaults: as in
-    // Go, the header flags apply only with --requestheader-client-ca-file; otherwise the ConfigMap's lists do.
-    ...(requestheaderClientCaFile
-      ? {
-          requestheaderClientCaFile,
-          requestheaderUsernameHeaders: opts.requestheaderUsernameHeaders,
-          requestheaderUidHeaders: opts.requestheaderUidHeaders,
-          requestheaderGroupHeaders: opts.requestheaderGroupHeaders,
-          requestheaderExtraHeadersPrefix: opts.requestheaderExtraHeadersPrefix,
-          requestheaderAllowedNames: opts.requestheaderAllowedNames,
-        }
-      : {}),
-    anonymous: opts.anonymousAuth,
-    authorizationAlwaysAllowPaths: opts.authorizationAlwaysAllowPaths,
-    authorizationWebhookCacheAuthorizedTtl: opts.authorizationWebhookCacheAuthorizedTtl,
-    authorizationWebhookCacheUnauthorizedTtl: opts.authorizationWebhookCacheUnauthorizedTtl,
-    authenticationTokenWebhookCacheTtl: opts.authenticationTokenWebhookCacheTtl,
-    ...(m.metrics && { metrics: m.metrics }),
-    logger,
-  });
+  let auth: KoaDelegatedAuth;
+  try {
+    auth = delegatedAuth({ ...clusterAuthOptions(opts, env), ...(m.metrics && { metrics: m.metrics }), logger });
+  } catch (err) {
+    // A bad kubeconfig throws here (Go's startup error): the metrics created above must not outlive it.
+    await m.close();
+    throw err;
+  }
   const { trust } = auth;
   let server: SecureServer | undefined;
   const closeAll = async () => {

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { runHealthChecks } from '../../lib/sample/health.js';
-import { trustSourceChecks } from '../../lib/sample/serve.js';
+import { parseServeFlags } from '../../lib/cli/flags.js';
+import { clusterAuthOptions, trustSourceChecks } from '../../lib/sample/serve.js';
 import type { TrustSource, TrustStatus } from '../../lib/trust/interfaces.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -300,5 +301,58 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
   it('nothing is required (skip/tolerate lookup): never fails', () => {
     statuses = [{ name: names.rh, loaded: false, lastError: 'boom' }];
     expect(runHealthChecks('readyz', trustSourceChecks(trust, new Set()), false).status).to.equal(200);
+  });
+});
+
+describe('clusterAuthOptions (serve flags → delegatedAuth() options)', () => {
+  const headerKeys = [
+    'requestheaderClientCaFile',
+    'requestheaderUsernameHeaders',
+    'requestheaderUidHeaders',
+    'requestheaderGroupHeaders',
+    'requestheaderExtraHeadersPrefix',
+    'requestheaderAllowedNames',
+  ];
+  const opts = (args: string[]) => parseServeFlags(args).options;
+
+  it('defaults: no requestheader option, so the ConfigMap lists are not overridden by the flag defaults', () => {
+    const o = clusterAuthOptions(opts(['--kubeconfig', 'kc']), { cwd: '/srv', env: {} });
+    for (const k of headerKeys) expect(o).to.not.have.property(k);
+    expect(o).to.not.have.property('clientCaFile');
+    expect(o).to.include({ kubeconfig: '/srv/kc', anonymous: true, authenticationSkipLookup: false });
+    expect(o.authorizationAlwaysAllowPaths).to.deep.equal(['/healthz', '/readyz', '/livez']);
+  });
+
+  it('header flags without --requestheader-client-ca-file are ignored (Go: they apply only with it)', () => {
+    const o = clusterAuthOptions(
+      opts(['--requestheader-username-headers', 'x-user', '--requestheader-allowed-names', 'p']),
+    );
+    for (const k of headerKeys) expect(o).to.not.have.property(k);
+  });
+
+  it('with --requestheader-client-ca-file every header flag applies, defaults included; paths resolve against cwd', () => {
+    const o = clusterAuthOptions(
+      opts([
+        '--requestheader-client-ca-file',
+        'fp.crt',
+        '--requestheader-allowed-names',
+        'front-proxy-client',
+        '--client-ca-file',
+        '/etc/ca.crt',
+        '--authentication-token-webhook-cache-ttl',
+        '2m',
+      ]),
+      { cwd: '/srv' },
+    );
+    expect(o).to.deep.include({
+      requestheaderClientCaFile: '/srv/fp.crt',
+      requestheaderAllowedNames: ['front-proxy-client'],
+      requestheaderUsernameHeaders: ['x-remote-user'],
+      requestheaderGroupHeaders: ['x-remote-group'],
+      requestheaderExtraHeadersPrefix: ['x-remote-extra-'],
+      requestheaderUidHeaders: [],
+      clientCaFile: '/etc/ca.crt',
+      authenticationTokenWebhookCacheTtl: 120_000,
+    });
   });
 });
