@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from '../authn/delegating.js';
@@ -10,7 +11,7 @@ import {
   type RequestInfo,
 } from '../authz/interfaces.js';
 import type { DelegatedAuth } from '../delegated-auth.js';
-import type { KdaErrorDetails } from '../errors.js';
+import type { KdaError, KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
 import { authorizerAttributes, resolveRequestInfo, type RequestInfoOptions } from './request-info.js';
@@ -92,15 +93,16 @@ export function authenticationStep(
     const started = performance.now();
     const result = await authenticator.authenticateRequest(view);
     if (authenticationChannel.hasSubscribers) {
-      authenticationChannel.publish({
+      const event: AuthenticationEvent = {
         ...(result.ok
           ? { result: 'success', authenticator: result.authenticator, user: result.user }
-          : { result: result.error ? 'error' : 'failure', error: result.error }),
+          : { result: result.error ? 'error' : 'failure', ...(result.error && { error: result.error }) }),
         durationSeconds: (performance.now() - started) / 1000,
         get peerCertificates() {
           return view.peerCertificates;
         },
-      });
+      };
+      authenticationChannel.publish(event);
     }
     if (!result.ok) {
       logAuthenticationRefusal(logger, result, req.method ?? 'GET', path ?? pathOf(req.url ?? '/'));
@@ -118,7 +120,8 @@ export function authenticationStep(
   };
 }
 
-function pathOf(url: string): string {
+/** The path of a request URI (before `?`). */
+export function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
 }
@@ -181,18 +184,39 @@ export function applyAttributesOverride(
 }
 
 /**
- * The channel lib/koa publishes authentication events on (same name, same object): `{ result, authenticator, user,
- * error, durationSeconds, peerCertificates }`, read by lib/metrics.
+ * Published once per request (when someone subscribes): `{ result, authenticator, user, error, durationSeconds,
+ * peerCertificates }`, `result` being Go's `authentication_attempts` label (`success`, `failure` = no credentials
+ * accepted, `error`). lib/metrics subscribes here; every adapter publishes through the steps below.
  */
-const authenticationChannel = channel('kube-delegated-auth:authn');
+export const authenticationChannel = channel('kube-delegated-auth:authn');
 
-/**
- * The channel lib/koa publishes authorization events on (same name, hence the same channel object): metrics
- * subscribed there see every adapter's decisions.
- */
-const authorizationChannel = channel('kube-delegated-auth:authz');
+export interface AuthenticationEvent {
+  readonly result: 'success' | 'failure' | 'error';
+  /** The authenticator that accepted the request (absent on failure). */
+  readonly authenticator?: string;
+  readonly user?: UserInfo;
+  readonly error?: KdaError;
+  readonly durationSeconds: number;
+  /**
+   * The client certificate chain, leaf first ([] without one); lib/metrics reads the leaf's expiry for Go's
+   * `apiserver_client_certificate_expiration_seconds`. Read lazily from the socket, so it costs nothing unless used.
+   */
+  readonly peerCertificates?: readonly X509Certificate[];
+}
 
-function resultLabel(r: AuthorizationResult): 'allowed' | 'denied' | 'no-opinion' | 'error' {
+/** Published once per authorized request: the decision with Go's `authorization_attempts_total` label. */
+export const authorizationChannel = channel('kube-delegated-auth:authz');
+
+export interface AuthorizationEvent {
+  readonly attributes: RequestAttributes;
+  readonly decision: Decision;
+  readonly reason: string;
+  readonly error?: Error;
+  readonly result: 'allowed' | 'denied' | 'no-opinion' | 'error';
+  readonly durationSeconds: number;
+}
+
+function resultLabel(r: AuthorizationResult): AuthorizationEvent['result'] {
   if (r.decision === Decision.Allow) return 'allowed';
   if (r.error) return 'error';
   return r.decision === Decision.Deny ? 'denied' : 'no-opinion';
@@ -216,31 +240,37 @@ export async function authorizationStep(
   res: ServerResponse | undefined,
   logger: Logger = noopLogger,
 ): Promise<AuthorizationStepResult> {
-  const controller = new AbortController();
-  const onClose = () => {
-    if (!res!.writableEnded) controller.abort(new Error('client disconnected'));
-  };
-  res?.once('close', onClose);
-  let result: AuthorizationResult;
   const started = performance.now();
-  try {
-    result = await authorizer.authorize(attrs, controller.signal);
-  } finally {
-    res?.off('close', onClose);
+  // Cached and static answers need no I/O, hence no AbortController or `close` listener (≈10 µs a request).
+  let result = authorizer.authorizeSync?.(attrs);
+  let controller: AbortController | undefined;
+  if (result === undefined) {
+    // Stop waiting for the review when the client goes away (the shared review itself carries on for others).
+    const c = (controller = new AbortController());
+    const onClose = () => {
+      if (!res!.writableEnded) c.abort(new Error('client disconnected'));
+    };
+    res?.once('close', onClose);
+    try {
+      result = await authorizer.authorize(attrs, c.signal);
+    } finally {
+      res?.off('close', onClose);
+    }
   }
-  if (controller.signal.aborted && result.decision !== Decision.Allow) {
+  if (controller?.signal.aborted && result.decision !== Decision.Allow) {
     logger.debug({ uri }, 'client disconnected while authorizing');
     return { ok: false, aborted: true, result };
   }
   if (authorizationChannel.hasSubscribers) {
-    authorizationChannel.publish({
+    const event: AuthorizationEvent = {
       attributes: attrs,
       decision: result.decision,
       reason: result.reason,
       ...(result.error && { error: result.error }),
       result: resultLabel(result),
       durationSeconds: (performance.now() - started) / 1000,
-    });
+    };
+    authorizationChannel.publish(event);
   }
   if (result.decision === Decision.Allow) return { ok: true, result };
   const fields = {

@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
 import type { RequestInfo } from '../authz/interfaces.js';
-import { internalError, type HttpResponse } from '../http/status.js';
-import { resolveRequestInfo, type RequestInfoOptions } from '../http/request-info.js';
+import { requestInfoStep } from '../http/pipeline.js';
+import type { RequestInfoOptions } from '../http/request-info.js';
+import type { HttpResponse } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 
 export interface RequestInfoMiddlewareOptions extends RequestInfoOptions {
@@ -34,25 +35,12 @@ export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middlew
   const logger = options.logger ?? noopLogger;
   const resolverOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
   return async function requestInfo(ctx, next) {
-    const uri = ctx.req.url ?? ctx.url;
-    const result = resolveRequestInfo(ctx.method, uri, resolverOptions);
-    if (!result.ok && result.error.details.status === 400) {
-      logger.warn({ method: ctx.method, uri, code: result.error.code }, result.error.message);
-      ctx.set('connection', 'close');
-      writeResponse(ctx, {
-        status: 400,
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-        body: '400 Bad Request',
-      });
+    const outcome = requestInfoStep(ctx.method, ctx.req.url ?? ctx.url, resolverOptions, logger);
+    if (!outcome.ok) {
+      writeResponse(ctx, outcome.response);
       return;
     }
-    if (!result.ok) {
-      const message = `failed to create RequestInfo: ${result.error.message}`;
-      logger.error({ method: ctx.method, uri, code: result.error.code }, message);
-      writeResponse(ctx, internalError(uri, message));
-      return;
-    }
-    ctx.state.requestInfo = result.info;
+    ctx.state.requestInfo = outcome.info;
     await next();
   };
 }
