@@ -13,21 +13,27 @@ import type { AuthenticationResult, TokenAuthenticator } from './interfaces.js';
  * here so authn does not depend on cluster. Failures should be lib/util/backoff `webhookError`s so that
  * `defaultShouldRetry` can tell transient ones apart.
  */
+/** `authentication.k8s.io/v1` TokenReview spec. */
+export interface TokenReviewSpec {
+  readonly token: string;
+  readonly audiences?: readonly string[];
+}
+
+/** `authentication.k8s.io/v1` TokenReview status, as the apiserver returns it (every field optional on the wire). */
+export interface TokenReviewStatus {
+  readonly authenticated?: boolean;
+  readonly user?: {
+    readonly username?: string;
+    readonly uid?: string;
+    readonly groups?: readonly string[];
+    readonly extra?: Readonly<Record<string, readonly string[]>>;
+  };
+  readonly audiences?: readonly string[];
+  readonly error?: string;
+}
+
 export interface TokenReviewCreator {
-  create(
-    spec: { readonly token: string; readonly audiences?: readonly string[] },
-    signal?: AbortSignal,
-  ): Promise<{
-    readonly authenticated?: boolean;
-    readonly user?: {
-      readonly username?: string;
-      readonly uid?: string;
-      readonly groups?: readonly string[];
-      readonly extra?: Readonly<Record<string, readonly string[]>>;
-    };
-    readonly audiences?: readonly string[];
-    readonly error?: string;
-  }>;
+  create(spec: TokenReviewSpec, signal?: AbortSignal): Promise<TokenReviewStatus>;
 }
 
 export interface TokenReviewAuthenticatorOptions {

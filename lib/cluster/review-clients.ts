@@ -4,27 +4,11 @@ import type {
   SubjectAccessReviewSpec,
   SubjectAccessReviewStatus,
 } from '../authz/interfaces.js';
+import type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
 import { webhookError } from '../util/backoff.js';
 import { KubeApiError, type RestClient } from './rest-client.js';
 
-/** `authentication.k8s.io/v1` TokenReview spec. */
-export interface TokenReviewSpec {
-  readonly token: string;
-  readonly audiences?: readonly string[];
-}
-
-/** `authentication.k8s.io/v1` TokenReview status, as the apiserver returns it (every field optional on the wire). */
-export interface TokenReviewStatus {
-  readonly authenticated?: boolean;
-  readonly user?: {
-    readonly username?: string;
-    readonly uid?: string;
-    readonly groups?: readonly string[];
-    readonly extra?: Readonly<Record<string, readonly string[]>>;
-  };
-  readonly audiences?: readonly string[];
-  readonly error?: string;
-}
+export type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
 
 /** Creates TokenReviews; rejects with a lib/util/backoff `webhookError` (KdaError) on transport or HTTP failures. */
 export interface TokenReviewClient {
