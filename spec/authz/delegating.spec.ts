@@ -83,3 +83,27 @@ describe('authz/delegating newDelegatingAuthorizer (Go toAuthorizer)', () => {
       ]);
   });
 });
+
+describe('authz/delegating fast path (authorizeSync)', () => {
+  it('answers always-allow rules and a cached review without awaiting; an uncached request defers to authorize()', async () => {
+    const { client, calls } = fakeClient(true);
+    const a = newDelegatingAuthorizer({ client });
+    try {
+      expect(a.authorizeSync, 'the delegating authorizer keeps the union fast path').to.be.a('function');
+      expect(a.authorizeSync!(pathAttrs('/healthz'))?.decision).to.equal('Allow');
+      expect(a.authorizeSync!(resourceAttrs()), 'nothing cached yet: a review must be sent').to.equal(undefined);
+      expect(calls).to.have.length(0);
+      expect((await a.authorize(resourceAttrs())).decision).to.equal('Allow');
+      expect(calls).to.have.length(1);
+      expect(a.authorizeSync!(resourceAttrs())?.decision).to.equal('Allow');
+      expect(calls, 'the cached answer sends no review').to.have.length(1);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('without a client, everything not always-allowed is NoOpinion synchronously', () => {
+    const a = newDelegatingAuthorizer({ authorizationAlwaysAllowPaths: [], authorizationAlwaysAllowGroups: [] });
+    expect(a.authorizeSync!(resourceAttrs())).to.deep.equal({ decision: 'NoOpinion', reason: '' });
+  });
+});
