@@ -38,7 +38,8 @@ export function apiResourceList(): object {
         singularName: 'widget',
         namespaced: true,
         kind: 'Widget',
-        verbs: ['create', 'delete', 'get', 'list'],
+        // Exactly what lib/sample/app.ts serves (widgetVerbs there); no deletecollection.
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
         shortNames: ['wd'],
       },
     ],
