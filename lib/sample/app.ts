@@ -184,7 +184,10 @@ type DryRunResult =
  * `All` (case-sensitive; `dryRun=all` is refused, never taken as a real write).
  */
 function parseDryRun(rawQuery: string): DryRunResult {
-  const values = goParseQuery(rawQuery).get('dryRun') ?? [];
+  return checkDryRun(goParseQuery(rawQuery).get('dryRun') ?? []);
+}
+
+function checkDryRun(values: readonly string[]): DryRunResult {
   if (values.every((v) => v === 'All')) return { ok: true, dryRun: values.length > 0 };
   return {
     ok: false,
@@ -441,13 +444,61 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     writeFailed(ctx, r);
   };
 
+  /**
+   * DELETE: DeleteOptions come in the body (what kubectl and client-go send, `dryRun` included) or in the query.
+   * Go reads only the body when there is one; here a dry run asked for in either place is honoured (both are
+   * validated), so a stray empty body can never turn `?dryRun=All` into a real deletion. Preconditions (uid,
+   * resourceVersion) are checked as Go does.
+   */
   const deleteWidget = async (ctx: Context, info: RequestInfo) => {
-    const dryRun = dryRunOf(ctx, 'DeleteOptions');
-    if (dryRun === undefined) return;
-    // The body, when present, is DeleteOptions; only its shape is checked (propagation is moot without children).
+    const queryDryRun = dryRunOf(ctx, 'DeleteOptions');
+    if (queryDryRun === undefined) return;
     const options = await readJson(ctx, maxBody, false, 'application/json');
     if (!options) return;
-    const w: Widget | undefined = store.delete(info.namespace, info.name, { dryRun });
+    const { kind, apiVersion, dryRun: bodyDryRun, preconditions } = options;
+    if (
+      (kind !== undefined && kind !== 'DeleteOptions') ||
+      !['v1', 'meta.k8s.io/v1', undefined].includes(apiVersion as string)
+    ) {
+      return badRequest(
+        ctx,
+        `the API version in the data (${String(apiVersion ?? '')}) or kind (${String(kind ?? '')}) does not match the expected meta.k8s.io/v1, Kind=DeleteOptions`,
+      );
+    }
+    if (
+      bodyDryRun !== undefined &&
+      bodyDryRun !== null &&
+      !(Array.isArray(bodyDryRun) && bodyDryRun.every((v) => typeof v === 'string'))
+    ) {
+      return badRequest(ctx, 'DeleteOptions.dryRun must be an array of strings');
+    }
+    const fromBody = checkDryRun((bodyDryRun as string[] | null | undefined) ?? []);
+    if (!fromBody.ok) return send(ctx, invalidStatus('meta.k8s.io', 'DeleteOptions', '', [fromBody.error]));
+    const current = store.get(info.namespace, info.name);
+    if (!current) return widgetNotFound(ctx, info.name);
+    const pre = (preconditions ?? {}) as { uid?: unknown; resourceVersion?: unknown };
+    const failed =
+      typeof pre.uid === 'string' && pre.uid !== current.metadata.uid
+        ? `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`
+        : typeof pre.resourceVersion === 'string' && pre.resourceVersion !== current.metadata.resourceVersion
+          ? `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`
+          : undefined;
+    if (failed) {
+      return send(
+        ctx,
+        statusFailure(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on widgets.${sampleGroup} ${goQuote(info.name)}: ${failed}`,
+          {
+            name: info.name,
+            group: sampleGroup,
+            kind: 'widgets',
+          },
+        ),
+      );
+    }
+    const w = store.delete(info.namespace, info.name, { dryRun: queryDryRun || fromBody.dryRun });
     if (!w) return widgetNotFound(ctx, info.name);
     sendJson(ctx, 200, {
       kind: 'Status',

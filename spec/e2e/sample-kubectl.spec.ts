@@ -110,6 +110,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     registered = await setup.register(port);
 
     // pat may list widgets in the namespace only under the name `public` (RBAC resourceNames).
+    await cp.admin.ensureNamespace(ns);
     await cp.admin.apply({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
@@ -147,7 +148,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
 
   const names = (r: Run) => r.stdout.split('\n').filter((l) => l !== '');
 
-  it('kubectl get -l selects by label (and -l app=nope finds nothing)', async () => {
+  it('kubectl get -l selects by label (and -l app=nope finds nothing, not everything)', async () => {
     const web = await kubectl(admin, ['get', 'widgets', '-n', ns, '-l', 'app=web', '-o', 'name']);
     expect(web.code, web.stderr).to.equal(0);
     expect(names(web)).to.deep.equal([`${kind}/public`]);
@@ -156,7 +157,6 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const none = await kubectl(admin, ['get', 'widgets', '-n', ns, '-l', 'app=nope', '-o', 'name']);
     expect(none.code, none.stderr).to.equal(0);
     expect(names(none)).to.deep.equal([]);
-    expect(none.stderr).to.include('No resources found');
   });
 
   it('kubectl get --field-selector selects by name; an unsupported field is refused', async () => {
@@ -272,7 +272,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     }
   });
 
-  it('kubectl delete -l deletes only the selected widgets (waiting on the watch of each)', async () => {
+  it('kubectl delete -l deletes only the selected widgets', async () => {
     const r = await kubectl(admin, ['delete', 'widgets', '-n', ns, '-l', 'app=db']);
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.split('\n').filter((l) => l !== '');

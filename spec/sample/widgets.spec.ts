@@ -566,6 +566,48 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect((await s.call({ path: `${shop}/internal` })).status).to.equal(200);
     });
 
+    it('delete with DeleteOptions in the body (what kubectl --dry-run=server sends) keeps the object', async () => {
+      const r = await s.call({
+        method: 'DELETE',
+        path: `${shop}/internal`,
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], propagationPolicy: 'Background' },
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect((await s.call({ path: `${shop}/internal` })).status).to.equal(200);
+    });
+
+    it('hostile: ?dryRun=All with an empty DeleteOptions body is still a dry run', async () => {
+      const r = await s.call({ method: 'DELETE', path: `${shop}/internal?dryRun=All`, body: {} });
+      expect(r.status, r.body).to.equal(200);
+      expect((await s.call({ path: `${shop}/internal` })).status).to.equal(200);
+    });
+
+    const badBodies: readonly { name: string; body: unknown; status: number; reason: string }[] = [
+      { name: 'dryRun ["all"] in the body → 422', body: { dryRun: ['all'] }, status: 422, reason: 'Invalid' },
+      { name: 'dryRun "All" (not a list) → 400', body: { dryRun: 'All' }, status: 400, reason: 'BadRequest' },
+      { name: 'another kind than DeleteOptions → 400', body: { kind: 'Widget' }, status: 400, reason: 'BadRequest' },
+      {
+        name: 'a uid precondition that does not match → 409 Conflict',
+        body: { preconditions: { uid: 'not-the-uid' } },
+        status: 409,
+        reason: 'Conflict',
+      },
+      {
+        name: 'a resourceVersion precondition that does not match → 409 Conflict',
+        body: { preconditions: { resourceVersion: '1' } },
+        status: 409,
+        reason: 'Conflict',
+      },
+    ];
+    for (const c of badBodies) {
+      it(`delete body: ${c.name}, nothing deleted`, async () => {
+        const r = await s.call({ method: 'DELETE', path: `${shop}/internal`, body: c.body });
+        expect(r.status, r.body).to.equal(c.status);
+        expect(r.json()).to.include({ reason: c.reason });
+        expect((await s.call({ path: `${shop}/internal` })).status).to.equal(200);
+      });
+    }
+
     it('update and patch ?dryRun=All answer the new object and keep the stored one', async () => {
       const put = await s.call({
         method: 'PUT',
