@@ -313,7 +313,8 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   const listOptionsOf = (ctx: Context): ListOptions | undefined => {
     const parsed = parseListOptions(rawQueryOf(ctx));
     if (!parsed.ok) {
-      badRequest(ctx, parsed.message);
+      if (parsed.invalid) send(ctx, invalidStatus('meta.k8s.io', 'ListOptions', '', [parsed.invalid]));
+      else badRequest(ctx, parsed.message);
       return undefined;
     }
     return parsed.options;

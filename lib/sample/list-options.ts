@@ -6,7 +6,7 @@ import {
   type FieldRequirement,
   type LabelRequirement,
 } from '../http/selectors.js';
-import type { Widget } from './widget-store.js';
+import type { FieldError, Widget } from './widget-store.js';
 
 /** The metav1.ListOptions the sample honours for list and watch. */
 export interface ListOptions {
@@ -18,7 +18,10 @@ export interface ListOptions {
   readonly timeoutSeconds?: number;
 }
 
-export type ListOptionsResult = { readonly ok: true; readonly options: ListOptions } | { ok: false; message: string };
+/** A failure is either Go's 400 (`message`) or its 422 `ListOptions.meta.k8s.io "" is invalid` (`invalid`). */
+export type ListOptionsResult =
+  | { readonly ok: true; readonly options: ListOptions }
+  | { readonly ok: false; readonly message: string; readonly invalid?: FieldError };
 
 /** Field labels Go's `DefaultMetaV1FieldSelectorConversion` accepts (the Go sample registers no others). */
 const supportedFields = new Set(['metadata.name', 'metadata.namespace']);
@@ -54,6 +57,16 @@ export function parseListOptions(rawQuery: string): ListOptionsResult {
   if (rv !== undefined && rv !== '') {
     if (!/^\d{1,15}$/.test(rv)) return { ok: false, message: `invalid resource version: ${JSON.stringify(rv)}` };
     resourceVersion = Number(rv);
+  }
+  if (q.has('sendInitialEvents')) {
+    // Watch-list streams need the initial-events-end bookmark, which this store does not produce: refused as Go
+    // refuses it with the WatchList feature gate off, so client-go falls back to list + watch.
+    const detail = 'Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled';
+    return {
+      ok: false,
+      message: `sendInitialEvents: ${detail}`,
+      invalid: { type: 'FieldValueForbidden', field: 'sendInitialEvents', message: detail },
+    };
   }
   const timeout = first('timeoutSeconds');
   return {

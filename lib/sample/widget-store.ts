@@ -19,7 +19,7 @@ export interface Widget {
 
 /** One entry of Go's `field.ErrorList`: `type` is the StatusCause reason (`FieldValueInvalid`, ...). */
 export interface FieldError {
-  readonly type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported';
+  readonly type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueForbidden';
   /** The JSON path, e.g. `metadata.name`. */
   readonly field: string;
   /** Go's `Error.ErrorBody()`: `Invalid value: "x": detail`. */

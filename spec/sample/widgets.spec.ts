@@ -446,6 +446,16 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(head.status).to.equal(405);
     });
 
+    it('a watch-list request (sendInitialEvents) → 422 ListOptions, no stream (client-go falls back to list+watch)', async () => {
+      const r = await s.call({ path: `${shop}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan` });
+      expect(r.status, r.body).to.equal(422);
+      expect(r.json()).to.deep.include({
+        message:
+          'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+        reason: 'Invalid',
+      });
+    });
+
     it('a get by name ignores watch (Go serves get)', async () => {
       const r = await s.call({ path: `${shop}/public?watch=true` });
       expect(r.status).to.equal(200);
