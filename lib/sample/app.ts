@@ -57,6 +57,30 @@ function sendJson(ctx: Context, status: number, body: unknown): void {
 const notFound = (ctx: Context) =>
   send(ctx, statusFailure(404, 'NotFound', 'the server could not find the requested resource', {}));
 
+/**
+ * Deepest JSON nesting accepted in a body. Go's JSON decoders cap depth too (10000); serialising (and merge-patching)
+ * recurses, so an object nested tens of thousands deep would otherwise exhaust the stack when it is echoed back.
+ */
+const maxJsonDepth = 1000;
+
+/** The maximum `{`/`[` nesting of JSON text, ignoring brackets inside strings (linear, no parse). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** Reads the request body up to `limit` bytes; `undefined` means a response was already written. */
 async function readJson(
   ctx: Context,
@@ -102,6 +126,10 @@ async function readJson(
   if (text.trim() === '') {
     if (!required) return {};
     send(ctx, statusFailure(400, 'BadRequest', 'the request body is empty'));
+    return undefined;
+  }
+  if (nestingDepth(text) > maxJsonDepth) {
+    send(ctx, statusFailure(400, 'BadRequest', `the request body nests deeper than ${maxJsonDepth} levels`));
     return undefined;
   }
   let parsed: unknown;

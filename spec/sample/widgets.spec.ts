@@ -804,6 +804,31 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(patch.status).to.equal(400);
     });
 
+    it('a body nested deeper than 1000 levels → 400 (never a stack overflow and a 500)', async () => {
+      const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+      const create = await s.call({
+        method: 'POST',
+        path: shop,
+        body: `{"metadata":{"name":"deep"},"spec":${deep(20_000)}}`,
+      });
+      expect(create.status, create.body.slice(0, 200)).to.equal(400);
+      expect(create.json().message).to.equal('the request body nests deeper than 1000 levels');
+      const patch = await s.call({
+        method: 'PATCH',
+        path: `${shop}/secret`,
+        contentType: 'application/merge-patch+json',
+        body: `{"spec":${deep(20_000)}}`,
+      });
+      expect(patch.status).to.equal(400);
+      // Brackets inside strings do not count.
+      const brackets = await s.call({
+        method: 'POST',
+        path: `${shop}?dryRun=All`,
+        body: { metadata: { name: 'brackets' }, spec: { text: '{['.repeat(5000) } },
+      });
+      expect(brackets.status, brackets.body.slice(0, 200)).to.equal(201);
+    });
+
     it('a patch type other than merge-patch → 415; a merge patch with __proto__ stays data', async () => {
       const jsonPatch = await s.call({
         method: 'PATCH',
