@@ -736,6 +736,19 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(body.details.causes[1]).to.deep.include({ reason: 'FieldValueInvalid', field: 'metadata.labels' });
     });
 
+    it('409 AlreadyExists and 404 NotFound bodies are byte-for-byte what Go writes', async () => {
+      const dup = await s.call({ method: 'POST', path: shop, body: { metadata: { name: 'public' } } });
+      expect(dup.status).to.equal(409);
+      expect(dup.body).to.equal(
+        `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"widgets.${group} \\"public\\" already exists","reason":"AlreadyExists","details":{"name":"public","group":"${group}","kind":"widgets"},"code":409}\n`,
+      );
+      const missing = await s.call({ path: `${shop}/nope` });
+      expect(missing.status).to.equal(404);
+      expect(missing.body).to.equal(
+        `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"widgets.${group} \\"nope\\" not found","reason":"NotFound","details":{"name":"nope","group":"${group}","kind":"widgets"},"code":404}\n`,
+      );
+    });
+
     it('a missing name is a Required cause', async () => {
       const r = await s.call({ method: 'POST', path: shop, body: { spec: {} } });
       expect(r.json()).to.deep.equal({
