@@ -3,6 +3,9 @@ export const sampleGroup = 'sample.kube-delegated-auth.io';
 export const sampleVersion = 'v1alpha1';
 export const sampleGroupVersion = `${sampleGroup}/${sampleVersion}`;
 
+/** The verbs lib/sample/app.ts serves on widgets, sorted as Go lists them; no deletecollection. */
+export const widgetVerbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] as const;
+
 /** GET /apis: metav1.APIGroupList. */
 export function apiGroupList(): object {
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: [apiGroup(false)] };
@@ -38,7 +41,7 @@ export function apiResourceList(): object {
         singularName: 'widget',
         namespaced: true,
         kind: 'Widget',
-        verbs: ['create', 'delete', 'get', 'list'],
+        verbs: [...widgetVerbs],
         shortNames: ['wd'],
       },
     ],

@@ -16,6 +16,7 @@ import { createSecureServer, type SecureServer } from '../server/secure-server.j
 import type { CABundleProvider, TrustSource } from '../trust/interfaces.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
 import { createSampleApp } from './app.js';
+import { WidgetStore } from './widget-store.js';
 import { sampleGroupVersion } from './discovery.js';
 import type { HealthCheck } from './health.js';
 
@@ -160,7 +161,9 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   });
   const pipeline = authPipeline(chain, m.metrics);
 
-  const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger });
+  // Owned here so shutdown can end open watch streams instead of waiting out shutdownTimeout for them.
+  const store = new WidgetStore();
+  const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger, store });
   const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
   const tlsPrivateKeyFile = opts.tlsPrivateKeyFile
     ? resolve(cwd, opts.tlsPrivateKeyFile)
@@ -209,6 +212,7 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     examples,
     ...(m.metrics && { metrics: m.metrics }),
     close: async () => {
+      store.closeWatches();
       await server.close();
       await closeAll();
       uninstrument?.();
@@ -273,7 +277,9 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   }
   const { trust } = auth;
   let server: SecureServer | undefined;
+  const store = new WidgetStore();
   const closeAll = async () => {
+    store.closeWatches();
     await server?.close();
     await auth.close();
     await m.close();
@@ -291,6 +297,7 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
         ),
       ),
       logger,
+      store,
     });
     server = createSecureServer({
       handler: app.callback(),

@@ -96,12 +96,14 @@ describe('authz/static-policy', () => {
       { name: 'developers may get a widget', attrs: () => widgets('get', dev, { name: 'w1' }), want: 'Allow' },
       { name: 'developers may create widgets', attrs: () => widgets('create', dev), want: 'Allow' },
       { name: 'developers may delete a widget', attrs: () => widgets('delete', dev, { name: 'w1' }), want: 'Allow' },
+      { name: 'developers may update a widget', attrs: () => widgets('update', dev, { name: 'w1' }), want: 'Allow' },
+      { name: 'developers may patch a widget', attrs: () => widgets('patch', dev, { name: 'w1' }), want: 'Allow' },
+      { name: 'developers may watch widgets', attrs: () => widgets('watch', dev), want: 'Allow' },
       {
-        name: 'developers may not update widgets',
-        attrs: () => widgets('update', dev, { name: 'w1' }),
+        name: 'developers may not deletecollection widgets (the sample does not serve it)',
+        attrs: () => widgets('deletecollection', dev),
         want: 'NoOpinion',
       },
-      { name: 'developers may not watch widgets', attrs: () => widgets('watch', dev), want: 'NoOpinion' },
       {
         name: 'developers may not get widgets/status',
         attrs: () => widgets('get', dev, { name: 'w1', subresource: 'status' }),

@@ -134,7 +134,7 @@ describe('sample app (over real TLS, real authenticate())', function () {
       expect(byName.widgets).to.deep.include({
         namespaced: true,
         kind: 'Widget',
-        verbs: ['create', 'delete', 'get', 'list'],
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
       });
       expect(byName.selfsubjectreviews).to.deep.include({
         namespaced: false,
@@ -246,10 +246,11 @@ describe('sample app (over real TLS, real authenticate())', function () {
         message: /does not match the expected sample\.kube-delegated-auth\.io\/v1alpha1, Kind=Widget/,
       },
       {
-        name: 'namespace in body differs from the path → 422 Invalid',
+        name: 'namespace in body differs from the path → 400 BadRequest (as Go)',
         call: { method: 'POST', path: `${gv}/namespaces/x/widgets`, body: '{"metadata":{"name":"n","namespace":"y"}}' },
-        status: 422,
-        reason: 'Invalid',
+        status: 400,
+        reason: 'BadRequest',
+        message: /^the namespace of the provided object does not match the namespace sent on the request$/,
       },
       {
         name: 'non-JSON content type → 415',
@@ -274,14 +275,14 @@ describe('sample app (over real TLS, real authenticate())', function () {
         message: /^Request entity too large: limit is 65536$/,
       },
       {
-        name: 'unsupported verb → 405 MethodNotAllowed',
-        call: { method: 'PUT', path: `${gv}/namespaces/x/widgets/a`, body: '{}' },
+        name: 'unsupported verb (create on one widget) → 405 MethodNotAllowed',
+        call: { method: 'POST', path: `${gv}/namespaces/x/widgets/a`, body: '{}' },
         status: 405,
         reason: 'MethodNotAllowed',
       },
       {
-        name: 'watch (not an advertised verb) → 405 MethodNotAllowed',
-        call: { path: `${gv}/namespaces/x/widgets?watch=true` },
+        name: 'deletecollection (not an advertised verb) → 405 MethodNotAllowed',
+        call: { method: 'DELETE', path: `${gv}/namespaces/x/widgets` },
         status: 405,
         reason: 'MethodNotAllowed',
       },

@@ -206,8 +206,14 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
     expect(r.json).to.include({ kind: 'Status', reason: 'Unauthorized' });
   });
 
-  it('SIGTERM closes gracefully with exit code 0', async () => {
+  it('SIGTERM closes gracefully with exit code 0, ending an open watch cleanly instead of cutting it', async () => {
+    const watch = await request(`https://127.0.0.1:${s!.port}${gv}/namespaces/team/widgets?watch=true`, {
+      dispatcher: agent('alice'),
+    });
+    expect(watch.statusCode).to.equal(200);
     const code = await stop(s);
+    // A cut connection (the shutdown timeout's closeAllConnections) rejects here; an ended stream resolves.
+    expect(await watch.body.text()).to.equal('');
     expect(code).to.equal(0);
     expect(s!.stderr).to.contain('shutting down');
   });
