@@ -138,7 +138,7 @@ function assertAgreement(stack: AdapterStack, m: string, t: string, a: RawAnswer
   expect(actual, `${where}: authorized attributes = those of the routed path`).to.deep.equal(pathFields(expected));
   expect(attrs.verb, where).to.equal(expected.info.verb);
   // The handler's req.url is origin-form, except in Express, whose router keeps an absolute-form target.
-  if (stack.name !== 'express') expect(routed.url.startsWith('/'), where).to.equal(true);
+  if (!stack.name.startsWith('express')) expect(routed.url.startsWith('/'), where).to.equal(true);
 }
 
 describe('fuzz: request targets — the authorized path is the routed path, in every adapter (real TLS)', function () {

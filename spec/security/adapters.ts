@@ -12,7 +12,13 @@ import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { tokenAuthenticatorFunc, type UserInfo } from '../../lib/authn/interfaces.js';
 import { Decision, authorizerFunc, type Authorizer, type RequestAttributes } from '../../lib/authz/interfaces.js';
 import type { DelegatingAuthorizer } from '../../lib/authz/delegating.js';
-import { delegatedAuth as expressDelegatedAuth, delegatedAuthLocals } from '../../lib/express/index.js';
+import {
+  authenticate as expressAuthenticate,
+  authorize as expressAuthorize,
+  delegatedAuth as expressDelegatedAuth,
+  delegatedAuthLocals,
+  requestInfo as expressRequestInfo,
+} from '../../lib/express/index.js';
 import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/index.js';
 import { delegatedAuthChain } from '../../lib/koa/index.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
@@ -22,8 +28,9 @@ import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/stati
 import { testPki, type TestCert } from '../support/pki.js';
 import { startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 
-export type AdapterName = 'koa' | 'express' | 'fastify' | 'node-http';
-export const adapterNames: readonly AdapterName[] = ['koa', 'express', 'fastify', 'node-http'];
+export type AdapterName = 'koa' | 'express' | 'express-steps' | 'fastify' | 'node-http';
+/** `express-steps`: Express `requestInfo()` + `authenticate()` + `authorize()` as separate middleware. */
+export const adapterNames: readonly AdapterName[] = ['koa', 'express', 'express-steps', 'fastify', 'node-http'];
 
 /** What the handler saw. */
 export interface Routed {
@@ -150,6 +157,13 @@ export async function startAdapterStack(name: AdapterName, options: AdapterStack
     case 'express': {
       const app = express();
       app.use(expressDelegatedAuth(authOptions));
+      app.all('/{*splat}', (req, res) => send(res, reportOf(req, req.path, false, delegatedAuthLocals(res))));
+      server = await startTlsServer(app);
+      break;
+    }
+    case 'express-steps': {
+      const app = express();
+      app.use(expressRequestInfo(), expressAuthenticate(authOptions), expressAuthorize({ authorizer }));
       app.all('/{*splat}', (req, res) => send(res, reportOf(req, req.path, false, delegatedAuthLocals(res))));
       server = await startTlsServer(app);
       break;
