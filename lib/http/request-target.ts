@@ -69,6 +69,15 @@ const isHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46
 const authorityPattern = /^(?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{0,5})?$/;
 const absolutePrefix = /^https?:\/\//i;
 
+/** WHATWG URL (and so find-my-way, which checks it) accepts the host: a port ≤ 65535, a valid IP literal. */
+function isUrlHost(authority: string): boolean {
+  try {
+    return new URL(`http://${authority}/`).host !== '';
+  } catch {
+    return false;
+  }
+}
+
 const refuse = (cause: string, goRejects = false): RefusedRequestTarget => ({ ok: false, cause, goRejects });
 
 /** Names the character for the log and the Status message. */
@@ -175,8 +184,9 @@ export function checkRequestTarget(target: string, options: RequestTargetOptions
     const authority = target.slice(scheme[0].length, end);
     const question = authority.indexOf('?');
     if (slash < 0 || question >= 0) return refuse('an absolute-form target without a path');
-    if (!authorityPattern.test(authority))
+    if (!authorityPattern.test(authority) || !isUrlHost(authority)) {
       return refuse('an absolute-form target whose host is not a plain DNS name or IP');
+    }
     start = end;
     absolute = true;
   } else if (target.charCodeAt(1) === 0x2f) {

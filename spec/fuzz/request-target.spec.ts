@@ -64,6 +64,9 @@ const prefix = fc.constantFrom(
   'http://u@x',
   'http://x?',
   'http://[::1]',
+  'http://x:99999',
+  'http://[::1::2]',
+  'http://x.:',
   '/',
   'foo://x',
 );

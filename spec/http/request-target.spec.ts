@@ -61,6 +61,8 @@ describe('checkRequestTarget: one path every framework routes on, or a 400', () 
     { target: 'http://u@x/apis', cause: /host is not a plain DNS name/ },
     { target: 'http://x#y/apis', cause: /host/ },
     { target: 'http://x\\y/apis', cause: /host/ },
+    { target: 'http://x:99999/apis', cause: /host/ },
+    { target: 'http://[::1::2]/apis', cause: /host/ },
     { target: 'http://x/a;b', cause: /";" \(the router ends the path there\)/, semicolon: true },
   ];
   for (const c of refused) {
