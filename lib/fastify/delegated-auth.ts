@@ -46,8 +46,12 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   const pipeline = delegatedAuthPipeline(options);
   const { attributes, authorizationOverride } = options;
   // find-my-way routed before this hook runs: refuse what it would have routed differently from the authorized path.
-  // It strips an absolute-form scheme and host as lib/http/request-target does; only `;` depends on its options.
-  const requestTarget = { semicolonDelimiter: semicolonDelimiter(fastify) };
+  // It strips an absolute-form scheme and host as lib/http/request-target does; `;` and a trailing slash depend on
+  // its options.
+  const requestTarget = {
+    semicolonDelimiter: routerOption(fastify, 'useSemicolonDelimiter'),
+    trailingSlashIgnored: routerOption(fastify, 'ignoreTrailingSlash'),
+  };
   if (!fastify.hasRequestDecorator('kubeAuth')) fastify.decorateRequest('kubeAuth', null);
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const r = await pipeline.run(request.raw, reply.raw, request.raw.url ?? request.url, {
@@ -72,12 +76,10 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   });
 };
 
-/** Fastify's `useSemicolonDelimiter` (routerOptions first, as Fastify merges them). */
-function semicolonDelimiter(fastify: FastifyInstance): boolean {
-  const config = fastify.initialConfig as { routerOptions?: { useSemicolonDelimiter?: boolean } } & {
-    useSemicolonDelimiter?: boolean;
-  };
-  return (config.routerOptions?.useSemicolonDelimiter ?? config.useSemicolonDelimiter) === true;
+/** A boolean find-my-way option of this instance (`routerOptions` first, as Fastify merges them). */
+function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 'ignoreTrailingSlash'): boolean {
+  const config = fastify.initialConfig as { routerOptions?: Record<string, unknown> } & Record<string, unknown>;
+  return (config.routerOptions?.[name] ?? config[name]) === true;
 }
 
 // fastify-plugin's marker, without the dependency: the hook applies to the registering scope, not a child context.

@@ -52,6 +52,11 @@ export interface RequestTargetOptions {
    * keeps it in the path. Default false.
    */
   readonly semicolonDelimiter?: boolean;
+  /**
+   * The router serves `/x/` as `/x` (Fastify's `ignoreTrailingSlash`): a trailing slash is then refused, since the
+   * authorized non-resource path keeps it (RBAC `/x/*` matches `/x/`, not `/x`). Default false.
+   */
+  readonly trailingSlashIgnored?: boolean;
 }
 
 // Printable ASCII but `#` (a fragment to parseurl, find-my-way and URL) and `\` (a `/` to url.parse and URL); `%` is
@@ -125,6 +130,9 @@ function pathProblem(path: string, options: RequestTargetOptions): RefusedReques
       const segment = path.slice(segmentStart, i);
       // An empty segment is fine only as the trailing slash (Go trims it; routers treat it as their option says).
       if (segment === '' && i < path.length) return refuse('an empty path segment ("//")');
+      if (segment === '' && i > 1 && options.trailingSlashIgnored === true) {
+        return refuse('a trailing slash (the router ignores it)');
+      }
       if (segment !== '') {
         const problem = hasEscape || segment.length <= 2 ? segmentProblem(segment) : undefined;
         if (problem) return refuse(problem);

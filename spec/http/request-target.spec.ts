@@ -25,7 +25,19 @@ describe('checkRequestTarget: one path every framework routes on, or a 400', () 
     });
   }
 
-  const refused: readonly { target: string; cause: RegExp; goRejects?: boolean; semicolon?: boolean }[] = [
+  it('with trailingSlashIgnored, "/" itself and paths without a trailing slash stay accepted', () => {
+    for (const t of ['/', '/apis', 'http://x/']) {
+      expect(checkRequestTarget(t, { trailingSlashIgnored: true }).ok, t).to.equal(true);
+    }
+  });
+
+  const refused: readonly {
+    target: string;
+    cause: RegExp;
+    goRejects?: boolean;
+    semicolon?: boolean;
+    trailing?: boolean;
+  }[] = [
     // The issue's exact target: url.parse() turns each `\` into `/` for Koa and Express.
     { target: `http://x${gv}\\namespaces\\secret\\widgets\\gear`, cause: /backslash in the path/ },
     { target: `${gv}\\namespaces\\secret\\widgets\\gear`, cause: /backslash/ },
@@ -64,10 +76,12 @@ describe('checkRequestTarget: one path every framework routes on, or a 400', () 
     { target: 'http://x:99999/apis', cause: /host/ },
     { target: 'http://[::1::2]/apis', cause: /host/ },
     { target: 'http://x/a;b', cause: /";" \(the router ends the path there\)/, semicolon: true },
+    { target: '/apis/', cause: /trailing slash/, trailing: true },
   ];
   for (const c of refused) {
-    it(`refuses ${JSON.stringify(c.target)}${c.semicolon ? ' (semicolon delimiter)' : ''}: ${c.cause.source}`, () => {
-      const r = checkRequestTarget(c.target, { semicolonDelimiter: c.semicolon === true });
+    const options = { semicolonDelimiter: c.semicolon === true, trailingSlashIgnored: c.trailing === true };
+    it(`refuses ${JSON.stringify(c.target)} ${JSON.stringify(options)}: ${c.cause.source}`, () => {
+      const r = checkRequestTarget(c.target, options);
       expect(r.ok).to.equal(false);
       if (r.ok) return;
       expect(r.cause).to.match(c.cause);

@@ -837,6 +837,29 @@ describe('security: spoof matrix, path confusion (every adapter, public factorie
       await plain.close();
     }
   });
+
+  it('fastify with ignoreTrailingSlash: a trailing slash (served as the path without it) → 400', async () => {
+    const trimming = await startAdapterStack('fastify', {
+      allow: onlyPublic,
+      fastifyRouterOptions: { ignoreTrailingSlash: true },
+    });
+    const plain = await startAdapterStack('fastify', { allow: onlyPublic });
+    try {
+      const target = '/apis/';
+      const refused = await trimming.raw('GET', target);
+      expect(refused.status).to.equal(400);
+      expect(refused.body).to.equal(badRequestStatus('a trailing slash (the router ignores it)'));
+      expect(trimming.authorized).to.deep.equal([]);
+      expect((await trimming.raw('GET', '/apis')).status).to.equal(200);
+      const served = await plain.raw('GET', target);
+      expect(served.status).to.equal(200);
+      expect(served.routed!.routedPath).to.equal(target);
+      expect(served.routed!.attributes.path).to.equal(target);
+    } finally {
+      await trimming.close();
+      await plain.close();
+    }
+  });
 });
 
 describe('security: spoof matrix, path confusion against the sample server (serve, standalone)', function () {
