@@ -51,6 +51,7 @@ export * from './trust/certificate-fields.js';
 export * from './http/go-quote.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
+export * from './http/request-target.js';
 export * from './http/selectors.js';
 export * from './http/status.js';
 

@@ -44,12 +44,16 @@ export interface ExpressRequestInfoOptions extends RequestInfoOptions {
   readonly logger?: Logger;
 }
 
-/** Go's WithRequestInfo: `res.locals.requestInfo`; 400 (malformed escape) or 500 (resolver error) otherwise. */
+/**
+ * Go's WithRequestInfo: `res.locals.requestInfo`; 400 (malformed escape, or a target the frameworks could read as
+ * different paths: lib/http/request-target) or 500 (resolver error) otherwise. Install it before the routes.
+ */
 export function requestInfo(options: ExpressRequestInfoOptions = {}): RequestHandler {
   const logger = options.logger ?? noopLogger;
   const infoOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
   return function requestInfo(req: Request, res: Response, next: NextFunction) {
     const r = requestInfoStep(req.method, requestUri(req), infoOptions, logger);
+    // req.url stays absolute-form when sent so: Express's router strips the scheme and host it saw first itself.
     if (!r.ok) return writeNodeResponse(res, r.response);
     delegatedAuthLocals(res).requestInfo = r.info;
     next();
@@ -144,6 +148,8 @@ export function delegatedAuth(options: ExpressDelegatedAuthOptions = {}): Reques
       .run(req, res, requestUri(req), {
         ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
         override: () => locals.authorizationOverride,
+        // Express's router keeps the scheme and host it saw first and strips them itself (see requestInfo()).
+        requestTarget: { rewriteAbsoluteForm: false },
       })
       .then((r) => {
         if (r.state) Object.assign(locals, r.state);

@@ -1,8 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestAttributes } from '../authz/interfaces.js';
+import { checkRequestTarget } from '../http/request-target.js';
 import {
   badRequestResponse,
   delegatedAuthPipeline,
+  requestTargetResponse,
   writeNodeResponse,
   type AttributesOverride,
   type DelegatedAuthPipelineOptions,
@@ -43,11 +45,19 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   }
   const pipeline = delegatedAuthPipeline(options);
   const { attributes, authorizationOverride } = options;
+  // find-my-way routed before this hook runs: refuse what it would have routed differently from the authorized path.
+  // It strips an absolute-form scheme and host as lib/http/request-target does; `;` and a trailing slash depend on
+  // its options.
+  const requestTarget = {
+    semicolonDelimiter: routerOption(fastify, 'useSemicolonDelimiter'),
+    trailingSlashIgnored: routerOption(fastify, 'ignoreTrailingSlash'),
+  };
   if (!fastify.hasRequestDecorator('kubeAuth')) fastify.decorateRequest('kubeAuth', null);
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const r = await pipeline.run(request.raw, reply.raw, request.raw.url ?? request.url, {
       ...(attributes && { attributes: (d: RequestAttributes) => attributes(request, d) }),
       ...(authorizationOverride && { override: () => authorizationOverride(request) }),
+      requestTarget,
     });
     if (r.ok) {
       request.kubeAuth = r.state;
@@ -66,20 +76,28 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   });
 };
 
+/** A boolean find-my-way option of this instance (`routerOptions` first, as Fastify merges them). */
+function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 'ignoreTrailingSlash'): boolean {
+  const config = fastify.initialConfig as { routerOptions?: Record<string, unknown> } & Record<string, unknown>;
+  return (config.routerOptions?.[name] ?? config[name]) === true;
+}
+
 // fastify-plugin's marker, without the dependency: the hook applies to the registering scope, not a child context.
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] =
   'kube-delegated-auth';
 
 /**
- * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses a path with a malformed `%`
- * escape (FST_ERR_BAD_URL) before any hook runs; this answers it as Go and the other adapters do (plain-text
- * `400 Bad Request`, connection closed). Other framework errors keep Fastify's default 400 JSON.
+ * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses some targets (a malformed `%`
+ * escape, escapes that are not UTF-8, `#` in an absolute-form target: FST_ERR_BAD_URL) before any hook runs; this
+ * answers them as the other adapters do (Go's plain-text `400 Bad Request` with the connection closed, or the
+ * `BadRequest` Status of lib/http/request-target). Other framework errors keep Fastify's default 400 JSON.
  */
-export function kubeFrameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function kubeFrameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   if (error.code === 'FST_ERR_BAD_URL') {
+    const target = checkRequestTarget(request.raw.url ?? '');
     reply.hijack();
-    writeNodeResponse(reply.raw, badRequestResponse);
+    writeNodeResponse(reply.raw, target.ok ? badRequestResponse : requestTargetResponse(target));
     return;
   }
   reply.code(400).send({ error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 });

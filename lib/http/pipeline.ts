@@ -15,8 +15,14 @@ import type { KdaError, KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
 import { authorizerAttributes, resolveRequestInfo, type RequestInfoOptions } from './request-info.js';
+import {
+  checkRequestTarget,
+  type AcceptedRequestTarget,
+  type RefusedRequestTarget,
+  type RequestTargetOptions,
+} from './request-target.js';
 import { stripIdentityHeaders, toAuthnRequest } from './request.js';
-import { forbidden, internalError, unauthorized, type HttpResponse } from './status.js';
+import { forbidden, internalError, statusFailure, unauthorized, type HttpResponse } from './status.js';
 
 /**
  * The framework-agnostic steps of Go's handler chain (WithRequestInfo → WithAuthentication → WithAuthorization)
@@ -38,15 +44,58 @@ export const badRequestResponse: HttpResponse = Object.freeze({
   body: '400 Bad Request',
 });
 
-/** WithRequestInfo: the RequestInfo, or the 400/500 Go answers when it cannot be built. */
+/**
+ * The 400 for a request target the frameworks would not all read as the same path (lib/http/request-target): a
+ * `BadRequest` Status, as the apiserver answers a request it cannot serve. Targets Go's HTTP server itself refuses
+ * keep Go's plain-text answer ({@link badRequestResponse}).
+ */
+export function requestTargetResponse(refused: RefusedRequestTarget): HttpResponse {
+  if (refused.goRejects) return badRequestResponse;
+  const status = statusFailure(400, 'BadRequest', `invalid request target: ${refused.cause}`);
+  return { ...status, headers: { ...status.headers, 'x-content-type-options': 'nosniff' } };
+}
+
+/** How an adapter wants the request target handled (see lib/http/request-target). */
+export interface RequestTargetStepOptions extends RequestTargetOptions {
+  /**
+   * Set `req.url` to origin-form when the target was absolute-form, before any framework reads it. Default true;
+   * Express passes false (its router keeps the scheme and host it saw first and strips them itself).
+   */
+  readonly rewriteAbsoluteForm?: boolean;
+}
+
+/** The request target check alone: the origin-form target, or the 400 (logged at warn with the exact cause). */
+export function requestTargetStep(
+  method: string,
+  uri: string,
+  options: RequestTargetOptions = {},
+  logger: Logger = noopLogger,
+): { readonly ok: true; readonly target: AcceptedRequestTarget } | PipelineRefusal {
+  const target = checkRequestTarget(uri, options);
+  if (target.ok) return { ok: true, target };
+  logger.warn(
+    { method, uri, check: 'request-target', cause: target.cause },
+    `request refused: invalid request target: ${target.cause}`,
+  );
+  return { ok: false, response: requestTargetResponse(target), closeConnection: target.goRejects };
+}
+
+/**
+ * WithRequestInfo: checks the request target (a 400 before authentication when the frameworks could disagree on its
+ * path), then resolves the RequestInfo, or answers the 400/500 Go answers when it cannot be built.
+ */
 export function requestInfoStep(
   method: string,
   uri: string,
   options: RequestInfoOptions = {},
   logger: Logger = noopLogger,
-): { readonly ok: true; readonly info: RequestInfo } | PipelineRefusal {
+  targetOptions: RequestTargetOptions = {},
+): { readonly ok: true; readonly info: RequestInfo; readonly target: AcceptedRequestTarget } | PipelineRefusal {
+  const checked = requestTargetStep(method, uri, targetOptions, logger);
+  if (!checked.ok) return checked;
+  // The original target: resolveRequestInfo strips an absolute-form prefix itself, and Go's messages quote it as sent.
   const result = resolveRequestInfo(method, uri, { authorizationSelectors: options.authorizationSelectors === true });
-  if (result.ok) return { ok: true, info: result.info };
+  if (result.ok) return { ok: true, info: result.info, target: checked.target };
   if (result.error.details.status === 400) {
     logger.warn({ method, uri, code: result.error.code }, result.error.message);
     return { ok: false, response: badRequestResponse, closeConnection: true };
@@ -54,6 +103,11 @@ export function requestInfoStep(
   const message = `failed to create RequestInfo: ${result.error.message}`;
   logger.error({ method, uri, code: result.error.code }, message);
   return { ok: false, response: internalError(uri, message) };
+}
+
+/** Makes an absolute-form `req.url` origin-form (the path the request was authorized for). */
+export function useOriginForm(req: { url?: string | undefined }, target: AcceptedRequestTarget): void {
+  if (target.absolute) req.url = target.uri;
 }
 
 /** What authentication yields (the same fields Koa's `ctx.state` gets). */
@@ -338,6 +392,8 @@ export interface PipelineRunHooks {
   readonly attributes?: (defaults: RequestAttributes) => RequestAttributes;
   /** Read after authentication, right before authorizing (a route's `authorizationOverride`). */
   readonly override?: () => AttributesOverride | undefined;
+  /** Request-target handling of this adapter. Default: absolute-form rewritten to origin-form, `;` a path char. */
+  readonly requestTarget?: RequestTargetStepOptions;
 }
 
 export interface DelegatedAuthPipeline {
@@ -368,9 +424,10 @@ export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}
   return {
     async run(req, res, uri, hooks = {}) {
       const method = req.method ?? 'GET';
-      const info = requestInfoStep(method, uri, infoOptions, logger);
+      const info = requestInfoStep(method, uri, infoOptions, logger, hooks.requestTarget);
       if (!info.ok) return { ok: false, response: info.response };
-      const authn = await authenticate(req, pathOf(uri));
+      if (hooks.requestTarget?.rewriteAbsoluteForm !== false) useOriginForm(req, info.target);
+      const authn = await authenticate(req, info.target.path);
       if (!authn.ok) return { ok: false, response: authn.response, state: { requestInfo: info.info } };
       const base: DelegatedAuthState = { requestInfo: info.info, ...authn.identity };
       if (!authorizer) return { ok: true, state: base };

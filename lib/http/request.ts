@@ -159,11 +159,23 @@ const websocketProtocolHeader = 'sec-websocket-protocol';
 const websocketTokenPrefix = 'base64url.bearer.authorization.k8s.io.';
 
 /**
+ * A header name as a proxy that maps `_` to `-` (nginx `underscores_in_headers`, CGI-style gateways) would forward
+ * it: `X_Remote_User` and `x-remote_user` both become `x-remote-user`. Names arrive lower-cased.
+ */
+function dashed(lower: string): string {
+  return lower.indexOf('_') < 0 ? lower : lower.replaceAll('_', '-');
+}
+
+/**
  * Removes every identity header before the handler runs, as Go's WithAuthentication does after any successful
  * authentication (anonymous included): `Authorization`, the standard `X-Remote-User`/`-Uid`/`-Group`/`-Extra-*`,
- * the configured username/uid/group headers and extra prefixes, and whatever the authenticator reported as consumed.
- * The bearer token inside `Sec-WebSocket-Protocol` is removed from that header, the other protocols are kept.
- * Applies to `headers`, `headersDistinct` and `rawHeaders`. Returns the removed header names (lower-case).
+ * `Impersonate-*`, the configured username/uid/group headers and extra prefixes, and whatever the authenticator
+ * reported as consumed. Look-alikes spelled with `_` for `-` (any mix, any case: `X_Remote_User`) go too: Go never
+ * reads them as identity, but a proxy or client library downstream of the handler may turn them into the real header.
+ * WebSocket bearer-token subprotocols (`base64url.bearer.authorization.k8s.io.*`) are removed from
+ * `Sec-WebSocket-Protocol` whether or not they authenticated the request (Go removes the one it used); the other
+ * protocols are kept, and a header left empty is removed. Applies to `headers`, `headersDistinct` and `rawHeaders`.
+ * Returns the removed header names (lower-case).
  */
 export function stripIdentityHeaders(
   req: IncomingMessage,
@@ -173,25 +185,25 @@ export function stripIdentityHeaders(
   const { exact, prefixes } = strippedNames(config);
   // Consumed names outside the configured set are rare (custom authenticators); only they cost an allocation.
   let consumedExtra: string[] | undefined;
-  let websocket = false;
   for (const c of consumed) {
     if (!c) continue;
-    const lower = c.toLowerCase();
-    if (lower === websocketProtocolHeader) websocket = true;
-    else if (!exact.has(lower)) (consumedExtra ??= []).push(lower);
+    const name = dashed(c.toLowerCase());
+    if (name !== websocketProtocolHeader && !exact.has(name)) (consumedExtra ??= []).push(name);
   }
 
   let removed: Set<string> | undefined;
+  let websocket: string[] | undefined;
   const distinct = distinctHeaders(req);
   const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
   for (const name of Object.keys(distinct)) {
-    if (isDoomed(name, exact, prefixes, consumedExtra)) {
+    const normalized = dashed(name);
+    if (isDoomed(normalized, exact, prefixes, consumedExtra)) {
       delete distinct[name];
       (removed ??= new Set()).add(name);
-    }
+    } else if (normalized === websocketProtocolHeader) (websocket ??= []).push(name);
   }
   for (const name of Object.keys(headers)) {
-    if (isDoomed(name, exact, prefixes, consumedExtra)) {
+    if (isDoomed(dashed(name), exact, prefixes, consumedExtra)) {
       delete headers[name];
       (removed ??= new Set()).add(name);
     }
@@ -199,28 +211,29 @@ export function stripIdentityHeaders(
   const raw = req.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const lower = raw[i]!.toLowerCase();
-    if (isDoomed(lower, exact, prefixes, consumedExtra)) {
+    if (isDoomed(dashed(lower), exact, prefixes, consumedExtra)) {
       (removed ??= new Set()).add(lower);
       raw.splice(i, 2);
     }
   }
-  if (websocket) stripWebsocketToken(req);
+  if (websocket) for (const name of websocket) stripWebsocketTokens(req, name);
   return removed ? [...removed] : [];
 }
 
 // A module function, not a closure per call: closures cost an allocation (and, under tsx, a __name call) each.
 function isDoomed(
-  lower: string,
+  normalized: string,
   exact: ReadonlySet<string>,
   prefixes: readonly string[],
   consumedExtra: readonly string[] | undefined,
 ): boolean {
-  if (exact.has(lower)) return true;
-  for (const p of prefixes) if (lower.startsWith(p)) return true;
-  return consumedExtra !== undefined && consumedExtra.includes(lower);
+  if (exact.has(normalized)) return true;
+  for (const p of prefixes) if (normalized.startsWith(p)) return true;
+  return consumedExtra !== undefined && consumedExtra.includes(normalized);
 }
 
 interface StrippedNames {
+  /** Lower-case, `_` as `-`. */
   readonly exact: ReadonlySet<string>;
   readonly prefixes: readonly string[];
 }
@@ -238,30 +251,42 @@ function strippedNames(config: RequestHeaderConfig | undefined): StrippedNames {
   let out = strippedByNames.get(names);
   if (!out) {
     out = {
-      exact: new Set([...standardIdentityHeaders, ...impersonationHeaders, ...names.named]),
-      prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix, ...names.prefixes],
+      exact: new Set([...standardIdentityHeaders, ...impersonationHeaders, ...names.named.map(dashed)]),
+      prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix, ...names.prefixes.map(dashed)],
     };
     strippedByNames.set(names, out);
   }
   return out;
 }
 
-function stripWebsocketToken(req: IncomingMessage): void {
-  // Go: Header.Set(protocolHeader, strings.Join(filteredProtocols, ",")), i.e. one line without the token entry.
+const isBearerProtocol = (p: string) => p.toLowerCase().startsWith(websocketTokenPrefix);
+
+/**
+ * Removes the bearer-token entries of one `Sec-WebSocket-Protocol` spelling (`name`, lower-case). Lines without one
+ * are left as they are; otherwise, as Go's `Header.Set(protocolHeader, strings.Join(filteredProtocols, ","))`, one
+ * line with the remaining protocols, or no header when none remain.
+ */
+function stripWebsocketTokens(req: IncomingMessage, name: string): void {
   const distinct = distinctHeaders(req);
-  const lines = distinct[websocketProtocolHeader];
-  if (!lines) return;
+  const lines = distinct[name];
+  if (!lines || !lines.some((l) => l.split(',').some((p) => isBearerProtocol(p.trim())))) return;
   const filtered = lines
     .flatMap((l) => l.split(','))
     .map((p) => p.trim())
-    .filter((p) => !p.startsWith(websocketTokenPrefix));
+    .filter((p) => p !== '' && !isBearerProtocol(p));
   const value = filtered.join(',');
-  distinct[websocketProtocolHeader] = [value];
-  req.headers[websocketProtocolHeader] = value;
+  const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
+  if (value === '') {
+    delete distinct[name];
+    delete headers[name];
+  } else {
+    distinct[name] = [value];
+    headers[name] = value;
+  }
   const raw = req.rawHeaders;
-  let kept = false;
+  let kept = value === '';
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== websocketProtocolHeader) continue;
+    if (raw[i]!.toLowerCase() !== name) continue;
     if (!kept) {
       raw[i + 1] = value;
       kept = true;

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { RequestInfo } from '../authz/interfaces.js';
-import { requestInfoStep } from '../http/pipeline.js';
+import { requestInfoStep, useOriginForm } from '../http/pipeline.js';
 import type { RequestInfoOptions } from '../http/request-info.js';
 import type { HttpResponse } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -29,7 +29,10 @@ export function writeResponse(
  * Koa middleware: Go's `WithRequestInfo`. Resolves what the request is (resource or path, kube verb, group,
  * namespace, ...) into `ctx.state.requestInfo`; runs first, before authentication. A resolver error (e.g.
  * `/api/v1/watch`) answers 500 `Internal Server Error: "<uri>": failed to create RequestInfo: <error>`; a path with a
- * malformed `%` escape answers `400 Bad Request` and closes the connection, as Go's HTTP server does.
+ * malformed `%` escape answers `400 Bad Request` and closes the connection, as Go's HTTP server does; a target the
+ * frameworks could read as different paths (a backslash, `#`, dot segments, `%2F`, ...: lib/http/request-target)
+ * answers a `BadRequest` Status. An absolute-form target (`http://host/path`) becomes origin-form in `ctx.req.url`.
+ * Install it first, before anything reads `ctx.path`.
  */
 export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middleware<Partial<RequestInfoState>> {
   const logger = options.logger ?? noopLogger;
@@ -40,6 +43,8 @@ export function requestInfo(options: RequestInfoMiddlewareOptions = {}): Middlew
       writeResponse(ctx, outcome.response);
       return;
     }
+    // Before anything reads ctx.path: Koa then routes on the path that was authorized.
+    useOriginForm(ctx.req, outcome.target);
     ctx.state.requestInfo = outcome.info;
     await next();
   };

@@ -188,6 +188,22 @@ export const adapterCases: readonly AdapterCase[] = [
     body: '400 Bad Request',
     responseHeaders: { 'content-type': 'text/plain; charset=utf-8', connection: 'close' },
   },
+  {
+    name: 'backslashes in the path (url.parse would route them as /): 400 BadRequest Status before authentication',
+    client: 'alice',
+    path: `${W}\\namespaces\\default\\flunders`,
+    status: 400,
+    body: '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"invalid request target: a backslash in the path","reason":"BadRequest","code":400}\n',
+    responseHeaders: { ...statusJson, 'x-content-type-options': 'nosniff' },
+  },
+  {
+    name: '%2F inside a segment (Go splits after decoding, routers before): 400 BadRequest Status',
+    client: 'alice',
+    path: `${W}/namespaces/default%2Fflunders/foo`,
+    status: 400,
+    body: '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"invalid request target: an encoded \\"/\\" (%2F) in a path segment","reason":"BadRequest","code":400}\n',
+    responseHeaders: { ...statusJson, 'x-content-type-options': 'nosniff' },
+  },
 ];
 
 /**

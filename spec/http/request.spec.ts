@@ -183,6 +183,58 @@ describe('lib/http/request', () => {
     expect(e.after.raw.join('\n')).to.not.include('base64url.bearer');
   });
 
+  it('underscore look-alikes of every standard and configured identity header and prefix are removed too', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    const e = await get(agent, {
+      X_Remote_User: 'mallory',
+      'x-remote_group': 'system:masters',
+      X_REMOTE_UID: 'u',
+      'X_Remote_Extra-Scopes': 'all',
+      x_acme_user: 'mallory',
+      'X-Acme_Group': 'g',
+      x_acme_extra_team: 't',
+      Impersonate_User: 'mallory',
+      'impersonate_extra-x': 'y',
+      x_keep_me: 'kept',
+      'x-remoteuser': 'not an identity header',
+    });
+    const lookAlikes = [
+      'x_remote_user',
+      'x-remote_group',
+      'x_remote_uid',
+      'x_remote_extra-scopes',
+      'x_acme_user',
+      'x-acme_group',
+      'x_acme_extra_team',
+      'impersonate_user',
+      'impersonate_extra-x',
+    ];
+    expect(e.removed).to.deep.equal([...lookAlikes].sort());
+    const rawNames = e.after.raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(rawNames.filter((n) => lookAlikes.includes(n))).to.deep.equal([]);
+    for (const name of lookAlikes) expect(e.after.distinct).to.not.have.property(name);
+    expect(e.after.headers['x_keep_me']).to.equal('kept');
+    expect(e.after.headers['x-remoteuser']).to.equal('not an identity header');
+  });
+
+  it('an unconsumed bearer subprotocol is removed too (any case); a header left empty goes; others are untouched', async () => {
+    const agent = clientAgent();
+    after(() => agent.close());
+    const token = `base64url.bearer.authorization.k8s.io.${Buffer.from('t').toString('base64url')}`;
+    const e = await get(agent, {
+      'sec-websocket-protocol': token.toUpperCase(),
+      sec_websocket_protocol: `${token},v4.channel.k8s.io`,
+      'x-other': token,
+    });
+    expect(e.after.headers).to.not.have.property('sec-websocket-protocol');
+    expect(e.after.distinct).to.not.have.property('sec-websocket-protocol');
+    expect(e.after.headers['sec_websocket_protocol']).to.equal('v4.channel.k8s.io');
+    expect(e.after.raw.filter((v) => /bearer\.authorization/i.test(v))).to.deep.equal([token]);
+    const plain = await get(agent, { 'sec-websocket-protocol': ' v4.channel.k8s.io ,  v5.channel.k8s.io' });
+    expect(plain.after.raw).to.include('v4.channel.k8s.io ,  v5.channel.k8s.io');
+  });
+
   it('plain HTTP: no certificates, no connection key', async () => {
     const { createServer } = await import('node:http');
     const plain = createServer((req, res) => {

@@ -1,13 +1,22 @@
 // The spoof matrix: every way a caller might try to be someone else, against the full Koa stack (requestInfo →
 // authenticate → authorize) behind lib/server over real TLS. No case may reach the handler as the claimed identity,
-// and no identity header (Authorization, X-Remote-*) ever reaches the handler.
+// and no identity header (Authorization, X-Remote-*) ever reaches the handler. The path-confusion and look-alike
+// classes (at the end) run against all four adapters built through their public factories, and the sample server.
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { Client, request, type Agent, type Dispatcher } from 'undici';
+import type { RequestAttributes } from '../../lib/authz/interfaces.js';
+import { serveDefaults } from '../../lib/cli/flags.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
+import { noopLogger } from '../../lib/log.js';
+import { startSampleServer, type RunningSampleServer } from '../../lib/sample/serve.js';
 import { createCertificate } from '../../lib/pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import forge from 'node-forge';
+import { adapterGoodToken, adapterNames, startAdapterStack, type AdapterStack, type RawAnswer } from './adapters.js';
 import {
   goodToken,
   identityHeaderPattern,
@@ -636,4 +645,400 @@ describe('security: spoof matrix, one CA for client-ca and requestheader (CA reu
     assertUser(a, 'not-the-proxy', 'x509');
     assertNoSpoof(stack, a);
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Path confusion and identity-header look-alikes, against every adapter built through its public factory.
+
+const sampleGv = '/apis/sample.kube-delegated-auth.io/v1alpha1';
+const badRequestStatus = (cause: string) =>
+  `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"invalid request target: ${cause}","reason":"BadRequest","code":400}\n`;
+
+/** Authorizes only the namespace `public` and discovery paths: every confusion aims at namespace `secret`. */
+const onlyPublic = (a: RequestAttributes) =>
+  a.resourceRequest ? a.namespace === 'public' : a.path === '/apis' || a.path.startsWith('/apis/');
+
+interface PathCase {
+  readonly name: string;
+  readonly target: string;
+  /** The exact BadRequest cause, or 'go' for Go's own plain-text 400. */
+  readonly cause: string | 'go';
+  readonly method?: string;
+}
+
+const pathCases: readonly PathCase[] = [
+  {
+    name: "the issue's absolute-form target with backslashes (url.parse turns them into /)",
+    target: `http://x${sampleGv}\\namespaces\\secret\\widgets\\gear`,
+    cause: 'a backslash in the path',
+  },
+  {
+    name: 'origin-form backslashes',
+    target: `${sampleGv}\\namespaces\\secret\\widgets\\gear`,
+    cause: 'a backslash in the path',
+  },
+  {
+    name: 'a fragment hiding ../ (parseurl drops it, Go keeps it in the path)',
+    target: `${sampleGv}/namespaces/public/widgets#/../../secret/widgets/gear`,
+    cause: 'a fragment (\\"#\\") in the path',
+  },
+  {
+    name: 'absolute-form with a fragment',
+    target: `http://x${sampleGv}/namespaces/secret/widgets/gear#${sampleGv}/namespaces/public/widgets`,
+    cause: 'a fragment (\\"#\\") in the path',
+  },
+  {
+    name: 'raw dot segments (new URL() resolves them, Go does not)',
+    target: `${sampleGv}/namespaces/public/../secret/widgets/gear`,
+    cause: 'a \\"..\\" path segment',
+  },
+  {
+    name: 'percent-encoded dot segments',
+    target: `${sampleGv}/namespaces/public/%2e%2E/secret/widgets/gear`,
+    cause: 'a percent-encoded \\"..\\" path segment',
+  },
+  {
+    name: '%2F inside a segment (Go splits after decoding, routers before)',
+    target: `${sampleGv}/namespaces/public%2F..%2Fsecret/widgets/gear`,
+    cause: 'an encoded \\"/\\" (%2F) in a path segment',
+  },
+  {
+    name: '%5C (an encoded backslash)',
+    target: `${sampleGv}/namespaces/public%5C..%5Csecret/widgets/gear`,
+    cause: 'an encoded backslash (%5C)',
+  },
+  {
+    name: 'double-encoded %252F',
+    target: `${sampleGv}/namespaces/secret%252Fwidgets/gear`,
+    cause: 'an encoded \\"%\\" (%25) in the path',
+  },
+  {
+    name: 'a leading // (new URL() reads a host)',
+    target: `//x${sampleGv}/namespaces/secret/widgets/gear`,
+    cause: 'an empty path segment (\\"//\\")',
+  },
+  {
+    name: 'absolute-form with the path after ? (find-my-way would route on it)',
+    target: `http://x?${sampleGv}/namespaces/secret/widgets/gear`,
+    cause: 'an absolute-form target without a path',
+  },
+  {
+    name: 'absolute-form with user info',
+    target: `http://user@x${sampleGv}/namespaces/secret/widgets/gear`,
+    cause: 'an absolute-form target whose host is not a plain DNS name or IP',
+  },
+  {
+    name: 'a scheme other than http(s)',
+    target: `foo://x${sampleGv}/namespaces/secret/widgets/gear`,
+    cause: 'a target that is neither \\"/path\\" nor \\"http(s)://host/path\\"',
+  },
+  { name: 'the asterisk form', target: '*', method: 'OPTIONS', cause: 'the asterisk-form target \\"*\\"' },
+  {
+    name: 'escapes that are not UTF-8',
+    target: `${sampleGv}/namespaces/secret/widgets/%FF`,
+    cause: 'percent-encoded bytes that are not UTF-8 in the path',
+  },
+  {
+    name: 'a ; in the query (Go drops the pair, Node keeps it: list vs watch)',
+    target: `${sampleGv}/namespaces/public/widgets?watch=1;x=1`,
+    cause: 'a \\";\\" in the query (Go drops such a pair, Node keeps it)',
+  },
+  {
+    name: 'a malformed escape in the query (Go drops the pair, Node keeps it raw)',
+    target: `${sampleGv}/namespaces/public/widgets?fieldSelector=metadata.name%3Dgear%zz`,
+    cause: 'a malformed \\"%\\" escape in the query',
+  },
+  { name: 'a malformed escape in the path (Go refuses it itself)', target: `${sampleGv}/namespaces/%zz`, cause: 'go' },
+];
+
+describe('security: spoof matrix, path confusion (every adapter, public factories, raw TLS)', function () {
+  this.timeout(30_000);
+  for (const name of adapterNames) {
+    describe(name, () => {
+      let stack: AdapterStack;
+      before(async () => {
+        stack = await startAdapterStack(name, { allow: onlyPublic });
+      });
+      after(async () => {
+        await stack?.close();
+      });
+
+      for (const c of pathCases) {
+        it(`${c.name} → 400 before authentication`, async () => {
+          const before = stack.authorized.length;
+          const a = await stack.raw(c.method ?? 'GET', c.target);
+          expect(a.status, a.body).to.equal(400);
+          expect(a.routed, 'never reaches the handler').to.equal(undefined);
+          expect(stack.authorized.length, 'never authorized').to.equal(before);
+          if (c.cause === 'go') {
+            expect(a.body).to.equal('400 Bad Request');
+            expect(a.headers.connection).to.equal('close');
+          } else {
+            expect(a.body).to.equal(badRequestStatus(c.cause));
+            expect(a.headers['content-type']).to.equal('application/json');
+          }
+        });
+      }
+
+      it('a clean absolute-form target is served as its origin-form path, authorized for exactly that path', async () => {
+        const a = await stack.raw('GET', `https://h.example:8443${sampleGv}/namespaces/public/widgets/gear?limit=1`);
+        expect(a.status, a.body).to.equal(200);
+        const routed = a.routed!;
+        const decoded = routed.routedDecoded ? routed.routedPath : decodeURIComponent(routed.routedPath);
+        expect(decoded).to.equal(`${sampleGv}/namespaces/public/widgets/gear`);
+        expect(routed.attributes).to.deep.include({
+          path: `${sampleGv}/namespaces/public/widgets/gear`,
+          namespace: 'public',
+          name: 'gear',
+          resource: 'widgets',
+          verb: 'get',
+        });
+        // Express's router strips the scheme and host itself and keeps req.url as sent.
+        expect(routed.url).to.equal(
+          name.startsWith('express')
+            ? `https://h.example:8443${sampleGv}/namespaces/public/widgets/gear?limit=1`
+            : `${sampleGv}/namespaces/public/widgets/gear?limit=1`,
+        );
+      });
+
+      it('an encoded name the framework decodes the same way is authorized decoded (g%65ar = gear)', async () => {
+        const a = await stack.raw('GET', `${sampleGv}/namespaces/p%75blic/widgets/g%65ar`);
+        expect(a.status, a.body).to.equal(200);
+        expect(a.routed!.attributes).to.deep.include({ namespace: 'public', name: 'gear' });
+      });
+
+      it('the unconfused request for namespace secret is forbidden (the check the confusions aim around)', async () => {
+        const a = await stack.raw('GET', `${sampleGv}/namespaces/secret/widgets/gear`);
+        expect(a.status).to.equal(403);
+        expect(stack.authorized.at(-1)).to.deep.include({ namespace: 'secret', name: 'gear' });
+      });
+    });
+  }
+
+  it('fastify with useSemicolonDelimiter: a ; in the path (find-my-way ends the path there) → 400', async () => {
+    const semicolon = await startAdapterStack('fastify', {
+      allow: onlyPublic,
+      fastifyRouterOptions: { useSemicolonDelimiter: true },
+    });
+    const plain = await startAdapterStack('fastify', { allow: onlyPublic });
+    try {
+      const target = `${sampleGv}/namespaces/public/widgets/gear;x`;
+      const refused = await semicolon.raw('GET', target);
+      expect(refused.status).to.equal(400);
+      expect(refused.body).to.equal(badRequestStatus('a \\";\\" (the router ends the path there) in the path'));
+      expect(semicolon.authorized).to.deep.equal([]);
+      // Without the option, `;` is part of the name on both sides.
+      const served = await plain.raw('GET', target);
+      expect(served.status).to.equal(200);
+      expect(served.routed!.routedPath).to.equal(target);
+      expect(served.routed!.attributes.name).to.equal('gear;x');
+    } finally {
+      await semicolon.close();
+      await plain.close();
+    }
+  });
+
+  it('fastify with ignoreTrailingSlash: a trailing slash (served as the path without it) → 400', async () => {
+    const trimming = await startAdapterStack('fastify', {
+      allow: onlyPublic,
+      fastifyRouterOptions: { ignoreTrailingSlash: true },
+    });
+    const plain = await startAdapterStack('fastify', { allow: onlyPublic });
+    try {
+      const target = '/apis/';
+      const refused = await trimming.raw('GET', target);
+      expect(refused.status).to.equal(400);
+      expect(refused.body).to.equal(badRequestStatus('a trailing slash (the router ignores it)'));
+      expect(trimming.authorized).to.deep.equal([]);
+      expect((await trimming.raw('GET', '/apis')).status).to.equal(200);
+      const served = await plain.raw('GET', target);
+      expect(served.status).to.equal(200);
+      expect(served.routed!.routedPath).to.equal(target);
+      expect(served.routed!.attributes.path).to.equal(target);
+    } finally {
+      await trimming.close();
+      await plain.close();
+    }
+  });
+});
+
+describe('security: spoof matrix, path confusion against the sample server (serve, standalone)', function () {
+  this.timeout(120_000);
+  const dir = mkdtempSync(join(tmpdir(), 'kda-spoof-sample-'));
+  let running: RunningSampleServer;
+  const closers: (() => Promise<unknown>)[] = [];
+  const pem = (f: string) => readFileSync(join(dir, f));
+  /** One request with the request line as given, as `curl --request-target` sends it. */
+  const curl = (user: string, method: string, target: string, body = ''): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = connect({
+        host: '127.0.0.1',
+        port: running.server.port,
+        ca: pem('serving-ca.crt'),
+        servername: 'localhost',
+        cert: pem(`${user}.crt`),
+        key: pem(`${user}.key`),
+      });
+      const chunks: Buffer[] = [];
+      s.on('secureConnect', () =>
+        s.end(
+          `${method} ${target} HTTP/1.1\r\nHost: localhost:8443\r\nConnection: close\r\n` +
+            (body ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '') +
+            `\r\n${body}`,
+        ),
+      );
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', (err: NodeJS.ErrnoException) =>
+        chunks.length > 0 || err.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString()) : reject(err),
+      );
+      s.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    });
+  const status = (raw: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+
+  before(async () => {
+    running = await startSampleServer(
+      { ...serveDefaults, securePort: 0, bindAddress: '127.0.0.1', certDir: dir },
+      { logger: noopLogger, env: {}, cwd: dir },
+    );
+    closers.push(() => running.close());
+    const widget = {
+      apiVersion: 'sample.kube-delegated-auth.io/v1alpha1',
+      kind: 'Widget',
+      metadata: { name: 'gear', namespace: 'secret' },
+      spec: {},
+    };
+    const created = await curl('admin', 'POST', `${sampleGv}/namespaces/secret/widgets`, JSON.stringify(widget));
+    expect(status(created), created).to.equal(201);
+  });
+  after(async () => {
+    for (const c of closers.reverse()) await c();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('bob (no widget rights) is refused the widget directly (403) and admin gets it (200)', async () => {
+    expect(status(await curl('bob', 'GET', `${sampleGv}/namespaces/secret/widgets/gear`))).to.equal(403);
+    expect(status(await curl('admin', 'GET', `${sampleGv}/namespaces/secret/widgets/gear`))).to.equal(200);
+  });
+
+  it("the issue's exact curl --request-target with backslashes → 400 BadRequest Status, no widget", async () => {
+    const out = await curl('bob', 'GET', `http://x${sampleGv}\\namespaces\\secret\\widgets\\gear`);
+    expect(status(out)).to.equal(400);
+    expect(out).to.not.include('"kind":"Widget"');
+    expect(out.slice(out.indexOf('\r\n\r\n') + 4)).to.equal(badRequestStatus('a backslash in the path'));
+  });
+
+  for (const c of pathCases) {
+    it(`${c.name} → 400 for bob, never the widget`, async () => {
+      const out = await curl('bob', c.method ?? 'GET', c.target);
+      expect(status(out)).to.equal(400);
+      expect(out).to.not.include('"kind":"Widget"');
+    });
+  }
+
+  it('admin may still use a clean absolute-form target (served as the origin-form path)', async () => {
+    const out = await curl('admin', 'GET', `https://localhost:8443${sampleGv}/namespaces/secret/widgets/gear`);
+    expect(status(out)).to.equal(200);
+    expect(out).to.include('"name":"gear","namespace":"secret"');
+  });
+});
+
+describe('security: spoof matrix, identity-header look-alikes (every adapter, public factories, raw TLS)', function () {
+  this.timeout(30_000);
+  const pki = testPki();
+  const config = {
+    allowedNames: ['front-proxy-client'],
+    usernameHeaders: ['X-Remote-User', 'X-Custom-User'],
+    groupHeaders: ['X-Remote-Group', 'X-Custom-Group'],
+    uidHeaders: ['X-Remote-Uid'],
+    extraHeaderPrefixes: ['X-Remote-Extra-', 'X-Custom-Extra-'],
+  };
+  const token = `base64url.bearer.authorization.k8s.io.${Buffer.from(adapterGoodToken).toString('base64url')}`;
+  /** Every `_`/`-` and case mix a proxy may turn into a configured identity header. */
+  const lookAlikes: readonly (readonly [string, string])[] = [
+    ['X_Remote_User', claimedUser],
+    ['x_remote_user', claimedUser],
+    ['X-Remote_User', claimedUser],
+    ['X_REMOTE-USER', claimedUser],
+    ['X_Remote_Group', claimedGroup],
+    ['X_Remote_Uid', 'uid-mallory'],
+    ['X_Remote_Extra_Scopes', 'everything'],
+    ['x-remote_extra-scopes', 'everything'],
+    ['X_Custom_User', claimedUser],
+    ['X_Custom_Group', claimedGroup],
+    ['x_custom_extra_scopes', 'everything'],
+    ['Impersonate_User', claimedUser],
+    ['Impersonate_Group', claimedGroup],
+    ['Impersonate_Uid', 'uid-mallory'],
+    ['Impersonate_Extra_Scopes', 'everything'],
+  ];
+  /** Any spelling of an identity header, `_` read as `-` (what a normalising proxy would forward). */
+  const identityLike = (n: string) =>
+    /^(authorization|x-remote-|x-custom-|impersonate-)/.test(n.toLowerCase().replaceAll('_', '-'));
+
+  for (const name of adapterNames) {
+    describe(name, () => {
+      let stack: AdapterStack;
+      before(async () => {
+        stack = await startAdapterStack(name, { config });
+      });
+      after(async () => {
+        await stack?.close();
+      });
+
+      const assertClean = (a: RawAnswer, user: string) => {
+        expect(a.status, a.body).to.equal(200);
+        const seen = a.routed!;
+        expect(seen.user.name).to.equal(user);
+        expect(seen.user.groups).to.not.include(claimedGroup);
+        expect(Object.keys(seen.user.extra)).to.not.include('scopes');
+        expect(
+          seen.headerNames.filter(identityLike),
+          'identity headers or look-alikes reaching the handler',
+        ).to.deep.equal([]);
+        for (const attrs of stack.authorized) expect(attrs.user.name).to.not.equal(claimedUser);
+      };
+
+      it('front proxy (X-Remote-User: bob) + every underscore look-alike → bob; no look-alike reaches the handler', async () => {
+        assertClean(await stack.raw('GET', path, [['X-Remote-User', 'bob'], ...lookAlikes], pki.proxy), 'bob');
+      });
+
+      it('front proxy via a configured header (X-Custom-User: bob) + look-alikes → bob, stripped', async () => {
+        assertClean(await stack.raw('GET', path, [['X-Custom-User', 'bob'], ...lookAlikes], pki.proxy), 'bob');
+      });
+
+      it('no certificate + look-alikes only → system:anonymous, stripped', async () => {
+        assertClean(await stack.raw('GET', path, lookAlikes), 'system:anonymous');
+      });
+
+      it('client certificate (alice) + look-alikes → alice, stripped', async () => {
+        assertClean(await stack.raw('GET', path, lookAlikes, pki.alice), 'alice');
+      });
+
+      it('an unused WebSocket bearer subprotocol (no Upgrade) is removed; the other protocols are kept', async () => {
+        const a = await stack.raw('GET', path, [['Sec-WebSocket-Protocol', `${token}, v4.channel.k8s.io`]]);
+        assertClean(a, 'system:anonymous');
+        const raw = a.routed!.rawHeaders;
+        const lines = raw.filter((_, i) => i % 2 === 1 && /^sec[-_]websocket[-_]protocol$/i.test(raw[i - 1]!));
+        expect(lines).to.deep.equal(['v4.channel.k8s.io']);
+      });
+
+      it('a bearer subprotocol alone, in any case, or under Sec_WebSocket_Protocol is removed with its header', async () => {
+        const a = await stack.raw(
+          'GET',
+          path,
+          [
+            ['Sec-WebSocket-Protocol', token],
+            ['Sec_WebSocket_Protocol', `${token.toUpperCase()},v5.channel.k8s.io`],
+          ],
+          pki.alice,
+        );
+        assertClean(a, 'alice');
+        const raw = a.routed!.rawHeaders;
+        const found = raw.filter((v, i) => i % 2 === 1 && /bearer\.authorization/i.test(v));
+        expect(found).to.deep.equal([]);
+        expect(a.routed!.headerNames).to.not.include('sec-websocket-protocol');
+        expect(raw).to.include('v5.channel.k8s.io');
+      });
+    });
+  }
 });
