@@ -15,6 +15,7 @@ import {
   type SubjectAccessReviewSpec,
   type SubjectAccessReviewStatus,
 } from './interfaces.js';
+import { reviewDefaults } from '../defaults.js';
 
 export interface SubjectAccessReviewAuthorizerOptions extends DecisionCacheOptions {
   /** Sends one SubjectAccessReview per call (lib/cluster `subjectAccessReviewClient`). Required. */
@@ -233,7 +234,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
   constructor(options: SubjectAccessReviewAuthorizerOptions) {
     const problems: string[] = [];
     if (typeof options?.client?.create !== 'function') problems.push('"client" must implement create(sar, signal)');
-    const timeout = options?.clientTimeout ?? 10_000;
+    const timeout = options?.clientTimeout ?? reviewDefaults.clientTimeout;
     if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) {
       problems.push(`"clientTimeout" must be a positive number of milliseconds, got ${String(timeout)}`);
     }

@@ -13,6 +13,7 @@ import {
   type SubjectAccessReviewClient,
   type TokenReviewClient,
 } from './review-clients.js';
+import type { Clock } from '../util/clock.js';
 
 export * from './configmap-parsing.js';
 export * from './extension-apiserver-authentication.js';
@@ -95,7 +96,7 @@ export interface DelegatedTokenAuthenticatorOptions extends Omit<TokenReviewAuth
   readonly authenticationTokenWebhookCacheTtl?: number;
   /** Token cache bound, entries. Default 32_768. */
   readonly maxEntries?: number;
-  readonly clock?: { now(): number };
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KdaError } from '../errors.js';
+import { clientDefaults } from '../defaults.js';
 
 /** Where the service-account files live inside a pod. */
 export const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -175,7 +176,7 @@ function inClusterConfig(env: NodeJS.ProcessEnv, opts: LoadConnectionConfigOptio
  * atomically by the kubelet, but a transient error must not log everyone out).
  */
 export function tokenFileProvider(path: string, opts: LoadConnectionConfigOptions = {}): () => string | undefined {
-  const interval = opts.tokenFileRefreshInterval ?? 60_000;
+  const interval = opts.tokenFileRefreshInterval ?? clientDefaults.tokenFileRefreshInterval;
   const now = opts.now ?? Date.now;
   let cached: string | undefined;
   let readAt = -Infinity;
