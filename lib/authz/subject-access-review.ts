@@ -1,3 +1,5 @@
+// Go's webhook authorizer (SubjectAccessReview): spec building, the decision-cache key and the authorizer itself.
+// Longer than ~350 lines because the three are one cohesive port (review §3.1); the retry loop is lib/util/backoff.
 import { InvalidOptionError, KdaError } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import { defaultShouldRetry, webhookError, withExponentialBackoff, type BackoffOptions } from '../util/backoff.js';

@@ -1,3 +1,6 @@
+// The kube-apiserver client (undici Pool, mTLS or token, QPS limit) and its error type `KubeApiError`.
+// Slightly over ~350 lines; TODO(restructure): KubeApiError and toWebhookError move to cluster/errors.ts when the error
+// family is unified (KdaError codes, issue 12 step 4).
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { KdaError } from '../errors.js';
