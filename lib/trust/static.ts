@@ -8,6 +8,7 @@ import type {
   RequestHeaderConfig,
   RequestHeaderConfigProvider,
 } from './interfaces.js';
+import { notifyAll } from './mutable-provider.js';
 import { parsePemBundle } from './pem.js';
 import { delegatingDefaults, trustDefaults } from '../defaults.js';
 
@@ -88,7 +89,7 @@ export function fileCABundle(path: string, options: FileCABundleOptions = {}): F
       version: (bundle?.version ?? 0) + 1,
     });
     logger.info({ name, version: bundle.version, certificates: parsed.certificates.length }, 'loaded a new CA bundle');
-    for (const l of listeners) l();
+    notifyAll(listeners); // a throwing listener must not stop the others, nor make the reload look failed
   };
 
   const check = (): Promise<void> => {
