@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { QpsLimiter } from '../../lib/cluster/qps-limiter.js';
-import { systemClock } from '../../lib/util/clock.js';
 import { sleep } from '../../lib/util/sleep.js';
 
 describe('util/sleep (the one abortable sleep)', () => {
@@ -40,13 +39,5 @@ describe('util/sleep (the one abortable sleep)', () => {
     await Promise.resolve();
     expect(granted, 'granted without waiting for a timer').to.equal(true);
     await next;
-  });
-});
-
-describe('util/clock', () => {
-  it('systemClock reads Date.now on every call', () => {
-    const a = systemClock.now();
-    expect(Math.abs(a - Date.now())).to.be.lessThan(1000);
-    expect(Object.isFrozen(systemClock)).to.equal(true);
   });
 });
