@@ -195,7 +195,7 @@ export function matchStaticPolicy(
  * The decision of `policy` for `attrs`: the first matching rule's effect (Allow, or Deny with the rule's reason or
  * `static policy rule <i>`), NoOpinion when no rule matches. Never an error.
  */
-export function evaluateStaticPolicy(policy: StaticPolicy, attrs: RequestAttributes): AuthorizationResult {
+export function staticPolicyDecision(policy: StaticPolicy, attrs: RequestAttributes): AuthorizationResult {
   const m = matchStaticPolicy(policy, attrs);
   if (!m) return noOpinion;
   if (m.rule.effect === 'deny')
@@ -215,10 +215,10 @@ export function staticPolicyAuthorizer(policy: StaticPolicy): Authorizer {
   const checked = validateStaticPolicy(policy);
   return {
     async authorize(attrs) {
-      return evaluateStaticPolicy(checked, attrs);
+      return staticPolicyDecision(checked, attrs);
     },
     authorizeSync(attrs) {
-      return evaluateStaticPolicy(checked, attrs);
+      return staticPolicyDecision(checked, attrs);
     },
   };
 }

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import type { UserInfo } from '../../lib/authn/interfaces.js';
 import type { RequestAttributes } from '../../lib/authz/interfaces.js';
 import {
-  evaluateStaticPolicy,
   staticPolicyAuthorizer,
+  staticPolicyDecision,
   validateStaticPolicy,
   type StaticPolicyRule,
 } from '../../lib/authz/static-policy.js';
@@ -183,7 +183,7 @@ describe('authz/static-policy: one engine (differential against the two old ones
           const newPolicy = validateStaticPolicy({ rules });
           for (const r of reqs) {
             const before = oldPolicy.rules.some((rule) => oldAuthz.ruleAllows(rule, r.attrs)) ? 'Allow' : 'NoOpinion';
-            expect(evaluateStaticPolicy(newPolicy, r.attrs).decision).to.equal(before);
+            expect(staticPolicyDecision(newPolicy, r.attrs).decision).to.equal(before);
           }
         },
       ),
@@ -288,7 +288,7 @@ describe('authz/static-policy: one engine (differential against the two old ones
       it(c.name, () => {
         const text = JSON.stringify({ rules: [c.rule] });
         expect(evaluateSar(parseWebhookPolicy(text), c.req.sar).allowed, 'webhook now').to.equal(c.now);
-        const newAuthz = evaluateStaticPolicy(validateStaticPolicy({ rules: [c.rule] }), c.req.attrs).decision;
+        const newAuthz = staticPolicyDecision(validateStaticPolicy({ rules: [c.rule] }), c.req.attrs).decision;
         expect(newAuthz === 'Allow', 'library now').to.equal(c.now);
         const oldA = oldAuthz.validateStaticPolicy({ rules: [c.rule] });
         expect(
@@ -315,9 +315,9 @@ describe('authz/static-policy: one engine (differential against the two old ones
       expect(oldAuthz.validateStaticPolicy({ rules }).rules.some((r) => oldAuthz.ruleAllows(r, nobody.attrs))).to.equal(
         true,
       );
-      expect(evaluateStaticPolicy(validateStaticPolicy({ rules }), nobody.attrs).decision).to.equal('NoOpinion');
+      expect(staticPolicyDecision(validateStaticPolicy({ rules }), nobody.attrs).decision).to.equal('NoOpinion');
       expect(
-        evaluateStaticPolicy(validateStaticPolicy({ rules: [rule({ users: ['*'] })] }), nobody.attrs).decision,
+        staticPolicyDecision(validateStaticPolicy({ rules: [rule({ users: ['*'] })] }), nobody.attrs).decision,
       ).to.equal('Allow');
     });
 
