@@ -1,7 +1,7 @@
 // The README's minimal extension apiserver, runnable:
 //   KUBECONFIG=… TLS_CERT_FILE=serving.crt TLS_PRIVATE_KEY_FILE=serving.key PORT=8443 npx tsx examples/koa-extension-apiserver.ts
 import Koa from 'koa';
-import { createSecureServer } from 'kube-delegated-auth';
+import { createSecureServer } from 'kube-delegated-auth/server';
 import { delegatedAuth } from 'kube-delegated-auth/koa';
 
 // Go-named options; everything else comes from kube-system/extension-apiserver-authentication.

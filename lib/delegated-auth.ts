@@ -13,9 +13,11 @@ import {
   delegatedTokenAuthenticator,
   extensionApiserverAuthentication,
   type ClusterClients,
-  type ExtensionApiserverAuthentication,
-  type ExtensionApiserverAuthenticationOptions,
-} from './cluster/index.js';
+} from './cluster/clients.js';
+import type {
+  ExtensionApiserverAuthentication,
+  ExtensionApiserverAuthenticationOptions,
+} from './cluster/extension-apiserver-authentication.js';
 import { KdaError } from './errors.js';
 import { noopLogger, type Logger } from './log.js';
 import type { KdaMetrics } from './metrics/metrics.js';

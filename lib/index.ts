@@ -1,9 +1,15 @@
-// The public surface: named re-exports only. Framework adapters have their own entry points
-// (kube-delegated-auth/koa, /express, /fastify, /node-http) and so do the webhook servers (/webhook).
+// The root entry point: the contracts and the core (authentication, authorization, trust, the request layer, errors,
+// logging), with no heavy dependency: importing it loads none of @kubernetes/client-node, pino, node-forge, koa
+// (spec/architecture/root-entry.spec.ts). Everything with a dependency or a process around it has its own subpath:
+// kube-delegated-auth/cluster (createDelegatedAuth, the cluster clients and trust source), /server, /metrics, /pino,
+// /dev-pki, /webhook, /doctor and one per framework (/koa, /express, /fastify, /node-http).
 export * from './errors.js';
 export * from './log.js';
-export * from './log-pino.js';
-export * from './delegated-auth.js';
+export * from './defaults.js';
+export * from './diagnostics.js';
+export type { Clock } from './util/clock.js';
+export { systemClock } from './util/clock.js';
+export type { DelegatedAuth, DelegatedAuthOptions } from './delegated-auth.js';
 
 export * from './authn/interfaces.js';
 export * from './authn/anonymous.js';
@@ -25,7 +31,6 @@ export {
   type VerifyOutcome,
   type UserConversion,
   type X509AuthenticatorOptions,
-  type Clock,
 } from './authn/x509.js';
 
 export * from './authz/interfaces.js';
@@ -43,21 +48,18 @@ export * from './authz/subject-access-review.js';
 export * from './authz/union.js';
 
 export * from './trust/interfaces.js';
+export * from './trust/mutable-provider.js';
 export * from './trust/pem.js';
 export * from './trust/static.js';
 export * from './trust/verify-chain.js';
 export * from './trust/certificate-fields.js';
 
-export * from './http/go-quote.js';
+export * from './util/go-quote.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
 export * from './http/request-target.js';
 export * from './http/selectors.js';
 export * from './http/status.js';
-
-export * from './cluster/index.js';
-export * from './server/secure-server.js';
-export * from './pki/index.js';
 
 export * from './util/backoff.js';
 export * from './util/duration.js';

@@ -2,6 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { KdaError } from '../errors.js';
 import type { AuthenticationResult, TokenAuthenticator } from './interfaces.js';
+import { delegatingDefaults, reviewDefaults } from '../defaults.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface CachedTokenAuthenticatorOptions {
   /**
@@ -21,7 +23,7 @@ export interface CachedTokenAuthenticatorOptions {
    */
   readonly lookupTimeout?: number;
   /** Time source, ms. Default `Date.now`. */
-  readonly clock?: { now(): number };
+  readonly clock?: Clock;
 }
 
 /** Counters for metrics (Go `authentication_token_cache_*`). */
@@ -63,14 +65,14 @@ export function cachedTokenAuthenticator(
   opts: CachedTokenAuthenticatorOptions = {},
 ): CachedTokenAuthenticator {
   const ttl = opts.authenticationTokenWebhookCacheTtl;
-  const successTtl = opts.successTtl ?? ttl ?? 10_000;
-  const failureTtl = opts.failureTtl ?? ttl ?? 10_000;
-  const lookupTimeout = opts.lookupTimeout ?? 30_000;
-  const clock = opts.clock ?? { now: Date.now };
+  const successTtl = opts.successTtl ?? ttl ?? delegatingDefaults.authenticationTokenWebhookCacheTtl;
+  const failureTtl = opts.failureTtl ?? ttl ?? delegatingDefaults.authenticationTokenWebhookCacheTtl;
+  const lookupTimeout = opts.lookupTimeout ?? reviewDefaults.tokenCacheLookupTimeout;
+  const clock = opts.clock ?? systemClock;
   const problems: string[] = [];
   if (!(successTtl >= 0)) problems.push(`"successTtl" must be >= 0 ms, got ${successTtl}`);
   if (!(failureTtl >= 0)) problems.push(`"failureTtl" must be >= 0 ms, got ${failureTtl}`);
-  const maxEntries = opts.maxEntries ?? 32_768;
+  const maxEntries = opts.maxEntries ?? reviewDefaults.tokenCacheMaxEntries;
   if (!(maxEntries >= 1)) problems.push(`"maxEntries" must be >= 1, got ${maxEntries}`);
   if (problems.length > 0) throw new KdaError('ERR_KDA_INVALID_OPTION', problems.join('; '));
 

@@ -7,6 +7,7 @@ import {
   type BackoffOptions,
 } from '../util/backoff.js';
 import type { AuthenticationResult, TokenAuthenticator } from './interfaces.js';
+import { reviewDefaults } from '../defaults.js';
 
 /**
  * What this authenticator needs from a TokenReview client (lib/cluster's `tokenReviewClient` implements it). Declared
@@ -79,7 +80,7 @@ export class TokenReviewAuthenticator implements TokenAuthenticator {
       );
     }
     this.#client = opts.client;
-    this.#timeout = opts.tokenRequestTimeout ?? 10_000;
+    this.#timeout = opts.tokenRequestTimeout ?? reviewDefaults.tokenRequestTimeout;
     this.#backoff = backoff;
     this.#implicitAudiences = opts.implicitAudiences ?? [];
     this.#logger = opts.logger ?? noopLogger;

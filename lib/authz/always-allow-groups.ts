@@ -1,8 +1,9 @@
 import { KdaError } from '../errors.js';
 import { Decision, type AuthorizationResult, type Authorizer, type RequestAttributes } from './interfaces.js';
+import { delegatingDefaults } from '../defaults.js';
 
 /** Default of `authorizationAlwaysAllowGroups` (1.21+, PR #98325): cluster admins skip the SubjectAccessReview. */
-export const defaultAlwaysAllowGroups: readonly string[] = Object.freeze(['system:masters']);
+export const defaultAlwaysAllowGroups: readonly string[] = delegatingDefaults.authorizationAlwaysAllowGroups;
 
 /**
  * Go's `authorizerfactory.NewPrivilegedGroups`: Allow when any of the user's groups equals a configured group

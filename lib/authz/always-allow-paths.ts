@@ -1,9 +1,10 @@
 import { InvalidOptionError } from '../errors.js';
-import { goQuote } from '../http/go-quote.js';
+import { goQuote } from '../util/go-quote.js';
 import { Decision, type AuthorizationResult, type Authorizer, type RequestAttributes } from './interfaces.js';
+import { delegatingDefaults } from '../defaults.js';
 
 /** Default of `authorizationAlwaysAllowPaths` (--authorization-always-allow-paths, 1.21+): probes need no SAR. */
-export const defaultAlwaysAllowPaths: readonly string[] = Object.freeze(['/healthz', '/readyz', '/livez']);
+export const defaultAlwaysAllowPaths: readonly string[] = delegatingDefaults.authorizationAlwaysAllowPaths;
 
 /**
  * Go's `pkg/authorization/path.NewAuthorizer`: Allow non-resource requests whose path (leading `/` stripped) is

@@ -1,11 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import { InvalidOptionError } from '../errors.js';
 import type { SubjectAccessReviewStatus } from './interfaces.js';
+import { delegatingDefaults } from '../defaults.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
-/** Milliseconds since an arbitrary epoch; injected by tests (Go's `newWithClock`). */
-export interface Clock {
-  now(): number;
-}
+/** Milliseconds since an arbitrary epoch; injected by tests (Go's `newWithClock`). The library's one clock shape. */
+export type { Clock } from '../util/clock.js';
 
 export interface DecisionCacheOptions {
   /**
@@ -80,10 +80,12 @@ export class DecisionCache {
     if (!Number.isInteger(maxEntries) || maxEntries < 1)
       problems.push(`"maxEntries" must be a positive integer, got ${String(maxEntries)}`);
     if (problems.length > 0) throw new InvalidOptionError(problems);
-    this.#authorizedTtl = options.authorizationWebhookCacheAuthorizedTtl ?? 10_000;
-    this.#unauthorizedTtl = options.authorizationWebhookCacheUnauthorizedTtl ?? 10_000;
+    this.#authorizedTtl =
+      options.authorizationWebhookCacheAuthorizedTtl ?? delegatingDefaults.authorizationWebhookCacheAuthorizedTtl;
+    this.#unauthorizedTtl =
+      options.authorizationWebhookCacheUnauthorizedTtl ?? delegatingDefaults.authorizationWebhookCacheUnauthorizedTtl;
     this.#staleIfErrorTtl = options.staleIfErrorTtl ?? 0;
-    this.#clock = options.clock ?? { now: Date.now };
+    this.#clock = options.clock ?? systemClock;
     this.#lru = new LRUCache<string, Entry>({
       max: maxEntries,
       dispose: (_v, _k, reason) => {

@@ -1,12 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidOptionError } from '../errors.js';
-import { Decision, type Authorizer, type RequestAttributes } from './interfaces.js';
+import { Decision, type AuthorizationResult, type Authorizer, type RequestAttributes } from './interfaces.js';
 
 /**
- * One RBAC-style rule. A rule applies to a request when the user matches (`users` or `groups`; `*` = anyone)
- * and the verb matches, and then either (resource request) `apiGroups` + `resources` (+ `resourceNames`,
- * `namespaces` when given) match, or (non-resource request) `nonResourceURLs` match.
+ * The one static-policy dialect of the library, used by the sample server (as an `Authorizer` in the union) and by
+ * the webhook (`kube-delegated-auth/webhook`, through a thin SubjectAccessReview wrapper). Semantics, chosen to read
+ * like Kubernetes RBAC rules with ABAC's wildcard subjects:
+ *
+ * - Subjects: `users` and `groups`; `*` in either matches every user (ABAC's `user: "*"` / `group: "*"`; RBAC has no
+ *   wildcard subject). An empty user name matches only `*`.
+ * - `verbs`, `apiGroups`: exact or `*`.
+ * - `resources`: RBAC's `ResourceMatches`: `*` (everything, subresources included), `resource` (no subresource),
+ *   `resource/sub`, `resource/*` (all its subresources), `*` + `/sub` (that subresource of anything).
+ * - `resourceNames`: absent or empty = any name (RBAC).
+ * - `namespaces`: absent = every namespace and cluster scope (a ClusterRoleBinding); a list of names = only those
+ *   namespaces, never cluster-scoped requests (a RoleBinding per namespace); `""` in the list = cluster scope too;
+ *   `*` = every namespace and cluster scope (ABAC's `namespace: "*"`).
+ * - `nonResourceURLs`: exact, a trailing `*` is a prefix match, `*` alone = every path. A rule may hold both
+ *   resource and non-resource parts (each applies to its kind of request), as the packaged fixtures/policy.yaml does.
+ * - `effect`: `allow` (default) or `deny`; `reason` is reported with the decision.
+ * - The first matching rule decides (so a `deny` listed first beats a later `allow`); no matching rule is
+ *   NoOpinion (the next authorizer, or kube-apiserver's next one, decides).
+ *
+ * One rule. A rule applies to a request when the user matches (`users` or `groups`) and the verb matches, and then
+ * either (resource request) `apiGroups` + `resources` (+ `resourceNames`, `namespaces` when given) match, or
+ * (non-resource request) `nonResourceURLs` match.
  */
 export interface StaticPolicyRule {
   /** User names; `*` matches any user. */
@@ -28,6 +47,10 @@ export interface StaticPolicyRule {
   readonly namespaces?: readonly string[];
   /** Paths; a trailing `*` is a prefix match (`/apis/*`); `*` alone = all paths. */
   readonly nonResourceURLs?: readonly string[];
+  /** What a match decides: Allow (default) or Deny. */
+  readonly effect?: 'allow' | 'deny';
+  /** Reported with the decision (the webhook's `status.reason`, the library's `AuthorizationResult.reason`). */
+  readonly reason?: string;
 }
 
 export interface StaticPolicy {
@@ -43,6 +66,8 @@ const ruleKeys = new Set([
   'resourceNames',
   'namespaces',
   'nonResourceURLs',
+  'effect',
+  'reason',
 ]);
 
 function stringList(problems: string[], where: string, value: unknown): readonly string[] | undefined {
@@ -68,7 +93,12 @@ export function validateStaticPolicy(value: unknown, source = 'policy'): StaticP
     }
     const r = raw as Record<string, unknown>;
     for (const k of Object.keys(r)) if (!ruleKeys.has(k)) problems.push(`${where}: unknown field ${JSON.stringify(k)}`);
-    const rule = {
+    if (r.effect !== undefined && r.effect !== 'allow' && r.effect !== 'deny')
+      problems.push(`${where}.effect must be "allow" or "deny"`);
+    if (r.reason !== undefined && typeof r.reason !== 'string') problems.push(`${where}.reason must be a string`);
+    const rule: StaticPolicyRule = {
+      ...(r.effect === 'deny' && { effect: 'deny' as const }),
+      ...(typeof r.reason === 'string' && { reason: r.reason }),
       users: stringList(problems, `${where}.users`, r.users),
       groups: stringList(problems, `${where}.groups`, r.groups),
       verbs: stringList(problems, `${where}.verbs`, r.verbs) ?? [],
@@ -116,7 +146,7 @@ const has = (list: readonly string[] | undefined, v: string) =>
 function subjectMatches(rule: StaticPolicyRule, attrs: RequestAttributes): boolean {
   const user = (attrs as { user?: RequestAttributes['user'] }).user;
   if (!user) return false;
-  if (has(rule.users, user.name)) return true;
+  if (rule.users?.includes('*') || (user.name !== '' && rule.users?.includes(user.name))) return true;
   return rule.groups !== undefined && (rule.groups.includes('*') || user.groups.some((g) => rule.groups!.includes(g)));
 }
 
@@ -139,8 +169,8 @@ function urlMatches(rule: StaticPolicyRule, path: string): boolean {
   return false;
 }
 
-/** True when `rule` allows `attrs`. */
-export function ruleAllows(rule: StaticPolicyRule, attrs: RequestAttributes): boolean {
+/** True when `rule` applies to `attrs` (its `effect` then decides). */
+export function ruleMatches(rule: StaticPolicyRule, attrs: RequestAttributes): boolean {
   if (!subjectMatches(rule, attrs) || !has(rule.verbs, attrs.verb)) return false;
   if (!attrs.resourceRequest) return urlMatches(rule, attrs.path);
   if (!has(rule.apiGroups, attrs.apiGroup) || !resourceMatches(rule, attrs.resource, attrs.subresource)) return false;
@@ -149,16 +179,46 @@ export function ruleAllows(rule: StaticPolicyRule, attrs: RequestAttributes): bo
   return true;
 }
 
+/** @deprecated Renamed `ruleMatches` (a rule may now deny); kept for 0.1 callers. */
+export const ruleAllows = ruleMatches;
+
+/** The first rule of `policy` that matches `attrs`, with its index; undefined when none does. */
+export function matchStaticPolicy(
+  policy: StaticPolicy,
+  attrs: RequestAttributes,
+): { readonly index: number; readonly rule: StaticPolicyRule } | undefined {
+  const index = policy.rules.findIndex((rule) => ruleMatches(rule, attrs));
+  return index < 0 ? undefined : { index, rule: policy.rules[index]! };
+}
+
 /**
- * A static-rule authorizer (kube-rbac-proxy style): Allow when any rule matches, NoOpinion otherwise, so it can
- * sit in a union before (or instead of) the SubjectAccessReview authorizer. Never Deny, never an error.
+ * The decision of `policy` for `attrs`: the first matching rule's effect (Allow, or Deny with the rule's reason or
+ * `static policy rule <i>`), NoOpinion when no rule matches. Never an error.
+ */
+export function staticPolicyDecision(policy: StaticPolicy, attrs: RequestAttributes): AuthorizationResult {
+  const m = matchStaticPolicy(policy, attrs);
+  if (!m) return noOpinion;
+  if (m.rule.effect === 'deny')
+    return { decision: Decision.Deny, reason: m.rule.reason ?? `static policy rule ${m.index}` };
+  return m.rule.reason === undefined ? allow : { decision: Decision.Allow, reason: m.rule.reason };
+}
+
+const allow: AuthorizationResult = Object.freeze({ decision: Decision.Allow, reason: '' });
+const noOpinion: AuthorizationResult = Object.freeze({ decision: Decision.NoOpinion, reason: '' });
+
+/**
+ * A static-rule authorizer (kube-rbac-proxy style): the first matching rule decides (Allow, or Deny for
+ * `effect: deny`), NoOpinion otherwise, so it can sit in a union before (or instead of) the SubjectAccessReview
+ * authorizer. Never an error; no I/O, so it also answers `authorizeSync`.
  */
 export function staticPolicyAuthorizer(policy: StaticPolicy): Authorizer {
   const checked = validateStaticPolicy(policy);
   return {
     async authorize(attrs) {
-      for (const rule of checked.rules) if (ruleAllows(rule, attrs)) return { decision: Decision.Allow, reason: '' };
-      return { decision: Decision.NoOpinion, reason: '' };
+      return staticPolicyDecision(checked, attrs);
+    },
+    authorizeSync(attrs) {
+      return staticPolicyDecision(checked, attrs);
     },
   };
 }

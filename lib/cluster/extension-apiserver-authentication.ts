@@ -1,3 +1,8 @@
+// Go's ConfigMapCAController + RequestHeaderAuthRequestController over one ConfigMap: what is applied, the
+// last-known-good rules and status(). The list/watch loop is lib/cluster/watch-one.ts, the providers are
+// lib/trust/mutable-provider.ts. Longer than ~350 lines because the options carry the Go flag docs (≈50 lines) and
+// the CA and header-config apply rules each need their own change/last-known-good bookkeeping.
+import { trustDefaults } from '../defaults.js';
 import { KdaError } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type {
@@ -9,11 +14,14 @@ import type {
   TrustSource,
   TrustStatus,
 } from '../trust/interfaces.js';
+import { MutableProvider, notifyAll } from '../trust/mutable-provider.js';
 import { parsePemBundle } from '../trust/pem.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { configMapKeys, deserializeStrings } from './configmap-parsing.js';
 import { rolebindingFixCommand } from './kubeconfig.js';
 import { KubeApiError, type RestClient } from './rest-client.js';
+import { WatchOne } from './watch-one.js';
 
 export interface ExtensionApiserverAuthenticationOptions {
   /** Client for the cluster (`--authentication-kubeconfig`); undefined = no lookup, with Go's warnings. */
@@ -61,66 +69,12 @@ export interface ExtensionApiserverAuthenticationOptions {
   readonly maxRetryDelay?: number;
   readonly logger?: Logger;
   /** Time source for status timestamps, ms. Default `Date.now`. */
-  readonly clock?: { now(): number };
+  readonly clock?: Clock;
 }
 
 interface ConfigMap {
   readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
   readonly data?: Readonly<Record<string, string>>;
-}
-
-interface ConfigMapList {
-  readonly metadata?: { readonly resourceVersion?: string };
-  readonly items?: readonly ConfigMap[];
-}
-
-interface WatchEvent {
-  readonly type?: string;
-  readonly object?: ConfigMap & { readonly code?: number; readonly message?: string; readonly reason?: string };
-}
-
-class Health {
-  loadedAt: number | undefined;
-  lastError: string | undefined;
-  lastErrorAt: number | undefined;
-}
-
-/** A provider whose value this source sets; listeners hear only real changes. */
-class MutableProvider<T> {
-  readonly name: string;
-  readonly health = new Health();
-  #value: T | undefined;
-  readonly #listeners = new Set<Listener>();
-  constructor(name: string) {
-    this.name = name;
-  }
-  current(): T | undefined {
-    return this.#value;
-  }
-  addListener(listener: Listener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-  set(value: T | undefined): void {
-    this.#value = value;
-    callAll(this.#listeners);
-  }
-  clearListeners(): void {
-    this.#listeners.clear();
-  }
-}
-
-class ClosedSignal extends Error {}
-
-/** A throwing listener must not stop the others nor the watch that applied the change. */
-function callAll(listeners: ReadonlySet<Listener>): void {
-  for (const l of [...listeners]) {
-    try {
-      l();
-    } catch {
-      // listeners are notifications; their failures are their own
-    }
-  }
 }
 
 /**
@@ -141,7 +95,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   readonly #namespace: string;
   readonly #cmName: string;
   readonly #logger: Logger;
-  readonly #clock: { now(): number };
+  readonly #clock: Clock;
   readonly #failClosed: boolean;
   readonly #listeners = new Set<Listener>();
   readonly #files: FileCABundleProvider[] = [];
@@ -149,11 +103,14 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   readonly #cmClientCA: MutableProvider<CABundle> | undefined;
   readonly #cmRequestHeaderCA: MutableProvider<CABundle> | undefined;
   readonly #cmHeaderConfig: MutableProvider<RequestHeaderConfig> | undefined;
-  readonly #raw = new Map<string, string | undefined>();
-  readonly #abort = new AbortController();
-  #rv: string | undefined;
-  #loop: Promise<void> | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  /** The ConfigMap values last applied per CA key (a key present with `undefined` = applied as missing). */
+  readonly #appliedCA = new Map<string, string | undefined>();
+  /** The requestheader-* values last applied, serialised; undefined = none applied yet. */
+  #appliedHeaders: string | undefined;
+  /** Whether "configmap not found" was logged since the last time the ConfigMap was seen. */
+  #missingLogged = false;
+  /** The list/watch loop over the ConfigMap; undefined without a client or without ConfigMap-backed providers. */
+  readonly #watch: WatchOne<ConfigMap> | undefined;
   #started = false;
   #closed = false;
   /** Whether the ConfigMap has been seen at least once (a later absence is then a deletion). */
@@ -161,10 +118,10 @@ export class ExtensionApiserverAuthentication implements TrustSource {
 
   constructor(opts: ExtensionApiserverAuthenticationOptions = {}) {
     this.#opts = opts;
-    this.#namespace = opts.namespace ?? 'kube-system';
-    this.#cmName = opts.name ?? 'extension-apiserver-authentication';
+    this.#namespace = opts.namespace ?? trustDefaults.namespace;
+    this.#cmName = opts.name ?? trustDefaults.configMapName;
     this.#logger = opts.logger ?? noopLogger;
-    this.#clock = opts.clock ?? { now: Date.now };
+    this.#clock = opts.clock ?? systemClock;
     this.#failClosed = opts.failClosedOnTrustError ?? false;
     const lookup = !opts.authenticationSkipLookup;
     this.#client = lookup ? opts.client : undefined;
@@ -198,6 +155,23 @@ export class ExtensionApiserverAuthentication implements TrustSource {
       this.requestHeaderConfig = this.#cmHeaderConfig;
     }
     for (const f of this.#files) this.#fileUnsubscribes.push(f.addListener(() => this.#notify()));
+    if (this.#client && (this.#cmClientCA || this.#cmRequestHeaderCA)) {
+      this.#watch = new WatchOne<ConfigMap>({
+        client: this.#client,
+        path: `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`,
+        name: this.#cmName,
+        kind: 'configmap',
+        logger: this.#logger,
+        onObject: (cm) => this.#apply(cm),
+        onListError: (err) => this.#onReadError(err),
+        onListSuccess: () => (this.#readError = undefined),
+        describeError: (err) => this.#describeReadError(err),
+        ...(opts.pollInterval !== undefined && { pollInterval: opts.pollInterval }),
+        ...(opts.watchTimeoutSeconds !== undefined && { watchTimeoutSeconds: opts.watchTimeoutSeconds }),
+        ...(opts.retryDelay !== undefined && { retryDelay: opts.retryDelay }),
+        ...(opts.maxRetryDelay !== undefined && { maxRetryDelay: opts.maxRetryDelay }),
+      });
+    }
   }
 
   addListener(listener: Listener): () => void {
@@ -209,7 +183,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
     const out: TrustStatus[] = [];
     const readError = this.#readError;
     for (const p of [this.clientCA, this.requestHeaderCA, this.requestHeaderConfig]) {
-      const h = p instanceof MutableProvider ? (p.health as Health) : undefined;
+      const h = p instanceof MutableProvider ? p.health : undefined;
       const lastError = h?.lastError ?? (h && readError ? readError.message : undefined);
       const lastErrorAt = h?.lastError !== undefined ? h.lastErrorAt : h && readError ? readError.at : undefined;
       out.push({
@@ -248,7 +222,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
       return;
     }
     try {
-      this.#rv = await this.#list(signal);
+      await this.#watch!.list(signal);
       const h = this.#cmHeaderConfig;
       // Go fails startup on an undecodable header list (the CA part only logs).
       if (h?.health.lastError !== undefined && h.current() === undefined) {
@@ -285,168 +259,28 @@ export class ExtensionApiserverAuthentication implements TrustSource {
     if (this.#closed || this.#started) return;
     this.#started = true;
     for (const f of this.#files) f.start();
-    if (!this.#client || (!this.#cmClientCA && !this.#cmRequestHeaderCA)) return;
-    this.#loop = this.#watchLoop().catch((err: unknown) => {
-      if (!(err instanceof ClosedSignal)) this.#logger.error({ error: String(err) }, 'configmap watch loop ended');
-    });
-    this.#poll = setInterval(() => {
-      this.#list(this.#abort.signal).catch((err: unknown) => {
-        if (!this.#closed)
-          this.#logger.warn({ error: this.#describeReadError(err) }, 'periodic configmap re-read failed');
-      });
-    }, this.#opts.pollInterval ?? 60_000);
-    this.#poll.unref();
+    this.#watch?.start();
   }
 
   /** Stops watching and polling; idempotent. Providers keep their last values. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort(new ClosedSignal('closed'));
-    if (this.#poll) clearInterval(this.#poll);
     for (const u of this.#fileUnsubscribes) u();
     await Promise.all(this.#files.map((f) => f.close()));
-    await this.#loop;
+    await this.#watch?.close();
     this.#listeners.clear();
   }
 
   // --- reading -------------------------------------------------------------------------------------------------
 
-  get #path(): string {
-    return `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/configmaps`;
-  }
-
-  get #fieldSelector(): string {
-    return `metadata.name=${this.#cmName}`;
-  }
-
-  /** Lists (field-selected, so RBAC on the resource name applies) and applies; returns the list resourceVersion. */
-  async #list(signal?: AbortSignal): Promise<string | undefined> {
-    let list: ConfigMapList;
-    try {
-      list = await this.#client!.get<ConfigMapList>(this.#path, {
-        query: { fieldSelector: this.#fieldSelector },
-        ...(signal && { signal }),
-      });
-    } catch (err) {
-      // Remembered so status() (and so /readyz?verbose and metrics) shows that trust is last-known-good because
-      // the ConfigMap can't be read any more (e.g. the reader RoleBinding was removed), not only the log.
-      if (!this.#closed) {
-        const message = `unable to read configmap ${this.#namespace}/${this.#cmName}: ${this.#describeReadError(err)}`;
-        if (this.#readError?.message !== message) this.#readError = { message, at: this.#clock.now() };
-      }
-      throw err;
-    }
-    this.#readError = undefined;
-    const cm = list.items?.find((i) => i.metadata?.name === this.#cmName);
-    this.#apply(cm);
-    return list.metadata?.resourceVersion;
-  }
-
-  async #watchLoop(): Promise<void> {
-    const signal = this.#abort.signal;
-    const initialDelay = this.#opts.retryDelay ?? 1_000;
-    const maxDelay = this.#opts.maxRetryDelay ?? 30_000;
-    let delay = initialDelay;
-    let relist = this.#rv === undefined;
-    while (!this.#closed) {
-      const started = performance.now();
-      let events = 0;
-      try {
-        if (relist) {
-          this.#rv = await this.#list(signal);
-          relist = false;
-        }
-        const outcome = await this.#watchOnce(signal, () => {
-          events++;
-          delay = initialDelay;
-        });
-        if (outcome === 'relist') relist = true;
-        // A server-side timeout resumes from #rv at once; a watch that closes instantly and empty is a failure.
-        if (outcome === 'ended' && (events > 0 || performance.now() - started >= 1_000)) continue;
-      } catch (err) {
-        if (this.#closed) return;
-        if (
-          err instanceof KubeApiError &&
-          (err.statusCode === 410 || err.reason === 'Expired' || err.reason === 'Gone')
-        ) {
-          relist = true;
-        } else {
-          this.#logger.warn(
-            { error: this.#describeReadError(err), retryInMs: delay },
-            'configmap watch failed; retrying',
-          );
-        }
-      }
-      await sleep(delay, signal);
-      delay = Math.min(maxDelay, delay * 2);
-    }
-  }
-
-  /** One watch request; resolves 'ended' on a clean server close, 'relist' after 410 or an ERROR event. */
-  async #watchOnce(signal: AbortSignal, onEvent: () => void): Promise<'ended' | 'relist'> {
-    const timeoutSeconds = this.#opts.watchTimeoutSeconds ?? 300;
-    const res = await this.#client!.stream(this.#path, {
-      query: {
-        fieldSelector: this.#fieldSelector,
-        watch: 'true',
-        allowWatchBookmarks: 'true',
-        timeoutSeconds,
-        ...(this.#rv !== undefined && { resourceVersion: this.#rv }),
-      },
-      signal,
-      // A silent connection (no bookmark, no close) well past the server timeout is dead.
-      bodyTimeout: (timeoutSeconds + 60) * 1000,
-    });
-    let buf = '';
-    try {
-      for await (const chunk of res.body) {
-        buf += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === '') continue;
-          let ev: WatchEvent;
-          try {
-            ev = JSON.parse(line) as WatchEvent;
-          } catch {
-            throw new KubeApiError(`watch of configmap/${this.#cmName}: undecodable event`, { code: 'EDECODE' });
-          }
-          const rv = ev.object?.metadata?.resourceVersion;
-          switch (ev.type) {
-            case 'ADDED':
-            case 'MODIFIED':
-              this.#apply(ev.object);
-              break;
-            case 'DELETED':
-              this.#apply(undefined);
-              break;
-            case 'BOOKMARK':
-              break;
-            case 'ERROR': {
-              const o = ev.object ?? {};
-              if (o.code !== 410) {
-                this.#logger.warn(
-                  { code: o.code, reason: o.reason, error: o.message },
-                  'configmap watch ERROR event; relisting',
-                );
-              }
-              return 'relist';
-            }
-            default:
-              throw new KubeApiError(`watch of configmap/${this.#cmName}: unknown event type ${String(ev.type)}`, {
-                code: 'EDECODE',
-              });
-          }
-          if (rv !== undefined) this.#rv = rv;
-          onEvent();
-        }
-      }
-    } finally {
-      res.body.destroy();
-    }
-    return 'ended';
+  /**
+   * Remembered so status() (and so /readyz?verbose and metrics) shows that trust is last-known-good because the
+   * ConfigMap can't be read any more (e.g. the reader RoleBinding was removed), not only the log.
+   */
+  #onReadError(err: unknown): void {
+    const message = `unable to read configmap ${this.#namespace}/${this.#cmName}: ${this.#describeReadError(err)}`;
+    if (this.#readError?.message !== message) this.#readError = { message, at: this.#clock.now() };
   }
 
   #describeReadError(err: unknown): string {
@@ -466,11 +300,13 @@ export class ExtensionApiserverAuthentication implements TrustSource {
     if (cm === undefined) {
       if (this.#seen) {
         // Forget the inputs so a re-created ConfigMap is applied (and clears the error) even with the same bytes.
-        this.#raw.clear();
+        this.#appliedCA.clear();
+        this.#appliedHeaders = undefined;
+        this.#missingLogged = false;
         const msg = `configmap ${this.#namespace}/${this.#cmName} was deleted`;
         changed = this.#onGone(msg, [this.#cmClientCA, this.#cmRequestHeaderCA, this.#cmHeaderConfig]);
-      } else if (!this.#raw.has('__missing_logged')) {
-        this.#raw.set('__missing_logged', '');
+      } else if (!this.#missingLogged) {
+        this.#missingLogged = true;
         this.#logger.warn(
           { configmap: `${this.#namespace}/${this.#cmName}` },
           'configmap not found: client-certificate and front-proxy authentication from the cluster are disabled until it appears',
@@ -478,7 +314,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
       }
     } else {
       this.#seen = true;
-      this.#raw.delete('__missing_logged');
+      this.#missingLogged = false;
       const data = cm.data ?? {};
       if (this.#cmClientCA && this.#applyCA(this.#cmClientCA, configMapKeys.clientCA, data[configMapKeys.clientCA]))
         changed = true;
@@ -495,15 +331,15 @@ export class ExtensionApiserverAuthentication implements TrustSource {
 
   /** Returns true when the provider's value changed. */
   #applyCA(p: MutableProvider<CABundle>, key: string, value: string | undefined): boolean {
-    const prev = this.#raw.get(key);
+    const prev = this.#appliedCA.get(key);
     if (
-      this.#raw.has(key) &&
+      this.#appliedCA.has(key) &&
       value === prev &&
       (value === undefined || p.current() !== undefined || p.health.lastError !== undefined)
     ) {
       return false; // unchanged input: nothing new to say
     }
-    this.#raw.set(key, value);
+    this.#appliedCA.set(key, value);
     if (value === undefined || value.trim() === '') {
       if (p.current() === undefined && p.health.lastError === undefined) {
         this.#logger.warn(
@@ -546,9 +382,8 @@ export class ExtensionApiserverAuthentication implements TrustSource {
     const k = configMapKeys;
     const headerKeys = [k.usernameHeaders, k.uidHeaders, k.groupHeaders, k.extraHeaderPrefixes, k.allowedNames];
     const sig = JSON.stringify(headerKeys.map((key) => data[key] ?? null));
-    if (this.#raw.get('__headers') === sig && (p.current() !== undefined || p.health.lastError !== undefined))
-      return false;
-    this.#raw.set('__headers', sig);
+    if (this.#appliedHeaders === sig && (p.current() !== undefined || p.health.lastError !== undefined)) return false;
+    this.#appliedHeaders = sig;
     if (!headerKeys.some((key) => data[key] !== undefined) && !data[k.requestHeaderCA]) {
       if (p.current() === undefined && p.health.lastError === undefined) {
         this.#logger.warn(
@@ -620,7 +455,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   }
 
   #notify(): void {
-    callAll(this.#listeners);
+    notifyAll(this.#listeners);
   }
 
   #overrides(): Partial<RequestHeaderConfig> {
@@ -643,20 +478,4 @@ function bindingName(identity: string | undefined): string {
     .replace(/[^a-z0-9.-]+/g, '-')
     .replace(/^[-.]+|[-.]+$/g, '');
   return `${base || 'extension-apiserver'}-auth-reader`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new ClosedSignal('closed'));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ClosedSignal('closed'));
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    t.unref();
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

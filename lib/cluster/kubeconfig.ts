@@ -1,8 +1,22 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KdaError } from '../errors.js';
+import { clientDefaults } from '../defaults.js';
+
+const requireModule = createRequire(import.meta.url);
+
+/**
+ * `@kubernetes/client-node` is loaded only when a kubeconfig file is read: importing it costs ≈1.4 s and ≈80 MiB
+ * (measured, see CHANGELOG 0.2.0), which an in-cluster server (service-account token, the production case) and every
+ * user of the core never need. `require(esm)` (Node ≥ 20.19, this package's floor) keeps `loadConnectionConfig`
+ * synchronous; client-node stays the one kubeconfig reader (merging, relative paths, exec and auth-provider plugins).
+ */
+function kubeConfigClass(): typeof KubeConfig {
+  return (requireModule('@kubernetes/client-node') as { KubeConfig: typeof KubeConfig }).KubeConfig;
+}
 
 /** Where the service-account files live inside a pod. */
 export const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -79,10 +93,11 @@ export function loadConnectionConfig(opts: LoadConnectionConfigOptions = {}): Co
 }
 
 function fromKubeConfigFiles(files: readonly string[], opts: LoadConnectionConfigOptions): ConnectionConfig {
-  const kc = new KubeConfig();
+  const KubeConfigClass = kubeConfigClass();
+  const kc = new KubeConfigClass();
   kc.loadFromFile(files[0]!);
   for (const f of files.slice(1)) {
-    const other = new KubeConfig();
+    const other = new KubeConfigClass();
     other.loadFromFile(f);
     kc.mergeConfig(other, true);
   }
@@ -175,7 +190,7 @@ function inClusterConfig(env: NodeJS.ProcessEnv, opts: LoadConnectionConfigOptio
  * atomically by the kubelet, but a transient error must not log everyone out).
  */
 export function tokenFileProvider(path: string, opts: LoadConnectionConfigOptions = {}): () => string | undefined {
-  const interval = opts.tokenFileRefreshInterval ?? 60_000;
+  const interval = opts.tokenFileRefreshInterval ?? clientDefaults.tokenFileRefreshInterval;
   const now = opts.now ?? Date.now;
   let cached: string | undefined;
   let readAt = -Infinity;

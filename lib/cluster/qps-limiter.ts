@@ -1,3 +1,5 @@
+import { sleep } from '../util/sleep.js';
+
 /**
  * A token bucket like client-go's `flowcontrol.NewTokenBucketRateLimiter(qps, burst)`: each acquire reserves a
  * token, waiting for it when the bucket is empty. Reservations are FIFO because each one pushes the next due time.
@@ -26,18 +28,9 @@ export class QpsLimiter {
     this.#tokens -= 1;
     if (this.#tokens >= 0) return Promise.resolve();
     const wait = (-this.#tokens / this.#qps) * 1000;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        this.#tokens += 1; // give the reservation back
-        reject(signal!.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, wait);
-      timer.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
+    return sleep(wait, signal).catch((err: unknown) => {
+      this.#tokens += 1; // give the reservation back
+      throw err;
     });
   }
 }

@@ -1,8 +1,13 @@
+// The kube-apiserver client (undici Pool, mTLS or token, QPS limit) and its error type `KubeApiError`.
+// Slightly over ~350 lines; TODO(restructure): KubeApiError and toWebhookError move to cluster/errors.ts when the error
+// family is unified (KdaError codes, issue 12 step 4).
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { KdaError } from '../errors.js';
+import { defaultShouldRetry, webhookError } from '../util/backoff.js';
 import type { ConnectionConfig } from './kubeconfig.js';
 import { QpsLimiter } from './qps-limiter.js';
+import { clientDefaults } from '../defaults.js';
 
 /** A Kubernetes `metav1.Status`, as returned in error bodies and watch ERROR events. */
 export interface KubeStatus {
@@ -18,12 +23,10 @@ export interface KubeStatus {
   };
 }
 
-/** Network error codes Go's `utilnet.IsConnectionReset` / `IsHTTP2ConnectionLost` would match. */
-const connectionResetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
-
 /**
  * A failed call to kube-apiserver, with everything retry logic needs: the HTTP status, the Status reason, the
- * server's requested delay and the network error code. `retryable` applies Go's `webhook.DefaultShouldRetry`.
+ * server's requested delay and the network error code. `retryable` applies Go's `webhook.DefaultShouldRetry`
+ * (through `toWebhookError`, so there is one predicate).
  */
 export class KubeApiError extends Error {
   /** HTTP status; undefined for network failures. */
@@ -62,23 +65,28 @@ export class KubeApiError extends Error {
     return this.code === 'ETIMEDOUT';
   }
 
-  /** Go `webhook.DefaultShouldRetry`. */
+  /** Go `webhook.DefaultShouldRetry` (the library's one predicate, lib/util/backoff `defaultShouldRetry`). */
   get retryable(): boolean {
-    return shouldRetry(this);
+    return defaultShouldRetry(toWebhookError(this));
   }
 }
 
 /**
- * Go `webhook.DefaultShouldRetry`: connection reset / lost, reasons InternalError (500), Timeout (504),
- * TooManyRequests (429), or any response that suggests a client delay (Retry-After, ServerTimeout). Not retried:
- * 401, 403, 404, 503 without Retry-After, decode errors, timeouts and aborts.
+ * Maps a `KubeApiError` to the KdaError shape lib/util/backoff's `defaultShouldRetry` reads (status, reason,
+ * retryAfterSeconds, networkCode). Other errors (ERR_KDA_CLOSED) pass through.
  */
-export function shouldRetry(err: unknown): boolean {
-  if (!(err instanceof KubeApiError)) return false;
-  if (err.code !== undefined && connectionResetCodes.has(err.code)) return true;
-  if (err.reason === 'InternalError' || err.reason === 'Timeout' || err.reason === 'TooManyRequests') return true;
-  if (err.retryAfterSeconds !== undefined && err.retryAfterSeconds > 0) return true;
-  return err.reason === 'ServerTimeout' && err.status?.details !== undefined;
+export function toWebhookError(err: unknown): unknown {
+  if (!(err instanceof KubeApiError)) return err;
+  return webhookError(
+    err.message,
+    {
+      ...(err.statusCode !== undefined && { status: err.statusCode }),
+      ...(err.reason !== undefined && { reason: err.reason }),
+      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
+      ...(err.code !== undefined && { networkCode: err.code }),
+    },
+    { cause: err, code: err.timedOut ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED' },
+  );
 }
 
 /** client-go's `NewGenericServerResponse` reason for a status code without a Status body. */
@@ -164,10 +172,10 @@ export class RestClient {
   constructor(opts: RestClientOptions) {
     this.#conn = opts.connection;
     const url = new URL(opts.connection.server);
-    this.#timeout = opts.timeout ?? 10_000;
+    this.#timeout = opts.timeout ?? clientDefaults.timeout;
     this.#userAgent = opts.userAgent ?? 'kube-delegated-auth';
-    const qps = opts.qps ?? 200;
-    this.#limiter = qps > 0 ? new QpsLimiter(qps, opts.burst ?? 400) : undefined;
+    const qps = opts.qps ?? clientDefaults.qps;
+    this.#limiter = qps > 0 ? new QpsLimiter(qps, opts.burst ?? clientDefaults.burst) : undefined;
     const c = opts.connection;
     // Pool does no I/O until the first request.
     this.#pool = new Pool(url.origin, {

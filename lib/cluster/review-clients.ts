@@ -5,8 +5,9 @@ import type {
   SubjectAccessReviewStatus,
 } from '../authz/interfaces.js';
 import type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
-import { webhookError } from '../util/backoff.js';
-import { KubeApiError, type RestClient } from './rest-client.js';
+import { toWebhookError, type RestClient } from './rest-client.js';
+
+export { toWebhookError } from './rest-client.js';
 
 export type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
 
@@ -59,22 +60,4 @@ export function subjectAccessReviewClient(client: RestClient): SubjectAccessRevi
       };
     },
   };
-}
-
-/**
- * Maps a `KubeApiError` to the KdaError shape lib/util/backoff's `defaultShouldRetry` reads (status, reason,
- * retryAfterSeconds, networkCode). Other errors (ERR_KDA_CLOSED) pass through.
- */
-export function toWebhookError(err: unknown): unknown {
-  if (!(err instanceof KubeApiError)) return err;
-  return webhookError(
-    err.message,
-    {
-      ...(err.statusCode !== undefined && { status: err.statusCode }),
-      ...(err.reason !== undefined && { reason: err.reason }),
-      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
-      ...(err.code !== undefined && { networkCode: err.code }),
-    },
-    { cause: err, code: err.timedOut ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED' },
-  );
 }

@@ -1,3 +1,5 @@
+// Go's label and field selector parsers (k8s.io/apimachinery labels.Parse, fields.ParseSelector), ported as one unit.
+// Longer than ~350 lines because the lexer, the parser and Go's exact error messages belong together (review §3.1).
 import type { SelectorRequirement } from '../authz/interfaces.js';
 
 /** A parsed field selector term (Go `fields.Requirement`): `=` and `==` both become `=`. */

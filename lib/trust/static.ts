@@ -8,7 +8,9 @@ import type {
   RequestHeaderConfig,
   RequestHeaderConfigProvider,
 } from './interfaces.js';
+import { notifyAll } from './mutable-provider.js';
 import { parsePemBundle } from './pem.js';
+import { delegatingDefaults, trustDefaults } from '../defaults.js';
 
 /** A CA bundle that never changes: the static special case of a {@link CABundleProvider}. Parses at construction. */
 export function staticCABundle(pem: string | Buffer, name = 'static-ca-bundle'): CABundleProvider {
@@ -23,11 +25,11 @@ export function staticCABundle(pem: string | Buffer, name = 'static-ca-bundle'):
 
 /** Go's default header lists for `--requestheader-*` flags (allowed names empty = any CN, UID not defaulted). */
 export const defaultRequestHeaderConfig: RequestHeaderConfig = Object.freeze({
-  usernameHeaders: Object.freeze(['x-remote-user']),
-  uidHeaders: Object.freeze([]),
-  groupHeaders: Object.freeze(['x-remote-group']),
-  extraHeaderPrefixes: Object.freeze(['x-remote-extra-']),
-  allowedNames: Object.freeze([]),
+  usernameHeaders: delegatingDefaults.requestheaderUsernameHeaders,
+  uidHeaders: delegatingDefaults.requestheaderUidHeaders,
+  groupHeaders: delegatingDefaults.requestheaderGroupHeaders,
+  extraHeaderPrefixes: delegatingDefaults.requestheaderExtraHeadersPrefix,
+  allowedNames: delegatingDefaults.requestheaderAllowedNames,
 });
 
 /** A fixed request-header configuration; missing fields take Go's flag defaults. */
@@ -63,7 +65,7 @@ export interface FileCABundleProvider extends CABundleProvider {
 export function fileCABundle(path: string, options: FileCABundleOptions = {}): FileCABundleProvider {
   const name = options.name ?? `client-ca-bundle::${path}`;
   const logger = options.logger ?? noopLogger;
-  const pollInterval = options.pollInterval ?? 60_000;
+  const pollInterval = options.pollInterval ?? trustDefaults.pollInterval;
   const listeners = new Set<Listener>();
   let bundle: CABundle | undefined;
   let raw: Buffer | undefined;
@@ -87,7 +89,7 @@ export function fileCABundle(path: string, options: FileCABundleOptions = {}): F
       version: (bundle?.version ?? 0) + 1,
     });
     logger.info({ name, version: bundle.version, certificates: parsed.certificates.length }, 'loaded a new CA bundle');
-    for (const l of listeners) l();
+    notifyAll(listeners); // a throwing listener must not stop the others, nor make the reload look failed
   };
 
   const check = (): Promise<void> => {

@@ -1,4 +1,8 @@
 import { KdaError } from '../errors.js';
+import { sleep } from './sleep.js';
+import { reviewDefaults } from '../defaults.js';
+
+export { sleep } from './sleep.js';
 
 /** Go's wait.Backoff as used by k8s.io/apiserver webhooks. Durations in milliseconds. */
 export interface BackoffOptions {
@@ -19,7 +23,7 @@ export interface BackoffOptions {
 }
 
 /** The default webhook retry backoff of k8s.io/apiserver: 500ms ×1.5, jitter 0.2, 5 calls. */
-export const defaultWebhookBackoff = Object.freeze({ initialDelay: 500, factor: 1.5, jitter: 0.2, steps: 5 });
+export const defaultWebhookBackoff = reviewDefaults.retryBackoff;
 
 /**
  * What a review client puts into `KdaError.details` when a call fails, so `defaultShouldRetry` can decide like
@@ -102,26 +106,6 @@ export function defaultShouldRetry(err: unknown): boolean {
   if (reason === 'ServerTimeout') return true;
   if ((d.retryAfterSeconds ?? 0) > 0) return true;
   return false;
-}
-
-/** An unref()'d, abortable sleep. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { KdaError } from '../../lib/errors.js';
 import { QpsLimiter } from '../../lib/cluster/qps-limiter.js';
-import { KubeApiError, RestClient, shouldRetry } from '../../lib/cluster/rest-client.js';
+import { KubeApiError, RestClient, toWebhookError } from '../../lib/cluster/rest-client.js';
+import { defaultShouldRetry } from '../../lib/util/backoff.js';
 import { testPki } from '../support/pki.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from './fake-apiserver.js';
 
@@ -50,7 +51,7 @@ describe('cluster/rest-client', () => {
     const c = client({ connection: fake.connection({ ca: testPki().otherCA.certPem }) });
     const err = await c.get('/x').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(KubeApiError);
-    expect(shouldRetry(err)).to.equal(false);
+    expect((err as KubeApiError).retryable).to.equal(false);
   });
 
   interface ErrorCase {
@@ -159,6 +160,8 @@ describe('cluster/rest-client', () => {
       if (c.statusCode === undefined) expect(e.code).to.be.a('string');
       if (c.message) expect(e.message).to.match(c.message);
       expect(e.retryable).to.equal(c.retryable);
+      // One predicate: what the review clients hand to the retry loop decides the same way.
+      expect(defaultShouldRetry(toWebhookError(e))).to.equal(c.retryable);
     });
   }
 

@@ -57,6 +57,20 @@ describe('fileCABundle', () => {
     await p.close();
   });
 
+  it('a throwing listener does not stop the other listeners nor fail the reload (review §3.3.4)', async () => {
+    const file = join(dir, 'ca.crt');
+    writeFileSync(file, pki.frontProxyCA.certPem);
+    const p = fileCABundle(file);
+    let notified = 0;
+    p.addListener(() => {
+      throw new Error('bad listener');
+    });
+    p.addListener(() => notified++);
+    await p.runOnce();
+    expect([p.current()!.version, notified]).to.deep.equal([1, 1]);
+    await p.close();
+  });
+
   it('reloads on change, notifies listeners, keeps the last good bundle on a bad write, and closes idempotently', async () => {
     const file = join(dir, 'ca.crt');
     writeFileSync(file, pki.frontProxyCA.certPem);

@@ -16,6 +16,8 @@ describe('util/backoff', () => {
       { name: 'undici socket closed', err: netError('UND_ERR_SOCKET'), retry: true },
       { name: 'networkCode detail', err: webhookError('x', { networkCode: 'ECONNRESET' }), retry: true },
       { name: 'connection refused', err: netError('ECONNREFUSED'), retry: false },
+      // Go's utilnet.IsConnectionReset matches ECONNRESET only; the old cluster/rest-client copy also retried EPIPE.
+      { name: 'broken pipe (EPIPE, not a reset in Go)', err: netError('EPIPE'), retry: false },
       { name: '500 without reason', err: webhookError('x', { status: 500 }), retry: true },
       { name: 'reason InternalError', err: webhookError('x', { status: 500, reason: 'InternalError' }), retry: true },
       {

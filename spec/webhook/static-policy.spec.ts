@@ -102,7 +102,7 @@ describe('webhook/evaluateStaticPolicy', () => {
       .that.satisfies(
         (p: string[]) =>
           p.some((x) => /unknown field "resourcez"/.test(x)) &&
-          p.some((x) => /users or groups/.test(x)) &&
+          p.some((x) => /"users" or "groups"/.test(x)) &&
           p.some((x) => /effect/.test(x)),
       );
   });

@@ -1,0 +1,193 @@
+// The shape of lib/, read from the TypeScript sources (every import, export-from and import() with a literal path,
+// type-only ones included: a type import is still a dependency a maintainer has to understand):
+// - no import cycle between files;
+// - no import that runs up the layer order below (a room imports only rooms on its own floor or lower);
+// - no file over ~350 lines without a header comment that gives the reason.
+// Known offenders sit in files that other work owns right now; each is listed with a TODO and the test fails when a
+// listed offender disappears, so the lists only ever shrink.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import ts from 'typescript';
+
+const lib = fileURLToPath(new URL('../../lib/', import.meta.url));
+
+/**
+ * Floors, lowest first (review §1.1 and §4, with the request layer below the composition root as §4 intends). A
+ * top-level file is its own room (`errors.ts` → `errors`). Entry points (`lib/index.ts`, `lib/<room>/index.ts`) only
+ * re-export and sit above everything.
+ */
+const floors: readonly (readonly string[])[] = [
+  ['defaults', 'errors', 'log'],
+  ['util'],
+  ['trust', 'pki', 'log-pino'],
+  ['authn', 'server'],
+  ['authz', 'mapping'],
+  ['diagnostics', 'http'],
+  ['cluster', 'metrics'],
+  ['delegated-auth', 'doctor'],
+  ['koa', 'express', 'fastify', 'node-http', 'webhook'],
+  ['sample'],
+  ['cli'],
+];
+const entryFloor = floors.length;
+
+const upwardAllowed: readonly string[] = [
+  // TODO(restructure): remove after the programs move (issue 12 step 1): the sample takes the CLI's flag types.
+  'sample/serve.ts -> cli/flags.ts',
+  // TODO(restructure): remove when delegatedAuthStackOptions leaves the pipeline for the composition root (step 5).
+  'http/pipeline.ts -> delegated-auth.ts',
+];
+
+const roomCyclesAllowed: readonly string[] = [
+  // TODO(restructure): remove after the programs move (issue 12 step 1): cli/main imports the sample lazily, the
+  // sample imports the CLI's flag types (review §1.2, the hidden cli <-> sample cycle).
+  'cli -> sample',
+];
+
+const longFilesAllowed: readonly string[] = [
+  // TODO(restructure): remove after the programs move out of lib/ (issue 12 step 1).
+  'cli/flags.ts',
+  'doctor/run-doctor.ts',
+  'sample/serve.ts',
+  // TODO(restructure): remove when the channels and writers leave the pipeline (steps 4-5, file owned elsewhere now).
+  'http/pipeline.ts',
+  // TODO(restructure): remove when createMetrics is split (review §3.1, file owned elsewhere now).
+  'metrics/metrics.ts',
+];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return sourceFiles(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+const files = sourceFiles(lib).map((f) => relative(lib, f));
+const texts = new Map(files.map((f) => [f, readFileSync(join(lib, f), 'utf8')]));
+
+/** The lib/-relative files each file imports. */
+const imports = new Map<string, string[]>();
+for (const file of files) {
+  const sf = ts.createSourceFile(file, texts.get(file)!, ts.ScriptTarget.ES2022, true);
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    let spec: string | undefined;
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      spec = node.moduleSpecifier.text;
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      spec = node.arguments[0].text;
+    }
+    if (spec?.startsWith('.')) out.push(normalize(join(dirname(file), spec)).replace(/\.js$/, '.ts'));
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  imports.set(file, out);
+}
+
+const room = (file: string) => (file.includes('/') ? file.split('/')[0]! : file.replace(/\.ts$/, ''));
+const isEntry = (file: string) => file === 'index.ts' || /^[^/]+\/index\.ts$/.test(file);
+function floorOf(file: string): number {
+  if (isEntry(file)) return entryFloor;
+  const i = floors.findIndex((f) => f.includes(room(file)));
+  if (i < 0)
+    throw new Error(`lib/${file}: room "${room(file)}" has no floor; add it to spec/architecture/import-graph`);
+  return i;
+}
+
+/** Room → rooms it imports (entry points left out: they only re-export). */
+const roomImports = new Map<string, string[]>();
+for (const [f, targets] of imports) {
+  if (isEntry(f)) continue;
+  const deps = roomImports.get(room(f)) ?? [];
+  for (const t of targets) if (!isEntry(t) && room(t) !== room(f) && !deps.includes(room(t))) deps.push(room(t));
+  roomImports.set(room(f), deps);
+}
+
+/** Strongly connected components with more than one node (Tarjan), each as its sorted node list. */
+function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const strong = (v: string): void => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!idx.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1) out.push(scc.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!idx.has(v)) strong(v);
+  return out;
+}
+
+describe('architecture: the import graph of lib/', () => {
+  it('reads a plausible graph (every room has a floor, imports resolve to files)', () => {
+    expect(files.length).to.be.greaterThan(50);
+    for (const f of files) floorOf(f);
+    const missing = [...imports].flatMap(([f, targets]) =>
+      targets.filter((t) => !texts.has(t)).map((t) => `${f} -> ${t}`),
+    );
+    expect(missing, 'imports of files that do not exist').to.deep.equal([]);
+  });
+
+  it('has no import cycle between files', () => {
+    expect(cycles(imports).map((c) => c.join(' -> '))).to.deep.equal([]);
+  });
+
+  it('has no import cycle between rooms (beyond the listed TODOs)', () => {
+    expect(cycles(roomImports).map((c) => c.join(' -> '))).to.deep.equal(roomCyclesAllowed);
+  });
+
+  it('has no import that runs up a floor (beyond the listed TODOs)', () => {
+    const upward = [...imports]
+      .flatMap(([f, targets]) => targets.filter((t) => floorOf(t) > floorOf(f)).map((t) => `${f} -> ${t}`))
+      .sort();
+    expect(upward).to.deep.equal([...upwardAllowed].sort());
+  });
+
+  it('no file over ~350 lines without a reason in its header comment (beyond the listed TODOs)', () => {
+    const long = files.filter((f) => texts.get(f)!.split('\n').length > 360);
+    const unexplained = long.filter((f) => !/^\/\/.*(longer than|over) ~350 lines/im.test(headerOf(texts.get(f)!)));
+    expect(unexplained.sort()).to.deep.equal([...longFilesAllowed].sort());
+  });
+});
+
+/** The leading `//` comment block of a file. */
+function headerOf(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('//')) break;
+    lines.push(line);
+  }
+  return lines.join('\n');
+}
