@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Packs the library, installs the tarball into an empty project (production dependencies only) and checks that
-# every public entry point imports and that the `kube-delegated-auth` bin runs.
+# every public entry point imports (with the optional framework peers a user adds), that the root entry loads no heavy
+# dependency, and that the `kube-delegated-auth` bin runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+probe="$PWD/spec/architecture/loaded-packages.mjs"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tgz=$(npm pack --silent --pack-destination "$work" 2>/dev/null | tail -1)
@@ -10,9 +12,17 @@ cd "$work"
 npm init -y >/dev/null 2>&1
 npm pkg set type=module >/dev/null
 npm install --no-audit --no-fund --omit=dev "./$tgz" >/dev/null 2>&1
+# The root entry, before any framework is installed: contracts and core only.
+root=$(node "$probe" "$work/node_modules/kube-delegated-auth/dist/index.js")
+for heavy in @kubernetes/client-node pino node-forge koa prom-client express fastify; do
+  if echo "$root" | grep -q "\"$heavy\""; then echo "pack-check: the root entry loads $heavy: $root" >&2; exit 1; fi
+done
+echo "pack-check: the root entry loads none of client-node, pino, node-forge, koa, prom-client, express, fastify"
+# koa, express and fastify are optional peers: a user installs the one they use.
+npm install --no-audit --no-fund --omit=dev koa express fastify >/dev/null 2>&1
 node --input-type=module -e '
-const entries = ["kube-delegated-auth", "kube-delegated-auth/koa", "kube-delegated-auth/webhook",
-  "kube-delegated-auth/node-http", "kube-delegated-auth/doctor", "kube-delegated-auth/metrics"];
+const entries = ["", "/cluster", "/server", "/pino", "/dev-pki", "/koa", "/express", "/fastify", "/node-http",
+  "/webhook", "/doctor", "/metrics"].map((s) => "kube-delegated-auth" + s);
 for (const e of entries) {
   const m = await import(e);
   if (Object.keys(m).length === 0) throw new Error(`${e} exports nothing`);
