@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
  */
 
 /** What a refusal line is about; the `category` label of `kube_delegated_auth_suppressed_log_lines_total`. */
-export type RefusalCategory = 'request-info' | 'authentication' | 'authorization' | 'unexpected-error' | 'route';
+export type RefusalCategory =
+  'request-info' | 'authentication' | 'authorization' | 'unexpected-error' | 'route' | 'connection';
 
 /** Published once per suppressed line (when someone subscribes). */
 export interface SuppressedLogEvent {
