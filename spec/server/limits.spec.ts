@@ -172,6 +172,8 @@ async function upload(
     }
   }
   if (written >= total && chunked && socket.writable) socket.write('0\r\n\r\n');
+  // Everything was delivered (the server read it all): end our side so the test fails on its assertions, not a hang.
+  if (written >= total) socket.end();
   await closed(socket);
   return { written, response };
 }
