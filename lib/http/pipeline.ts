@@ -126,7 +126,15 @@ export function authenticationStep(
   const configProvider: RequestHeaderConfigProvider | undefined = options.requestHeader?.configProvider;
   const logger = options.logger ?? noopLogger;
   if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
-  return async (req, path) => {
+  // Anything that throws past the authenticator (a malformed result, a header-stripping bug) is answered the same way.
+  return (req, path) =>
+    authenticate(req, path).catch((err: unknown) =>
+      unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/'),
+    );
+  async function authenticate(
+    req: IncomingMessage,
+    path: string | undefined,
+  ): Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
     const view = toAuthnRequest(req);
     const started = performance.now();
     let result: AuthenticationResult;
@@ -161,7 +169,7 @@ export function authenticationStep(
       ...(result.audiences && { audiences: result.audiences }),
     };
     return { ok: true, identity };
-  };
+  }
 }
 
 /** The path of a request URI (before `?`). */
@@ -291,12 +299,24 @@ export type AuthorizationStepResult =
  * Deny/NoOpinion → 500 `Internal Server Error: "<uri>": <error>`; otherwise 403 with the Kubernetes `Status` body.
  * Stops waiting for the review when `res` closes before it is answered.
  */
-export async function authorizationStep(
+export function authorizationStep(
   authorizer: Authorizer,
   attrs: RequestAttributes,
   uri: string,
   res: ServerResponse | undefined,
   logger: Logger = noopLogger,
+): Promise<AuthorizationStepResult> {
+  return authorize(authorizer, attrs, uri, res, logger).catch((err: unknown) =>
+    unexpectedError(logger, 'authorization', err, res?.req?.method ?? attrs?.verb ?? 'GET', uri),
+  );
+}
+
+async function authorize(
+  authorizer: Authorizer,
+  attrs: RequestAttributes,
+  uri: string,
+  res: ServerResponse | undefined,
+  logger: Logger,
 ): Promise<AuthorizationStepResult> {
   const started = performance.now();
   let result: AuthorizationResult | undefined;
