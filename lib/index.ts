@@ -52,6 +52,7 @@ export * from './http/go-quote.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
 export * from './http/selectors.js';
+export * from './http/refusal-log.js';
 export * from './http/status.js';
 
 export * from './cluster/index.js';
