@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Authorizer, RequestAttributes, RequestInfo } from '../authz/interfaces.js';
 import { authorizerAttributes, type RequestInfoOptions } from '../http/request-info.js';
 import {
@@ -7,13 +7,15 @@ import {
   authorizationStep,
   delegatedAuthPipeline,
   requestInfoStep,
+  unexpectedError,
   writeNodeResponse,
   type AttributesOverride,
   type AuthenticationStepOptions,
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
-import { internalError } from '../http/status.js';
+import { refusalLogFor } from '../http/refusal-log.js';
+import { exposedErrorStatus, internalError } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 
 /**
@@ -45,6 +47,16 @@ export interface ExpressRequestInfoOptions extends RequestInfoOptions {
 }
 
 /**
+ * Our middleware never hands an error of its own to Express (`next(err)`): Express's default handler would answer
+ * with an HTML page carrying the stack trace and source paths. An unexpected error is answered here, as Go's
+ * WithPanicRecovery does, and logged with its stack.
+ */
+function failUnexpectedly(logger: Logger, step: string, req: Request, res: Response) {
+  return (err: unknown): void =>
+    writeNodeResponse(res, unexpectedError(logger, step, err, req.method, requestUri(req)).response);
+}
+
+/**
  * Go's WithRequestInfo: `res.locals.requestInfo`; 400 (malformed escape, or a target the frameworks could read as
  * different paths: lib/http/request-target) or 500 (resolver error) otherwise. Install it before the routes.
  */
@@ -69,15 +81,19 @@ export type ExpressAuthenticateOptions = AuthenticationStepOptions;
  */
 export function authenticate(options: ExpressAuthenticateOptions = {}): RequestHandler {
   const step = authenticationStep(options);
+  const logger = options.logger ?? noopLogger;
   return function authenticate(req: Request, res: Response, next: NextFunction) {
-    step(req, req.path).then((r) => {
-      if (!r.ok) return writeNodeResponse(res, r.response);
-      const locals = delegatedAuthLocals(res);
-      locals.user = r.identity.user;
-      locals.authenticator = r.identity.authenticator;
-      if (r.identity.audiences) locals.audiences = r.identity.audiences;
-      next();
-    }, next);
+    step(req, req.path).then(
+      (r) => {
+        if (!r.ok) return writeNodeResponse(res, r.response);
+        const locals = delegatedAuthLocals(res);
+        locals.user = r.identity.user;
+        locals.authenticator = r.identity.authenticator;
+        if (r.identity.audiences) locals.audiences = r.identity.audiences;
+        next();
+      },
+      failUnexpectedly(logger, 'authentication', req, res),
+    );
   };
 }
 
@@ -117,15 +133,23 @@ export function authorize(options: ExpressAuthorizeOptions): RequestHandler {
       logger.error({ uri }, 'no RequestInfo found in the context (install requestInfo() before authorize())');
       return writeNodeResponse(res, internalError(uri, 'no RequestInfo found in the context'));
     }
-    let attrs = authorizerAttributes(locals.user, info);
-    if (options.attributes) attrs = options.attributes(req, attrs);
-    attrs = applyAttributesOverride(attrs, locals.authorizationOverride);
+    let attrs: RequestAttributes;
+    try {
+      attrs = authorizerAttributes(locals.user, info);
+      if (options.attributes) attrs = options.attributes(req, attrs);
+      attrs = applyAttributesOverride(attrs, locals.authorizationOverride);
+    } catch (err) {
+      return failUnexpectedly(logger, 'authorization attributes', req, res)(err);
+    }
     locals.attributes = attrs;
-    authorizationStep(options.authorizer, attrs, uri, res, logger).then((r) => {
-      locals.authorization = r.result;
-      if (r.ok) return next();
-      if (r.response) writeNodeResponse(res, r.response);
-    }, next);
+    authorizationStep(options.authorizer, attrs, uri, res, logger).then(
+      (r) => {
+        locals.authorization = r.result;
+        if (r.ok) return next();
+        if (r.response) writeNodeResponse(res, r.response);
+      },
+      failUnexpectedly(logger, 'authorization', req, res),
+    );
   };
 }
 
@@ -142,6 +166,7 @@ export function delegatedAuth(options: ExpressDelegatedAuthOptions = {}): Reques
   checkAuthorizeOptions(options);
   const pipeline = delegatedAuthPipeline(options);
   const attributes = options.attributes;
+  const logger = options.logger ?? noopLogger;
   return function delegatedAuth(req: Request, res: Response, next: NextFunction) {
     const locals = delegatedAuthLocals(res);
     pipeline
@@ -151,10 +176,50 @@ export function delegatedAuth(options: ExpressDelegatedAuthOptions = {}): Reques
         // Express's router keeps the scheme and host it saw first and strips them itself (see requestInfo()).
         requestTarget: { rewriteAbsoluteForm: false },
       })
-      .then((r) => {
-        if (r.state) Object.assign(locals, r.state);
-        if (r.ok) return next();
-        if (r.response) writeNodeResponse(res, r.response);
-      }, next);
+      .then(
+        (r) => {
+          if (r.state) Object.assign(locals, r.state);
+          if (r.ok) return next();
+          if (r.response) writeNodeResponse(res, r.response);
+        },
+        failUnexpectedly(logger, 'delegated auth', req, res),
+      );
+  };
+}
+
+export interface StatusErrorHandlerOptions {
+  /** Where errors are logged (message and stack at error; exposed 4xx at info). Default: silent, NODE_DEBUG-able. */
+  readonly logger?: Logger;
+}
+
+/**
+ * Install last (`app.use(statusErrorHandler())`) so that no error reaches Express's default handler, whose HTML
+ * page carries the stack trace and source paths outside production. An error with a 4xx `status` (http-errors,
+ * body-parser: "request entity too large"; not `expose: false`) becomes a Kubernetes `Status` with its message;
+ * anything else becomes Go's panic answer (a fixed 500 text) with the message and stack in the log only. After the
+ * response started, the connection is destroyed (the client sees a truncated response, never a second one).
+ */
+export function statusErrorHandler(options: StatusErrorHandlerOptions = {}): ErrorRequestHandler {
+  const logger = options.logger ?? noopLogger;
+  return function statusErrorHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
+    const uri = requestUri(req);
+    if (res.headersSent) {
+      unexpectedError(logger, 'route handler', err, req.method, uri);
+      res.destroy();
+      return;
+    }
+    const exposed = exposedErrorStatus(err);
+    if (exposed) {
+      refusalLogFor(logger).log(
+        'info',
+        'route',
+        String(exposed.status),
+        { method: req.method, uri, code: exposed.status, error: (err as Error).message },
+        `request failed: ${(err as Error).message}`,
+      );
+      writeNodeResponse(res, exposed);
+      return;
+    }
+    writeNodeResponse(res, unexpectedError(logger, 'route handler', err, req.method, uri).response);
   };
 }

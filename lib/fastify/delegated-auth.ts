@@ -5,11 +5,14 @@ import {
   badRequestResponse,
   delegatedAuthPipeline,
   requestTargetResponse,
+  unexpectedError,
   writeNodeResponse,
   type AttributesOverride,
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
+import { exposedErrorStatus } from '../http/status.js';
+import { noopLogger, type Logger } from '../log.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,6 +47,7 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
     throw new TypeError('"attributes" must be a function');
   }
   const pipeline = delegatedAuthPipeline(options);
+  const logger = options.logger ?? noopLogger;
   const { attributes, authorizationOverride } = options;
   // find-my-way routed before this hook runs: refuse what it would have routed differently from the authorized path.
   // It strips an absolute-form scheme and host as lib/http/request-target does; `;` and a trailing slash depend on
@@ -54,11 +58,18 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   };
   if (!fastify.hasRequestDecorator('kubeAuth')) fastify.decorateRequest('kubeAuth', null);
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const r = await pipeline.run(request.raw, reply.raw, request.raw.url ?? request.url, {
-      ...(attributes && { attributes: (d: RequestAttributes) => attributes(request, d) }),
-      ...(authorizationOverride && { override: () => authorizationOverride(request) }),
-      requestTarget,
-    });
+    const uri = request.raw.url ?? request.url;
+    let r: Awaited<ReturnType<typeof pipeline.run>>;
+    try {
+      r = await pipeline.run(request.raw, reply.raw, uri, {
+        ...(attributes && { attributes: (d: RequestAttributes) => attributes(request, d) }),
+        ...(authorizationOverride && { override: () => authorizationOverride(request) }),
+        requestTarget,
+      });
+    } catch (err) {
+      // Never thrown to Fastify: its error handler would put the exception message in the body.
+      r = { ok: false, response: unexpectedError(logger, 'delegated auth', err, request.method, uri).response };
+    }
     if (r.ok) {
       request.kubeAuth = r.state;
       return;
@@ -101,4 +112,32 @@ export function kubeFrameworkErrors(error: FastifyError, request: FastifyRequest
     return;
   }
   reply.code(400).send({ error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 });
+}
+
+export interface KubeErrorHandlerOptions {
+  /** Where errors are logged (message and stack at error). Default: silent, NODE_DEBUG-able. */
+  readonly logger?: Logger;
+}
+
+/**
+ * Pass to `fastify.setErrorHandler(kubeErrorHandler())`: Fastify's default handler puts the exception message of a
+ * route's 500 in the JSON body. This answers a 4xx error (validation, `statusCode` 4xx) with a Kubernetes `Status`
+ * carrying its message, and anything else with Go's panic text (a fixed 500), the message and stack in the log only.
+ * The plugin's own hook never throws, so this only concerns the application's routes.
+ */
+export function kubeErrorHandler(
+  options: KubeErrorHandlerOptions = {},
+): (error: unknown, request: FastifyRequest, reply: FastifyReply) => void {
+  const logger = options.logger ?? noopLogger;
+  return function kubeErrorHandler(error, request, reply) {
+    const uri = request.raw.url ?? request.url;
+    const response =
+      exposedErrorStatus(error) ?? unexpectedError(logger, 'route handler', error, request.method, uri).response;
+    reply.hijack();
+    if (reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    writeNodeResponse(reply.raw, response);
+  };
 }

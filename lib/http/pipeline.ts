@@ -14,6 +14,7 @@ import type { DelegatedAuth } from '../delegated-auth.js';
 import type { KdaError, KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
+import { refusalLogFor, type RefusalLogLimit } from './refusal-log.js';
 import { authorizerAttributes, resolveRequestInfo, type RequestInfoOptions } from './request-info.js';
 import {
   checkRequestTarget,
@@ -22,7 +23,7 @@ import {
   type RequestTargetOptions,
 } from './request-target.js';
 import { stripIdentityHeaders, toAuthnRequest } from './request.js';
-import { forbidden, internalError, statusFailure, unauthorized, type HttpResponse } from './status.js';
+import { forbidden, internalError, panicResponse, statusFailure, unauthorized, type HttpResponse } from './status.js';
 
 /**
  * The framework-agnostic steps of Go's handler chain (WithRequestInfo → WithAuthentication → WithAuthorization)
@@ -91,23 +92,56 @@ export function requestInfoStep(
   logger: Logger = noopLogger,
   targetOptions: RequestTargetOptions = {},
 ): { readonly ok: true; readonly info: RequestInfo; readonly target: AcceptedRequestTarget } | PipelineRefusal {
-  const checked = requestTargetStep(method, uri, targetOptions, logger);
-  if (!checked.ok) return checked;
-  // The original target: resolveRequestInfo strips an absolute-form prefix itself, and Go's messages quote it as sent.
-  const result = resolveRequestInfo(method, uri, { authorizationSelectors: options.authorizationSelectors === true });
+  let checked: ReturnType<typeof requestTargetStep>;
+  let result: ReturnType<typeof resolveRequestInfo>;
+  try {
+    checked = requestTargetStep(method, uri, targetOptions, logger);
+    if (!checked.ok) return checked;
+    // The original target: resolveRequestInfo strips an absolute-form prefix itself, and Go's messages quote it as
+    // sent.
+    result = resolveRequestInfo(method, uri, { authorizationSelectors: options.authorizationSelectors === true });
+  } catch (err) {
+    return unexpectedError(logger, 'request-info', err, method, uri);
+  }
   if (result.ok) return { ok: true, info: result.info, target: checked.target };
+  const refusals = refusalLogFor(logger);
   if (result.error.details.status === 400) {
-    logger.warn({ method, uri, code: result.error.code }, result.error.message);
+    refusals.log(
+      'warn',
+      'request-info',
+      `400:${result.error.code}`,
+      { method, uri, code: result.error.code },
+      result.error.message,
+    );
     return { ok: false, response: badRequestResponse, closeConnection: true };
   }
   const message = `failed to create RequestInfo: ${result.error.message}`;
-  logger.error({ method, uri, code: result.error.code }, message);
+  refusals.log('error', 'request-info', `500:${result.error.code}`, { method, uri, code: result.error.code }, message);
   return { ok: false, response: internalError(uri, message) };
 }
 
 /** Makes an absolute-form `req.url` origin-form (the path the request was authorized for). */
 export function useOriginForm(req: { url?: string | undefined }, target: AcceptedRequestTarget): void {
   if (target.absolute) req.url = target.uri;
+}
+
+/**
+ * An exception or rejection from our own steps or the callbacks they run (authenticator, authorizer, attribute
+ * hooks): a bug, never a decision. Answered like Go's WithPanicRecovery (a fixed 500 text, nothing of the error in
+ * the body) and logged at error with the message and stack, so the cause is in the log only.
+ */
+export function unexpectedError(
+  logger: Logger,
+  step: string,
+  err: unknown,
+  method: string,
+  uri: string,
+): PipelineRefusal {
+  const error = err instanceof Error ? err.message : String(err);
+  const fields: Record<string, unknown> = { step, method, uri, error };
+  if (err instanceof Error && err.stack) fields.stack = err.stack;
+  refusalLogFor(logger).log('error', 'unexpected-error', step, fields, `${step} failed unexpectedly: ${error}`);
+  return { ok: false, response: panicResponse };
 }
 
 /** What authentication yields (the same fields Koa's `ctx.state` gets). */
@@ -127,6 +161,11 @@ export interface AuthenticationStepOptions extends DelegatingAuthenticatorOption
   readonly authenticator?: RequestAuthenticator;
   /** Where refusals are logged (warn with the cause; no credentials at debug). Default: silent, NODE_DEBUG-able. */
   readonly logger?: Logger;
+  /**
+   * Rate limit of refusal lines per cause on `logger` (shared by every middleware logging there); suppressed lines
+   * are summarised and counted (`kube_delegated_auth_suppressed_log_lines_total`). Default 10 lines per cause per 10 s.
+   */
+  readonly refusalLogLimit?: RefusalLogLimit;
 }
 
 /** A bound WithAuthentication step: validates the options once (no I/O), then runs per request. */
@@ -142,10 +181,25 @@ export function authenticationStep(
   }
   const configProvider: RequestHeaderConfigProvider | undefined = options.requestHeader?.configProvider;
   const logger = options.logger ?? noopLogger;
-  return async (req, path) => {
+  if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
+  // Anything that throws past the authenticator (a malformed result, a header-stripping bug) is answered the same way.
+  return (req, path) =>
+    authenticate(req, path).catch((err: unknown) =>
+      unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/'),
+    );
+  async function authenticate(
+    req: IncomingMessage,
+    path: string | undefined,
+  ): Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
     const view = toAuthnRequest(req);
     const started = performance.now();
-    const result = await authenticator.authenticateRequest(view);
+    let result: AuthenticationResult;
+    try {
+      result = await authenticator.authenticateRequest(view);
+      if (typeof result !== 'object' || result === null) throw new TypeError('authenticator returned no result');
+    } catch (err) {
+      return unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/');
+    }
     if (authenticationChannel.hasSubscribers) {
       const event: AuthenticationEvent = {
         ...(result.ok
@@ -171,7 +225,7 @@ export function authenticationStep(
       ...(result.audiences && { audiences: result.audiences }),
     };
     return { ok: true, identity };
-  };
+  }
 }
 
 /** The path of a request URI (before `?`). */
@@ -197,8 +251,15 @@ export function logAuthenticationRefusal(
 ): void {
   const declined = result.declined ?? [];
   const { error } = result;
+  const refusals = refusalLogFor(logger);
   if (!error && declined.length === 0) {
-    logger.debug({ method, path, check: 'no-credentials' }, 'request refused: no credentials and anonymous disabled');
+    refusals.log(
+      'debug',
+      'authentication',
+      'no-credentials',
+      { method, path, check: 'no-credentials' },
+      'request refused: no credentials and anonymous disabled',
+    );
     return;
   }
   // A declined front-proxy (verified certificate, missing username) explains the refusal better than the x509 error
@@ -218,7 +279,14 @@ export function logAuthenticationRefusal(
   fields.method = method;
   fields.path = path;
   const lead = declined[0]?.message as string | undefined;
-  logger.warn(fields, `request refused: ${[lead, error?.message].filter(Boolean).join('; ')}`);
+  const cause = String(primary.check ?? error?.code ?? 'unknown');
+  refusals.log(
+    'warn',
+    'authentication',
+    cause,
+    fields,
+    `request refused: ${[lead, error?.message].filter(Boolean).join('; ')}`,
+  );
 }
 
 /**
@@ -287,29 +355,47 @@ export type AuthorizationStepResult =
  * Deny/NoOpinion → 500 `Internal Server Error: "<uri>": <error>`; otherwise 403 with the Kubernetes `Status` body.
  * Stops waiting for the review when `res` closes before it is answered.
  */
-export async function authorizationStep(
+export function authorizationStep(
   authorizer: Authorizer,
   attrs: RequestAttributes,
   uri: string,
   res: ServerResponse | undefined,
   logger: Logger = noopLogger,
 ): Promise<AuthorizationStepResult> {
+  return authorize(authorizer, attrs, uri, res, logger).catch((err: unknown) =>
+    unexpectedError(logger, 'authorization', err, res?.req?.method ?? attrs?.verb ?? 'GET', uri),
+  );
+}
+
+async function authorize(
+  authorizer: Authorizer,
+  attrs: RequestAttributes,
+  uri: string,
+  res: ServerResponse | undefined,
+  logger: Logger,
+): Promise<AuthorizationStepResult> {
   const started = performance.now();
-  // Cached and static answers need no I/O, hence no AbortController or `close` listener (≈10 µs a request).
-  let result = authorizer.authorizeSync?.(attrs);
+  let result: AuthorizationResult | undefined;
   let controller: AbortController | undefined;
-  if (result === undefined) {
-    // Stop waiting for the review when the client goes away (the shared review itself carries on for others).
-    const c = (controller = new AbortController());
-    const onClose = () => {
-      if (!res!.writableEnded) c.abort(new Error('client disconnected'));
-    };
-    res?.once('close', onClose);
-    try {
-      result = await authorizer.authorize(attrs, c.signal);
-    } finally {
-      res?.off('close', onClose);
+  try {
+    // Cached and static answers need no I/O, hence no AbortController or `close` listener (≈10 µs a request).
+    result = authorizer.authorizeSync?.(attrs);
+    if (result === undefined) {
+      // Stop waiting for the review when the client goes away (the shared review itself carries on for others).
+      const c = (controller = new AbortController());
+      const onClose = () => {
+        if (!res!.writableEnded) c.abort(new Error('client disconnected'));
+      };
+      res?.once('close', onClose);
+      try {
+        result = await authorizer.authorize(attrs, c.signal);
+      } finally {
+        res?.off('close', onClose);
+      }
     }
+    if (typeof result !== 'object' || result === null) throw new TypeError('authorizer returned no result');
+  } catch (err) {
+    return unexpectedError(logger, 'authorization', err, res?.req?.method ?? attrs.verb, uri);
   }
   if (controller?.signal.aborted && result.decision !== Decision.Allow) {
     logger.debug({ uri }, 'client disconnected while authorizing');
@@ -342,14 +428,24 @@ export async function authorizationStep(
     decision: result.decision,
     reason: result.reason,
   };
+  const refusals = refusalLogFor(logger);
   if (result.error) {
-    logger.error(
+    refusals.log(
+      'error',
+      'authorization',
+      `error:${result.error.code ?? result.error.name}`,
       { ...fields, code: result.error.code, error: result.error.message },
       `authorization error: ${result.error.message}`,
     );
     return { ok: false, response: internalError(uri, result.error.message), result };
   }
-  logger.info(fields, `forbidden${result.reason ? `: ${result.reason}` : ''}`);
+  refusals.log(
+    'info',
+    'authorization',
+    `forbidden:${attrs.user?.name ?? ''}`,
+    fields,
+    `forbidden${result.reason ? `: ${result.reason}` : ''}`,
+  );
   return { ok: false, response: forbidden(attrs, result.reason), result };
 }
 
@@ -420,6 +516,7 @@ export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}
     throw new TypeError('"authorizer" must implement authorize');
   }
   const logger = options.logger ?? noopLogger;
+  if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
   const infoOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
   return {
     async run(req, res, uri, hooks = {}) {
@@ -431,15 +528,42 @@ export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}
       if (!authn.ok) return { ok: false, response: authn.response, state: { requestInfo: info.info } };
       const base: DelegatedAuthState = { requestInfo: info.info, ...authn.identity };
       if (!authorizer) return { ok: true, state: base };
-      let attrs = authorizerAttributes(base.user, info.info);
-      if (hooks.attributes) attrs = hooks.attributes(attrs);
-      attrs = applyAttributesOverride(attrs, hooks.override?.());
+      let attrs: RequestAttributes;
+      try {
+        attrs = authorizerAttributes(base.user, info.info);
+        if (hooks.attributes) attrs = hooks.attributes(attrs);
+        attrs = applyAttributesOverride(attrs, hooks.override?.());
+      } catch (err) {
+        const r = unexpectedError(logger, 'authorization attributes', err, method, uri);
+        return { ok: false, response: r.response, state: base };
+      }
       const authz = await authorizationStep(authorizer, attrs, uri, res, logger);
       const state = { ...base, attributes: attrs, ...(authz.result && { authorization: authz.result }) };
       if (authz.ok) return { ok: true, state };
       return { ok: false, response: authz.response, state };
     },
   };
+}
+
+/**
+ * Go's net/http discards at most 256 KiB of a body the handler did not read, then closes the connection rather than
+ * read more (`maxPostHandlerReadBytes`). Node would read any unread body to the end to keep the connection.
+ */
+export const maxDiscardedBodyBytes = 256 * 1024;
+
+/**
+ * True when a refused request still has a body that is chunked, of unknown length or above
+ * {@link maxDiscardedBodyBytes}: the refusal is then sent with `Connection: close`, so the server never reads the
+ * rest (an anonymous 20 MB upload costs the server the bytes already in flight, not 20 MB). A small declared body
+ * is discarded by Node as Go discards it, and the keep-alive connection survives.
+ */
+export function refusalMustClose(req: IncomingMessage | undefined): boolean {
+  if (!req || req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  if (length === undefined) return false;
+  const n = Number(length);
+  return !(Number.isSafeInteger(n) && n <= maxDiscardedBodyBytes);
 }
 
 /** Writes a pipeline response with the plain node:http API (no framework defaults such as ETag or charset). */
@@ -450,6 +574,7 @@ export function writeNodeResponse(res: ServerResponse, response: HttpResponse): 
   }
   res.statusCode = response.status;
   for (const [k, v] of Object.entries(response.headers)) res.setHeader(k, v);
+  if (response.status >= 400 && refusalMustClose(res.req)) res.setHeader('connection', 'close');
   res.setHeader('content-length', Buffer.byteLength(response.body));
   res.end(response.body);
 }

@@ -112,3 +112,53 @@ export function statusFailure(code: number, reason: string, message: string, det
   body.code = code;
   return { status: code, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
 }
+
+/**
+ * What Go's WithPanicRecovery answers when a handler panics (`http.Error`, so text/plain and nosniff): a fixed text,
+ * nothing of the error. Used for every unexpected exception in our middleware (an authenticator or authorizer that
+ * throws, a bug): the message and stack go to the log only.
+ */
+export const panicResponse: HttpResponse = Object.freeze({
+  status: 500,
+  headers: Object.freeze({ 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }),
+  body: 'This request caused apiserver to panic. Look in the logs for details.\n',
+});
+
+/** Kubernetes `StatusReason` of a 4xx code (metav1), or undefined (Go's StatusReasonUnknown, omitted). */
+const statusReasons: Readonly<Record<number, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Expired',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+};
+
+/**
+ * A 4xx `Status` carrying the message of a client error: an error with a 4xx `status` or `statusCode` (http-errors,
+ * body-parser's "request entity too large", Fastify's validation errors) unless it says `expose: false`, the
+ * convention Koa follows too. Undefined for anything else, which must be answered as an unexpected error.
+ */
+export function exposedErrorStatus(err: unknown): HttpResponse | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
+  const code = typeof e.status === 'number' ? e.status : e.statusCode;
+  if (typeof code !== 'number' || code < 400 || code > 499 || e.expose === false) return undefined;
+  const reason = statusReasons[code];
+  const body = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: typeof e.message === 'string' ? e.message : '',
+    ...(reason && { reason }),
+    code,
+  };
+  return { status: code, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
+}

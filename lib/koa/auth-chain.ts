@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { RequestAuthenticator } from '../authn/interfaces.js';
 import type { Authorizer } from '../authz/interfaces.js';
+import type { RefusalLogLimit } from '../http/refusal-log.js';
 import type { Logger } from '../log.js';
 import { authenticate, type AuthenticateOptions } from './authenticate.js';
 import { authorize, type AuthorizeOptions } from './authorize.js';
@@ -22,6 +23,8 @@ export interface AuthChainOptions {
   readonly authorizationSelectors?: boolean;
   /** Default: silent (NODE_DEBUG=kube-delegated-auth prints). */
   readonly logger?: Logger;
+  /** Rate limit of refusal lines per cause on `logger`. Default 10 per cause per 10 s. */
+  readonly refusalLogLimit?: RefusalLogLimit;
 }
 
 /**
@@ -39,6 +42,7 @@ export function authChain(options: AuthChainOptions): Middleware[] {
       authenticator: options.authenticator,
       ...(options.requestHeader && { requestHeader: options.requestHeader }),
       ...(logger && { logger }),
+      ...(options.refusalLogLimit && { refusalLogLimit: options.refusalLogLimit }),
     }) as Middleware,
     authorize({
       authorizer: options.authorizer,

@@ -1,7 +1,13 @@
 import type { Context, Middleware } from 'koa';
 import type { UserInfo } from '../authn/interfaces.js';
 import type { AuthorizationResult, Authorizer, RequestAttributes, RequestInfo } from '../authz/interfaces.js';
-import { applyAttributesOverride, authorizationStep, type AttributesOverride } from '../http/pipeline.js';
+import {
+  applyAttributesOverride,
+  authorizationStep,
+  unexpectedError,
+  type AttributesOverride,
+} from '../http/pipeline.js';
+import { refusalLogFor, type RefusalLogLimit } from '../http/refusal-log.js';
 import { authorizerAttributes } from '../http/request-info.js';
 import { internalError } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -41,6 +47,8 @@ export interface AuthorizeOptions {
   readonly attributes?: (ctx: Context, defaults: RequestAttributes) => RequestAttributes;
   /** 403s log at info and 500s at error, once each with the reason. Default: silent, NODE_DEBUG-able. */
   readonly logger?: Logger;
+  /** Rate limit of refusal lines per cause on `logger` (see `authenticate()`). Default 10 per cause per 10 s. */
+  readonly refusalLogLimit?: RefusalLogLimit;
 }
 
 /**
@@ -55,6 +63,7 @@ export function authorize(options: AuthorizeOptions): Middleware<AuthorizeState>
     throw new TypeError('"attributes" must be a function');
   }
   const logger = options.logger ?? noopLogger;
+  if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
 
   return async function authorize(ctx, next) {
     const uri = ctx.req.url ?? ctx.url;
@@ -64,9 +73,15 @@ export function authorize(options: AuthorizeOptions): Middleware<AuthorizeState>
       writeResponse(ctx, internalError(uri, 'no RequestInfo found in the context'));
       return;
     }
-    let attrs = authorizerAttributes(ctx.state.user, info);
-    if (options.attributes) attrs = options.attributes(ctx as unknown as Context, attrs);
-    attrs = applyAttributesOverride(attrs, ctx.state.authorizationOverride);
+    let attrs: RequestAttributes;
+    try {
+      attrs = authorizerAttributes(ctx.state.user, info);
+      if (options.attributes) attrs = options.attributes(ctx as unknown as Context, attrs);
+      attrs = applyAttributesOverride(attrs, ctx.state.authorizationOverride);
+    } catch (err) {
+      writeResponse(ctx, unexpectedError(logger, 'authorization attributes', err, ctx.method, uri).response);
+      return;
+    }
     ctx.state.attributes = attrs;
 
     const outcome = await authorizationStep(authorizer, attrs, uri, ctx.res, logger);

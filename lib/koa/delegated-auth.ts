@@ -5,6 +5,8 @@ import { authChain, composeMiddleware, type AuthChainOptions } from './auth-chai
 export interface KoaDelegatedAuthOptions extends DelegatedAuthOptions {
   /** Per-route override of the authorization attributes (see `authorize()`). */
   readonly attributes?: AuthChainOptions['attributes'];
+  /** Rate limit of refusal lines per cause on `logger`. Default 10 per cause per 10 s. */
+  readonly refusalLogLimit?: AuthChainOptions['refusalLogLimit'];
 }
 
 /** `createDelegatedAuth()` plus the Koa middleware that enforces it. */
@@ -16,7 +18,7 @@ export interface KoaDelegatedAuth extends DelegatedAuth {
 /** The Koa chain over an assembled stack (the middleware of `delegatedAuth()`, as separate middleware). */
 export function delegatedAuthChain(
   stack: Pick<DelegatedAuth, 'authenticator' | 'authorizer' | 'trust'>,
-  options: Pick<KoaDelegatedAuthOptions, 'attributes' | 'authorizationSelectors' | 'logger'> = {},
+  options: Pick<KoaDelegatedAuthOptions, 'attributes' | 'authorizationSelectors' | 'logger' | 'refusalLogLimit'> = {},
 ): Middleware[] {
   return authChain({
     authenticator: stack.authenticator,
@@ -25,6 +27,7 @@ export function delegatedAuthChain(
     ...(options.attributes && { attributes: options.attributes }),
     ...(options.authorizationSelectors !== undefined && { authorizationSelectors: options.authorizationSelectors }),
     ...(options.logger && { logger: options.logger }),
+    ...(options.refusalLogLimit && { refusalLogLimit: options.refusalLogLimit }),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { RequestInfo } from '../authz/interfaces.js';
-import { requestInfoStep, useOriginForm } from '../http/pipeline.js';
+import type { IncomingMessage } from 'node:http';
+import { refusalMustClose, requestInfoStep, useOriginForm } from '../http/pipeline.js';
 import type { RequestInfoOptions } from '../http/request-info.js';
 import type { HttpResponse } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -15,12 +16,16 @@ export interface RequestInfoState {
   requestInfo: RequestInfo;
 }
 
-/** Writes a lib/http response on a Koa context (headers first, so Koa keeps our Content-Type). */
+/**
+ * Writes a lib/http response on a Koa context (headers first, so Koa keeps our Content-Type). A refusal of a request
+ * whose large or chunked body is unread closes the connection instead of reading it (see `refusalMustClose`).
+ */
 export function writeResponse(
-  ctx: { set(field: string, value: string): void; status: number; body: unknown },
+  ctx: { set(field: string, value: string): void; status: number; body: unknown; req?: IncomingMessage },
   res: HttpResponse,
 ): void {
   for (const [k, v] of Object.entries(res.headers)) ctx.set(k, v);
+  if (res.status >= 400 && refusalMustClose(ctx.req)) ctx.set('connection', 'close');
   ctx.status = res.status;
   ctx.body = res.body;
 }

@@ -11,6 +11,8 @@ import type { CABundleProvider, TrustStatus } from '../trust/interfaces.js';
 export const channelNames = Object.freeze({
   authn: 'kube-delegated-auth:authn',
   authz: 'kube-delegated-auth:authz',
+  /** One message per refusal log line suppressed by the rate limit (lib/http/refusal-log.ts). */
+  logSuppressed: 'kube-delegated-auth:log-suppressed',
 });
 
 /** What `authenticate()` publishes on `kube-delegated-auth:authn` (fields read here; extra fields are ignored). */
@@ -345,8 +347,18 @@ export function createMetrics(options: CreateMetricsOptions = {}): KdaMetrics {
     authzAttempts.inc({ result: e.result });
     authzDuration.observe({ result: e.result }, e.durationSeconds);
   };
+  const suppressedLogLines = new Counter({
+    name: 'kube_delegated_auth_suppressed_log_lines_total',
+    help: 'Refusal log lines not written because their cause exceeded the per-cause rate limit, by category.',
+    labelNames: ['category'],
+    registers,
+  });
+  const onLogSuppressed = (message: unknown): void => {
+    suppressedLogLines.inc({ category: (message as { category: string }).category });
+  };
   subscribe(channelNames.authn, onAuthn);
   subscribe(channelNames.authz, onAuthz);
+  subscribe(channelNames.logSuppressed, onLogSuppressed);
 
   const timed = async <T>(total: Counter, duration: Histogram, call: () => Promise<T>): Promise<T> => {
     const started = performance.now();
@@ -404,6 +416,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): KdaMetrics {
       closed = true;
       unsubscribe(channelNames.authn, onAuthn);
       unsubscribe(channelNames.authz, onAuthz);
+      unsubscribe(channelNames.logSuppressed, onLogSuppressed);
       tokenCaches.clear();
       authorizers.clear();
       trustSources.clear();

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestAttributes } from '../authz/interfaces.js';
 import {
   delegatedAuthPipeline,
+  unexpectedError,
   writeNodeResponse,
   type AttributesOverride,
   type DelegatedAuthPipelineOptions,
@@ -59,13 +60,11 @@ export function withDelegatedAuth(
   };
   return (req, res) => {
     run(req, res).catch((err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err);
-      logger.error({ method: req.method, uri: req.url, error: message }, `request handler failed: ${message}`);
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain; charset=utf-8');
-        res.end('Internal Server Error\n');
-      } else res.destroy();
+      // The handler's error (the pipeline answers its own): message and stack to the log, Go's panic text to the
+      // client, or a cut connection when the response had already started.
+      const refusal = unexpectedError(logger, 'request handler', err, req.method ?? 'GET', req.url ?? '/');
+      if (!res.headersSent) writeNodeResponse(res, refusal.response);
+      else res.destroy();
     });
   };
 }

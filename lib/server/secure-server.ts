@@ -3,9 +3,10 @@ import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { InvalidOptionError, KdaError } from '../errors.js';
+import { refusalLogFor } from '../http/refusal-log.js';
 import { noopLogger, type Logger } from '../log.js';
 import { createCertificate } from '../pki/certificates.js';
 import type { CABundleProvider } from '../trust/interfaces.js';
@@ -42,6 +43,37 @@ export interface SecureServerOptions {
   readonly certReloadInterval?: number;
   /** Time (ms) close() waits for in-flight requests before destroying their sockets. Default 10_000. */
   readonly shutdownTimeout?: number;
+  /**
+   * Time (ms) a client has to finish the TLS handshake and send the request headers, counted from the connection,
+   * however slowly the bytes trickle in (slowloris). Go's apiserver sets `ReadHeaderTimeout: 32s` on its
+   * http.Server, which also bounds the handshake. Node's `headersTimeout` and TLS `handshakeTimeout`. Default 32_000.
+   */
+  readonly readHeaderTimeout?: number;
+  /**
+   * Time (ms) a client has to send the whole request, headers and body (Node's `requestTimeout`; a slow upload is
+   * cut with 408). Go bounds a non-long-running request, body reading included, by `--request-timeout` (60 s);
+   * the time the handler takes to answer (a watch, say) is not counted here. 0 disables. Default 60_000.
+   */
+  readonly requestTimeout?: number;
+  /**
+   * Time (ms) a keep-alive connection may sit idle between requests (Node's `keepAliveTimeout`). Go's apiserver sets
+   * `IdleTimeout: 90s`, matching the client transports' own idle timeout, so a client never reuses a connection the
+   * server is closing. Default 90_000.
+   */
+  readonly idleTimeout?: number;
+  /**
+   * Largest request head (request line and headers, bytes) accepted; larger → 431. Go's apiserver allows 1 MiB
+   * (`MaxHeaderBytes: 1 << 20`); the default keeps Node's 16 KiB, which bounds what an anonymous client can make
+   * the server buffer — raise it for front proxies forwarding users with very many groups. Default 16_384.
+   */
+  readonly maxHeaderBytes?: number;
+  /**
+   * Most simultaneous connections; beyond it new connections are closed at once (Node's `maxConnections`). Go's
+   * servers have no connection cap (`--max-requests-inflight` limits requests being served: 400, plus 200 mutating)
+   * — set one when the service must bound its sockets, e.g. a little above the expected clients × connections.
+   * Default: no cap.
+   */
+  readonly maxConnections?: number;
   readonly logger?: Logger;
 }
 
@@ -61,6 +93,15 @@ export interface SecureServer {
   /** Stops accepting, closes idle sockets, waits for in-flight requests, stops watchers. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Go apiserver's http.Server `ReadHeaderTimeout` (32 s, "just shy of requestTimeoutUpperBound"). */
+export const defaultReadHeaderTimeout = 32_000;
+/** Go's `--request-timeout` default (60 s). */
+export const defaultRequestTimeout = 60_000;
+/** Go apiserver's http.Server `IdleTimeout` (90 s, http.DefaultTransport's keep-alive timeout). */
+export const defaultIdleTimeout = 90_000;
+/** Node's default `maxHeaderSize` (16 KiB), kept on purpose (Go allows 1 MiB). */
+export const defaultMaxHeaderBytes = 16_384;
 
 interface KeyPair {
   readonly cert: string;
@@ -87,9 +128,21 @@ function validate(opts: SecureServerOptions): void {
   if (opts.bindAddress !== undefined && isIP(opts.bindAddress) === 0) {
     problems.push(`"bindAddress" (--bind-address) must be an IP address, got ${JSON.stringify(opts.bindAddress)}`);
   }
-  for (const k of ['certReloadInterval', 'shutdownTimeout'] as const) {
+  for (const k of ['certReloadInterval', 'shutdownTimeout', 'readHeaderTimeout', 'idleTimeout'] as const) {
     const v = opts[k];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) problems.push(`"${k}" must be a positive number of ms`);
+  }
+  const rt = opts.requestTimeout;
+  if (rt !== undefined && (!Number.isFinite(rt) || rt < 0)) {
+    problems.push('"requestTimeout" must be a number of ms >= 0 (0 disables)');
+  } else if (rt !== undefined && rt > 0 && rt < (opts.readHeaderTimeout ?? defaultReadHeaderTimeout)) {
+    problems.push(
+      '"requestTimeout" must not be shorter than "readHeaderTimeout" (the headers are part of the request)',
+    );
+  }
+  for (const k of ['maxHeaderBytes', 'maxConnections'] as const) {
+    const v = opts[k];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) problems.push(`"${k}" must be a positive integer`);
   }
   if (problems.length > 0) throw new InvalidOptionError(problems);
 }
@@ -121,8 +174,54 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
   const shutdownTimeout = opts.shutdownTimeout ?? 10_000;
   const caProviders = [opts.clientCA, opts.requestHeaderCA];
 
+  const readHeaderTimeout = opts.readHeaderTimeout ?? defaultReadHeaderTimeout;
+  const requestTimeout = opts.requestTimeout ?? defaultRequestTimeout;
+
   // No cert/key yet: the first context is built in listen(), so creating the server does no I/O.
-  const server = createServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, opts.handler);
+  const server = createServer(
+    {
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      // Go bounds the handshake by ReadHeaderTimeout too (tlsHandshakeTimeout), then the headers.
+      handshakeTimeout: readHeaderTimeout,
+      headersTimeout: readHeaderTimeout,
+      requestTimeout,
+      keepAliveTimeout: opts.idleTimeout ?? defaultIdleTimeout,
+      maxHeaderSize: opts.maxHeaderBytes ?? defaultMaxHeaderBytes,
+      // Node enforces headersTimeout/requestTimeout on this tick (default 30 s): check often enough that a timeout
+      // is honoured within a quarter of itself.
+      connectionsCheckingInterval: Math.max(
+        25,
+        Math.min(30_000, Math.floor(Math.min(readHeaderTimeout, requestTimeout || Infinity) / 4)),
+      ),
+    },
+    opts.handler,
+  );
+  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
+  // Node starts headersTimeout at the first byte of a request: a connection that completes the handshake and then
+  // sends nothing would stay open forever. Go's read deadline (ReadHeaderTimeout) runs from the moment it starts
+  // reading the request, so do the same until the first byte arrives.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const timer = setTimeout(() => {
+      socket.off('data', firstBytes);
+      socket.destroy();
+    }, readHeaderTimeout);
+    timer.unref();
+    const firstBytes = () => clearTimeout(timer);
+    socket.once('data', firstBytes);
+    socket.once('close', firstBytes);
+  });
+  // Clients decide how often this happens: rate-limited like the pipeline's refusal lines.
+  server.on('drop', (data?: { remoteAddress?: string }) => {
+    refusalLogFor(logger).log(
+      'warn',
+      'connection',
+      'max-connections',
+      { maxConnections: server.maxConnections, remoteAddress: data?.remoteAddress },
+      'connection refused: maxConnections reached',
+    );
+  });
 
   // Handshake failures never reach the authenticators; log them so "client could not connect" is explainable.
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {

@@ -1,5 +1,6 @@
 import { connect } from 'node:tls';
 import { expect } from 'chai';
+import { panicResponse } from '../../lib/http/status.js';
 import { Decision, authorizerFunc, type AuthorizationResult } from '../../lib/authz/interfaces.js';
 import type { Logger } from '../../lib/log.js';
 import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
@@ -57,11 +58,12 @@ describe('node:http adapter withDelegatedAuth()', () => {
       ),
     );
     servers.push(s);
-    expect(await get(s, '/sync')).to.include({ status: 500, body: 'Internal Server Error\n' });
-    expect(await get(s, '/async')).to.include({ status: 500, body: 'Internal Server Error\n' });
+    // Go's WithPanicRecovery text: nothing of the error in the body, the message and stack in the log.
+    expect(await get(s, '/sync')).to.include({ status: 500, body: panicResponse.body });
+    expect(await get(s, '/async')).to.include({ status: 500, body: panicResponse.body });
     expect(log.lines.filter((l) => l.level === 'error').map((l) => l.msg)).to.deep.equal([
-      'request handler failed: boom',
-      'request handler failed: async boom',
+      'request handler failed unexpectedly: boom',
+      'request handler failed unexpectedly: async boom',
     ]);
   });
 

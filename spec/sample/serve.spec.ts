@@ -163,8 +163,30 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
     const ready = await request(`https://127.0.0.1:${s!.port}/readyz?verbose`, { dispatcher: agent() });
     expect(ready.statusCode).to.equal(200);
     const text = await ready.body.text();
-    expect(text).to.contain(`[+]trust:client-ca-bundle::${join(certDir, 'client-ca.crt')} ok`);
-    expect(text).to.contain(`[+]trust:request-header::${join(certDir, 'front-proxy-ca.crt')} ok`);
+    expect(text.split('\n')).to.include.members([
+      '[+]ping ok',
+      '[+]trust:client-ca-bundle ok',
+      '[+]trust:request-header ok',
+    ]);
+  });
+
+  it('anonymous /readyz and /readyz?verbose name checks only: no CA file path, no CA subject; the log has the paths', async () => {
+    const caFiles = [join(certDir, 'client-ca.crt'), join(certDir, 'front-proxy-ca.crt')];
+    const subjects = ['kube-delegated-auth', 'CN=', 'O='];
+    for (const path of ['/readyz', '/readyz?verbose', '/readyz?verbose=1', '/healthz?verbose', '/livez?verbose']) {
+      // No client certificate, no credentials: the anonymous caller the always-allow paths admit.
+      const r = await request(`https://127.0.0.1:${s!.port}${path}`, { dispatcher: agent() });
+      const text = await r.body.text();
+      expect(r.statusCode, path).to.equal(200);
+      for (const file of caFiles) expect(text, path).to.not.contain(file);
+      expect(text, path).to.not.contain(certDir);
+      expect(text, path).to.not.contain('::');
+      expect(text, path).to.not.match(/\/[a-z]/i);
+      for (const subject of subjects) expect(text, path).to.not.contain(subject);
+      expect(text, path).to.not.contain('last-known-good');
+    }
+    const log = s!.stdout + s!.stderr;
+    for (const file of caFiles) expect(log).to.contain(file);
   });
 
   it('widget CRUD through the front proxy as alice; bob (no groups) is forbidden', async () => {
@@ -251,7 +273,14 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
   const trust = { status: () => statuses } as unknown as TrustSource;
   const names = { client: 'client-ca::cm', rh: 'request-header::cm', cfg: 'request-header-config::cm' };
   const required = new Set([names.rh, names.cfg]);
-  const cases: readonly { name: string; statuses: TrustStatus[]; status: number; lines: readonly string[] }[] = [
+  const cases: readonly {
+    name: string;
+    statuses: TrustStatus[];
+    status: number;
+    lines: readonly string[];
+    failures?: readonly { name: string; error: string }[];
+    notes?: readonly { name: string; note: string }[];
+  }[] = [
     {
       name: 'all loaded: ready',
       statuses: [
@@ -260,7 +289,7 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
         { name: names.cfg, loaded: true },
       ],
       status: 200,
-      lines: ['[+]trust:client-ca::cm ok', '[+]trust:request-header::cm ok', '[+]trust:request-header-config::cm ok'],
+      lines: ['[+]trust:client-ca ok', '[+]trust:request-header ok', '[+]trust:request-header-config ok'],
     },
     {
       name: 'front-proxy CA never loaded: not ready, reason withheld',
@@ -270,27 +299,32 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
         { name: names.cfg, loaded: true },
       ],
       status: 500,
-      lines: ['[-]trust:request-header::cm failed: reason withheld', 'readyz check failed'],
+      lines: ['[-]trust:request-header failed: reason withheld', 'readyz check failed'],
+      failures: [
+        { name: 'trust:request-header::cm', error: 'configmaps "extension-apiserver-authentication" is forbidden' },
+      ],
     },
     {
-      name: 'client CA absent from the ConfigMap: still ready, noted',
+      name: 'client CA absent from the ConfigMap: still ready, noted for the log only',
       statuses: [
         { name: names.client, loaded: false, lastError: 'missing content for CA bundle' },
         { name: names.rh, loaded: true },
         { name: names.cfg, loaded: true },
       ],
       status: 200,
-      lines: ['[+]trust:client-ca::cm ok (not loaded)'],
+      lines: ['[+]trust:client-ca ok'],
+      notes: [{ name: 'trust:client-ca::cm', note: 'not loaded' }],
     },
     {
-      name: 'ConfigMap deleted after loading: ready on last-known-good, noted',
+      name: 'ConfigMap deleted after loading: ready on last-known-good, noted for the log only',
       statuses: [
         { name: names.client, loaded: true },
         { name: names.rh, loaded: true, lastError: 'configmap deleted', lastErrorAt: Date.UTC(2026, 0, 2, 3, 4, 5) },
         { name: names.cfg, loaded: true },
       ],
       status: 200,
-      lines: ['[+]trust:request-header::cm ok (serving last-known-good since 2026-01-02T03:04:05.000Z)'],
+      lines: ['[+]trust:request-header ok'],
+      notes: [{ name: 'trust:request-header::cm', note: 'serving last-known-good since 2026-01-02T03:04:05.000Z' }],
     },
   ];
   for (const c of cases) {
@@ -301,6 +335,10 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
       expect(report.status).to.equal(c.status);
       for (const l of c.lines) expect(report.body.split('\n')).to.include(l);
       expect(report.body).to.not.contain('forbidden');
+      expect(report.body).to.not.contain('::');
+      expect(report.body).to.not.contain('last-known-good');
+      expect(report.failures).to.deep.equal(c.failures ?? []);
+      expect(report.notes).to.deep.equal(c.notes ?? []);
     });
   }
 
