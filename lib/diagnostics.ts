@@ -3,6 +3,9 @@ import { channel } from 'node:diagnostics_channel';
 import type { UserInfo } from './authn/interfaces.js';
 import type { Decision, RequestAttributes } from './authz/interfaces.js';
 import type { KdaError } from './errors.js';
+import { suppressedLogChannelName } from './util/refusal-log.js';
+
+export type { SuppressedLogEvent } from './util/refusal-log.js';
 
 /**
  * The diagnostics_channel names the library publishes on, declared once (undici's lib/core/diagnostics.js). The
@@ -13,6 +16,8 @@ export const channelNames = Object.freeze({
   authn: 'kube-delegated-auth:authn',
   /** One event per authorized request: {@link AuthorizationEvent}. */
   authz: 'kube-delegated-auth:authz',
+  /** One event per refusal log line suppressed by the rate limit: {@link SuppressedLogEvent}. */
+  logSuppressed: suppressedLogChannelName,
 } as const);
 
 /**

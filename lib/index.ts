@@ -59,7 +59,7 @@ export * from './http/request.js';
 export * from './http/request-info.js';
 export * from './http/request-target.js';
 export * from './http/selectors.js';
-export * from './http/refusal-log.js';
+export * from './util/refusal-log.js';
 export * from './http/status.js';
 
 export * from './util/backoff.js';

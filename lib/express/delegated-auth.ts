@@ -14,7 +14,7 @@ import {
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
-import { refusalLogFor } from '../http/refusal-log.js';
+import { refusalLogFor } from '../util/refusal-log.js';
 import { exposedErrorStatus, internalError } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 

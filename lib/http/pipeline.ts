@@ -14,7 +14,7 @@ import type { DelegatedAuth } from '../delegated-auth.js';
 import type { KdaError, KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
-import { refusalLogFor, type RefusalLogLimit } from './refusal-log.js';
+import { refusalLogFor, type RefusalLogLimit } from '../util/refusal-log.js';
 import { authorizerAttributes, resolveRequestInfo, type RequestInfoOptions } from './request-info.js';
 import {
   checkRequestTarget,

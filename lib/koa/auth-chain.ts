@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { RequestAuthenticator } from '../authn/interfaces.js';
 import type { Authorizer } from '../authz/interfaces.js';
-import type { RefusalLogLimit } from '../http/refusal-log.js';
+import type { RefusalLogLimit } from '../util/refusal-log.js';
 import type { Logger } from '../log.js';
 import { authenticate, type AuthenticateOptions } from './authenticate.js';
 import { authorize, type AuthorizeOptions } from './authorize.js';

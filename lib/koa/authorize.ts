@@ -7,7 +7,7 @@ import {
   unexpectedError,
   type AttributesOverride,
 } from '../http/pipeline.js';
-import { refusalLogFor, type RefusalLogLimit } from '../http/refusal-log.js';
+import { refusalLogFor, type RefusalLogLimit } from '../util/refusal-log.js';
 import { authorizerAttributes } from '../http/request-info.js';
 import { internalError } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';

@@ -6,14 +6,10 @@ import type { TokenCacheStats } from '../authn/token-cache.js';
 import type { SubjectAccessReview, SubjectAccessReviewClient } from '../authz/interfaces.js';
 import type { SubjectAccessReviewAuthorizerStats } from '../authz/subject-access-review.js';
 import type { CABundleProvider, TrustStatus } from '../trust/interfaces.js';
+import { channelNames } from '../diagnostics.js';
 
-/** diagnostics_channel names the library publishes on (undici style); see lib/koa/authenticate.ts and authorize.ts. */
-export const channelNames = Object.freeze({
-  authn: 'kube-delegated-auth:authn',
-  authz: 'kube-delegated-auth:authz',
-  /** One message per refusal log line suppressed by the rate limit (lib/http/refusal-log.ts). */
-  logSuppressed: 'kube-delegated-auth:log-suppressed',
-});
+/** The diagnostics_channel names subscribed here, declared once in lib/diagnostics (re-exported for compatibility). */
+export { channelNames };
 
 /** What `authenticate()` publishes on `kube-delegated-auth:authn` (fields read here; extra fields are ignored). */
 export interface AuthenticationEventLike {

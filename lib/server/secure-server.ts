@@ -1,3 +1,5 @@
+// Over ~350 lines: the HTTPS server with its reloadable serving certificate, the live client-CA hint and Go's
+// connection limits (timeouts, cap) in one place; issue 12 step 2 moves the certificate reload into lib/trust.
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -6,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { InvalidOptionError, KdaError } from '../errors.js';
-import { refusalLogFor } from '../http/refusal-log.js';
+import { refusalLogFor } from '../util/refusal-log.js';
 import { noopLogger, type Logger } from '../log.js';
 import { createCertificate } from '../pki/certificates.js';
 import type { CABundleProvider } from '../trust/interfaces.js';

@@ -21,8 +21,11 @@ export interface SuppressedLogEvent {
   readonly cause: string;
 }
 
+/** The name of {@link suppressedLogChannel} (listed with the others in lib/diagnostics `channelNames`). */
+export const suppressedLogChannelName = 'kube-delegated-auth:log-suppressed';
+
 /** `kube-delegated-auth:log-suppressed`: one message per refusal line not written because of the rate limit. */
-export const suppressedLogChannel = channel('kube-delegated-auth:log-suppressed');
+export const suppressedLogChannel = channel(suppressedLogChannelName);
 
 export interface RefusalLogLimit {
   /** Lines logged per cause and interval before further lines of that cause are suppressed. Default 10. */

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import Koa from 'koa';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
-import { RefusalLog, suppressedLogChannel, type SuppressedLogEvent } from '../../lib/http/refusal-log.js';
+import { RefusalLog, suppressedLogChannel, type SuppressedLogEvent } from '../../lib/util/refusal-log.js';
 import { delegatedAuthChain } from '../../lib/koa/index.js';
 import type { Logger } from '../../lib/log.js';
 import { createMetrics } from '../../lib/metrics/metrics.js';
