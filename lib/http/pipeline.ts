@@ -1,5 +1,3 @@
-import type { X509Certificate } from 'node:crypto';
-import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from '../authn/delegating.js';
 import type { AuthenticationResult, RequestAuthenticator, UserInfo } from '../authn/interfaces.js';
@@ -11,7 +9,13 @@ import {
   type RequestInfo,
 } from '../authz/interfaces.js';
 import type { DelegatedAuth } from '../delegated-auth.js';
-import type { KdaError, KdaErrorDetails } from '../errors.js';
+import {
+  authenticationChannel,
+  authorizationChannel,
+  type AuthenticationEvent,
+  type AuthorizationEvent,
+} from '../diagnostics.js';
+import type { KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { RequestHeaderConfigProvider } from '../trust/interfaces.js';
 import { refusalLogFor, type RefusalLogLimit } from '../util/refusal-log.js';
@@ -305,38 +309,8 @@ export function applyAttributesOverride(
   return { ...attrs, ...override, user: attrs.user };
 }
 
-/**
- * Published once per request (when someone subscribes): `{ result, authenticator, user, error, durationSeconds,
- * peerCertificates }`, `result` being Go's `authentication_attempts` label (`success`, `failure` = no credentials
- * accepted, `error`). lib/metrics subscribes here; every adapter publishes through the steps below.
- */
-export const authenticationChannel = channel('kube-delegated-auth:authn');
-
-export interface AuthenticationEvent {
-  readonly result: 'success' | 'failure' | 'error';
-  /** The authenticator that accepted the request (absent on failure). */
-  readonly authenticator?: string;
-  readonly user?: UserInfo;
-  readonly error?: KdaError;
-  readonly durationSeconds: number;
-  /**
-   * The client certificate chain, leaf first ([] without one); lib/metrics reads the leaf's expiry for Go's
-   * `apiserver_client_certificate_expiration_seconds`. Read lazily from the socket, so it costs nothing unless used.
-   */
-  readonly peerCertificates?: readonly X509Certificate[];
-}
-
-/** Published once per authorized request: the decision with Go's `authorization_attempts_total` label. */
-export const authorizationChannel = channel('kube-delegated-auth:authz');
-
-export interface AuthorizationEvent {
-  readonly attributes: RequestAttributes;
-  readonly decision: Decision;
-  readonly reason: string;
-  readonly error?: Error;
-  readonly result: 'allowed' | 'denied' | 'no-opinion' | 'error';
-  readonly durationSeconds: number;
-}
+// The channels and their event types are declared once in lib/diagnostics; re-exported here for compatibility.
+export { authenticationChannel, authorizationChannel, type AuthenticationEvent, type AuthorizationEvent };
 
 function resultLabel(r: AuthorizationResult): AuthorizationEvent['result'] {
   if (r.decision === Decision.Allow) return 'allowed';

@@ -1,5 +1,5 @@
 import type { RequestAttributes } from '../authz/interfaces.js';
-import { goQuote, htmlEscape } from './go-quote.js';
+import { goQuote, htmlEscape } from '../util/go-quote.js';
 
 /** A response the adapters write verbatim: status, headers, body. */
 export interface HttpResponse {

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { UserInfo } from '../authn/interfaces.js';
 import { InvalidOptionError } from '../errors.js';
 import type { RequestInfo } from '../authz/interfaces.js';
-import { goQuote } from '../http/go-quote.js';
+import { goQuote } from '../util/go-quote.js';
 import { requestInfoStep } from '../http/pipeline.js';
 import { goParseQuery } from '../http/request-info.js';
 import { goJson, internalError, statusFailure, type HttpResponse } from '../http/status.js';

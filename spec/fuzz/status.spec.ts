@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { RequestAttributes } from '../../lib/authz/interfaces.js';
-import { goQuote, htmlEscape } from '../../lib/http/go-quote.js';
+import { goQuote, htmlEscape } from '../../lib/util/go-quote.js';
 import { forbidden, internalError, unauthorized, unauthorizedBody } from '../../lib/http/status.js';
 import { fuzzParams, isWellFormed } from './runs.js';
 
