@@ -24,12 +24,30 @@ export interface KdaErrorDetails {
   readonly issuer?: string;
   readonly caName?: string;
   readonly header?: string;
+  /** The command or change that fixes the problem, when known (e.g. the `kubectl create rolebinding …` line). */
+  readonly fix?: string;
   readonly [key: string]: unknown;
 }
 
+/**
+ * Brand that survives duplicate copies of this module (ESM and CJS builds, two installed versions): its value is the
+ * list of branded class names the error was constructed as, so `instanceof` answers per class and a plain
+ * `KdaError` is never taken for an `InvalidOptionError` (a static `Symbol.hasInstance` is inherited by subclasses).
+ */
 const brand = Symbol.for('kube-delegated-auth.error');
 
+/** The brand names of `ctor` and every class it extends that declares its own `brandName`. */
+function brandNames(ctor: unknown): string[] {
+  const names: string[] = [];
+  for (let c = ctor; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+    if (Object.hasOwn(c, 'brandName')) names.push((c as unknown as { brandName: string }).brandName);
+  }
+  return names;
+}
+
 export class KdaError extends Error {
+  /** Names this class in the cross-copy brand; subclasses of this library declare their own. */
+  static readonly brandName: string = 'KdaError';
   readonly code: KdaErrorCode;
   readonly details: KdaErrorDetails;
 
@@ -38,16 +56,21 @@ export class KdaError extends Error {
     this.name = 'KdaError';
     this.code = code;
     this.details = options?.details ?? {};
-    Object.defineProperty(this, brand, { value: true });
+    Object.defineProperty(this, brand, { value: brandNames(new.target) });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+    if (typeof value !== 'object' || value === null) return false;
+    // A class without its own brandName (a user's subclass) is checked by its prototype chain, as usual.
+    if (!Object.hasOwn(this, 'brandName')) return Function.prototype[Symbol.hasInstance].call(this, value);
+    const names = (value as Record<symbol, unknown>)[brand];
+    return Array.isArray(names) && names.includes((this as unknown as { brandName: string }).brandName);
   }
 }
 
 /** Thrown at construction time; lists every problem found, like Go's `Validate() []error`. */
 export class InvalidOptionError extends KdaError {
+  static override readonly brandName: string = 'InvalidOptionError';
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
     super('ERR_KDA_INVALID_OPTION', problems.join('; '));

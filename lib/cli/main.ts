@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidOptionError } from '../errors.js';
 import { runCerts } from './certs.js';
 import { certsUsage, parseCertsFlags, parseServeFlags, serveUsage } from './flags.js';
+import { startupErrorLines } from './startup-error.js';
 
 export const usage = `Usage: kube-delegated-auth <command> [flags]
 
@@ -14,6 +15,9 @@ Commands:
   webhook   Run a TokenReview/SubjectAccessReview webhook server (static tokens, identity mapping, policy)
 
 Run 'kube-delegated-auth <command> --help' for the flags of a command.
+
+Exit codes: 0 success, 1 a failure (one line: error: <flag or file>: <cause>; fix: <command>), 2 a flag-usage
+error. NODE_DEBUG=kube-delegated-auth adds the stack and causes to a failure.
 `;
 
 /** Where a command writes: plain lines for humans on stdout, problems on stderr. */
@@ -84,7 +88,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       io.err(`Run 'kube-delegated-auth ${name} --help' for usage.`);
       return 2;
     }
-    io.err(`Error: ${(err as Error).message}`);
+    // A StartupError names the flag or file, the cause and the fix; anything else is one `error:` line too.
+    for (const line of startupErrorLines(err)) io.err(line);
     return 1;
   }
 }
@@ -105,7 +110,7 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`Error: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(startupErrorLines(err).join('\n') + '\n');
       process.exitCode = 1;
     },
   );

@@ -248,7 +248,10 @@ export class ExtensionApiserverAuthentication implements TrustSource {
         `unable to load configmap based request-header-client-ca-file: ${cause}`,
         {
           cause: err,
-          details: { caName: `configmap/${this.#namespace}/${this.#cmName}` },
+          details: {
+            caName: `configmap/${this.#namespace}/${this.#cmName}`,
+            ...(this.#readErrorFix(err) !== undefined && { fix: this.#readErrorFix(err) }),
+          },
         },
       );
     }
@@ -284,13 +287,16 @@ export class ExtensionApiserverAuthentication implements TrustSource {
   }
 
   #describeReadError(err: unknown): string {
-    if (err instanceof KubeApiError && err.statusCode === 403) {
-      return (
-        `${err.message}. Usually fixed by '` +
-        `${rolebindingFixCommand(this.#client?.connection.identity, bindingName(this.#client?.connection.identity))}'`
-      );
-    }
+    const fix = this.#readErrorFix(err);
+    if (fix !== undefined) return `${(err as Error).message}. Usually fixed by '${fix}'`;
     return err instanceof Error ? err.message : String(err);
+  }
+
+  /** The command that fixes a forbidden read (Go prints it in the message; the CLI shows it as the fix). */
+  #readErrorFix(err: unknown): string | undefined {
+    if (!(err instanceof KubeApiError) || err.statusCode !== 403) return undefined;
+    const identity = this.#client?.connection.identity;
+    return rolebindingFixCommand(identity, bindingName(identity));
   }
 
   // --- applying ------------------------------------------------------------------------------------------------

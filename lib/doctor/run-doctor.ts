@@ -138,10 +138,17 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   try {
     conn = opts.connection ?? loadConnectionConfig({ kubeconfig: opts.kubeconfig, env: opts.env });
   } catch (err) {
+    // Name what was given, so the one failing line says which file is at fault.
+    const env = opts.env ?? process.env;
+    const given = opts.kubeconfig
+      ? `--kubeconfig ${opts.kubeconfig}: `
+      : env.KUBECONFIG
+        ? `$KUBECONFIG ${env.KUBECONFIG}: `
+        : '';
     checks.push({
       id: 'connection',
       status: 'fail',
-      message: describeError(err),
+      message: given + describeError(err).replace(/\s*\n[\s\S]*$/, ''),
       fix: 'kube-delegated-auth doctor --kubeconfig <path-to-kubeconfig>   # or export KUBECONFIG=<path>',
     });
     return buildReport(checks);
@@ -152,6 +159,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   } finally {
     await client.close();
   }
+}
+
+/** `kubectl` reaching the same cluster as the doctor: with `--kubeconfig <file>` when one was given. */
+function kubectl(opts: DoctorOptions): string {
+  return opts.kubeconfig ? `kubectl --kubeconfig ${opts.kubeconfig}` : 'kubectl';
 }
 
 async function diagnose(
@@ -180,7 +192,7 @@ async function diagnose(
         id: 'connection',
         status: 'fail',
         message: `kube-apiserver at ${conn.server} refused the credentials (401)`,
-        fix: `kubectl --kubeconfig <path> auth whoami   # then fix the credentials in ${conn.source}`,
+        fix: `${kubectl(opts)} auth whoami   # then fix the credentials in ${conn.source}`,
       });
       return buildReport(checks, conn.source, identity);
     }
@@ -189,7 +201,7 @@ async function diagnose(
         id: 'connection',
         status: 'fail',
         message: `cannot reach kube-apiserver at ${conn.server}: ${describeError(err)}`,
-        fix: `kubectl --kubeconfig <path> get --raw /readyz   # check the server and CA in ${conn.source}`,
+        fix: `${kubectl(opts)} get --raw /readyz   # check the server and CA in ${conn.source}`,
       });
       return buildReport(checks, conn.source, identity);
     }

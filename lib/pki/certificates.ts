@@ -1,7 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { InvalidOptionError } from '../errors.js';
 
-const { pki, md } = forge;
+const { pki, md, asn1 } = forge;
 
 /** An RSA key pair in PEM (PKCS#1 private key, which node:tls accepts). */
 export interface KeyPairPem {
@@ -59,8 +61,42 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-/** Creates a certificate signed by `spec.issuer` (or self-signed). RSA, SHA-256. */
+/**
+ * PrintableString's alphabet (X.680): what Go's encoder writes as PrintableString. Go's parser refuses anything else
+ * in a PrintableString (`x509: invalid RDNSequence: invalid attribute value: invalid PrintableString`), e.g. the `@`
+ * of `host-ca@1700000000`, `_`, `*` or any non-ASCII letter.
+ */
+export const printableStringAlphabet = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** A subject attribute encoded as Go encodes it: PrintableString when the alphabet allows, else UTF8String. */
+function nameAttribute(shortName: string, value: string): forge.pki.CertificateField {
+  const valueTagClass = printableStringAlphabet.test(value) ? asn1.Type.PRINTABLESTRING : asn1.Type.UTF8;
+  return { shortName, value, valueTagClass } as unknown as forge.pki.CertificateField;
+}
+
+/** What Go's x509 parser would refuse in the SANs: a dNSName must be an IA5String (ASCII), an IP must parse. */
+function sanProblems(spec: CertificateSpec): string[] {
+  const problems: string[] = [];
+  for (const name of spec.dnsNames ?? []) {
+    if (name === '' || !/^[\x21-\x7e]+$/.test(name)) {
+      problems.push(`DNS name ${JSON.stringify(name)} must be non-empty printable ASCII (an IA5String SAN)`);
+    }
+  }
+  for (const ip of spec.ipAddresses ?? []) {
+    if (isIP(ip) === 0) problems.push(`IP address ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`);
+  }
+  return problems;
+}
+
+/**
+ * Creates a certificate signed by `spec.issuer` (or self-signed). RSA, SHA-256. Everything it writes parses with Go's
+ * `x509.ParseCertificate` (kube-apiserver's aggregator refuses the serving certificate otherwise): subject values
+ * outside PrintableString's alphabet are UTF8String, the serial is positive and 16 bytes, validity is UTCTime before
+ * 2050. Throws `InvalidOptionError` for a SAN Go would refuse.
+ */
 export function createCertificate(spec: CertificateSpec): IssuedCertificate {
+  const problems = sanProblems(spec);
+  if (problems.length > 0) throw new InvalidOptionError(problems);
   const keys = spec.keyPair ?? generateKeyPair();
   const key = pki.privateKeyFromPem(keys.privateKeyPem) as forge.pki.rsa.PrivateKey;
   const publicKey = pki.publicKeyFromPem(keys.publicKeyPem);
@@ -73,8 +109,8 @@ export function createCertificate(spec: CertificateSpec): IssuedCertificate {
   cert.validity.notBefore = notBefore;
   cert.validity.notAfter = notAfter;
 
-  const subject: forge.pki.CertificateField[] = [{ shortName: 'CN', value: spec.commonName }];
-  for (const o of spec.organizations ?? []) subject.push({ shortName: 'O', value: o });
+  const subject: forge.pki.CertificateField[] = [nameAttribute('CN', spec.commonName)];
+  for (const o of spec.organizations ?? []) subject.push(nameAttribute('O', o));
   cert.setSubject(subject);
   cert.setIssuer(spec.issuer ? spec.issuer.cert.subject.attributes : subject);
 

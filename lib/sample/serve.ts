@@ -9,6 +9,7 @@ import { authChain } from '../koa/auth-chain.js';
 import type { KoaDelegatedAuth, KoaDelegatedAuthOptions } from '../koa/delegated-auth.js';
 import type { Logger } from '../log.js';
 import { createPinoLogger, type LogLevel } from '../log-pino.js';
+import { flagFile, loadCaBundle, loadServingPair, startupStep, type NamedFile } from '../cli/startup-error.js';
 import { metricsEndpoint } from '../metrics/koa.js';
 import { createMetrics, type KdaMetrics } from '../metrics/metrics.js';
 import { devPkiFiles, writeDevPki } from '../pki/dev-pki.js';
@@ -106,6 +107,11 @@ export function trustSourceChecks(trust: TrustSource, requiredNames: ReadonlySet
   });
 }
 
+/** `--bind-address A --secure-port P`: the subject of a failure to listen. */
+function listenSubject(opts: ServeOptions): string {
+  return `--bind-address ${opts.bindAddress} --secure-port ${opts.securePort}`;
+}
+
 /**
  * Standalone mode: a development PKI in --cert-dir (created on first start), front-proxy and client-certificate
  * trust from files (reloaded on change), and a static policy authorizer.
@@ -114,12 +120,30 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   const { logger } = env;
   const cwd = env.cwd ?? process.cwd();
   const certDir = resolve(cwd, opts.certDir);
-  const created = writeDevPki(certDir);
+  const created = await startupStep(`--cert-dir ${certDir}`, () => writeDevPki(certDir), { file: certDir });
   if (created.length > 0) logger.info({ certDir }, 'created a development PKI');
   const inDir = (name: string) => join(certDir, name);
+  // A file of the dev PKI is named by --cert-dir; rewriting the PKI is the fix for a damaged one.
+  const regenerate = `kube-delegated-auth certs --dir ${shellQuote(certDir)} --overwrite`;
+  const named = (flag: string, given: string | undefined, name: string): NamedFile & { fix?: string } =>
+    given
+      ? flagFile(flag, resolve(cwd, given))
+      : { subject: `--cert-dir ${certDir} (${name})`, file: inDir(name), fix: regenerate };
 
-  const clientCaFile = resolve(cwd, opts.clientCaFile ?? inDir(devPkiFiles.clientCa));
-  const frontProxyCaFile = resolve(cwd, opts.requestheaderClientCaFile ?? inDir(devPkiFiles.frontProxyCa));
+  const clientCaNamed = named('--client-ca-file', opts.clientCaFile, devPkiFiles.clientCa);
+  const frontProxyCaNamed = named(
+    '--requestheader-client-ca-file',
+    opts.requestheaderClientCaFile,
+    devPkiFiles.frontProxyCa,
+  );
+  for (const f of [clientCaNamed, frontProxyCaNamed]) await loadCaBundle(f, f.fix);
+  const certNamed = named('--tls-cert-file', opts.tlsCertFile, devPkiFiles.serving);
+  const keyNamed = named('--tls-private-key-file', opts.tlsPrivateKeyFile, devPkiFiles.servingKey);
+  await loadServingPair(certNamed, keyNamed, certNamed.fix);
+  const tlsCertFile = certNamed.file;
+  const tlsPrivateKeyFile = keyNamed.file;
+  const clientCaFile = clientCaNamed.file;
+  const frontProxyCaFile = frontProxyCaNamed.file;
   const clientCA = fileCABundle(clientCaFile, { name: `client-ca-bundle::${clientCaFile}`, logger });
   const requestHeaderCA = fileCABundle(frontProxyCaFile, { name: `request-header::${frontProxyCaFile}`, logger });
   const providers: FileCABundleProvider[] = [clientCA, requestHeaderCA];
@@ -127,7 +151,9 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     for (const p of providers) await p.close();
   };
   try {
-    for (const p of providers) await p.runOnce();
+    // Checked above; a file replaced since then still fails as one line naming its flag.
+    await startupStep(clientCaNamed.subject, () => clientCA.runOnce(), { file: clientCaFile });
+    await startupStep(frontProxyCaNamed.subject, () => requestHeaderCA.runOnce(), { file: frontProxyCaFile });
   } catch (err) {
     await closeAll();
     throw err;
@@ -142,7 +168,10 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     allowedNames: opts.requestheaderAllowedNames,
   });
 
-  const policy = await loadStaticPolicy(resolve(cwd, opts.policyFile)).catch(async (err: unknown) => {
+  const policyFile = resolve(cwd, opts.policyFile);
+  const policy = await startupStep(`--policy-file ${policyFile}`, () => loadStaticPolicy(policyFile), {
+    file: policyFile,
+  }).catch(async (err: unknown) => {
     await closeAll();
     throw err;
   });
@@ -164,10 +193,6 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   // Owned here so shutdown can end open watch streams instead of waiting out shutdownTimeout for them.
   const store = new WidgetStore();
   const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger, store });
-  const tlsCertFile = opts.tlsCertFile ? resolve(cwd, opts.tlsCertFile) : inDir(devPkiFiles.serving);
-  const tlsPrivateKeyFile = opts.tlsPrivateKeyFile
-    ? resolve(cwd, opts.tlsPrivateKeyFile)
-    : inDir(devPkiFiles.servingKey);
   const server = createSecureServer({
     handler: app.callback(),
     tlsCertFile,
@@ -179,7 +204,7 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
     logger,
   });
   try {
-    await server.listen();
+    await startupStep(listenSubject(opts), () => server.listen());
   } catch (err) {
     uninstrument?.();
     await m.close();
@@ -266,6 +291,38 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   logger.info({ reason }, 'cluster mode');
   // Loaded here: @kubernetes/client-node takes seconds to import, which standalone mode never needs.
   const { delegatedAuth } = await import('../koa/delegated-auth.js');
+  const { kubeconfigChoice, loadKubeconfigChecked } = await import('../cli/kubeconfig-preflight.js');
+  // Every file is checked first, so a bad one is one line naming its flag instead of a failure deep in the stack.
+  const processEnv = env.env ?? process.env;
+  const abs = (p: string | undefined) => (p ? resolve(cwd, p) : undefined);
+  const authnKubeconfig = kubeconfigChoice(
+    [
+      { flag: '--authentication-kubeconfig', path: abs(opts.authenticationKubeconfig) },
+      { flag: '--kubeconfig', path: abs(opts.kubeconfig) },
+    ],
+    processEnv,
+  );
+  const authzKubeconfig = kubeconfigChoice(
+    [
+      { flag: '--authorization-kubeconfig', path: abs(opts.authorizationKubeconfig) },
+      { flag: '--kubeconfig', path: abs(opts.kubeconfig) },
+    ],
+    processEnv,
+  );
+  loadKubeconfigChecked(authnKubeconfig, 'authentication', processEnv);
+  if (authzKubeconfig.subject !== authnKubeconfig.subject) {
+    loadKubeconfigChecked(authzKubeconfig, 'authorization', processEnv);
+  }
+  if (opts.clientCaFile) await loadCaBundle(flagFile('--client-ca-file', resolve(cwd, opts.clientCaFile)));
+  if (opts.requestheaderClientCaFile) {
+    await loadCaBundle(flagFile('--requestheader-client-ca-file', resolve(cwd, opts.requestheaderClientCaFile)));
+  }
+  if (opts.tlsCertFile && opts.tlsPrivateKeyFile) {
+    await loadServingPair(
+      flagFile('--tls-cert-file', resolve(cwd, opts.tlsCertFile)),
+      flagFile('--tls-private-key-file', resolve(cwd, opts.tlsPrivateKeyFile)),
+    );
+  }
   const m = serverMetrics(opts, env);
   let auth: KoaDelegatedAuth;
   try {
@@ -285,7 +342,11 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
     await m.close();
   };
   try {
-    await auth.start();
+    await startupStep(
+      `ConfigMap kube-system/extension-apiserver-authentication via ${authnKubeconfig.subject}`,
+      () => auth.start(),
+      { kubectlFlags: authnKubeconfig.kubectlFlags },
+    );
     const app = createSampleApp({
       pipeline: authPipeline([auth.middleware], m.metrics),
       readinessChecks: trustSourceChecks(
@@ -319,7 +380,7 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
       securePort: opts.securePort,
       logger,
     });
-    await server.listen();
+    await startupStep(listenSubject(opts), () => server!.listen());
   } catch (err) {
     await closeAll();
     throw err;

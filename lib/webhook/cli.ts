@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { flagFile, loadCaBundle, loadServingPair, startupStep } from '../cli/startup-error.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fileMappingSource, IdentityMapping } from '../mapping/identity-mapping.js';
@@ -138,6 +138,8 @@ export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOption
     if (opts.mappingFile && !opts.tokenAuthFile) problems.push('--mapping-file needs --token-auth-file');
     if (!['debug', 'info', 'warn', 'error'].includes(opts.logLevel))
       problems.push(`--log-level: unknown level ${JSON.stringify(opts.logLevel)}`);
+    if (isIP(opts.bindAddress) === 0)
+      problems.push(`--bind-address must be an IP address, got ${JSON.stringify(opts.bindAddress)}`);
   }
   if (problems.length) throw new InvalidOptionError(problems);
   return opts;
@@ -152,35 +154,48 @@ export interface RunningWebhook {
   close(): Promise<void>;
 }
 
-/** Starts the `webhook` command from flags; for embedding and tests (runWebhookCommand waits for a signal). */
+/**
+ * Starts the `webhook` command from flags; for embedding and tests (runWebhookCommand waits for a signal). A file
+ * or port that cannot be used rejects with a `StartupError` naming the flag, the cause and the fix.
+ */
 export async function startWebhookCommand(
   opts: WebhookCommandOptions,
   deps: { readonly logger?: Logger } = {},
 ): Promise<RunningWebhook> {
   const logger: Logger = deps.logger ?? pino({ level: opts.logLevel, base: { component: 'webhook' } });
-  const [cert, key, clientCa] = await Promise.all([
-    readFile(opts.tlsCertFile),
-    readFile(opts.tlsPrivateKeyFile),
-    opts.clientCaFile ? readFile(opts.clientCaFile) : undefined,
-  ]);
+  const { cert, key } = await loadServingPair(
+    flagFile('--tls-cert-file', opts.tlsCertFile),
+    flagFile('--tls-private-key-file', opts.tlsPrivateKeyFile),
+  );
+  const clientCa = opts.clientCaFile ? await loadCaBundle(flagFile('--client-ca-file', opts.clientCaFile)) : undefined;
+  const step = <T>(flag: string, file: string, run: () => Promise<T>) => startupStep(`${flag} ${file}`, run, { file });
+  let policy;
+  if (opts.authorizationPolicyFile) {
+    const file = opts.authorizationPolicyFile;
+    policy = await step('--authorization-policy-file', file, () => loadStaticPolicy(file));
+  }
   let mapping: IdentityMapping | undefined;
   let tokenReview;
   if (opts.tokenAuthFile) {
-    let verify = staticTokenVerifier(await loadTokenFile(opts.tokenAuthFile));
+    const tokenFile = opts.tokenAuthFile;
+    let verify = staticTokenVerifier(await step('--token-auth-file', tokenFile, () => loadTokenFile(tokenFile)));
     if (opts.mappingFile) {
-      mapping = new IdentityMapping({
+      const m = new IdentityMapping({
         source: fileMappingSource(opts.mappingFile),
         pollIntervalMs: opts.mappingPollInterval,
         logger,
       });
-      await mapping.start();
+      await step('--mapping-file', opts.mappingFile, () => m.start()).catch(async (err: unknown) => {
+        await m.close();
+        throw err;
+      });
+      mapping = m;
       verify = withIdentityMapping(verify, mapping);
     }
     tokenReview = tokenReviewWebhook({ verify, maxBodyBytes: opts.maxBodyBytes, logger });
   }
   let subjectAccessReview;
-  if (opts.authorizationPolicyFile) {
-    const policy = await loadStaticPolicy(opts.authorizationPolicyFile);
+  if (policy) {
     subjectAccessReview = subjectAccessReviewWebhook({
       authorize: staticPolicyAuthorizer(policy),
       maxBodyBytes: opts.maxBodyBytes,
@@ -198,7 +213,9 @@ export async function startWebhookCommand(
   });
   let address: AddressInfo;
   try {
-    address = await server.listen(opts.securePort, opts.bindAddress);
+    address = await startupStep(`--bind-address ${opts.bindAddress} --secure-port ${opts.securePort}`, () =>
+      server.listen(opts.securePort, opts.bindAddress),
+    );
   } catch (err) {
     await mapping?.close();
     throw err;
