@@ -18,6 +18,14 @@ for heavy in @kubernetes/client-node pino node-forge koa prom-client express fas
   if echo "$root" | grep -q "\"$heavy\""; then echo "pack-check: the root entry loads $heavy: $root" >&2; exit 1; fi
 done
 echo "pack-check: the root entry loads none of client-node, pino, node-forge, koa, prom-client, express, fastify"
+# Without koa, `serve` (a Koa app) says what to install in one line, exit 1, no stack.
+if out=$(npx --no-install kube-delegated-auth serve --secure-port 0 2>&1); then
+  echo "pack-check: serve without koa exited 0" >&2; exit 1
+fi
+if [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ] || ! printf '%s' "$out" | grep -q 'npm install koa'; then
+  echo "pack-check: serve without koa did not print the one install line: $out" >&2; exit 1
+fi
+echo "pack-check: serve without koa: $out"
 # koa, express and fastify are optional peers: a user installs the one they use.
 npm install --no-audit --no-fund --omit=dev koa express fastify >/dev/null 2>&1
 node --input-type=module -e '

@@ -42,7 +42,7 @@ const commands: Record<string, Command> = {
       return 0;
     }
     // Loaded lazily so `certs` and `--help` do not pay for Koa and the cluster client.
-    const { runServe } = await import('../sample/serve.js');
+    const { runServe } = await import('../sample/serve.js').catch(missingPeer('koa', 'serve'));
     return runServe(parsed, io);
   },
   async certs(args, io) {
@@ -65,6 +65,20 @@ const commands: Record<string, Command> = {
     return 0;
   },
 };
+
+/**
+ * `koa` is an optional peer of the package: a user who installed it for Express does not have it. `serve` is a Koa
+ * app, so its absence is one line with the install command, not a module-resolution stack.
+ */
+function missingPeer(pkg: string, command: string) {
+  return (err: unknown): never => {
+    const e = err as NodeJS.ErrnoException;
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' && new RegExp(`'${pkg}'`).test(e.message)) {
+      throw new Error(`"${command}" needs the optional peer dependency ${pkg}; fix: npm install ${pkg}`);
+    }
+    throw err;
+  };
+}
 
 /** Runs the CLI; resolves to the process exit code (for `serve`, once the server has shut down). */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
