@@ -153,6 +153,7 @@ export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOpt
           {
             authenticator: 'requestheader',
             check: 'username-header',
+            code: 'ERR_KDA_BAD_HEADER',
             subjectCN: cn,
             issuer: issuerCommonName(leaf),
             caName: caProvider.name,
