@@ -33,7 +33,7 @@ export interface CertificateFields {
   /** basicConstraints present (Go `BasicConstraintsValid`). */
   readonly basicConstraintsValid: boolean;
   readonly isCA: boolean;
-  /** pathLenConstraint, -1 when absent or negative (Go `MaxPathLen`; a negative value constrains nothing in Go). */
+  /** pathLenConstraint, -1 when absent (Go `MaxPathLen`). */
   readonly maxPathLen: number;
   /** keyUsage bits 0-8 as Go numbers them (digitalSignature = 1, keyCertSign = 32); 0 when absent. */
   readonly keyUsage: number;
@@ -41,10 +41,13 @@ export interface CertificateFields {
   readonly extKeyUsage: readonly string[];
   /** A critical extension Go does not handle is present (Go's Verify: `x509: unhandled critical extension`). */
   readonly unhandledCriticalExtension: boolean;
-  /**
-   * ms since epoch; NaN when unreadable. A fractional second is rounded towards the inside of the window (notBefore
-   * up, notAfter down), so a millisecond clock never accepts an instant Go's nanosecond comparison refuses.
-   */
+  /** A nameConstraints extension is present (Go enforces it on issuers; see verifyClientChain). */
+  readonly nameConstraints: boolean;
+  /** policyConstraints, policyMappings or inhibitAnyPolicy is present (Go 1.24+ validates policies; not here). */
+  readonly policyConstraints: boolean;
+  /** The subjectAltName extension holds a DNS name, e-mail address, IP address or URI (what constraints apply to). */
+  readonly hasSubjectAltNames: boolean;
+  /** ms since epoch (whole seconds: Go's time layouts have no fraction); NaN when unreadable. */
   readonly notBefore: number;
   readonly notAfter: number;
   /**
@@ -364,10 +367,10 @@ export function parseUtcTime(s: string): number | undefined {
 }
 
 /**
- * cryptobyte's ReadASN1GeneralizedTime: `YYYYMMDDhhmmss[.fff]Z` or with a `±hhmm` zone, canonical as Go re-formats
- * it (1-9 fraction digits without a trailing zero). `round` says which way a sub-millisecond fraction goes.
+ * cryptobyte's ReadASN1GeneralizedTime: `YYYYMMDDhhmmssZ` or with a `±hhmm` zone, canonical as Go re-formats it (Go's
+ * layout has no fractional seconds: `20060102150405Z0700`).
  */
-export function parseGeneralizedTime(s: string, round: 'up' | 'down' = 'down'): number | undefined {
+export function parseGeneralizedTime(s: string): number | undefined {
   if (s.length < 15) return undefined;
   const y = digits(s, 0, 4);
   const mo = digits(s, 4, 2);
@@ -375,24 +378,14 @@ export function parseGeneralizedTime(s: string, round: 'up' | 'down' = 'down'): 
   const h = digits(s, 8, 2);
   const mi = digits(s, 10, 2);
   const sec = digits(s, 12, 2);
-  if ([y, mo, d, h, mi, sec].includes(undefined)) return undefined;
-  let at = 14;
-  let fractionMs = 0;
-  if (s[at] === '.') {
-    let n = 0;
-    while (at + 1 + n < s.length && digits(s, at + 1 + n, 1) !== undefined) n++;
-    if (n === 0 || n > 9 || s[at + n] === '0') return undefined;
-    const frac = Number(`0.${s.slice(at + 1, at + 1 + n)}`) * 1000;
-    fractionMs = round === 'up' ? Math.ceil(frac) : Math.floor(frac);
-    at += 1 + n;
-  }
-  const zone = zoneOffset(s, at);
-  if (zone === undefined || !validClock(y!, mo!, d!, h!, mi!, sec!)) return undefined;
-  return utcMillis(y!, mo!, d!, h!, mi!, sec!) + fractionMs - zone * 60_000;
+  const zone = zoneOffset(s, 14);
+  if ([y, mo, d, h, mi, sec, zone].includes(undefined)) return undefined;
+  if (!validClock(y!, mo!, d!, h!, mi!, sec!)) return undefined;
+  return utcMillis(y!, mo!, d!, h!, mi!, sec!) - zone! * 60_000;
 }
 
 /** Go's parseTime: a UTCTime or a GeneralizedTime, nothing else. */
-function readTime(r: Reader, round: 'up' | 'down'): number {
+function readTime(r: Reader): number {
   const tag = r.peekTag();
   if (tag === TAG_UTC_TIME) {
     const t = parseUtcTime(r.bytes(r.read(TAG_UTC_TIME, 'x509: malformed UTCTime')).toString('latin1'));
@@ -401,7 +394,7 @@ function readTime(r: Reader, round: 'up' | 'down'): number {
   }
   if (tag === TAG_GENERALIZED_TIME) {
     const raw = r.bytes(r.read(TAG_GENERALIZED_TIME, 'x509: malformed GeneralizedTime')).toString('latin1');
-    const t = parseGeneralizedTime(raw, round);
+    const t = parseGeneralizedTime(raw);
     if (t === undefined) throw new Malformed('x509: malformed GeneralizedTime');
     return t;
   }
@@ -427,6 +420,9 @@ const OID_BC = '2.5.29.19';
 const OID_NAME_CONSTRAINTS = '2.5.29.30';
 const OID_CRL_DP = '2.5.29.31';
 const OID_POLICIES = '2.5.29.32';
+const OID_POLICY_MAPPINGS = '2.5.29.33';
+const OID_POLICY_CONSTRAINTS = '2.5.29.36';
+const OID_INHIBIT_ANY_POLICY = '2.5.29.54';
 const OID_AKID = '2.5.29.35';
 const OID_EKU = '2.5.29.37';
 const OID_AIA = '1.3.6.1.5.5.7.1.1';
@@ -448,6 +444,9 @@ interface Builder {
   keyUsage: number;
   extKeyUsage: string[];
   unhandledCriticalExtension: boolean;
+  nameConstraints: boolean;
+  policyConstraints: boolean;
+  hasSubjectAltNames: boolean;
   notBefore: number;
   notAfter: number;
   /** A reason Go rejects the certificate that did not stop the walk (the negative serial). */
@@ -488,6 +487,94 @@ function checkSubjectAltNames(r: Reader): boolean {
   return any;
 }
 
+const OID_RSA = '1.2.840.113549.1.1.1';
+const OID_EC = '1.2.840.10045.2.1';
+const OID_ED25519 = '1.3.101.112';
+/** Named curves Go's x509 supports, with their coordinate size in octets. */
+const curveSizes: Readonly<Record<string, number>> = {
+  '1.3.132.0.33': 28, // P-224
+  '1.2.840.10045.3.1.7': 32, // P-256
+  '1.3.132.0.34': 48, // P-384
+  '1.3.132.0.35': 66, // P-521
+};
+
+/**
+ * Go's parsePublicKey for the algorithms it knows (an unknown algorithm parses, with no key): RSA needs NULL
+ * parameters and a positive modulus and exponent in minimal INTEGERs; EC a supported named curve and an uncompressed
+ * point of the right size (the point being on the curve is left to node:crypto, which refuses such keys); Ed25519 no
+ * parameters and 32 octets.
+ */
+function checkPublicKey(algorithm: Reader, key: Buffer, bitLength: number): void {
+  const id = readOid(algorithm, 'x509: malformed OID');
+  const params = algorithm.empty() ? undefined : algorithm.read(undefined, 'x509: malformed parameters');
+  const paramBytes = params ? algorithm.buf.subarray(params.pos, params.end) : undefined;
+  if (bitLength % 8 !== 0) throw new Malformed('x509: malformed subjectPublicKey');
+  if (id === OID_RSA) {
+    if (!paramBytes || !paramBytes.equals(Buffer.from([0x05, 0x00]))) {
+      throw new Malformed('x509: RSA key missing NULL parameters');
+    }
+    const keyTlv = readTlv(key, 0, key.length);
+    if (!keyTlv || keyTlv.tag !== TAG_SEQUENCE) throw new Malformed('x509: invalid RSA public key');
+    const r = Reader.of(key, keyTlv);
+    const n = readTlv(key, keyTlv.start, keyTlv.end);
+    if (!n || n.tag !== TAG_INTEGER || !isMinimalInteger(key.subarray(n.start, n.end))) {
+      throw new Malformed('x509: invalid RSA modulus');
+    }
+    r.read(TAG_INTEGER, 'x509: invalid RSA modulus');
+    const e = r.read(TAG_INTEGER, 'x509: invalid RSA public exponent');
+    const exponent = smallInteger(r.bytes(e), 'x509: invalid RSA public exponent');
+    if (integerValue(key.subarray(n.start, n.end)) <= 0n)
+      throw new Malformed('x509: RSA modulus is not a positive number');
+    if (exponent <= 0) throw new Malformed('x509: RSA public exponent is not a positive number');
+  } else if (id === OID_EC) {
+    const curve = params && params.tag === TAG_OID ? decodeOid(algorithm.bytes(params)) : undefined;
+    const size = curve === undefined ? undefined : curveSizes[curve];
+    if (size === undefined) throw new Malformed('x509: unsupported elliptic curve');
+    if (key.length !== 1 + 2 * size || key[0] !== 0x04) {
+      throw new Malformed('x509: failed to unmarshal elliptic curve point');
+    }
+  } else if (id === OID_ED25519) {
+    if (params) throw new Malformed('x509: Ed25519 key encoded with illegal parameters');
+    if (key.length !== 32) throw new Malformed('x509: wrong Ed25519 public key size');
+  }
+}
+
+/**
+ * Go's parseNameConstraintsExtension, structure and value checks (not the DNS label, e-mail and URI grammar):
+ * SEQUENCE { [0] permitted, [1] excluded }, at least one non-empty, each subtree a SEQUENCE starting with a
+ * GeneralName. Returns whether Go handles every name form in it (others make a critical extension unhandled).
+ */
+function checkNameConstraints(r: Reader): boolean {
+  const message = 'x509: invalid NameConstraints extension';
+  const top = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
+  if (!r.empty()) throw new Malformed(message);
+  const permitted = top.optional(0xa0, message);
+  const excluded = top.optional(0xa1, message);
+  if (!top.empty()) throw new Malformed(message);
+  const size = (t: Tlv | undefined) => (t ? t.end - t.start : 0);
+  if (size(permitted) === 0 && size(excluded) === 0) throw new Malformed('x509: empty name constraints extension');
+  let handled = true;
+  for (const subtrees of [permitted, excluded]) {
+    if (!subtrees) continue;
+    const list = Reader.of(r.buf, subtrees);
+    while (!list.empty()) {
+      const subtree = Reader.of(r.buf, list.read(TAG_SEQUENCE, message));
+      const base = subtree.read(undefined, message);
+      const value = subtree.bytes(base);
+      if (base.tag === 0x82 || base.tag === 0x81 || base.tag === 0x86) {
+        if (!value.every((c) => c < 0x80)) throw new Malformed('x509: invalid constraint value: invalid IA5String');
+      } else if (base.tag === 0x87) {
+        if (value.length !== 8 && value.length !== 32) {
+          throw new Malformed(`x509: IP constraint contained value of length ${value.length}`);
+        }
+      } else {
+        handled = false;
+      }
+    }
+  }
+  return handled;
+}
+
 /** Go's processExtensions for one extension; returns whether Go handles it (an unhandled critical one fails Verify). */
 function processExtension(b: Builder, oid: string, critical: boolean, r: Reader): boolean {
   switch (oid) {
@@ -508,13 +595,16 @@ function processExtension(b: Builder, oid: string, critical: boolean, r: Reader)
       const isCA = ca ? booleanValue(seq.bytes(ca), message) : false;
       const len = seq.optional(TAG_INTEGER, message);
       const pathLen = len ? smallInteger(seq.bytes(len), message) : -1;
+      // Current Go refuses a negative pathLenConstraint outright (older releases read it as "no limit").
+      if (len && pathLen < 0) throw new Malformed(message);
       b.basicConstraintsValid = true;
       b.isCA = isCA;
-      b.maxPathLen = pathLen >= 0 ? pathLen : -1;
+      b.maxPathLen = pathLen;
       return true;
     }
     case OID_SAN:
-      return checkSubjectAltNames(r);
+      b.hasSubjectAltNames = checkSubjectAltNames(r);
+      return b.hasSubjectAltNames;
     case OID_EKU: {
       const message = 'x509: invalid extended key usage';
       const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
@@ -530,26 +620,82 @@ function processExtension(b: Builder, oid: string, critical: boolean, r: Reader)
       return true;
     }
     case OID_AKID: {
+      if (critical) throw new Malformed('x509: authority key identifier incorrectly marked critical');
       const message = 'x509: invalid authority key identifier';
       const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
       const id = seq.optional(0x80, message);
       if (id) b.authorityKeyId = Buffer.from(seq.bytes(id));
       return true;
     }
-    case OID_AIA:
+    case OID_AIA: {
       if (critical) throw new Malformed('x509: authority info access incorrectly marked critical');
-      r.read(TAG_SEQUENCE, 'x509: invalid authority info access');
+      const message = 'x509: invalid authority info access';
+      const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
+      while (!seq.empty()) {
+        const access = Reader.of(r.buf, seq.read(TAG_SEQUENCE, message));
+        readOid(access, message);
+        access.optional(0x86, message);
+      }
       return true;
+    }
     case OID_NAME_CONSTRAINTS:
-      // Parsed and enforced by Go; not enforced here (see verifyClientChain). Structure only.
-      r.read(TAG_SEQUENCE, 'x509: invalid NameConstraints extension');
+      b.nameConstraints = true;
+      return checkNameConstraints(r);
+    case OID_CRL_DP: {
+      const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, 'x509: invalid CRL distribution points'));
+      const message = 'x509: invalid CRL distribution point';
+      while (!seq.empty()) {
+        const point = Reader.of(r.buf, seq.read(TAG_SEQUENCE, message));
+        const pointName = point.optional(0xa0, message);
+        if (!pointName) continue;
+        const fullName = Reader.of(r.buf, Reader.of(r.buf, pointName).read(0xa0, message));
+        while (fullName.peekTag() === 0x86) fullName.read(0x86, message);
+      }
       return true;
-    case OID_CRL_DP:
-      r.read(TAG_SEQUENCE, 'x509: invalid CRL distribution points');
+    }
+    case OID_POLICIES: {
+      const message = 'x509: invalid certificate policies';
+      const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
+      const seen = new Set<string>();
+      while (!seq.empty()) {
+        const policy = Reader.of(r.buf, seq.read(TAG_SEQUENCE, message));
+        const id = policy.bytes(policy.read(TAG_OID, message));
+        // newOIDFromDER: base-128 arcs of any size, but minimal and complete.
+        const complete = id.length > 0 && (id[id.length - 1]! & 0x80) === 0;
+        const minimal = id.every((byte, i) => byte !== 0x80 || (i > 0 && (id[i - 1]! & 0x80) !== 0));
+        const key = id.toString('hex');
+        if (!complete || !minimal || seen.has(key)) throw new Malformed(message);
+        seen.add(key);
+      }
       return true;
-    case OID_POLICIES:
-      r.read(TAG_SEQUENCE, 'x509: invalid certificate policies');
+    }
+    case OID_INHIBIT_ANY_POLICY: {
+      const message = 'x509: invalid inhibit any policy extension';
+      smallInteger(r.bytes(r.read(TAG_INTEGER, message)), message);
+      b.policyConstraints = true;
       return true;
+    }
+    case OID_POLICY_CONSTRAINTS: {
+      const message = 'x509: invalid policy constraints extension';
+      const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
+      for (const tag of [0x80, 0x81]) {
+        const v = seq.optional(tag, message);
+        if (v) smallInteger(seq.bytes(v), message);
+      }
+      b.policyConstraints = true;
+      return true;
+    }
+    case OID_POLICY_MAPPINGS: {
+      const message = 'x509: invalid policy mappings extension';
+      const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
+      while (!seq.empty()) {
+        const mapping = Reader.of(r.buf, seq.read(TAG_SEQUENCE, message));
+        readOid(mapping, message);
+        readOid(mapping, message);
+      }
+      b.policyConstraints = true;
+      return true;
+    }
     default:
       return false;
   }
@@ -594,8 +740,8 @@ function walk(der: Buffer, b: Builder): void {
   for (const a of parseName(der, issuer)) if (a.oid === OID_CN) b.issuerCommonName = a.value;
 
   const validity = Reader.of(der, tbs.read(TAG_SEQUENCE, 'x509: malformed validity'));
-  b.notBefore = readTime(validity, 'up');
-  b.notAfter = readTime(validity, 'down');
+  b.notBefore = readTime(validity);
+  b.notAfter = readTime(validity);
 
   const subject = tbs.read(TAG_SEQUENCE, 'x509: malformed subject');
   b.rawSubject = Buffer.from(der.subarray(subject.pos, subject.end));
@@ -606,11 +752,12 @@ function walk(der: Buffer, b: Builder): void {
   }
 
   const spki = Reader.of(der, tbs.read(TAG_SEQUENCE, 'x509: malformed spki'));
-  readAlgorithm(spki, 'x509: malformed public key algorithm identifier');
-  bitStringValue(
+  const keyAlgorithm = Reader.of(der, readAlgorithm(spki, 'x509: malformed public key algorithm identifier'));
+  const publicKey = bitStringValue(
     spki.bytes(spki.read(TAG_BIT_STRING, 'x509: malformed subjectPublicKey')),
     'x509: malformed subjectPublicKey',
   );
+  checkPublicKey(keyAlgorithm, publicKey.bits, publicKey.bitLength);
 
   if (b.version > 1) extensions(der, tbs, b);
   bitStringValue(cert.bytes(cert.read(TAG_BIT_STRING, 'x509: malformed signature')), 'x509: malformed signature');
@@ -671,6 +818,9 @@ export function parseCertificateFields(cert: X509Certificate | Buffer): Certific
     keyUsage: 0,
     extKeyUsage: [],
     unhandledCriticalExtension: false,
+    nameConstraints: false,
+    policyConstraints: false,
+    hasSubjectAltNames: false,
     notBefore: NaN,
     notAfter: NaN,
     softProblem: undefined,
@@ -710,6 +860,9 @@ export function parseCertificateFields(cert: X509Certificate | Buffer): Certific
     keyUsage: b.keyUsage,
     extKeyUsage: b.extKeyUsage,
     unhandledCriticalExtension: b.unhandledCriticalExtension,
+    nameConstraints: b.nameConstraints,
+    policyConstraints: b.policyConstraints,
+    hasSubjectAltNames: b.hasSubjectAltNames,
     notBefore: b.notBefore,
     notAfter: b.notAfter,
     malformed,

@@ -6,6 +6,8 @@ import type { CABundle } from './interfaces.js';
 export type ChainCheck =
   | 'malformed'
   | 'critical-extension'
+  | 'name-constraints'
+  | 'policies'
   | 'validity'
   | 'chain'
   | 'signature'
@@ -42,6 +44,9 @@ const MSG_PATH_LEN = 'x509: too many intermediates for path length constraint';
 const MSG_USAGE = 'x509: certificate specifies an incompatible key usage';
 const MSG_SIG_LIMIT = 'x509: signature check attempts limit reached while verifying certificate chain';
 const MSG_CRITICAL = 'x509: unhandled critical extension';
+const MSG_POLICIES = 'x509: the chain carries policy constraints or mappings, which this verifier does not evaluate';
+const MSG_NAME_CONSTRAINTS =
+  'x509: the issuer has name constraints, which this verifier does not evaluate: only certificates without subject alternative names verify under it';
 
 /**
  * Verifies a TLS client certificate chain with the semantics of Go's `x509.Certificate.Verify` as k8s.io/apiserver
@@ -59,7 +64,13 @@ const MSG_CRITICAL = 'x509: unhandled critical extension';
  *   the client's intermediates, be a CA;
  * - in at least one chain, every certificate carrying an EKU extension must allow clientAuth or anyExtendedKeyUsage.
  *
- * Not checked (as in Go's use here, or not expressible with node:crypto): revocation, name constraints, policies.
+ * - name constraints are not evaluated: an issuer carrying them only verifies leaves without DNS/e-mail/IP/URI subject
+ *   alternative names (Go checks constraints against exactly those names, so such a chain verifies in Go too);
+ *
+ * - policy constraints, policy mappings and inhibitAnyPolicy (validated by Go 1.24+) are not evaluated: a chain
+ *   carrying them is refused;
+ *
+ * Not checked (as in Go's use here, or not expressible with node:crypto): revocation, certificate policies alone.
  * Never throws: an unexpected failure is a refusal with check `malformed`.
  */
 export function verifyClientChain(
@@ -157,6 +168,9 @@ function verifyUnguarded(
   if (leafFields.unhandledCriticalExtension) {
     return done({ ok: false, check: 'critical-extension', message: MSG_CRITICAL, certificate: leaf });
   }
+  if (leafFields.policyConstraints) {
+    return done({ ok: false, check: 'policies', message: MSG_POLICIES, certificate: leaf });
+  }
   const leafErr = validity(ctx, leafFields);
   if (leafErr) return done({ ok: false, check: 'validity', message: leafErr, certificate: leaf });
 
@@ -240,6 +254,14 @@ function buildChains(ctx: Ctx, current: readonly X509Certificate[]): { chains: X
     }
     if (p.unhandledCriticalExtension) {
       hint ??= { check: 'critical-extension', message: MSG_CRITICAL, certificate: candidate };
+      return;
+    }
+    if (p.policyConstraints) {
+      hint ??= { check: 'policies', message: MSG_POLICIES, certificate: candidate };
+      return;
+    }
+    if (p.nameConstraints && certificateFields(current[0]!).hasSubjectAltNames) {
+      hint ??= { check: 'name-constraints', message: MSG_NAME_CONSTRAINTS, certificate: candidate };
       return;
     }
     const vErr = validity(ctx, p);
