@@ -606,7 +606,7 @@ function processExtension(b: Builder, oid: string, critical: boolean, r: Reader)
       b.hasSubjectAltNames = checkSubjectAltNames(r);
       return b.hasSubjectAltNames;
     case OID_EKU: {
-      const message = 'x509: invalid extended key usage';
+      const message = 'x509: invalid extended key usages';
       const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, message));
       const usages: string[] = [];
       while (!seq.empty()) usages.push(readOid(seq, message));
