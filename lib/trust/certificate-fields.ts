@@ -453,6 +453,39 @@ interface Builder {
   softProblem: string | undefined;
 }
 
+/** Go's domainToReverseLabels: '' is fine; otherwise non-empty labels of printable ASCII, no trailing dot. */
+function domainOk(domain: string): boolean {
+  if (domain === '') return true;
+  if (domain.endsWith('.')) return false;
+  for (const label of domain.split('.')) {
+    if (label === '') return false;
+    for (let i = 0; i < label.length; i++) {
+      const c = label.charCodeAt(i);
+      if (c < 33 || c > 126) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A URI Go's `url.Parse` accepts, approximated from the safe side (anything this refuses Go may accept; nothing
+ * it accepts does Go refuse): RFC 3986 characters only, valid %-escapes, a scheme before any ':' in the first
+ * segment, and an authority host made of valid domain labels.
+ */
+function uriOk(uri: string): boolean {
+  if (!/^[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]*$/.test(uri)) return false;
+  if (/%(?![0-9A-Fa-f]{2})/.test(uri)) return false;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
+  const rest = scheme ? uri.slice(scheme[0].length) : uri;
+  if (!scheme && /^[^/?#]*:/.test(uri)) return false;
+  if (!rest.startsWith('//')) return true;
+  let host = rest.slice(2).split(/[/?#]/, 1)[0]!;
+  host = host.slice(host.lastIndexOf('@') + 1);
+  if (host.includes('[') || host.includes(']')) return false;
+  host = host.replace(/:[0-9]*$/, '');
+  return !host.includes(':') && !host.includes('%') && domainOk(host);
+}
+
 /** Go's forEachSAN checks: the names Go decodes must be well-formed. Returns whether any name was decoded. */
 function checkSubjectAltNames(r: Reader): boolean {
   const seq = Reader.of(r.buf, r.read(TAG_SEQUENCE, 'x509: invalid subject alternative names'));
@@ -472,6 +505,9 @@ function checkSubjectAltNames(r: Reader): boolean {
         break;
       case 0x86:
         if (!ia5()) throw new Malformed(`x509: SAN uniformResourceIdentifier is malformed`);
+        if (!uriOk(bytes.toString('latin1'))) {
+          throw new Malformed(`x509: cannot parse URI ${JSON.stringify(bytes.toString('latin1'))}`);
+        }
         any = true;
         break;
       case 0x87:
@@ -563,10 +599,22 @@ function checkNameConstraints(r: Reader): boolean {
       const value = subtree.bytes(base);
       if (base.tag === 0x82 || base.tag === 0x81 || base.tag === 0x86) {
         if (!value.every((c) => c < 0x80)) throw new Malformed('x509: invalid constraint value: invalid IA5String');
+        const text = value.toString('latin1');
+        const domain = text.startsWith('.') ? text.slice(1) : text;
+        // Mailbox constraints (local@domain) and IP-looking URI constraints are refused outright: Go's grammar for
+        // them is not reproduced here, and refusing is the safe side.
+        const unsupported =
+          (base.tag === 0x81 && text.includes('@')) || (base.tag === 0x86 && /^[0-9.:]*$/.test(domain));
+        if (unsupported || !domainOk(domain))
+          throw new Malformed(`x509: failed to parse name constraint ${JSON.stringify(text)}`);
       } else if (base.tag === 0x87) {
         if (value.length !== 8 && value.length !== 32) {
           throw new Malformed(`x509: IP constraint contained value of length ${value.length}`);
         }
+        const mask = value.subarray(value.length / 2);
+        const bits = [...mask].map((x) => x.toString(2).padStart(8, '0')).join('');
+        if (!/^1*0*$/.test(bits))
+          throw new Malformed(`x509: IP constraint contained invalid mask ${mask.toString('hex')}`);
       } else {
         handled = false;
       }

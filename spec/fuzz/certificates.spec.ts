@@ -8,7 +8,7 @@
 //   it; spec/support/go-x509-oracle, built with the local Go toolchain) does not accept;
 // - a certificate whose signature no longer verifies is never accepted.
 import { expect } from 'chai';
-import type { X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, type X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { secureRequestHeaderAuthenticator } from '../../lib/authn/request-header.js';
 import { x509Authenticator } from '../../lib/authn/x509.js';
@@ -37,6 +37,7 @@ import {
   utcTime,
   utcTimeText,
   x509OrUndefined,
+  type Signer,
   type TbsParts,
 } from '../support/der.js';
 import { startGoOracle, type GoOracle } from '../support/go-oracle.js';
@@ -307,6 +308,93 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
       ),
       fuzzParams(300),
     );
+  });
+
+  it('mutated intermediate CA extensions (CA flag, pathLen, keyCertSign, EKU, critical, name constraints): accepted only where Go accepts', async function () {
+    this.timeout(fuzzTimeout(200, 40));
+    const sharedKey = createPrivateKey(pki.sharedKey.privateKeyPem);
+    const caExtension: fc.Arbitrary<Buffer> = fc.oneof(
+      fc
+        .tuple(criticalArb, fc.option(booleanDer, { nil: undefined }), fc.option(pathLenDer, { nil: undefined }))
+        .map(([c, ca, len]) => extension(OID.basicConstraints, c, seq(...(ca ? [ca] : []), ...(len ? [len] : [])))),
+      fc
+        .tuple(criticalArb, fc.integer({ min: 0, max: 7 }), fc.constantFrom(0x06, 0x04, 0x02, 0x80, 0x84, 0x00))
+        .map(([c, unused, b]) => extension(OID.keyUsage, c, bitString(unused, Buffer.from([b & (0xff << unused)])))),
+      fc
+        .tuple(criticalArb, fc.array(ekuOid, { maxLength: 2 }))
+        .map(([c, oids]) => extension(OID.extKeyUsage, c, seq(...oids))),
+      fc.tuple(criticalArb, bytes(4)).map(([c, b]) => extension('1.2.3.4.5', c, octets(b))),
+      fc
+        .tuple(criticalArb, fc.constantFrom(0x82, 0x87, 0xa4), bytes(8))
+        .map(([c, tag, b]) => extension('2.5.29.30', c, seq(explicit(0, seq(tlv(tag, b)))))),
+    );
+    const seen = { accepted: 0, refusedByBoth: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(caExtension, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (caExtensions, twoLevels, leafHasSan) => {
+          // client CA → intermediate (mutated) [→ second, ordinary intermediate] → leaf; all but the CA share a key.
+          const issue = (issuer: Signer, cn: string, extensions: readonly Buffer[]) => {
+            const tbs = clientTbs(issuer, pki.sharedKey.publicKeyPem, cn, now);
+            const skid = createHash('sha1').update(cn).digest();
+            const der = signTbs(
+              tbsDer({
+                ...tbs,
+                serial: integer(BigInt('0x' + skid.subarray(0, 8).toString('hex'))),
+                extensions: [
+                  ...extensions,
+                  extension(OID.subjectKeyId, undefined, octets(skid)),
+                  extension(OID.authorityKeyId, undefined, seq(tlv(0x80, issuer.subjectKeyId))),
+                ],
+              }),
+              issuer,
+            );
+            const next: Signer = { key: sharedKey, subject: tbs.subject, subjectKeyId: skid };
+            return { der, signer: next };
+          };
+          const caBase = [
+            extension(OID.basicConstraints, true, seq(bool(true))),
+            extension(OID.keyUsage, true, bitString(1, Buffer.from([0x06]))),
+          ];
+          const replaced = new Set(caExtensions.map((e) => e.subarray(0, 12).toString('hex')));
+          const first = issue(signer, 'fuzz-intermediate-1', [
+            ...caBase.filter((e) => !replaced.has(e.subarray(0, 12).toString('hex'))),
+            ...caExtensions,
+          ]);
+          const chain = [first];
+          if (twoLevels) chain.push(issue(first.signer, 'fuzz-intermediate-2', caBase));
+          const leafExtensions = [
+            extension(OID.basicConstraints, true, seq()),
+            extension(OID.extKeyUsage, undefined, seq(oid(OID.clientAuth))),
+            ...(leafHasSan ? [extension(OID.subjectAltName, undefined, seq(tlv(0x82, Buffer.from('a.example'))))] : []),
+          ];
+          const leaf = issue(chain.at(-1)!.signer, 'fuzz-leaf', leafExtensions);
+          const leafCert = x509OrUndefined(leaf.der);
+          const intermediates = chain.map((c) => x509OrUndefined(c.der));
+          if (!leafCert || intermediates.some((c) => !c)) return;
+          const verdict = verifyClientChain(leafCert, intermediates as X509Certificate[], bundle, now);
+          const reference = await go?.verify(
+            leaf.der,
+            chain.map((c) => c.der),
+            [caDer],
+            now,
+          );
+          if (!reference) return;
+          if (verdict.ok) {
+            expect(reference, 'chain accepted here, refused by Go').to.deep.equal({ ok: true });
+            seen.accepted++;
+          } else if (!reference.ok) seen.refusedByBoth++;
+        },
+      ),
+      fuzzParams(200),
+    );
+    if (go) {
+      expect(seen.accepted, JSON.stringify(seen)).to.be.greaterThan(0);
+      expect(seen.refusedByBoth, JSON.stringify(seen)).to.be.greaterThan(0);
+    }
+    if (process.env.KDA_FUZZ_REPORT) console.log(JSON.stringify(seen));
   });
 
   it('the parsers on their own: arbitrary bytes never throw', () => {
