@@ -204,9 +204,14 @@ async function judge(cert: X509Certificate): Promise<boolean> {
 
 describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes)', function () {
   let go: GoOracle | undefined;
+  /** A Go toolchain that is installed but cannot build the oracle fails the Go tests, not the others. */
+  let goBroken: Error | undefined;
   before(async function () {
     this.timeout(240_000); // a cold Go build cache compiles crypto/x509 once
-    go = await startGoOracle();
+    go = await startGoOracle().catch((err: Error) => {
+      goBroken = err;
+      return undefined;
+    });
   });
   after(() => go?.close());
 
@@ -231,6 +236,7 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
   });
 
   it('mutated TBS fields, re-signed: nothing is accepted that Go does not accept (differential against crypto/x509)', async function () {
+    if (goBroken) throw goBroken;
     if (!go) this.skip(); // no Go toolchain: the other properties and the named cases still run
     this.timeout(fuzzTimeout(300, 20));
     const seen = { accepted: 0, refusedByBoth: 0, refusedOnlyHere: 0 };
@@ -311,6 +317,8 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
   });
 
   it('mutated intermediate CA extensions (CA flag, pathLen, keyCertSign, EKU, critical, name constraints): accepted only where Go accepts', async function () {
+    if (goBroken) throw goBroken;
+    if (!go) this.skip(); // the chain property is a differential: without Go it has no reference
     this.timeout(fuzzTimeout(200, 40));
     const sharedKey = createPrivateKey(pki.sharedKey.privateKeyPem);
     const caExtension: fc.Arbitrary<Buffer> = fc.oneof(
@@ -375,13 +383,12 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
           const intermediates = chain.map((c) => x509OrUndefined(c.der));
           if (!leafCert || intermediates.some((c) => !c)) return;
           const verdict = verifyClientChain(leafCert, intermediates as X509Certificate[], bundle, now);
-          const reference = await go?.verify(
+          const reference = await go!.verify(
             leaf.der,
             chain.map((c) => c.der),
             [caDer],
             now,
           );
-          if (!reference) return;
           if (verdict.ok) {
             expect(reference, 'chain accepted here, refused by Go').to.deep.equal({ ok: true });
             seen.accepted++;
@@ -390,10 +397,8 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
       ),
       fuzzParams(200),
     );
-    if (go) {
-      expect(seen.accepted, JSON.stringify(seen)).to.be.greaterThan(0);
-      expect(seen.refusedByBoth, JSON.stringify(seen)).to.be.greaterThan(0);
-    }
+    expect(seen.accepted, JSON.stringify(seen)).to.be.greaterThan(0);
+    expect(seen.refusedByBoth, JSON.stringify(seen)).to.be.greaterThan(0);
     if (process.env.KDA_FUZZ_REPORT) console.log(JSON.stringify(seen));
   });
 
