@@ -182,7 +182,7 @@ function bitStringValue(b: Buffer, message: string): { readonly bits: Buffer; re
  * cryptobyte's ReadASN1ObjectIdentifier: non-empty, every arc in the fewest octets (no leading 0x80), at most 31 bits,
  * not truncated. undefined when invalid.
  */
-export function decodeOid(bytes: Buffer): string | undefined {
+function decodeOid(bytes: Buffer): string | undefined {
   if (bytes.length === 0) return undefined;
   const arcs: number[] = [];
   let i = 0;
