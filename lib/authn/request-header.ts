@@ -4,7 +4,7 @@ import type { CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider
 import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
 import { unescapeExtraKey } from './path-unescape.js';
 import { requestHeaderNames } from './request-header-names.js';
-import { chainError, verifyRequestCertificate, type Clock } from './x509.js';
+import { chainError, refuseOnThrow, verifyRequestCertificate, type Clock } from './x509.js';
 
 /** Go's headerValue: the first line of the first listed header whose first line is non-empty; '' when none. */
 export function firstHeaderValue(req: Pick<AuthnRequest, 'header'>, names: readonly string[]): string {
@@ -122,45 +122,50 @@ export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOpt
     async authenticateRequest(req): Promise<AuthenticationResult> {
       const config = configProvider.current();
       if (!config) return { ok: false };
-      const outcome = verifyRequestCertificate(req, caProvider, clock);
-      if (outcome.kind === 'no-opinion') return { ok: false };
-      if (outcome.kind === 'failed') {
-        const { leaf, failure } = outcome;
-        return { ok: false, error: chainError('requestheader', caProvider, leaf, failure, failure.message) };
-      }
-      const leaf = outcome.chain[0]!;
-      const cn = certificateFields(leaf).commonName;
-      if (config.allowedNames.length > 0 && !config.allowedNames.includes(cn)) {
-        return {
-          ok: false,
-          error: new KdaError('ERR_KDA_CN_NOT_ALLOWED', `x509: subject with cn=${cn} is not in the allowed list`, {
-            details: {
-              authenticator: 'requestheader',
-              check: 'allowed-names',
-              subjectCN: cn,
-              issuer: issuerCommonName(leaf),
-              caName: caProvider.name,
-              allowedNames: [...config.allowedNames],
-            },
-          }),
-        };
-      }
-      const r = fromHeaders(req, config);
-      if (r.ok) return r;
+      return refuseOnThrow('requestheader', caProvider, () => fromVerifiedProxy(req, config));
+    },
+  };
+
+  function fromVerifiedProxy(req: AuthnRequest, config: RequestHeaderConfig): AuthenticationResult {
+    const outcome = verifyRequestCertificate(req, caProvider, clock);
+    if (outcome.kind === 'no-opinion') return { ok: false };
+    if (outcome.kind === 'failed') {
+      const { leaf, failure } = outcome;
+      return { ok: false, error: chainError('requestheader', caProvider, leaf, failure, failure.message) };
+    }
+    const leaf = outcome.chain[0]!;
+    const cn = certificateFields(leaf).commonName;
+    if (config.allowedNames.length > 0 && !config.allowedNames.includes(cn)) {
       return {
         ok: false,
-        declined: [
-          {
+        error: new KdaError('ERR_KDA_CN_NOT_ALLOWED', `x509: subject with cn=${cn} is not in the allowed list`, {
+          details: {
             authenticator: 'requestheader',
-            check: 'username-header',
+            check: 'allowed-names',
             subjectCN: cn,
             issuer: issuerCommonName(leaf),
             caName: caProvider.name,
-            header: config.usernameHeaders.join(','),
-            message: 'front-proxy certificate verified, but no username header has a non-empty first value',
+            allowedNames: [...config.allowedNames],
           },
-        ],
+        }),
       };
-    },
-  };
+    }
+    const r = fromHeaders(req, config);
+    if (r.ok) return r;
+    return {
+      ok: false,
+      declined: [
+        {
+          authenticator: 'requestheader',
+          check: 'username-header',
+          code: 'ERR_KDA_BAD_HEADER',
+          subjectCN: cn,
+          issuer: issuerCommonName(leaf),
+          caName: caProvider.name,
+          header: config.usernameHeaders.join(','),
+          message: 'front-proxy certificate verified, but no username header has a non-empty first value',
+        },
+      ],
+    };
+  }
 }

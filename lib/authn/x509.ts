@@ -40,6 +40,7 @@ export function chainError(
   failure: Failure,
   message: string,
 ): KdaError {
+  // Every failure, a certificate Go could not parse included (`malformed`), is a refusal with its cause.
   const code: KdaErrorCode = failure.check === 'eku' ? 'ERR_KDA_CERT_USAGE' : 'ERR_KDA_CERT_UNTRUSTED';
   const details: Record<string, unknown> = {
     authenticator,
@@ -50,6 +51,30 @@ export function chainError(
   };
   if (failure.certificate !== leaf) details.certificateCN = certificateFields(failure.certificate).commonName;
   return new KdaError(code, message, { details });
+}
+
+/**
+ * Runs one certificate authenticator's work so that nothing escapes as an exception: an unexpected failure while
+ * reading or verifying the client's certificate is a refusal (ok:false with an error, hence a 401 and a log line
+ * with the cause), never a 500 and never an acceptance.
+ */
+export function refuseOnThrow(
+  authenticator: string,
+  ca: CABundleProvider,
+  run: () => AuthenticationResult,
+): AuthenticationResult {
+  try {
+    return run();
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      error: new KdaError('ERR_KDA_CERT_UNTRUSTED', `x509: client certificate cannot be verified: ${cause}`, {
+        cause: err,
+        details: { authenticator, check: 'malformed', caName: ca.name },
+      }),
+    };
+  }
 }
 
 /** What the x509 authenticator makes of a verified leaf. ok:false without error = no opinion. */
@@ -103,14 +128,16 @@ export function x509Authenticator(options: X509AuthenticatorOptions): RequestAut
   const clock = options.clock ?? Date.now;
   return {
     async authenticateRequest(req): Promise<AuthenticationResult> {
-      const outcome = verifyRequestCertificate(req, caProvider, clock);
-      if (outcome.kind === 'no-opinion') return { ok: false };
-      if (outcome.kind === 'failed') {
-        const { leaf, failure } = outcome;
-        const message = `verifying certificate ${certificateIdentifier(leaf)} failed: ${failure.message}`;
-        return { ok: false, error: chainError('x509', caProvider, leaf, failure, message) };
-      }
-      return convert(outcome.chain[0]!);
+      return refuseOnThrow('x509', caProvider, () => {
+        const outcome = verifyRequestCertificate(req, caProvider, clock);
+        if (outcome.kind === 'no-opinion') return { ok: false };
+        if (outcome.kind === 'failed') {
+          const { leaf, failure } = outcome;
+          const message = `verifying certificate ${certificateIdentifier(leaf)} failed: ${failure.message}`;
+          return { ok: false, error: chainError('x509', caProvider, leaf, failure, message) };
+        }
+        return convert(outcome.chain[0]!);
+      });
     },
   };
 }

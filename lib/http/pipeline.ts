@@ -267,13 +267,19 @@ export function logAuthenticationRefusal(
     return;
   }
   // A declined front-proxy (verified certificate, missing username) explains the refusal better than the x509 error
-  // that follows it, so it leads.
+  // that follows it, so it leads. The lead is the cause in every top-level field (check, code, error, msg); the
+  // errors of the authenticators tried after it (e.g. the client-CA fallback's unknown authority) are only in `causes`.
+  const all = error?.details.errors as readonly KdaErrorDetails[] | undefined;
   const primary = declined[0] ?? error!.details;
   const fields: Record<string, unknown> = { ...pickCause(primary) };
+  if (declined.length > 0) {
+    if (typeof primary.code === 'string') fields.code = primary.code;
+    if (primary.message !== undefined) fields.error = primary.message;
+  } else {
+    fields.code = error!.code;
+    fields.error = all?.[0]?.message ?? error!.message;
+  }
   if (error) {
-    fields.code = error.code;
-    fields.error = error.message;
-    const all = error.details.errors as readonly KdaErrorDetails[] | undefined;
     fields.causes = (all ?? [{ ...error.details, message: error.message }]).map((d) => ({
       ...pickCause(d),
       message: d.message,

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { KdaError } from '../errors.js';
+import { certificateFields } from './certificate-fields.js';
 
 const blockRe = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
 
@@ -36,6 +37,9 @@ export function parsePemBundle(text: string | Buffer, source = 'PEM bundle'): Pa
     } catch (err) {
       throw pemError(source, `certificate block ${index} cannot be parsed: ${(err as Error).message}`, err);
     }
+    // Go's cert.ParseCertsPEM uses x509.ParseCertificate, far stricter than OpenSSL: a bundle Go cannot load is invalid.
+    const malformed = certificateFields(cert).malformed;
+    if (malformed !== undefined) throw pemError(source, `certificate block ${index} cannot be parsed: ${malformed}`);
     certificates.push(cert);
     blocks.push(cert.toString().trim());
   }

@@ -3,7 +3,18 @@ import { certificateFields, type CertificateFields } from './certificate-fields.
 import type { CABundle } from './interfaces.js';
 
 /** Which test a chain failed: the `check` field of refusal logs. */
-export type ChainCheck = 'validity' | 'chain' | 'signature' | 'ca' | 'path-length' | 'eku' | 'signature-limit';
+export type ChainCheck =
+  | 'malformed'
+  | 'critical-extension'
+  | 'name-constraints'
+  | 'policies'
+  | 'validity'
+  | 'chain'
+  | 'signature'
+  | 'ca'
+  | 'path-length'
+  | 'eku'
+  | 'signature-limit';
 
 /** ok with the verified chain (leaf first, anchor last), or the failed check and Go's error text. */
 export type ChainVerdict =
@@ -32,12 +43,20 @@ const MSG_NOT_AUTHORIZED = 'x509: certificate is not authorized to sign other ce
 const MSG_PATH_LEN = 'x509: too many intermediates for path length constraint';
 const MSG_USAGE = 'x509: certificate specifies an incompatible key usage';
 const MSG_SIG_LIMIT = 'x509: signature check attempts limit reached while verifying certificate chain';
+const MSG_CRITICAL = 'x509: unhandled critical extension';
+const MSG_POLICIES = 'x509: the chain carries policy constraints or mappings, which this verifier does not evaluate';
+const MSG_NAME_CONSTRAINTS =
+  'x509: the issuer has name constraints, which this verifier does not evaluate: only certificates without subject alternative names verify under it';
 
 /**
  * Verifies a TLS client certificate chain with the semantics of Go's `x509.Certificate.Verify` as k8s.io/apiserver
  * calls it (`Roots` = the bundle only, `Intermediates` = the rest of the client's chain, `KeyUsages` = clientAuth):
  *
- * - the leaf must be within its validity window at `now`;
+ * - every certificate the client sent must parse under Go's `x509.ParseCertificate` rules (Go's TLS stack refuses the
+ *   handshake otherwise: `tls: failed to parse client certificate: …`); bundle certificates that would not parse are
+ *   never anchors;
+ * - no certificate in the chain may carry a critical extension Go does not handle;
+ * - the leaf must be within its validity window at `now` (an unreadable time is outside every window);
  * - a leaf byte-identical to a bundle certificate is a one-element chain;
  * - every bundle certificate is an anchor, including intermediates (no self-signed requirement);
  * - a parent must match the child's issuer name, be allowed to sign (basicConstraints CA on v3 certificates, keyCertSign
@@ -45,7 +64,14 @@ const MSG_SIG_LIMIT = 'x509: signature check attempts limit reached while verify
  *   the client's intermediates, be a CA;
  * - in at least one chain, every certificate carrying an EKU extension must allow clientAuth or anyExtendedKeyUsage.
  *
- * Not checked (as in Go's use here, or not expressible with node:crypto): revocation, name constraints, policies.
+ * - name constraints are not evaluated: an issuer carrying them only verifies leaves without DNS/e-mail/IP/URI subject
+ *   alternative names (Go checks constraints against exactly those names, so such a chain verifies in Go too);
+ *
+ * - policy constraints, policy mappings and inhibitAnyPolicy (validated by Go 1.24+) are not evaluated: a chain
+ *   carrying them is refused;
+ *
+ * Not checked (as in Go's use here, or not expressible with node:crypto): revocation, certificate policies alone.
+ * Never throws: an unexpected failure is a refusal with check `malformed`.
  */
 export function verifyClientChain(
   leaf: X509Certificate,
@@ -74,13 +100,23 @@ interface Ctx {
 
 type ValidityError = string | undefined;
 
+/**
+ * Go's isValid time check, written so that an unreadable time (NaN) fails: each test asks whether `now` is inside,
+ * never whether it is outside.
+ */
 function validity(ctx: Ctx, f: CertificateFields): ValidityError {
   const { now } = ctx;
-  if (now < f.notBefore) {
+  if (!(Number.isFinite(f.notBefore) && Number.isFinite(f.notAfter))) {
+    // Nothing about the window is known: the verdict holds for this instant only.
+    ctx.from = Math.max(ctx.from, now);
+    ctx.until = Math.min(ctx.until, now);
+    return 'x509: certificate has expired or is not yet valid: the validity period cannot be read';
+  }
+  if (!(now >= f.notBefore)) {
     ctx.until = Math.min(ctx.until, f.notBefore - 1);
     return `x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is before ${rfc3339(f.notBefore)}`;
   }
-  if (now > f.notAfter) {
+  if (!(now <= f.notAfter)) {
     ctx.from = Math.max(ctx.from, f.notAfter + 1);
     return `x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is after ${rfc3339(f.notAfter)}`;
   }
@@ -90,7 +126,8 @@ function validity(ctx: Ctx, f: CertificateFields): ValidityError {
 }
 
 function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const t = new Date(Math.floor(ms / 1000) * 1000);
+  return Number.isNaN(t.getTime()) ? String(ms) : t.toISOString().replace('.000Z', 'Z');
 }
 
 function verifyWithWindow(
@@ -99,10 +136,42 @@ function verifyWithWindow(
   anchors: readonly X509Certificate[],
   now: number,
 ): Windowed {
+  try {
+    return verifyUnguarded(leaf, intermediates, anchors, now);
+  } catch (err) {
+    // Nothing on the authentication path may throw: an unexpected failure is a refusal, judged again next time.
+    const message = `x509: certificate cannot be verified: ${(err as Error)?.message ?? String(err)}`;
+    return { verdict: { ok: false, check: 'malformed', message, certificate: leaf }, from: now, until: now };
+  }
+}
+
+function verifyUnguarded(
+  leaf: X509Certificate,
+  intermediates: readonly X509Certificate[],
+  anchors: readonly X509Certificate[],
+  now: number,
+): Windowed {
   const ctx: Ctx = { now, anchors, intermediates, sigChecks: 0, from: -Infinity, until: Infinity };
   const done = (verdict: ChainVerdict): Windowed => ({ verdict, from: ctx.from, until: ctx.until });
 
-  const leafErr = validity(ctx, certificateFields(leaf));
+  // Go's TLS server parses every certificate the client sent before anything else and refuses the handshake if one
+  // does not parse; a malformed certificate can never take part in a chain.
+  for (const sent of [leaf, ...intermediates]) {
+    const malformed = certificateFields(sent).malformed;
+    if (malformed !== undefined) {
+      const message = `tls: failed to parse client certificate: ${malformed}`;
+      return done({ ok: false, check: 'malformed', message, certificate: sent });
+    }
+  }
+
+  const leafFields = certificateFields(leaf);
+  if (leafFields.unhandledCriticalExtension) {
+    return done({ ok: false, check: 'critical-extension', message: MSG_CRITICAL, certificate: leaf });
+  }
+  if (leafFields.policyConstraints) {
+    return done({ ok: false, check: 'policies', message: MSG_POLICIES, certificate: leaf });
+  }
+  const leafErr = validity(ctx, leafFields);
   if (leafErr) return done({ ok: false, check: 'validity', message: leafErr, certificate: leaf });
 
   let chains: X509Certificate[][];
@@ -119,9 +188,11 @@ function verifyWithWindow(
 }
 
 function allowsClientAuth(chain: readonly X509Certificate[]): boolean {
+  // The EKU as Go parsed it from the DER (node:crypto's `keyUsage` is undefined when OpenSSL cannot decode the
+  // extension, which would read as "unrestricted").
   return chain.every((c) => {
-    const eku = c.keyUsage as readonly string[] | undefined;
-    return !eku || eku.length === 0 || eku.includes(OID_CLIENT_AUTH) || eku.includes(OID_ANY_EXTENDED_KEY_USAGE);
+    const eku = certificateFields(c).extKeyUsage;
+    return eku.length === 0 || eku.includes(OID_CLIENT_AUTH) || eku.includes(OID_ANY_EXTENDED_KEY_USAGE);
   });
 }
 
@@ -152,7 +223,8 @@ function potentialParents(child: CertificateFields, pool: readonly X509Certifica
   const mismatch: X509Certificate[] = [];
   for (const c of pool) {
     const f = certificateFields(c);
-    if (!f.rawSubject.equals(child.rawIssuer)) continue;
+    // A certificate Go could not parse is not in Go's pool at all.
+    if (f.malformed !== undefined || !f.rawSubject.equals(child.rawIssuer)) continue;
     if (f.subjectKeyId.equals(child.authorityKeyId)) match.push(c);
     else if ((f.subjectKeyId.length === 0) !== (child.authorityKeyId.length === 0)) oneSided.push(c);
     else mismatch.push(c);
@@ -178,6 +250,18 @@ function buildChains(ctx: Ctx, current: readonly X509Certificate[]): { chains: X
     const sigErr = checkSignatureFrom(cert, candidate, p);
     if (sigErr) {
       hint ??= { ...sigErr, certificate: candidate };
+      return;
+    }
+    if (p.unhandledCriticalExtension) {
+      hint ??= { check: 'critical-extension', message: MSG_CRITICAL, certificate: candidate };
+      return;
+    }
+    if (p.policyConstraints) {
+      hint ??= { check: 'policies', message: MSG_POLICIES, certificate: candidate };
+      return;
+    }
+    if (p.nameConstraints && certificateFields(current[0]!).hasSubjectAltNames) {
+      hint ??= { check: 'name-constraints', message: MSG_NAME_CONSTRAINTS, certificate: candidate };
       return;
     }
     const vErr = validity(ctx, p);
@@ -225,7 +309,12 @@ function checkSignatureFrom(
     ok = false;
   }
   if (ok) return undefined;
-  const type = parent.publicKey.asymmetricKeyType;
+  let type: string | undefined;
+  try {
+    type = parent.publicKey.asymmetricKeyType;
+  } catch {
+    type = undefined;
+  }
   const message =
     type === 'ec'
       ? 'x509: ECDSA verification failure'

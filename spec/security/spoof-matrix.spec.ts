@@ -25,6 +25,24 @@ import {
   type SecurityStack,
   type Seen,
 } from './stack.js';
+// Certificate-mutation class (issue 10, finding 3): malformed certificates through the four public adapters.
+import { Agent as UndiciAgent } from 'undici';
+import {
+  clientTbs,
+  generalizedTime,
+  generalizedTimeText,
+  integer,
+  seq,
+  signerOf,
+  signTbs,
+  tbsDer,
+  tlv,
+  utcTime,
+  utcTimeText,
+  type TbsParts,
+} from '../support/der.js';
+import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
+import { captureLogger, publicAdapters } from './public-adapters.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 const claimedUser = 'mallory';
@@ -493,6 +511,134 @@ describe('security: spoof matrix (full Koa stack over real TLS)', function () {
       assertNoSpoof(stack, a);
     });
   });
+});
+
+describe('security: spoof matrix, certificates Go would not parse or accept, through the public adapters', function () {
+  this.timeout(30_000);
+  const pki = testPki();
+  const day = 24 * 60 * 60 * 1000;
+  const now = Date.now();
+
+  /** A certificate from raw TBS parts, signed by `ca` (so only the mutated field is wrong), with the shared key. */
+  const mutated = (ca: TestCert, cn: string, change: (base: TbsParts) => Partial<TbsParts>): TestCert => {
+    const signer = signerOf(ca);
+    const base = clientTbs(signer, pki.sharedKey.publicKeyPem, cn, now);
+    const der = signTbs(tbsDer({ ...base, ...change(base) }), signer);
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    return { ...pki.alice, certPem: pem, chainPem: pem, keyPem: pki.sharedKey.privateKeyPem, x509: undefined! };
+  };
+  const validity = (from: Buffer, to: Buffer) => ({ validity: seq(from, to) });
+
+  const cases: readonly {
+    name: string;
+    cert: () => TestCert;
+    headers?: Record<string, string>;
+    /** OpenSSL itself cannot load the certificate (the client cannot even present it). */
+    tlsMayRefuse?: true;
+  }[] = [
+    {
+      name: 'client-CA certificate with a negative serial number (threw in BigInt: 500, Express stack trace)',
+      cert: () => mutated(pki.clientCA, 'alice', () => ({ serial: integer(-0x1234567890n) })),
+    },
+    {
+      name: 'front-proxy certificate with a negative serial number + X-Remote-User',
+      cert: () => mutated(pki.frontProxyCA, 'front-proxy-client', () => ({ serial: integer(-0x7fedcba987n) })),
+      headers: { 'X-Remote-User': 'mallory' },
+    },
+    {
+      name: 'expired front-proxy certificate whose notAfter is garbage (both comparisons false: was accepted)',
+      cert: () =>
+        mutated(pki.frontProxyCA, 'front-proxy-client', () =>
+          validity(utcTime(utcTimeText(new Date(now - 30 * day))), utcTime('not-a-time!!')),
+        ),
+      headers: { 'X-Remote-User': 'mallory' },
+    },
+    {
+      name: 'front-proxy certificate with garbage notBefore and notAfter',
+      cert: () =>
+        mutated(pki.frontProxyCA, 'front-proxy-client', () => validity(utcTime('ZZZZZZZZZZZZZ'), utcTime('9'))),
+      headers: { 'X-Remote-User': 'mallory' },
+    },
+    {
+      name: 'expired front-proxy certificate written as GeneralizedTime',
+      cert: () =>
+        mutated(pki.frontProxyCA, 'front-proxy-client', () =>
+          validity(
+            generalizedTime(generalizedTimeText(new Date(now - 30 * day))),
+            generalizedTime(generalizedTimeText(new Date(now - day))),
+          ),
+        ),
+      headers: { 'X-Remote-User': 'mallory' },
+    },
+    {
+      name: 'front-proxy certificate whose validity times carry the wrong ASN.1 tag (INTEGER)',
+      cert: () =>
+        mutated(pki.frontProxyCA, 'front-proxy-client', () =>
+          validity(tlv(0x02, Buffer.from('01')), tlv(0x02, Buffer.from('99'))),
+        ),
+      headers: { 'X-Remote-User': 'mallory' },
+      tlsMayRefuse: true,
+    },
+    {
+      name: 'client-CA certificate whose subject CN is a PrintableString holding "@" (Go: invalid RDNSequence)',
+      cert: () =>
+        mutated(pki.clientCA, 'alice', (b) => ({
+          subject: Buffer.from(b.subject.toString('hex').replace('0c05616c696365', '1305616c406365'), 'hex'),
+        })),
+    },
+  ];
+
+  for (const adapter of publicAdapters) {
+    describe(adapter.name, () => {
+      const logger = captureLogger();
+      let server: Awaited<ReturnType<typeof adapter.start>>;
+      const agents: UndiciAgent[] = [];
+      before(async () => {
+        server = await adapter.start({
+          requestHeader: {
+            caProvider: staticCABundle(pki.frontProxyCA.certPem, 'request-header::spoof'),
+            configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
+          },
+          clientCA: staticCABundle(pki.clientCA.certPem, 'client-ca::spoof'),
+          anonymous: true,
+          logger,
+        });
+      });
+      after(async () => {
+        await Promise.all(agents.splice(0).map((a) => a.close()));
+        await server?.close();
+      });
+
+      for (const c of cases) {
+        it(`${c.name} → refused (401 Status, logged cause; never 500, never admitted)`, async () => {
+          const cert = c.cert();
+          const agent = new UndiciAgent({
+            connect: { ca: pki.servingCA.certPem, cert: cert.chainPem, key: cert.keyPem },
+          });
+          agents.push(agent);
+          logger.entries.length = 0;
+          let outcome: { status: number; body: string } | 'tls-refused';
+          try {
+            const res = await request(`${server.url}${path}`, { dispatcher: agent, headers: c.headers ?? {} });
+            outcome = { status: res.statusCode, body: await res.body.text() };
+          } catch (err) {
+            // Node's TLS layer refused the certificate before our code: also a refusal, where the case allows it.
+            if (!c.tlsMayRefuse) throw err;
+            outcome = 'tls-refused';
+          }
+          if (outcome !== 'tls-refused') {
+            expect(outcome.status, outcome.body).to.equal(401);
+            expect(outcome.body).to.equal(unauthorizedBody);
+            const warns = logger.entries.filter((e) => e.level === 'warn');
+            expect(warns, JSON.stringify(logger.entries)).to.have.length(1);
+            expect(['malformed', 'validity']).to.include(warns[0]!.fields.check);
+            expect(String(warns[0]!.fields.error)).to.match(/^(tls: failed to parse client certificate: )?x509: /);
+          }
+          expect(logger.entries.filter((e) => e.level === 'error')).to.deep.equal([]);
+        });
+      }
+    });
+  }
 });
 
 describe('security: spoof matrix, CA rotation (full Koa stack over real TLS)', function () {
