@@ -1,3 +1,5 @@
+// Over ~350 lines: Go's chain verification (validity, CA flags, pathLen, EKU on every element, critical extensions,
+// name constraints refused) with the exact refusal causes the logs report; one algorithm, one file.
 import type { X509Certificate } from 'node:crypto';
 import { certificateFields, type CertificateFields } from './certificate-fields.js';
 import type { CABundle } from './interfaces.js';

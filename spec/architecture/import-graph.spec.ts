@@ -36,14 +36,20 @@ const entryFloor = floors.length;
 const upwardAllowed: readonly string[] = [
   // TODO(restructure): remove after the programs move (issue 12 step 1): the sample takes the CLI's flag types.
   'sample/serve.ts -> cli/flags.ts',
+  // TODO(restructure): remove after the programs move (step 1): the serve and webhook commands share the CLI's
+  // one-line startup errors (issue 10 finding 9); in cli/ they are siblings.
+  'sample/serve.ts -> cli/kubeconfig-preflight.ts',
+  'sample/serve.ts -> cli/startup-error.ts',
+  'webhook/cli.ts -> cli/startup-error.ts',
   // TODO(restructure): remove when delegatedAuthStackOptions leaves the pipeline for the composition root (step 5).
   'http/pipeline.ts -> delegated-auth.ts',
 ];
 
 const roomCyclesAllowed: readonly string[] = [
-  // TODO(restructure): remove after the programs move (issue 12 step 1): cli/main imports the sample lazily, the
-  // sample imports the CLI's flag types (review §1.2, the hidden cli <-> sample cycle).
-  'cli -> sample',
+  // TODO(restructure): remove after the programs move (issue 12 step 1): cli/main imports the sample and the webhook
+  // command lazily, and both import the CLI's flag types and startup errors (review §1.2, the hidden cli <-> sample
+  // cycle, which the webhook command now shares).
+  'cli -> sample -> webhook',
 ];
 
 const longFilesAllowed: readonly string[] = [
