@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 import type { ConnectionConfig, RestClient } from '../cluster/index.js';
 import { createCertificate } from '../pki/index.js';
-import { handshake, rawRequest, type ApiRequester, type RawResponse } from './http.js';
+import { clientCertificateRequest, handshake, rawRequest, type ApiRequester, type RawResponse } from './http.js';
 import type { ObjectTracker } from './objects.js';
 import {
   issuedBy,
@@ -444,7 +445,43 @@ export const probeCases: readonly ProbeCase[] = [
       return offered.length > 0 ? fail(`accepted ${offered.join(', ')}`) : pass('TLS 1.0 and 1.1 refused');
     },
   },
+  {
+    name: 'tls: asks for client certificates of the front-proxy CA',
+    rule: 'the backend requests a client certificate and names requestheader-client-ca-file among its acceptable CAs (Go: ClientCAs from the dynamic CA bundles)',
+    hint: 'request client certificates (Go: tls.VerifyClientCertIfGiven; Node: requestCert: true, rejectUnauthorized: false) with ca = client-ca-file + requestheader-client-ca-file',
+    needs: ['backend'],
+    async run(ctx) {
+      const fp = ctx.target.frontProxyCaPem;
+      if (!fp) throw new ProbeSkip('extension-apiserver-authentication has no requestheader-client-ca-file');
+      const req = await clientCertificateRequest(backend(ctx));
+      if (typeof req === 'string') throw new ProbeSkip(req);
+      if (!req.requested)
+        return fail('no CertificateRequest in the TLS 1.2 handshake: the front proxy cannot prove itself');
+      const wanted = subjectsDer(fp);
+      const names = req.acceptableCas.map((d) => d.toString('hex'));
+      const found = wanted.filter((w) => names.includes(w.der));
+      if (found.length === 0) {
+        return fail(
+          `acceptable CAs (${req.acceptableCas.length}) do not include the front-proxy CA ${wanted.map((w) => w.subject).join(', ')}`,
+        );
+      }
+      return pass(`${req.acceptableCas.length} acceptable CA(s), including ${found.map((f) => f.subject).join(', ')}`);
+    },
+  },
 ];
+
+/** DER (hex) and text of the subject of each certificate in a PEM bundle. */
+function subjectsDer(bundle: string): { der: string; subject: string }[] {
+  const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return pems.map((pem) => {
+    const cert = forge.pki.certificateFromPem(pem);
+    const der = forge.asn1.toDer(forge.pki.distinguishedNameToAsn1(cert.subject)).getBytes();
+    return {
+      der: Buffer.from(der, 'binary').toString('hex'),
+      subject: cert.subject.attributes.map((a) => `${a.shortName ?? a.name}=${String(a.value)}`).join(','),
+    };
+  });
+}
 
 /** The CSR certificate, or else the kubeconfig's own client-CA certificate (said in the evidence), or skip. */
 async function clientCaCertificate(ctx: ProbeContext): Promise<ClientCaCertificate> {

@@ -1,3 +1,5 @@
+import { createConnection } from 'node:net';
+import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { ConnectionConfig } from '../cluster/index.js';
@@ -262,4 +264,109 @@ export class ApiRequester {
   async close(): Promise<void> {
     await this.#agent.close();
   }
+}
+
+/** What the backend's TLS 1.2 CertificateRequest asked for. */
+export interface ClientCertificateRequest {
+  /** False when the server finished its flight without a CertificateRequest. */
+  readonly requested: boolean;
+  /** DER of each DistinguishedName in `certificate_authorities`. */
+  readonly acceptableCas: readonly Buffer[];
+}
+
+/**
+ * Handshakes with TLS 1.2 (where the server's CertificateRequest is still plaintext) through a recording stream and
+ * parses the server's handshake messages up to ServerHelloDone. Resolves a reason string when that is impossible
+ * (TLS 1.3 only, connection failure).
+ */
+export function clientCertificateRequest(ep: BackendEndpoint): Promise<ClientCertificateRequest | string> {
+  return new Promise((resolve) => {
+    const tcp = createConnection({ host: ep.host, port: ep.port });
+    const received: Buffer[] = [];
+    const wrapper = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        tcp.write(chunk, cb);
+      },
+      final(cb) {
+        tcp.end();
+        cb();
+      },
+    });
+    tcp.on('data', (d: Buffer) => {
+      received.push(d);
+      wrapper.push(d);
+    });
+    tcp.on('end', () => wrapper.push(null));
+    tcp.on('error', (err) => wrapper.destroy(err));
+    let settled = false;
+    const finish = (r: ClientCertificateRequest | string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      tls.destroy();
+      tcp.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish('ETIMEDOUT: TLS 1.2 handshake did not finish'), 10_000);
+    const tls = tlsConnect({
+      socket: wrapper,
+      servername: /^[\d.]+$|:/.test(ep.servername) ? undefined : ep.servername,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+    });
+    const parse = () => {
+      const parsed = parseServerFlight(Buffer.concat(received));
+      if (parsed) finish(parsed);
+      else finish('the server flight could not be parsed');
+    };
+    tls.once('secureConnect', parse);
+    tls.once('error', (err: Error & { code?: string }) => {
+      if (Buffer.concat(received).length > 0 && parseServerFlight(Buffer.concat(received))) parse();
+      else
+        finish(
+          `no TLS 1.2 handshake (${err.code ?? err.message}): the backend may serve TLS 1.3 only, whose CertificateRequest is encrypted`,
+        );
+    });
+  });
+}
+
+/** Parses plaintext TLS 1.2 handshake records up to ServerHelloDone; undefined when incomplete. */
+export function parseServerFlight(data: Buffer): ClientCertificateRequest | undefined {
+  const hs: Buffer[] = [];
+  let pos = 0;
+  while (pos + 5 <= data.length) {
+    const type = data[pos]!;
+    const len = data.readUInt16BE(pos + 3);
+    if (pos + 5 + len > data.length) break;
+    if (type === 20) break; // ChangeCipherSpec: what follows is encrypted
+    if (type === 22) hs.push(data.subarray(pos + 5, pos + 5 + len));
+    pos += 5 + len;
+  }
+  const msgs = Buffer.concat(hs);
+  let p = 0;
+  let request: ClientCertificateRequest = { requested: false, acceptableCas: [] };
+  while (p + 4 <= msgs.length) {
+    const type = msgs[p]!;
+    const len = msgs.readUIntBE(p + 1, 3);
+    if (p + 4 + len > msgs.length) return undefined;
+    const body = msgs.subarray(p + 4, p + 4 + len);
+    if (type === 13) {
+      let q = 1 + body[0]!; // certificate_types
+      q += 2 + body.readUInt16BE(q); // supported_signature_algorithms
+      const end = q + 2 + body.readUInt16BE(q);
+      q += 2;
+      const cas: Buffer[] = [];
+      while (q + 2 <= end) {
+        const l = body.readUInt16BE(q);
+        cas.push(Buffer.from(body.subarray(q + 2, q + 2 + l)));
+        q += 2 + l;
+      }
+      request = { requested: true, acceptableCas: cas };
+    }
+    if (type === 14) return request; // ServerHelloDone
+    p += 4 + len;
+  }
+  return undefined;
 }

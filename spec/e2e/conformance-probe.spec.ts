@@ -190,10 +190,17 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         'direct: tampered ServiceAccount token is refused',
         'aggregator: impersonated user with RBAC (groups, extra, uid) is served',
         'tls: serving chain verifies against the APIService caBundle',
+        'tls: asks for client certificates of the front-proxy CA',
         clientCaCase,
       ]) {
         expect(result(report, name).outcome, `${name}: ${result(report, name).detail}`).to.equal('pass');
       }
+    });
+
+    it('finds the front-proxy CA in the CertificateRequest of the TLS 1.2 handshake', () => {
+      expect(result(report, 'tls: asks for client certificates of the front-proxy CA').detail).to.match(
+        /^\d+ acceptable CA\(s\), including CN=kube-delegated-auth-front-proxy-ca$/,
+      );
     });
 
     it('reports the CSR signing as skipped on the harness (no kube-controller-manager), never as passed', () => {
@@ -300,6 +307,7 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         'direct: ServiceAccount token (TokenRequest) is accepted',
         'direct: tampered ServiceAccount token is refused',
         'tls: serving chain verifies against the APIService caBundle',
+        'tls: asks for client certificates of the front-proxy CA',
       ]) {
         expect(result(report, name).outcome, `${name}: ${result(report, name).detail}`).to.equal('pass');
       }
