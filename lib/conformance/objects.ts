@@ -33,8 +33,18 @@ export class ObjectTracker {
   async create<T>(collectionPath: string, obj: Record<string, unknown>): Promise<T> {
     const meta = (obj.metadata ?? {}) as { name: string; labels?: Record<string, string> };
     const labelled = { ...obj, metadata: { ...meta, labels: { ...meta.labels, [runLabel]: this.runId } } };
-    this.#paths.push(`${collectionPath}/${meta.name}`);
-    return this.#client.post<T>(collectionPath, labelled);
+    const path = `${collectionPath}/${meta.name}`;
+    this.#paths.push(path);
+    try {
+      return await this.#client.post<T>(collectionPath, labelled);
+    } catch (err) {
+      // A refused create (403 forbidden, 422 invalid, …) made nothing to delete; on timeouts it may have.
+      const status = err instanceof KubeApiError ? err.statusCode : undefined;
+      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
+        this.#paths.splice(this.#paths.indexOf(path), 1);
+      }
+      throw err;
+    }
   }
 
   /** Paths of the objects created so far. */

@@ -1,4 +1,5 @@
-import { createConnection } from 'node:net';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { KubeApiError, type RestClient } from '../cluster/index.js';
 import type { BackendEndpoint } from './http.js';
 
@@ -49,17 +50,20 @@ interface ApiResourceList {
 /** A one-line problem the tool cannot go on from (printed as `Error: …`, exit 1). */
 export class TargetError extends Error {}
 
-/** Resolves after one TCP connect attempt: undefined when it connected, else the reason. */
-export function tcpReachable(host: string, port: number, timeoutMs = 3000): Promise<string | undefined> {
+/**
+ * Resolves after one TLS handshake attempt: undefined when a TLS server answered, else the reason. A handshake rather
+ * than a TCP connect, because transparent proxies and firewalls accept TCP for addresses nothing serves.
+ */
+export function tlsReachable(host: string, port: number, timeoutMs = 5000): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = createConnection({ host, port });
+    const s = tlsConnect({ host, port, rejectUnauthorized: false, ...(isIP(host) === 0 && { servername: host }) });
     const done = (r: string | undefined) => {
       clearTimeout(timer);
       s.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => done(`no TCP connection to ${host}:${port} within ${timeoutMs} ms`), timeoutMs);
-    s.once('connect', () => done(undefined));
+    const timer = setTimeout(() => done(`no TLS handshake with ${host}:${port} within ${timeoutMs} ms`), timeoutMs);
+    s.once('secureConnect', () => done(undefined));
     s.once('error', (e: Error & { code?: string }) => done(`${host}:${port}: ${e.code ?? e.message}`));
   });
 }
@@ -130,7 +134,7 @@ export async function resolveTarget(
     if (u.protocol !== 'https:') throw new TargetError(`--backend must be an https:// URL, not ${u.protocol}`);
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = Number(u.port || 443);
-    const why = await tcpReachable(host, port);
+    const why = await tlsReachable(host, port);
     if (why) throw new TargetError(`--backend ${backendUrl} is not reachable: ${why}`);
     backend = { host, port, servername, ...(caBundlePem && { caPem: caBundlePem }) };
   } else if (!serviceAddress) {
@@ -138,7 +142,7 @@ export async function resolveTarget(
   } else {
     // ExternalName and ClusterIP are dialled at the APIService's port (kube-apiserver resolves ClusterIP Services to
     // endpoints; from outside the cluster network the ClusterIP usually does not answer).
-    const why = await tcpReachable(serviceAddress, service.port);
+    const why = await tlsReachable(serviceAddress, service.port);
     if (why) {
       backendSkipReason = `backend not reachable from here via the Service (${serviceType} ${serviceAddress}:${service.port}: ${why}); pass --backend https://host:port (e.g. after kubectl port-forward)`;
     } else {

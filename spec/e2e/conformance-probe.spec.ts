@@ -4,6 +4,7 @@
 // finding). Also: JUnit/table output, cleanup of every labelled object, also after SIGINT.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -321,6 +322,80 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
       }
       expect(run.code).to.equal(failed.length > 0 ? 1 : 0);
       expect(outcomes(report, 'fail')).to.deep.equal(GO_FINDINGS);
+    });
+  });
+
+  describe('reaching the backend', () => {
+    it('--backend: probes the given address, verified with the caBundle for <service>.<namespace>.svc', async () => {
+      const go = await getGoSampleApiserver();
+      const { run, report } = await runJson('v1alpha1.wardle.example.com', ['--backend', go.url]);
+      expect(report.backend).to.equal(`direct at 127.0.0.1:${go.port} (TLS name api.wardle.svc)`);
+      expect(result(report, 'tls: serving chain verifies against the APIService caBundle').outcome).to.equal('pass');
+      expect(run.code).to.equal(0);
+    });
+
+    it('--backend that does not answer: one line naming the flag, exit 1, nothing created', async () => {
+      const run = await startTool([
+        '--kubeconfig',
+        getCluster().adminKubeconfigPath,
+        '--apiservice',
+        'v1alpha1.wardle.example.com',
+        '--backend',
+        'https://127.0.0.1:1',
+      ]).done;
+      expect(run.code).to.equal(1);
+      expect(run.stderr.trim()).to.equal(
+        'Error: --backend https://127.0.0.1:1 is not reachable: 127.0.0.1:1: ECONNREFUSED',
+      );
+      expect(run.stdout).to.equal('');
+    });
+
+    it('a Service whose backend does not answer here: says so, every direct and TLS case is skipped, not passed', async () => {
+      const cp = getCluster();
+      // ExternalName localhost on a closed port: unreachable, and all traffic stays on loopback.
+      const closed = await new Promise<number>((r) => {
+        const srv = createNetServer().listen(0, '127.0.0.1', () => {
+          const { port } = srv.address() as AddressInfo;
+          srv.close(() => r(port));
+        });
+      });
+      await cp.admin.ensureNamespace('kda-unreachable');
+      await cp.admin.apply({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'backend', namespace: 'kda-unreachable' },
+        spec: {
+          type: 'ExternalName',
+          externalName: 'localhost',
+          ports: [{ name: 'https', port: closed, protocol: 'TCP' }],
+        },
+      });
+      await cp.admin.apply({
+        apiVersion: 'apiregistration.k8s.io/v1',
+        kind: 'APIService',
+        metadata: { name: 'v1.unreachable.kda.example.com' },
+        spec: {
+          group: 'unreachable.kda.example.com',
+          version: 'v1',
+          service: { name: 'backend', namespace: 'kda-unreachable', port: closed },
+          groupPriorityMinimum: 1000,
+          versionPriority: 15,
+          insecureSkipTLSVerify: true,
+        },
+      });
+      try {
+        const { run, report } = await runJson('v1.unreachable.kda.example.com');
+        expect(run.code).to.equal(1);
+        const reason = `backend not reachable from here via the Service (ExternalName localhost:${closed}: localhost:${closed}: ECONNREFUSED); pass --backend https://host:port (e.g. after kubectl port-forward)`;
+        expect(report.backend).to.equal(`not reached directly: ${reason}`);
+        const direct = report.results.filter((r) => /^(direct|tls):/.test(r.name));
+        expect(direct.length).to.be.greaterThan(10);
+        for (const r of direct) expect([r.name, r.outcome, r.detail]).to.deep.equal([r.name, 'skip', reason]);
+        expect(result(report, 'aggregator: discovery of the group-version').outcome).to.equal('fail');
+      } finally {
+        await cp.admin.delete('/apis/apiregistration.k8s.io/v1/apiservices/v1.unreachable.kda.example.com');
+        await cp.admin.delete('/api/v1/namespaces/kda-unreachable/services/backend');
+      }
     });
   });
 
