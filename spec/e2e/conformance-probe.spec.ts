@@ -411,12 +411,19 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         flaw: 'trusts-headers-without-certificate',
         name: 'a',
         finding: 'direct: spoofed X-Remote-* without a client certificate',
+        // Headers are read whatever the connection, so every probe that sends them on top of something else fails.
+        allFailed: [
+          'direct: spoofed X-Remote-* without a client certificate',
+          'direct: spoofed X-Remote-* with a self-signed CN=front-proxy-client',
+          clientCaCase,
+        ],
         detail: /with X-Remote-User, X-Remote-Group, .* → HTTP 200 .*secret-thing.*: the spoofed identity was honoured/,
       },
       {
         flaw: 'trusts-any-client-ca-certificate',
         name: 'b',
         finding: clientCaCase,
+        allFailed: [clientCaCase],
         detail:
           /without headers → HTTP 200 .*; with X-Remote-User: kda-conformance-[0-9a-f]+-nobody → HTTP 403 .*: authorized the header's user/,
       },
@@ -424,8 +431,21 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         flaw: 'authorizes-other-path',
         name: 'c',
         finding: 'direct: path confusion (dot-segments)',
+        // WHATWG URL parsing resolves these three to the resource; %2F, # and absolute-form do not reach it.
+        allFailed: [
+          'direct: path confusion (dot-segments)',
+          'direct: path confusion (encoded dot-segments)',
+          'direct: path confusion (backslash)',
+        ],
         detail:
           /anonymous GET "\/healthz\/\.\.\/\.\.\/apis\/c\.flawed\.kda\.example\.com\/v1\/things" → HTTP 200 .*secret-thing.*: authorized as one path, served another/,
+      },
+      {
+        flaw: 'health-answers-data',
+        name: 'd',
+        finding: 'direct: always-allow /healthz?verbose answers no data',
+        allFailed: ['direct: always-allow /healthz?verbose answers no data'],
+        detail: /^anonymous GET \/healthz\?verbose → HTTP 200 ".*\/etc\/flawed\/config\.yaml.*"$/,
       },
     ] as const;
 
@@ -439,6 +459,7 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         expect(r.outcome, r.detail).to.equal('fail');
         expect(r.detail).to.match(c.detail);
         expect(r.hint).to.be.a('string').and.not.equal('');
+        expect(outcomes(report, 'fail')).to.deep.equal(c.allFailed);
         expect(await leftovers(report.runId)).to.deep.equal([]);
       });
     }

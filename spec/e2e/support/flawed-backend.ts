@@ -15,7 +15,9 @@ export type Flaw =
   /** Reads X-Remote-* from any verified client certificate (front-proxy CA or client CA), no allowed-names check. */
   | 'trusts-any-client-ca-certificate'
   /** Always-allows raw paths starting with /healthz, then routes on the WHATWG-normalized path. */
-  | 'authorizes-other-path';
+  | 'authorizes-other-path'
+  /** Its always-allowed /healthz?verbose lists configuration (file paths). */
+  | 'health-answers-data';
 
 export interface FlawedBackend {
   readonly apiServiceName: string;
@@ -115,6 +117,11 @@ export async function startFlawedBackend(cp: ControlPlane, name: string, flaw: F
     switch (routed) {
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain' });
+        if (flaw === 'health-answers-data' && /[?&]verbose/.test(raw)) {
+          return res.end(
+            '[+]ping ok\n[+]config ok: /etc/flawed/config.yaml, token /var/run/secrets/flawed/token\nhealthz check passed\n',
+          );
+        }
         return res.end('ok');
       case gv:
         return send(res, 200, {
