@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseFlags, formatFlagUsages, type FlagSpec } from '../cli/flag-set.js';
 import { parseGoDuration } from '../util/duration.js';
 import { loadConnectionConfig, RestClient } from '../cluster/index.js';
@@ -13,7 +15,7 @@ const flags: readonly FlagSpec[] = [
   {
     name: 'kubeconfig',
     kind: 'string',
-    help: 'kubeconfig of a user who may read APIServices, create RBAC, ServiceAccounts, TokenRequests, CSRs and impersonate (default $KUBECONFIG)',
+    help: 'kubeconfig of a user who may read APIServices, create RBAC, ServiceAccounts, TokenRequests, CSRs and impersonate (default $KUBECONFIG, then ~/.kube/config)',
   },
   { name: 'apiservice', kind: 'string', help: 'the APIService to check, <version>.<group> (required)' },
   {
@@ -49,6 +51,13 @@ export interface ConformanceIo {
   readonly err: (line: string) => void;
 }
 
+/** kubectl's default: `$KUBECONFIG` (handled by loadConnectionConfig when this is undefined), else `~/.kube/config`. */
+function defaultKubeconfig(): string | undefined {
+  if (process.env.KUBECONFIG) return undefined;
+  const home = join(homedir(), '.kube', 'config');
+  return existsSync(home) ? home : undefined;
+}
+
 /** `kube-delegated-auth conformance …`: resolves to the exit code (0 all passed or skipped, 1 failures, 2 bad flags). */
 export async function runConformanceCommand(args: readonly string[], io: ConformanceIo): Promise<number> {
   const parsed = parseFlags(flags, args, parseGoDuration);
@@ -76,7 +85,8 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
 
   let connection;
   try {
-    connection = loadConnectionConfig({ ...(kubeconfig && { kubeconfig }) });
+    const path = kubeconfig ?? defaultKubeconfig();
+    connection = loadConnectionConfig({ ...(path !== undefined && { kubeconfig: path }) });
   } catch (err) {
     io.err(
       `Error: --kubeconfig: ${(err as Error).message.replace(/^failed to get delegated authentication kubeconfig: /, '')}`,
