@@ -3,6 +3,7 @@ import { aggregatorCases } from './aggregator.js';
 import { healthCases } from './health.js';
 import { identityCases } from './identity.js';
 import { manifestCases } from './manifests.js';
+import { probeCases } from './probe.js';
 import { spoofingCases } from './spoofing.js';
 import { trustCases } from './trust.js';
 
@@ -13,6 +14,8 @@ export const allCases: readonly ConformanceCase[] = [
   ...identityCases,
   ...spoofingCases,
   ...healthCases,
+  // The generic any-backend checks of `kube-delegated-auth conformance`.
+  ...probeCases,
   // Last: they change cluster state (RBAC, kube-apiserver restart).
   ...trustCases,
 ];

@@ -13,6 +13,7 @@ Commands:
   certs     Write a development PKI (front-proxy CA, client CA with users, serving certificate)
   doctor    Check a cluster's aggregation-layer setup (ConfigMap, CAs, RBAC, APIService); one line per check
   webhook   Run a TokenReview/SubjectAccessReview webhook server (static tokens, identity mapping, policy)
+  conformance  Check any APIService backend's delegated-auth contract (spoofed headers, paths, tokens, TLS)
 
 Run 'kube-delegated-auth <command> --help' for the flags of a command.
 
@@ -58,6 +59,10 @@ const commands: Record<string, Command> = {
     // doctor writes whole lines with their newlines; the CLI io takes lines.
     const lines = (write: (line: string) => void) => (s: string) => write(s.replace(/\n$/, ''));
     return runDoctorCommand([...args], { stdout: lines(io.out), stderr: lines(io.err) });
+  },
+  async conformance(args, io) {
+    const { runConformanceCommand } = await import('../conformance/command.js');
+    return runConformanceCommand(args, io);
   },
   async webhook(args) {
     const { runWebhookCommand } = await import('../webhook/cli.js');

@@ -28,7 +28,7 @@ const floors: readonly (readonly string[])[] = [
   ['cluster', 'metrics'],
   ['delegated-auth', 'doctor'],
   ['koa', 'express', 'fastify', 'node-http', 'webhook'],
-  ['sample'],
+  ['sample', 'conformance'],
   ['cli'],
 ];
 const entryFloor = floors.length;
@@ -41,6 +41,9 @@ const upwardAllowed: readonly string[] = [
   'sample/serve.ts -> cli/kubeconfig-preflight.ts',
   'sample/serve.ts -> cli/startup-error.ts',
   'webhook/cli.ts -> cli/startup-error.ts',
+  // TODO(restructure): remove after the programs move (step 1): the conformance command (issue 15) parses its flags
+  // with the CLI's one flag system.
+  'conformance/command.ts -> cli/flag-set.ts',
   // TODO(restructure): remove when delegatedAuthStackOptions leaves the pipeline for the composition root (step 5).
   'http/pipeline.ts -> delegated-auth.ts',
 ];
@@ -49,13 +52,15 @@ const roomCyclesAllowed: readonly string[] = [
   // TODO(restructure): remove after the programs move (issue 12 step 1): cli/main imports the sample and the webhook
   // command lazily, and both import the CLI's flag types and startup errors (review §1.2, the hidden cli <-> sample
   // cycle, which the webhook command now shares).
-  'cli -> sample -> webhook',
+  'cli -> conformance -> sample -> webhook',
 ];
 
 const longFilesAllowed: readonly string[] = [
   // TODO(restructure): remove after the programs move out of lib/ (issue 12 step 1).
   'cli/flags.ts',
   'doctor/run-doctor.ts',
+  'conformance/cases.ts',
+  'conformance/http.ts',
   'sample/app.ts',
   'sample/serve.ts',
   // TODO(restructure): remove when the channels and writers leave the pipeline (steps 4-5, file owned elsewhere now).
@@ -111,6 +116,15 @@ function floorOf(file: string): number {
   if (i < 0)
     throw new Error(`lib/${file}: room "${room(file)}" has no floor; add it to spec/architecture/import-graph`);
   return i;
+}
+
+/**
+ * The floor of an import target: a room's own entry point (`lib/cluster/index.ts`) is that room's public face and sits
+ * on the room's floor (programs are meant to import public entry points); the root entry sits above everything.
+ */
+function targetFloorOf(file: string): number {
+  if (file !== 'index.ts' && isEntry(file)) return floorOf(file.replace(/\/index\.ts$/, '/x.ts'));
+  return floorOf(file);
 }
 
 /** Room → rooms it imports (entry points left out: they only re-export). */
@@ -177,7 +191,7 @@ describe('architecture: the import graph of lib/', () => {
 
   it('has no import that runs up a floor (beyond the listed TODOs)', () => {
     const upward = [...imports]
-      .flatMap(([f, targets]) => targets.filter((t) => floorOf(t) > floorOf(f)).map((t) => `${f} -> ${t}`))
+      .flatMap(([f, targets]) => targets.filter((t) => targetFloorOf(t) > floorOf(f)).map((t) => `${f} -> ${t}`))
       .sort();
     expect(upward).to.deep.equal([...upwardAllowed].sort());
   });
