@@ -292,6 +292,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--secure-port=${port}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
+      // Current releases refuse a loopback advertise address for the `kubernetes` Service endpoints; nothing here
+      // runs in the cluster network, so no endpoints are reconciled at all.
+      ...(atLeast(30) ? ['--endpoint-reconciler-type=none'] : []),
       `--cert-dir=${join(dir, 'cert-dir')}`,
       `--tls-cert-file=${p.servingCert}`,
       `--tls-private-key-file=${p.servingKey}`,

@@ -44,7 +44,8 @@ die() {
 }
 
 # Before the per-version layout, 1.20.2 lived in <cache>/bin and <cache>/src: keep using them (no copy, no move: a
-# run of the old script may be using them right now).
+# run of the old script may be using them right now). The old script built with whatever go came first on PATH (on
+# some machines Go 1.26, whose 1.20.2 build also passed the whole e2e suite); the log says which.
 if [ "$VERSION" = 1.20.2 ] && [ ! -e "$DIR" ] && { [ -d "$CACHE/bin" ] || [ -d "$CACHE/src" ]; }; then
   mkdir -p "$DIR" "$CACHE/bin" "$CACHE/src"
   ln -sfn ../bin "$DIR/bin"
@@ -53,16 +54,17 @@ if [ "$VERSION" = 1.20.2 ] && [ ! -e "$DIR" ] && { [ -d "$CACHE/bin" ] || [ -d "
 fi
 mkdir -p "$BIN"
 
-case "$VERSION" in
-  1.37.2) WANT=(etcd kube-apiserver sample-apiserver kubectl) ;;
-  *) WANT=(etcd kube-apiserver sample-apiserver) ;;
-esac
+WANT=(etcd kube-apiserver sample-apiserver)
+# The specs' kubectl, for both releases: v1.37.2 from Go modules (the machine's own kubectl may be anything).
+KUBECTL="$CACHE/k8s-1.37.2/bin/kubectl"
 all_built() {
   local n
   for n in "${WANT[@]}"; do [ -x "$BIN/$n" ] || return 1; done
+  [ -x "$KUBECTL" ]
 }
 done_here() {
   "$BIN/kube-apiserver" --version >&2
+  command -v go >/dev/null 2>&1 && log "kube-apiserver built with $(go version "$BIN/kube-apiserver" 2>/dev/null | awk '{print $2}')"
   echo "$BIN"
   exit 0
 }
@@ -106,22 +108,25 @@ apt_install() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# 1.37: Go modules.
-build_from_modules() {
-  command -v go >/dev/null 2>&1 || die "go not found on PATH: Kubernetes $VERSION is built with Go >= 1.26"
+# Go modules (1.37 binaries, and kubectl for both releases).
+modules_ready=0
+modules_setup() {
+  [ $modules_ready -eq 1 ] && return 0
+  command -v go >/dev/null 2>&1 || die "go not found on PATH: Kubernetes 1.37.2 and kubectl are built with Go >= 1.26"
   local gov
   gov=$(go env GOVERSION)
   case "$gov" in
     go1.2[6-9]* | go1.[3-9]*) ;;
-    *) die "$(command -v go) is $gov; Kubernetes $VERSION needs Go >= 1.26 first on PATH" ;;
+    *) die "$(command -v go) is $gov; Kubernetes 1.37.2 and kubectl need Go >= 1.26 first on PATH" ;;
   esac
-  export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+  export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" CGO_ENABLED=0
   # Exact versions from go.mod/go.sum only: a build never edits them.
-  export GOFLAGS="$GOFLAGS -mod=readonly"
-  local ld="-s -w" p
+  export GOFLAGS="-buildvcs=false -mod=readonly"
+  LDFLAGS="-s -w"
+  local p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=v$VERSION -X $p.gitMajor=1 -X $p.gitMinor=${MINOR#1.} -X $p.gitTreeState=clean"
-    ld="$ld -X $p.buildDate=1970-01-01T00:00:00Z"
+    LDFLAGS="$LDFLAGS -X $p.gitVersion=v1.37.2 -X $p.gitMajor=1 -X $p.gitMinor=37 -X $p.gitTreeState=clean"
+    LDFLAGS="$LDFLAGS -X $p.buildDate=1970-01-01T00:00:00Z"
   done
   local mod
   for mod in etcd kubernetes; do
@@ -129,19 +134,30 @@ build_from_modules() {
     (cd "$REPO/harness/go/$mod" && go mod download >&2) ||
       die "go mod download failed for harness/go/$mod: the Go module proxy ($(go env GOPROXY)) cannot be reached or refused a module (see the lines above); retry when it can"
   done
-  build_one() { # name, module dir, package, ldflags
-    [ -x "$BIN/$1" ] && return 0
-    local t0=$SECONDS
-    log "building $1 ($3)"
-    (cd "$REPO/harness/go/$2" && nice go build -trimpath -ldflags "$4" -o "$BIN/$1.tmp" "$3" >&2) ||
-      die "building $1 failed (see the lines above)"
-    mv "$BIN/$1.tmp" "$BIN/$1"
-    log "built $1 in $((SECONDS - t0)) s"
-  }
-  build_one etcd etcd go.etcd.io/etcd/server/v3 "-s -w"
-  build_one kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$ld"
-  build_one sample-apiserver kubernetes k8s.io/sample-apiserver "$ld"
-  build_one kubectl kubernetes k8s.io/kubernetes/cmd/kubectl "$ld"
+  modules_ready=1
+}
+build_one() { # output path, module dir, package, ldflags
+  [ -x "$1" ] && return 0
+  modules_setup
+  local t0=$SECONDS name
+  name=$(basename "$1")
+  mkdir -p "$(dirname "$1")"
+  log "building $name ($3)"
+  (cd "$REPO/harness/go/$2" && nice go build -trimpath -ldflags "$4" -o "$1.tmp.$$" "$3" >&2) ||
+    die "building $name failed (see the lines above)"
+  mv "$1.tmp.$$" "$1"
+  log "built $name in $((SECONDS - t0)) s"
+}
+build_from_modules() {
+  modules_setup
+  build_one "$BIN/etcd" etcd go.etcd.io/etcd/server/v3 "-s -w"
+  build_one "$BIN/kube-apiserver" kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$LDFLAGS"
+  build_one "$BIN/sample-apiserver" kubernetes k8s.io/sample-apiserver "$LDFLAGS"
+}
+build_kubectl() {
+  [ -x "$KUBECTL" ] && return 0
+  modules_setup
+  build_one "$KUBECTL" kubernetes k8s.io/kubernetes/cmd/kubectl "$LDFLAGS"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -207,6 +223,7 @@ SRC
 }
 
 t0=$SECONDS
-if [ "$VERSION" = 1.37.2 ]; then build_from_modules; else build_from_debian; fi
+if [ "$VERSION" = 1.37.2 ]; then build_from_modules; else (build_from_debian); fi
+build_kubectl
 log "Kubernetes $VERSION built into $BIN in $((SECONDS - t0)) s"
 done_here
