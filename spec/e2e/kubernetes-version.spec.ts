@@ -10,7 +10,11 @@ import forge from 'node-forge';
 import { Agent, request } from 'undici';
 import { auditMark, waitForReviews } from '../../harness/audit-log.js';
 import { kubernetesRelease, type ControlPlane } from '../../harness/control-plane.js';
-import { prepareExtensionServer, type ExtensionServerSetup } from '../../harness/register-apiservice.js';
+import {
+  prepareExtensionServer,
+  type ExtensionServerSetup,
+  type RegisteredApiService,
+} from '../../harness/register-apiservice.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
 import { getCluster } from './support/cluster.js';
@@ -59,6 +63,8 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
   let setup: ExtensionServerSetup;
   let auth: KoaDelegatedAuth;
   let server: SecureServer;
+  // Unregistered after the file: a leftover APIService whose server is gone breaks legacy discovery (kubectl on 1.20).
+  let registration: RegisteredApiService | undefined;
   const agents: Agent[] = [];
   /** kube-apiserver's minor (37, 20). */
   let minor: number;
@@ -93,7 +99,7 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
       securePort: 0,
     });
     await server.listen();
-    await setup.register(server.port);
+    registration = await setup.register(server.port);
     await cp.admin.apply({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -111,6 +117,7 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
   });
 
   after(async function () {
+    await registration?.unregister().catch(() => undefined);
     await Promise.all(agents.map((a) => a.close()));
     await server?.close();
     await auth?.close();
