@@ -98,7 +98,7 @@ export async function startBenchCluster(pki: BenchPki, log: (m: string) => void)
     let token: Promise<string> | undefined;
     const servingCa = readFileSync(join(pki.dir, 'serving-ca.crt'), 'utf8');
     return {
-      label: 'kube-apiserver v1.20.2 (real, harness)',
+      label: `kube-apiserver ${cp.kubernetesVersion.gitVersion} (real, harness)`,
       apiServerUrl: cp.apiServerUrl,
       serverKubeconfigFile,
       requestheaderClientCaFile: cp.pkiPaths.frontProxyCaCert,

@@ -1,8 +1,15 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClusterPki, type ClusterPki, type ClusterPkiPaths } from './cluster-pki.js';
 import { KubeClient, writeKubeconfig } from './kube.js';
+import {
+  kubeApiServerVersion,
+  kubernetesBinDir,
+  kubernetesCacheDir,
+  kubernetesRelease,
+  type KubeApiServerVersion,
+} from './kubernetes-version.js';
 import {
   freePort,
   freePorts,
@@ -18,15 +25,31 @@ import {
 } from './process.js';
 
 export { freePort, tailFile } from './process.js';
+export {
+  kubectlPath,
+  kubernetesRelease,
+  kubernetesReleases,
+  type KubeApiServerVersion,
+  type KubernetesMinor,
+  type KubernetesRelease,
+} from './kubernetes-version.js';
 
 /** Cache root: `$KDA_CACHE_DIR`, default `~/.cache/kube-delegated-auth`. */
 export function cacheDir(): string {
-  return process.env.KDA_CACHE_DIR ?? join(homedir(), '.cache', 'kube-delegated-auth');
+  return kubernetesCacheDir();
 }
 
-/** Directory holding etcd, kube-apiserver and sample-apiserver: `$KDA_BIN_DIR`, default `<cacheDir>/bin`. */
+/**
+ * Directory holding etcd, kube-apiserver and sample-apiserver: `$KDA_BIN_DIR`, default
+ * `<cacheDir>/k8s-<version>/bin` for the release `KDA_KUBERNETES_VERSION` selects (default 1.37).
+ */
 export function defaultBinDir(): string {
-  return process.env.KDA_BIN_DIR ?? join(cacheDir(), 'bin');
+  return process.env.KDA_BIN_DIR ?? kubernetesBinDir();
+}
+
+/** The install command for the selected release, for error messages. */
+function installHint(): string {
+  return `KDA_KUBERNETES_VERSION=${kubernetesRelease().minor} bash scripts/control-plane/install.sh`;
 }
 
 /** The binaries the control plane needs, and which of them are missing from `binDir`. */
@@ -57,6 +80,11 @@ export interface ControlPlaneOptions {
    * send many requests through kube-apiserver may prefer `reviewsOnlyAuditPolicyYaml`.
    */
   readonly auditPolicy?: string;
+  /**
+   * `--requestheader-uid-headers`, on kube-apiserver 1.33+ only (1.20 has no such flag). Default `['X-Remote-Uid']`
+   * there, as kubeadm sets it; `[]` leaves the flag out (the ConfigMap then has no `requestheader-uid-headers`).
+   */
+  readonly requestheaderUidHeaders?: readonly string[];
   /** Progress messages (default: none). */
   readonly log?: (msg: string) => void;
 }
@@ -72,6 +100,8 @@ export interface ApiServerRestartOptions {
   readonly requestheaderAllowedNames?: readonly string[];
   /** Replaces the extra flags given at start. */
   readonly extraApiServerFlags?: readonly string[];
+  /** New `--requestheader-uid-headers` (1.33+; `[]` leaves the flag out). */
+  readonly requestheaderUidHeaders?: readonly string[];
 }
 
 export interface ControlPlane {
@@ -82,6 +112,8 @@ export interface ControlPlane {
   /** The working directory. */
   readonly dir: string;
   readonly binDir: string;
+  /** What `<binDir>/kube-apiserver --version` says (the flags follow it). */
+  readonly kubernetesVersion: KubeApiServerVersion;
   readonly pki: ClusterPki;
   readonly pkiPaths: ClusterPkiPaths;
   /** Admin kubeconfig (client cert, `O=system:masters`). Same file as `adminKubeconfigPath`. */
@@ -142,10 +174,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const binDir = opts.binDir ?? defaultBinDir();
   const missing = missingBinaries(binDir);
   if (missing.length > 0) {
-    throw new Error(
-      `control plane binaries missing in ${binDir}: ${missing.join(', ')}; run \`bash scripts/control-plane/install.sh\``,
-    );
+    throw new Error(`control plane binaries missing in ${binDir}: ${missing.join(', ')}; run \`${installHint()}\``);
   }
+  const version = kubeApiServerVersion(binDir);
+  log(`kube-apiserver ${version.gitVersion} from ${binDir}`);
+  // Flags that exist only from some release on.
+  const atLeast = (minor: number) => version.major > 1 || version.minor >= minor;
   installExitHook();
 
   const tmpRoot = process.env.KDA_TMP_DIR ?? tmpdir();
@@ -251,12 +285,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       proxyClientKey: p.frontProxyClientKey,
       requestheaderAllowedNames: ['front-proxy-client'] as readonly string[],
       extra: opts.extraApiServerFlags ?? ([] as readonly string[]),
+      uidHeaders: opts.requestheaderUidHeaders ?? (['X-Remote-Uid'] as readonly string[]),
     };
     const args = (): string[] => [
       `--etcd-servers=${etcdUrl}`,
       `--secure-port=${port}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
+      // Current releases refuse a loopback advertise address for the `kubernetes` Service endpoints; nothing here
+      // runs in the cluster network, so no endpoints are reconciled at all.
+      ...(atLeast(30) ? ['--endpoint-reconciler-type=none'] : []),
       `--cert-dir=${join(dir, 'cert-dir')}`,
       `--tls-cert-file=${p.servingCert}`,
       `--tls-private-key-file=${p.servingKey}`,
@@ -272,6 +310,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--requestheader-username-headers=X-Remote-User',
       '--requestheader-group-headers=X-Remote-Group',
       '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      // 1.33+ (RemoteRequestHeaderUID beta): the aggregator sends X-Remote-Uid and publishes the header name.
+      ...(atLeast(33) && settings.uidHeaders.length > 0
+        ? [`--requestheader-uid-headers=${settings.uidHeaders.join(',')}`]
+        : []),
       `--proxy-client-cert-file=${settings.proxyClientCert}`,
       `--proxy-client-key-file=${settings.proxyClientKey}`,
       `--audit-policy-file=${auditPolicyPath}`,
@@ -321,6 +363,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       etcdUrl,
       dir,
       binDir,
+      kubernetesVersion: version,
       pki,
       pkiPaths: p,
       kubeconfigPath: adminKubeconfigPath,
@@ -338,6 +381,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         if (r.proxyClientKey) settings.proxyClientKey = r.proxyClientKey;
         if (r.requestheaderAllowedNames) settings.requestheaderAllowedNames = r.requestheaderAllowedNames;
         if (r.extraApiServerFlags) settings.extra = r.extraApiServerFlags;
+        if (r.requestheaderUidHeaders) settings.uidHeaders = r.requestheaderUidHeaders;
         await stopProcess(apiServer, apiServerGraceMs);
         await startApiServer();
       },

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { ExtensionServingPki } from './cluster-pki.js';
+import { kubernetesRelease } from './kubernetes-version.js';
 import type { ControlPlane } from './control-plane.js';
 import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
 import { prepareExtensionServer, type RegisteredApiService } from './register-apiservice.js';
@@ -42,7 +43,10 @@ export async function startGoSampleApiserver(
   opts: GoSampleApiserverOptions = {},
 ): Promise<GoSampleApiserver> {
   const bin = join(cp.binDir, 'sample-apiserver');
-  if (!existsSync(bin)) throw new Error(`${bin} missing; run \`bash scripts/control-plane/install.sh\``);
+  if (!existsSync(bin))
+    throw new Error(
+      `${bin} missing; run \`KDA_KUBERNETES_VERSION=${kubernetesRelease().minor} bash scripts/control-plane/install.sh\``,
+    );
   const userName = opts.userName ?? 'kda-wardle-apiserver';
   // The names of the sample's own deployment artifacts (namespace wardle, service api).
   const setup = await prepareExtensionServer(cp, {
@@ -63,11 +67,8 @@ export async function startGoSampleApiserver(
     metadata: { name: 'kda-wardle-apiserver' },
     rules: [
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
-      {
-        apiGroups: ['admissionregistration.k8s.io'],
-        resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
-        verbs: ['get', 'list', 'watch'],
-      },
+      // Webhook configurations (1.20) plus, from 1.30/1.34 on, (mutating/validating) admission policies and bindings.
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
       {
         apiGroups: ['flowcontrol.apiserver.k8s.io'],
         resources: ['flowschemas', 'prioritylevelconfigurations'],

@@ -73,6 +73,62 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
+interface RbacRule {
+  readonly apiGroups?: readonly string[];
+  readonly resources?: readonly string[];
+  readonly resourceNames?: readonly string[];
+  readonly verbs?: readonly string[];
+  readonly nonResourceURLs?: readonly string[];
+}
+
+interface RbacBindingSubject {
+  readonly kind?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+}
+
+function isRbacBinding(obj: KubeObject): boolean {
+  return (
+    (obj.kind === 'RoleBinding' || obj.kind === 'ClusterRoleBinding') &&
+    typeof obj.apiVersion === 'string' &&
+    obj.apiVersion.startsWith('rbac.authorization.k8s.io/')
+  );
+}
+
+/** A concrete request one RBAC rule allows (wildcards replaced by a probe name), as SubjectAccessReview spec fields. */
+function probeAttributes(rule: RbacRule, namespace: string | undefined): Record<string, unknown> | undefined {
+  const concrete = (v: string | undefined, fallback: string) => (v === undefined || v === '*' ? fallback : v);
+  const verb = concrete(rule.verbs?.[0], 'get');
+  if (rule.nonResourceURLs?.length) {
+    const url = rule.nonResourceURLs[0]!;
+    return { nonResourceAttributes: { path: url.endsWith('*') ? `${url.slice(0, -1)}kda-probe` : url, verb } };
+  }
+  if (!rule.resources?.length) return undefined;
+  const [resource, subresource] = concrete(rule.resources[0], 'kda-probe').split('/', 2);
+  return {
+    resourceAttributes: {
+      ...(namespace ? { namespace } : {}),
+      verb,
+      group: concrete(rule.apiGroups?.[0], ''),
+      resource,
+      ...(subresource ? { subresource: subresource === '*' ? 'kda-probe' : subresource } : {}),
+      ...(rule.resourceNames?.[0] ? { name: rule.resourceNames[0] } : {}),
+    },
+  };
+}
+
+/** The SubjectAccessReview user/groups a binding subject stands for. */
+function subjectUser(s: RbacBindingSubject): { user: string; groups?: string[] } {
+  if (s.kind === 'Group') return { user: 'kda-rbac-probe', groups: [s.name ?? ''] };
+  if (s.kind === 'ServiceAccount') {
+    return {
+      user: `system:serviceaccount:${s.namespace}:${s.name}`,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${s.namespace}`, 'system:authenticated'],
+    };
+  }
+  return { user: s.name ?? '' };
+}
+
 interface ResourceInfo {
   readonly name: string;
   readonly namespaced: boolean;
@@ -244,7 +300,50 @@ export class KubeClient {
       // 409: created or changed concurrently; read again and retry.
       if (res.status === 409 && attempt < 5) continue;
       if (res.status < 200 || res.status > 299) throw new KubeApiError('APPLY', path, res.status, res.text, res.body);
+      // kube-apiserver's RBAC authorizer reads bindings from an informer cache that lags the write: whoever uses the
+      // binding right after apply() would race it (a 403 that a moment later is a 200).
+      if (isRbacBinding(res.body)) await this.waitForRbacBinding(res.body);
       return res.body;
+    }
+  }
+
+  /**
+   * Waits until kube-apiserver's authorizer honours `binding` (a RoleBinding or ClusterRoleBinding): for each
+   * subject, a SubjectAccessReview for one request the bound role's first rule allows must say allowed. `apply()`
+   * calls it for every binding it writes. Returns without waiting when the role does not exist (yet) or its first
+   * rule names nothing to probe, or when this client may not create SubjectAccessReviews. Throws after `timeoutMs`
+   * (default 30000) naming the subject and the request.
+   */
+  async waitForRbacBinding(binding: KubeObject, opts: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const namespace = binding.kind === 'RoleBinding' ? binding.metadata?.namespace : undefined;
+    const roleRef = binding.roleRef as { kind?: string; name?: string } | undefined;
+    if (!roleRef?.name) return;
+    const rolePath =
+      roleRef.kind === 'Role'
+        ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace ?? 'default'}/roles/${roleRef.name}`
+        : `/apis/rbac.authorization.k8s.io/v1/clusterroles/${roleRef.name}`;
+    const role = await this.getIfExists<{ rules?: RbacRule[] }>(rolePath);
+    const attrs = role?.rules?.[0] ? probeAttributes(role.rules[0], namespace) : undefined;
+    if (!attrs) return;
+    const subjects = (binding.subjects as RbacBindingSubject[] | undefined) ?? [];
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (const subject of subjects) {
+      const who = subjectUser(subject);
+      for (;;) {
+        const res = await this.request<{ status?: { allowed?: boolean } }>(
+          'POST',
+          '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+          { body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { ...who, ...attrs } } },
+        );
+        if (res.status === 401 || res.status === 403) return;
+        if (res.status === 201 && res.body.status?.allowed === true) break;
+        if (Date.now() >= deadline) {
+          throw new Error(
+            `RBAC binding ${binding.metadata?.name}: kube-apiserver still does not allow ${JSON.stringify(who)} ${JSON.stringify(attrs)} after ${opts.timeoutMs ?? 30_000} ms (last: HTTP ${res.status} ${res.text.slice(0, 300)})`,
+          );
+        }
+        await sleep(50);
+      }
     }
   }
 

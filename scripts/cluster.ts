@@ -5,8 +5,9 @@
 //   npm run cluster -- down                          stop it and remove its files
 //
 // State lives in $KDA_CACHE_DIR/cluster (default ~/.cache/kube-delegated-auth/cluster): state.json, cluster.log,
-// and run/ (PKI, etcd data, logs, audit log, kubeconfigs). Binaries come from $KDA_BIN_DIR (default <cache>/bin);
-// when they are missing, `up` runs scripts/control-plane/install.sh first.
+// and run/ (PKI, etcd data, logs, audit log, kubeconfigs). KDA_KUBERNETES_VERSION (1.37 default, or 1.20) picks the
+// release; binaries come from $KDA_BIN_DIR (default <cache>/k8s-<version>/bin); when they are missing, `up` runs
+// scripts/control-plane/install.sh first.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import {
   cacheDir,
   defaultBinDir,
+  kubernetesRelease,
   missingBinaries,
   startControlPlane,
   tailFile,
@@ -36,6 +38,8 @@ interface ClusterState {
   readonly etcdUrl: string;
   readonly startedAt: string;
   readonly startupMs: number;
+  /** `v1.37.2`: what the cluster's kube-apiserver reports (absent in state files of older versions of this script). */
+  readonly kubernetesVersion?: string;
   readonly sampleApiserver?: { readonly url: string; readonly apiService: string; readonly logPath: string };
 }
 
@@ -65,6 +69,13 @@ function alive(pid: number): boolean {
 async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): Promise<number> {
   const existing = readState();
   if (existing && alive(existing.pid)) {
+    const wanted = `v${kubernetesRelease().version}`;
+    if (existing.kubernetesVersion && existing.kubernetesVersion !== wanted) {
+      console.error(
+        `a cluster running kube-apiserver ${existing.kubernetesVersion} is up (pid ${existing.pid}); KDA_KUBERNETES_VERSION asks for ${wanted}: run \`npm run cluster -- down\` first`,
+      );
+      return 1;
+    }
     console.error(`already running (pid ${existing.pid}) at ${existing.apiServerUrl}`);
     console.log(existing.kubeconfigPath);
     return 0;
@@ -72,7 +83,9 @@ async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): 
   rmSync(statePath, { force: true });
   const binDir = defaultBinDir();
   if (missingBinaries(binDir, ['etcd', 'kube-apiserver', ...(opts.sample ? ['sample-apiserver'] : [])]).length > 0) {
-    console.error(`binaries missing in ${binDir}; running scripts/control-plane/install.sh (a few minutes)`);
+    console.error(
+      `binaries missing in ${binDir}; running scripts/control-plane/install.sh for Kubernetes ${kubernetesRelease().version} (several minutes)`,
+    );
     const r = spawnSync('bash', [join(repoRoot, 'scripts/control-plane/install.sh')], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -92,7 +105,9 @@ async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): 
   for (;;) {
     const state = readState();
     if (state && state.pid === child.pid) {
-      console.error(`control plane up in ${state.startupMs} ms at ${state.apiServerUrl} (pid ${state.pid})`);
+      console.error(
+        `control plane (kube-apiserver ${state.kubernetesVersion}) up in ${state.startupMs} ms at ${state.apiServerUrl} (pid ${state.pid})`,
+      );
       if (state.sampleApiserver) console.error(`Go sample-apiserver: ${state.sampleApiserver.apiService}`);
       console.error(`  export KUBECONFIG=${state.kubeconfigPath}`);
       console.log(state.kubeconfigPath);
@@ -141,6 +156,7 @@ async function serve(opts: { port?: number; sample: boolean }): Promise<void> {
     etcdUrl: cp.etcdUrl,
     startedAt: new Date().toISOString(),
     startupMs: Date.now() - t0,
+    kubernetesVersion: cp.kubernetesVersion.gitVersion,
     ...(sample
       ? {
           sampleApiserver: {

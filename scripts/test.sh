@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test run: unit specs (real TLS, in-process), then the end-to-end specs and the
-# conformance suite against a real etcd + kube-apiserver (installed and cached by
-# scripts/control-plane/install.sh). Prints one closing `N passed, N failed` line for all of it.
+# The whole test run: unit specs (real TLS, in-process) once, then the end-to-end specs and the
+# conformance suite against a real etcd + kube-apiserver 1.37 and again against 1.20 (installed and cached
+# by scripts/control-plane/install.sh). Prints one closing `N passed, N failed` line for all of it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,17 +16,27 @@ if [ "${KDA_SKIP_SECOND_RUNTIME:-}" != "1" ]; then
   bash scripts/second-runtime.sh || status=1
 fi
 
+# End-to-end specs + conformance suite (spec/e2e/conformance.spec.ts), once per Kubernetes release:
+# KDA_KUBERNETES_VERSION picks one (1.37 or 1.20); unset, both run, current first.
+versions="${KDA_KUBERNETES_VERSION:-1.37 1.20}"
 if [ "${KDA_SKIP_E2E:-}" = "1" ]; then
   echo "KDA_SKIP_E2E=1: end-to-end suite not run" >&2
 else
-  if bash scripts/control-plane/install.sh >/tmp/kda-control-plane-install.log 2>&1; then
-    npx mocha --config .mocharc.e2e.json || status=1
-  else
-    echo "control-plane install failed; see /tmp/kda-control-plane-install.log" >&2
-    tail -30 /tmp/kda-control-plane-install.log >&2
-    echo '{"passed":0,"failed":1,"skipped":0}' >>"$summary"
-    status=1
-  fi
+  for v in $versions; do
+    install_log="/tmp/kda-control-plane-install-$v.log"
+    echo "== end-to-end + conformance against Kubernetes $v (install log: $install_log)"
+    t0=$SECONDS
+    if bin=$(KDA_KUBERNETES_VERSION=$v bash scripts/control-plane/install.sh 2>"$install_log" | tail -1); then
+      echo "   control plane ready in $((SECONDS - t0)) s: $("$bin/kube-apiserver" --version) ($bin)"
+      KDA_KUBERNETES_VERSION=$v npx mocha --config .mocharc.e2e.json || status=1
+      echo "== Kubernetes $v: end-to-end + conformance done in $((SECONDS - t0)) s"
+    else
+      echo "control-plane install for Kubernetes $v failed; see $install_log" >&2
+      tail -30 "$install_log" >&2
+      echo '{"passed":0,"failed":1,"skipped":0}' >>"$summary"
+      status=1
+    fi
+  done
 fi
 
 node -e '

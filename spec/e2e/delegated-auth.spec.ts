@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { auditMark, findReviews, waitForReviews } from '../../harness/audit-log.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
-import { prepareExtensionServer, type ExtensionServerSetup } from '../../harness/register-apiservice.js';
+import {
+  prepareExtensionServer,
+  type ExtensionServerSetup,
+  type RegisteredApiService,
+} from '../../harness/register-apiservice.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { createCertificate } from '../../lib/pki/certificates.js';
 import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
@@ -31,6 +35,8 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
   let setup: ExtensionServerSetup;
   let auth: KoaDelegatedAuth;
   let server: SecureServer;
+  // Unregistered after the file: a leftover APIService whose server is gone breaks legacy discovery (kubectl on 1.20).
+  let registration: RegisteredApiService | undefined;
   let proxyAgent: Agent;
   const agents: Agent[] = [];
 
@@ -87,7 +93,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
       securePort: 0,
     });
     await server.listen();
-    await setup.register(server.port);
+    registration = await setup.register(server.port);
     proxyAgent = agent({ cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem });
     // RBAC in kube-apiserver: alice may list things (kube-apiserver checks first, our server checks again).
     await cp.admin.apply({
@@ -106,6 +112,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
   });
 
   after(async function () {
+    await registration?.unregister().catch(() => undefined);
     await Promise.all(agents.map((a) => a.close()));
     await server?.close();
     await auth?.close();

@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +15,7 @@ import {
   type AuditEvent,
 } from '../../harness/audit-log.js';
 import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
-import { startControlPlane } from '../../harness/control-plane.js';
+import { kubectlPath, kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
 import { KubeApiError, KubeClient } from '../../harness/kube.js';
 import {
   createIdentityKubeconfig,
@@ -41,13 +43,14 @@ function sar(user: string, groups: readonly string[], verb = 'list', resource = 
 
 describe('harness: real control plane', () => {
   describe('kube-apiserver', () => {
-    it('is ready and reports v1.20', async () => {
+    it(`is ready and reports v${kubernetesRelease().version} (the release KDA_KUBERNETES_VERSION selects)`, async () => {
       const kube = getCluster().admin;
       const ready = await kube.request('GET', '/readyz');
       expect(ready.status).to.equal(200);
       expect(ready.text).to.equal('ok');
       const version = await kube.get<{ gitVersion: string }>('/version');
-      expect(version.gitVersion).to.match(/^v1\.20\./);
+      expect(version.gitVersion).to.equal(`v${kubernetesRelease().version}`);
+      expect(getCluster().kubernetesVersion.gitVersion).to.equal(version.gitVersion);
     });
 
     it('rejects a client without a certificate as system:anonymous (RBAC, not AlwaysAllow)', async () => {
@@ -216,6 +219,48 @@ describe('harness: real control plane', () => {
       expect(await kube.deleteObject(cm)).to.equal(true);
       expect(await kube.deleteObject(cm)).to.equal(false);
     });
+
+    it('apply() of a binding returns only once kube-apiserver authorizes every subject (no RBAC cache race)', async () => {
+      const cp = getCluster();
+      const stamp = randomUUID().slice(0, 8);
+      await cp.admin.ensureNamespace('kda-harness');
+      await cp.admin.apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: `rbac-wait-${stamp}`, namespace: 'kda-harness' },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['only-this'], verbs: ['get'] }],
+      });
+      await cp.admin.apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: `rbac-wait-${stamp}`, namespace: 'kda-harness' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `rbac-wait-${stamp}` },
+        subjects: [
+          { kind: 'User', name: `u-${stamp}`, apiGroup: 'rbac.authorization.k8s.io' },
+          { kind: 'Group', name: `g-${stamp}`, apiGroup: 'rbac.authorization.k8s.io' },
+          { kind: 'ServiceAccount', name: `sa-${stamp}`, namespace: 'kda-harness' },
+        ],
+      });
+      // Asked once each, right after apply() returned: no retry here, so a lagging cache would fail this.
+      const ask = async (user: string, groups: string[], name: string) =>
+        (
+          await cp.admin.create<SarStatus>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: {
+              user,
+              groups,
+              resourceAttributes: { namespace: 'kda-harness', verb: 'get', resource: 'configmaps', name },
+            },
+          })
+        ).status.allowed;
+      expect(await ask(`u-${stamp}`, [], 'only-this')).to.equal(true);
+      expect(await ask('someone', [`g-${stamp}`], 'only-this')).to.equal(true);
+      expect(await ask(`system:serviceaccount:kda-harness:sa-${stamp}`, [], 'only-this')).to.equal(true);
+      // And the binding grants no more than the rule: another name, or another user, is still denied.
+      expect(await ask(`u-${stamp}`, [], 'another')).to.equal(false);
+      expect(await ask(`u2-${stamp}`, [], 'only-this')).to.equal(false);
+    });
   });
 
   describe('Go sample-apiserver behind an APIService', () => {
@@ -225,7 +270,7 @@ describe('harness: real control plane', () => {
     });
 
     it('kubectl get --raw /apis/wardle.example.com/v1alpha1 goes through kube-apiserver', async () => {
-      const { stdout } = await execFileP('kubectl', [
+      const { stdout } = await execFileP(kubectlPath(), [
         '--kubeconfig',
         getCluster().kubeconfigPath,
         'get',
@@ -268,6 +313,102 @@ describe('harness: real control plane', () => {
         resource: 'flunders',
         verb: 'list',
         namespace: 'default',
+      });
+    });
+
+    describe('kubectl (v1.37, harness-built) through the aggregator', () => {
+      const kubectl = async (...args: string[]) =>
+        (await execFileP(kubectlPath(), ['--kubeconfig', getCluster().kubeconfigPath, ...args], { timeout: 60_000 }))
+          .stdout;
+
+      it('kubectl api-resources lists the sample group (aggregated discovery on 1.37, legacy discovery on 1.20)', async () => {
+        const out = await kubectl('api-resources', '--api-group=wardle.example.com', '-o', 'name');
+        expect(out.split('\n').filter(Boolean).sort()).to.deep.equal([
+          'fischers.wardle.example.com',
+          'flunders.wardle.example.com',
+        ]);
+      });
+
+      it('kubectl create/get flunders round-trips through kube-apiserver to the sample and its etcd', async () => {
+        const name = `f-${randomUUID().slice(0, 8)}`;
+        const manifest = JSON.stringify({
+          apiVersion: 'wardle.example.com/v1alpha1',
+          kind: 'Flunder',
+          metadata: { name, namespace: 'default' },
+        });
+        const file = join(getCluster().dir, `${name}.json`);
+        writeFileSync(file, manifest);
+        await kubectl('create', '-f', file);
+        const got = JSON.parse(
+          await kubectl('get', 'flunders.wardle.example.com', name, '-n', 'default', '-o', 'json'),
+        );
+        expect(got).to.deep.include({ apiVersion: 'wardle.example.com/v1alpha1', kind: 'Flunder' });
+        expect(got.metadata.name).to.equal(name);
+        const missing = await kubectl('get', 'flunders', 'no-such-flunder', '-n', 'default').catch(
+          (e: { stderr?: string; code?: number }) => e,
+        );
+        expect(missing).to.have.property('code', 1);
+        expect((missing as { stderr: string }).stderr).to.contain('"no-such-flunder" not found');
+      });
+
+      it('kubectl explain flunders reads the schema the aggregator merged from the sample (OpenAPI v3, or v2 on 1.20)', async () => {
+        // The aggregator merges the sample's OpenAPI asynchronously (v2: a controller polls it after the APIService is
+        // Available): wait until kube-apiserver publishes the Flunder schema that kubectl explain reads.
+        const cp = getCluster();
+        const v3 = cp.kubernetesVersion.minor >= 27;
+        await cp.admin.waitFor<unknown>(
+          v3 ? '/openapi/v3/apis/wardle.example.com/v1alpha1' : '/openapi/v2',
+          (doc) => JSON.stringify(doc).includes('wardle.v1alpha1.Flunder'),
+          { timeoutMs: 60_000, intervalMs: 500, what: 'the Flunder schema in the aggregated OpenAPI document' },
+        );
+        const out = await kubectl('explain', 'flunders.wardle.example.com');
+        expect(out).to.match(/^KIND:\s+Flunder$/m);
+        if (v3) {
+          // OpenAPI v3 (GA in 1.27): kubectl's v3 template names group and version apart.
+          expect(out).to.match(/^GROUP:\s+wardle\.example\.com$/m);
+          expect(out).to.match(/^VERSION:\s+v1alpha1$/m);
+        } else {
+          // No /openapi/v3 on 1.20: kubectl falls back to the OpenAPI v2 document and its template.
+          expect(out).to.match(/^VERSION:\s+wardle\.example\.com\/v1alpha1$/m);
+        }
+        expect(out).to.match(/^FIELDS:$/m);
+        expect(out).to.match(/^\s+spec\s/m);
+      });
+
+      it('kubectl get -w streams a flunder created after the initial list', async () => {
+        const cp = getCluster();
+        const flunders = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
+        const create = (name: string) =>
+          cp.admin.create(flunders, { apiVersion: 'wardle.example.com/v1alpha1', kind: 'Flunder', metadata: { name } });
+        const before = `wb-${randomUUID().slice(0, 8)}`;
+        const later = `wl-${randomUUID().slice(0, 8)}`;
+        await create(before);
+        const args = ['get', 'flunders', '-n', 'default', '-w', '-o', 'name'];
+        const child = spawn(kubectlPath(), ['--kubeconfig', cp.kubeconfigPath, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const seen = async (name: string) => {
+          const deadline = Date.now() + 30_000;
+          const line = new RegExp(`^flunder\\.wardle\\.example\\.com/${name}$`, 'm');
+          while (!line.test(out) && child.exitCode === null && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          expect(out, `kubectl stderr: ${err}`).to.match(line);
+        };
+        try {
+          // The initial list shows the earlier flunder; the watch then starts at that list's resourceVersion, so
+          // anything created from here on arrives as a watch event.
+          await seen(before);
+          await create(later);
+          await seen(later);
+          expect(child.exitCode, 'the watch is still open').to.equal(null);
+        } finally {
+          child.kill('SIGTERM');
+        }
       });
     });
   });

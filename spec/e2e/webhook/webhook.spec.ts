@@ -13,7 +13,7 @@ import { webhookFailureLine, writeWebhookKubeconfig, writeWebhookPki } from './s
 
 const fixtures = new URL('../../../fixtures/webhook/', import.meta.url).pathname;
 
-describe('e2e webhook: kube-apiserver 1.20 with our TokenReview and SubjectAccessReview webhooks', function () {
+describe('e2e webhook: kube-apiserver with our TokenReview and SubjectAccessReview webhooks', function () {
   this.timeout(180_000);
   let dir: string;
   let running: RunningWebhook;
