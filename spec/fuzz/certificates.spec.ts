@@ -5,7 +5,7 @@
 // certificate keep the broken signature. Properties:
 // - nothing throws: the DER reader, verifyClientChain and the x509 / front-proxy authenticators always answer;
 // - nothing is accepted that Go's crypto/x509 (ParseCertificate + Verify with clientAuth, as k8s.io/apiserver calls
-//   it; spec/support/go-x509-oracle, built with the local Go toolchain) does not accept;
+//   it; spec/support/go-x509, built with the local Go toolchain) does not accept;
 // - a certificate whose signature no longer verifies is never accepted.
 import { expect } from 'chai';
 import { createHash, createPrivateKey, type X509Certificate } from 'node:crypto';
@@ -40,7 +40,7 @@ import {
   type Signer,
   type TbsParts,
 } from '../support/der.js';
-import { startGoOracle, type GoOracle } from '../support/go-oracle.js';
+import { goX509, type GoX509Batch } from '../support/go-x509.js';
 import { testPki } from '../support/pki.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
 
@@ -203,15 +203,18 @@ async function judge(cert: X509Certificate): Promise<boolean> {
 }
 
 describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes)', function () {
-  let go: GoOracle | undefined;
+  let go: GoX509Batch | undefined;
   /** A Go toolchain that is installed but cannot build the oracle fails the Go tests, not the others. */
   let goBroken: Error | undefined;
   before(async function () {
     this.timeout(240_000); // a cold Go build cache compiles crypto/x509 once
-    go = await startGoOracle().catch((err: Error) => {
-      goBroken = err;
-      return undefined;
-    });
+    go = await goX509().then(
+      (x) => x?.startBatch(),
+      (err: Error) => {
+        goBroken = err;
+        return undefined;
+      },
+    );
   });
   after(() => go?.close());
 

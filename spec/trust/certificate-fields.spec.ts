@@ -39,7 +39,7 @@ import {
   x509OrUndefined,
   type TbsParts,
 } from '../support/der.js';
-import { startGoOracle } from '../support/go-oracle.js';
+import { goX509 } from '../support/go-x509.js';
 import { testPki } from '../support/pki.js';
 
 const pki = testPki();
@@ -341,7 +341,7 @@ describe('certificate fields: Go x509.ParseCertificate rules on mutated, re-sign
 
   it('every statement above about Go is what Go says (crypto/x509 built locally)', async function () {
     this.timeout(240_000);
-    const go = await startGoOracle();
+    const go = (await goX509())?.startBatch();
     if (!go) this.skip();
     try {
       for (const c of cases) {
