@@ -27,20 +27,8 @@ import {
 } from './stack.js';
 // Certificate-mutation class (issue 10, finding 3): malformed certificates through the four public adapters.
 import { Agent as UndiciAgent } from 'undici';
-import {
-  clientTbs,
-  generalizedTime,
-  generalizedTimeText,
-  integer,
-  seq,
-  signerOf,
-  signTbs,
-  tbsDer,
-  tlv,
-  utcTime,
-  utcTimeText,
-  type TbsParts,
-} from '../support/der.js';
+import { integer, tlv, utcTime, type TbsParts } from '../support/der.js';
+import { certificatePem, clientCertTemplate, generalizedTimeOf, utcTimeOf, validity } from '../support/mutated-cert.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { captureLogger, publicAdapters } from './public-adapters.js';
 
@@ -521,13 +509,10 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
 
   /** A certificate from raw TBS parts, signed by `ca` (so only the mutated field is wrong), with the shared key. */
   const mutated = (ca: TestCert, cn: string, change: (base: TbsParts) => Partial<TbsParts>): TestCert => {
-    const signer = signerOf(ca);
-    const base = clientTbs(signer, pki.sharedKey.publicKeyPem, cn, now);
-    const der = signTbs(tbsDer({ ...base, ...change(base) }), signer);
-    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    const template = clientCertTemplate(ca, pki.sharedKey.publicKeyPem, cn, now);
+    const pem = certificatePem(template.der(change(template.base)));
     return { ...pki.alice, certPem: pem, chainPem: pem, keyPem: pki.sharedKey.privateKeyPem, x509: undefined! };
   };
-  const validity = (from: Buffer, to: Buffer) => ({ validity: seq(from, to) });
 
   const cases: readonly {
     name: string;
@@ -549,7 +534,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       name: 'expired front-proxy certificate whose notAfter is garbage (both comparisons false: was accepted)',
       cert: () =>
         mutated(pki.frontProxyCA, 'front-proxy-client', () =>
-          validity(utcTime(utcTimeText(new Date(now - 30 * day))), utcTime('not-a-time!!')),
+          validity(utcTimeOf(new Date(now - 30 * day)), utcTime('not-a-time!!')),
         ),
       headers: { 'X-Remote-User': 'mallory' },
     },
@@ -563,10 +548,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       name: 'expired front-proxy certificate written as GeneralizedTime',
       cert: () =>
         mutated(pki.frontProxyCA, 'front-proxy-client', () =>
-          validity(
-            generalizedTime(generalizedTimeText(new Date(now - 30 * day))),
-            generalizedTime(generalizedTimeText(new Date(now - day))),
-          ),
+          validity(generalizedTimeOf(new Date(now - 30 * day)), generalizedTimeOf(new Date(now - day))),
         ),
       headers: { 'X-Remote-User': 'mallory' },
     },
