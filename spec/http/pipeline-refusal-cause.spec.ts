@@ -8,7 +8,7 @@ import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
-import { captureLogger, publicAdapters } from '../security/public-adapters.js';
+import { captureLogger, publicAdapters } from '../support/adapters.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 

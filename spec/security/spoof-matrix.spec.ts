@@ -16,7 +16,15 @@ import { startSampleServer, type RunningSampleServer } from '../../lib/sample/se
 import { createCertificate } from '../../lib/pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import forge from 'node-forge';
-import { adapterGoodToken, adapterNames, startAdapterStack, type AdapterStack, type RawAnswer } from './adapters.js';
+import {
+  adapterGoodToken,
+  adapterNames,
+  captureLogger,
+  publicAdapters,
+  startAdapterStack,
+  type AdapterStack,
+  type RawAnswer,
+} from '../support/adapters.js';
 import {
   goodToken,
   identityHeaderPattern,
@@ -30,7 +38,6 @@ import { Agent as UndiciAgent } from 'undici';
 import { integer, tlv, utcTime, type TbsParts } from '../support/der.js';
 import { certificatePem, clientCertTemplate, generalizedTimeOf, utcTimeOf, validity } from '../support/mutated-cert.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
-import { captureLogger, publicAdapters } from './public-adapters.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 const claimedUser = 'mallory';

@@ -1,12 +1,15 @@
 // The four framework adapters, each built through its public factory exactly as a user wires it (Koa
-// delegatedAuthChain(), Express delegatedAuth(), the Fastify plugin, node:http withDelegatedAuth()), on real TLS, each
-// ending in a handler that reports the path its framework routed on, the attributes that were authorized and the
-// headers it can still see. Raw TLS sockets write the request line as given (HTTP clients normalise targets).
+// delegatedAuthChain() or requestInfo() + authenticate() + authorize(), Express delegatedAuth() or its three steps, the
+// Fastify plugin, node:http withDelegatedAuth()), behind a real TLS server that requests but does not check client
+// certificates (verification is the library's job), each ending in a handler the spec gives. On top of it:
+// {@link publicAdapters} (an echo of the identity, for the refusal and certificate specs) and
+// {@link startAdapterStack} (a report of the routed path, the authorized attributes and the headers still visible;
+// raw TLS sockets write the request line as given, since HTTP clients normalise targets).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import express from 'express';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import Koa from 'koa';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { tokenAuthenticatorFunc, type UserInfo } from '../../lib/authn/interfaces.js';
@@ -20,13 +23,199 @@ import {
   requestInfo as expressRequestInfo,
 } from '../../lib/express/index.js';
 import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/index.js';
-import { delegatedAuthChain } from '../../lib/koa/index.js';
+import { authenticate, authorize, delegatedAuthChain, requestInfo } from '../../lib/koa/index.js';
+import type { Logger } from '../../lib/log.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import type { DelegatedAuthPipelineOptions } from '../../lib/http/pipeline.js';
 import type { RequestHeaderConfig, TrustSource } from '../../lib/trust/interfaces.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
-import { testPki, type TestCert } from '../support/pki.js';
-import { startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { testPki, type TestCert } from './pki.js';
+import { startTlsServer, type TestTlsServer } from './tls-server.js';
+
+/**
+ * How the adapter is wired: `koa` delegatedAuthChain() (the chain delegatedAuth() mounts, over a stack without a
+ * cluster), `koa-steps` requestInfo() + authenticate() + authorize() (authorize() only with an authorizer),
+ * `express` delegatedAuth(), `express-steps` requestInfo() + authenticate() + authorize(), `fastify` the plugin,
+ * `node-http` withDelegatedAuth().
+ */
+export type AdapterKind = 'koa' | 'koa-steps' | 'express' | 'express-steps' | 'fastify' | 'node-http';
+
+/** What the adapter hands the final handler. */
+export interface AdapterView {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Koa `ctx.state`, Express `delegatedAuthLocals(res)`, Fastify `request.kubeAuth`, node:http's state. */
+  readonly state: { user?: UserInfo; authenticator?: string; attributes?: RequestAttributes };
+  /** The path the framework routed on: Koa `ctx.path`, Express `req.path`, Fastify `/` + the `*` param, node:http `new URL(req.url, 'http://x').pathname`. */
+  readonly routedPath: string;
+  /** Fastify's is already decoded (find-my-way decodes before matching); the others are raw. */
+  readonly routedDecoded: boolean;
+}
+
+export interface AdapterWiring {
+  /** Express: end in a route (`app.all('/{*splat}')`, `req.path` as a route sees it) instead of a middleware. */
+  readonly expressRoute?: boolean;
+  /** Fastify's `routerOptions`. */
+  readonly fastifyRouterOptions?: Record<string, unknown>;
+}
+
+/** A Fastify app served by the test's TLS server: Fastify contributes only its request handler. */
+export async function startFastifyTls(
+  setup: (app: FastifyInstance) => Promise<void>,
+  options: Omit<FastifyServerOptions, 'serverFactory'> = {},
+): Promise<TestTlsServer> {
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const app = Fastify({
+    ...options,
+    serverFactory: (h) => {
+      handler = h;
+      return createServer();
+    },
+  });
+  await setup(app);
+  await app.ready();
+  const server = await startTlsServer((req, res) => handler!(req, res));
+  return {
+    ...server,
+    async close() {
+      await server.close();
+      await app.close();
+    },
+  };
+}
+
+/** One adapter wired from the public entry points with `options`, ending in `handler`, on real TLS. */
+export async function startAdapter(
+  kind: AdapterKind,
+  options: DelegatedAuthPipelineOptions,
+  handler: (view: AdapterView) => void,
+  wiring: AdapterWiring = {},
+): Promise<TestTlsServer> {
+  const express5 = (app: express.Express) => {
+    const end = (req: express.Request, res: express.Response) =>
+      handler({ req, res, state: delegatedAuthLocals(res), routedPath: req.path, routedDecoded: false });
+    if (wiring.expressRoute) app.all('/{*splat}', end);
+    else app.use(end);
+    return startTlsServer(app);
+  };
+  switch (kind) {
+    case 'koa':
+    case 'koa-steps': {
+      const app = new Koa();
+      app.silent = true;
+      if (kind === 'koa') {
+        const stack = {
+          authenticator: newDelegatingAuthenticator(options),
+          authorizer: options.authorizer as DelegatingAuthorizer,
+          trust: {
+            requestHeaderCA: options.requestHeader?.caProvider,
+            requestHeaderConfig: options.requestHeader?.configProvider,
+          } as TrustSource,
+        };
+        for (const m of delegatedAuthChain(stack)) app.use(m);
+      } else {
+        app.use(requestInfo(options.logger ? { logger: options.logger } : {}));
+        app.use(authenticate(options));
+        if (options.authorizer) app.use(authorize({ authorizer: options.authorizer }));
+      }
+      app.use((ctx) => {
+        ctx.respond = false;
+        handler({ req: ctx.req, res: ctx.res, state: ctx.state, routedPath: ctx.path, routedDecoded: false });
+      });
+      return startTlsServer(app.callback());
+    }
+    case 'express': {
+      const app = express();
+      app.use(expressDelegatedAuth(options));
+      return express5(app);
+    }
+    case 'express-steps': {
+      const app = express();
+      app.use(
+        expressRequestInfo(),
+        expressAuthenticate(options),
+        expressAuthorize({ authorizer: options.authorizer! }),
+      );
+      return express5(app);
+    }
+    case 'fastify':
+      return startFastifyTls(
+        async (app) => {
+          await app.register(fastifyDelegatedAuth, options);
+          app.all('/*', async (request, reply) => {
+            reply.hijack();
+            const wildcard = (request.params as Record<string, string>)['*'] ?? '';
+            handler({
+              req: request.raw,
+              res: reply.raw,
+              state: request.kubeAuth ?? {},
+              routedPath: `/${wildcard}`,
+              routedDecoded: true,
+            });
+          });
+        },
+        {
+          frameworkErrors: kubeFrameworkErrors,
+          ...(wiring.fastifyRouterOptions && { routerOptions: wiring.fastifyRouterOptions }),
+        },
+      );
+    case 'node-http':
+      return startTlsServer(
+        withDelegatedAuth(
+          (req, res, state) =>
+            handler({ req, res, state, routedPath: new URL(req.url!, 'http://x').pathname, routedDecoded: false }),
+          options,
+        ),
+      );
+  }
+}
+
+// ---- publicAdapters: the identity echo ----
+
+export interface LogEntry {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly fields: Record<string, unknown>;
+  readonly msg: string;
+}
+
+export function captureLogger(): Logger & { readonly entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at =
+    (level: LogEntry['level']) =>
+    (fields: object, msg: string): void => {
+      entries.push({ level, fields: fields as Record<string, unknown>, msg });
+    };
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** What the echo handler answers for an admitted request. */
+export interface EchoBody {
+  readonly user: UserInfo;
+  readonly authenticator: string;
+}
+
+function echo({ res, state }: AdapterView): void {
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ user: state.user, authenticator: state.authenticator }));
+}
+
+export interface PublicAdapter {
+  readonly name: string;
+  start(options: DelegatedAuthPipelineOptions): Promise<TestTlsServer>;
+}
+
+/** The four adapters from the public entry points, each ending in the identity echo. */
+export const publicAdapters: readonly PublicAdapter[] = (
+  [
+    ['koa requestInfo() + authenticate() + authorize()', 'koa-steps'],
+    ['express delegatedAuth()', 'express'],
+    ['fastify fastifyDelegatedAuth', 'fastify'],
+    ['node:http withDelegatedAuth()', 'node-http'],
+  ] as const
+).map(([name, kind]) => ({ name, start: (options) => startAdapter(kind, options, echo) }));
+
+// ---- startAdapterStack: the routing report over raw TLS ----
 
 export type AdapterName = 'koa' | 'express' | 'express-steps' | 'fastify' | 'node-http';
 /** `express-steps`: Express `requestInfo()` + `authenticate()` + `authorize()` as separate middleware. */
@@ -34,7 +223,7 @@ export const adapterNames: readonly AdapterName[] = ['koa', 'express', 'express-
 
 /** What the handler saw. */
 export interface Routed {
-  /** The path the framework routed on: Koa `ctx.path`, Express `req.path` (in a route), Fastify `/` + the `*` param, node:http `new URL(req.url, 'http://x').pathname`. */
+  /** The path the framework routed on (see {@link AdapterView.routedPath}). */
   readonly routedPath: string;
   /** Fastify's is already decoded (find-my-way decodes before matching); the others are raw. */
   readonly routedDecoded: boolean;
@@ -131,74 +320,12 @@ export async function startAdapterStack(name: AdapterName, options: AdapterStack
     authorizer,
   };
 
-  let server: TestTlsServer;
-  let closeApp: () => Promise<void> = async () => {};
-  switch (name) {
-    case 'koa': {
-      // delegatedAuth()'s middleware over a stack without a cluster: the same chain, the public entry point.
-      const stack = {
-        authenticator: newDelegatingAuthenticator(authOptions),
-        authorizer: authorizer as DelegatingAuthorizer,
-        trust: {
-          requestHeaderCA: requestHeader.caProvider,
-          requestHeaderConfig: requestHeader.configProvider,
-        } as TrustSource,
-      };
-      const app = new Koa();
-      app.silent = true;
-      for (const m of delegatedAuthChain(stack)) app.use(m);
-      app.use((ctx) => {
-        ctx.respond = false;
-        send(ctx.res, reportOf(ctx.req, ctx.path, false, ctx.state));
-      });
-      server = await startTlsServer(app.callback());
-      break;
-    }
-    case 'express': {
-      const app = express();
-      app.use(expressDelegatedAuth(authOptions));
-      app.all('/{*splat}', (req, res) => send(res, reportOf(req, req.path, false, delegatedAuthLocals(res))));
-      server = await startTlsServer(app);
-      break;
-    }
-    case 'express-steps': {
-      const app = express();
-      app.use(expressRequestInfo(), expressAuthenticate(authOptions), expressAuthorize({ authorizer }));
-      app.all('/{*splat}', (req, res) => send(res, reportOf(req, req.path, false, delegatedAuthLocals(res))));
-      server = await startTlsServer(app);
-      break;
-    }
-    case 'fastify': {
-      let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-      const app = Fastify({
-        frameworkErrors: kubeFrameworkErrors,
-        ...(options.fastifyRouterOptions && { routerOptions: options.fastifyRouterOptions }),
-        serverFactory: (h) => {
-          handler = h;
-          return createServer();
-        },
-      });
-      await app.register(fastifyDelegatedAuth, authOptions);
-      app.all('/*', async (request, reply) => {
-        reply.hijack();
-        const wildcard = (request.params as Record<string, string>)['*'] ?? '';
-        send(reply.raw, reportOf(request.raw, `/${wildcard}`, true, request.kubeAuth ?? {}));
-      });
-      await app.ready();
-      server = await startTlsServer((req, res) => handler!(req, res));
-      closeApp = () => app.close();
-      break;
-    }
-    case 'node-http': {
-      server = await startTlsServer(
-        withDelegatedAuth(
-          (req, res, state) => send(res, reportOf(req, new URL(req.url!, 'http://x').pathname, false, state)),
-          authOptions,
-        ),
-      );
-      break;
-    }
-  }
+  const server = await startAdapter(
+    name,
+    authOptions,
+    (view) => send(view.res, reportOf(view.req, view.routedPath, view.routedDecoded, view.state)),
+    { expressRoute: true, ...(options.fastifyRouterOptions && { fastifyRouterOptions: options.fastifyRouterOptions }) },
+  );
   const port = (server.server.address() as AddressInfo).port;
   const sockets = new Set<TLSSocket>();
 
@@ -244,7 +371,6 @@ export async function startAdapterStack(name: AdapterName, options: AdapterStack
     async close() {
       for (const s of sockets) s.destroy();
       await server.close();
-      await closeApp();
     },
   };
 }
