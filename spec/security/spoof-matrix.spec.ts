@@ -22,6 +22,7 @@ import {
   captureLogger,
   publicAdapters,
   startAdapterStack,
+  testTrustOptions,
   type AdapterStack,
   type RawAnswer,
 } from '../support/adapters.js';
@@ -37,7 +38,6 @@ import {
 import { Agent as UndiciAgent } from 'undici';
 import { integer, tlv, utcTime, type TbsParts } from '../support/der.js';
 import { certificatePem, clientCertTemplate, generalizedTimeOf, utcTimeOf, validity } from '../support/mutated-cert.js';
-import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 const claimedUser = 'mallory';
@@ -584,12 +584,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       const agents: UndiciAgent[] = [];
       before(async () => {
         server = await adapter.start({
-          requestHeader: {
-            caProvider: staticCABundle(pki.frontProxyCA.certPem, 'request-header::spoof'),
-            configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
-          },
-          clientCA: staticCABundle(pki.clientCA.certPem, 'client-ca::spoof'),
-          anonymous: true,
+          ...testTrustOptions('spoof'),
           logger,
         });
       });

@@ -205,6 +205,22 @@ export interface PublicAdapter {
   start(options: DelegatedAuthPipelineOptions): Promise<TestTlsServer>;
 }
 
+/**
+ * The test PKI's trust as the public adapters take it: front-proxy CA (allowed name `front-proxy-client`, Go's
+ * header flag defaults) and client CA, each named `request-header::<label>` / `client-ca::<label>`, anonymous on.
+ */
+export function testTrustOptions(label: string): DelegatedAuthPipelineOptions {
+  const pki = testPki();
+  return {
+    requestHeader: {
+      caProvider: staticCABundle(pki.frontProxyCA.certPem, `request-header::${label}`),
+      configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
+    },
+    clientCA: staticCABundle(pki.clientCA.certPem, `client-ca::${label}`),
+    anonymous: true,
+  };
+}
+
 /** The four adapters from the public entry points, each ending in the identity echo. */
 export const publicAdapters: readonly PublicAdapter[] = (
   [
