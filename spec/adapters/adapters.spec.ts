@@ -1,19 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { expect } from 'chai';
-import express from 'express';
-import Fastify from 'fastify';
-import Koa from 'koa';
 import type { Agent } from 'undici';
-import type { UserInfo } from '../../lib/authn/interfaces.js';
-import { delegatedAuth as expressDelegatedAuth, delegatedAuthLocals } from '../../lib/express/delegated-auth.js';
-import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/delegated-auth.js';
-import { authenticate } from '../../lib/koa/authenticate.js';
-import { authorize } from '../../lib/koa/authorize.js';
-import { requestInfo } from '../../lib/koa/request-info.js';
-import { withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
+import { startAdapter, type AdapterView } from '../support/adapters.js';
 import { testPki } from '../support/pki.js';
-import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
 import {
   adapterCases,
   adapterOptions,
@@ -25,7 +15,7 @@ import {
 } from './table.js';
 
 /** The handler every adapter ends in: echoes what it was given and which identity headers it can still see. */
-function echo(req: IncomingMessage, res: ServerResponse, state: { user?: UserInfo; authenticator?: string }): void {
+function echo({ req, res, state }: AdapterView): void {
   const headerObjectLeft = Object.keys(req.headers).filter((n) => n === 'authorization' || n.startsWith('x-remote-'));
   const body: Echo = {
     user: state.user!,
@@ -38,67 +28,15 @@ function echo(req: IncomingMessage, res: ServerResponse, state: { user?: UserInf
   res.end(JSON.stringify(body));
 }
 
-type Start = () => Promise<TestTlsServer>;
-
-const adapters: readonly { name: string; start: Start }[] = [
-  {
-    name: 'koa (reference)',
-    start: () => {
-      const opts = adapterOptions();
-      const app = new Koa();
-      app.silent = true;
-      app.use(requestInfo());
-      app.use(authenticate(opts));
-      app.use(authorize({ authorizer: opts.authorizer }));
-      app.use((ctx) => {
-        ctx.respond = false;
-        echo(ctx.req, ctx.res, ctx.state as { user?: UserInfo; authenticator?: string });
-      });
-      return startTlsServer(app.callback());
-    },
-  },
-  {
-    name: 'express delegatedAuth()',
-    start: () => {
-      const app = express();
-      app.use(expressDelegatedAuth(adapterOptions()));
-      app.use((req, res) => echo(req, res, delegatedAuthLocals(res)));
-      return startTlsServer(app);
-    },
-  },
-  {
-    name: 'fastify plugin',
-    start: async () => {
-      let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-      // The TLS server is the test's; Fastify only contributes its request handler.
-      const app = Fastify({
-        frameworkErrors: kubeFrameworkErrors,
-        serverFactory: (h) => {
-          handler = h;
-          return createServer();
-        },
-      });
-      await app.register(fastifyDelegatedAuth, adapterOptions());
-      app.all('/*', async (request, reply) => {
-        reply.hijack();
-        echo(request.raw, reply.raw, request.kubeAuth ?? {});
-      });
-      await app.ready();
-      const server = await startTlsServer((req, res) => handler!(req, res));
-      return {
-        ...server,
-        async close() {
-          await server.close();
-          await app.close();
-        },
-      };
-    },
-  },
-  {
-    name: 'node:http withDelegatedAuth()',
-    start: () => startTlsServer(withDelegatedAuth((req, res, state) => echo(req, res, state), adapterOptions())),
-  },
-];
+/** Koa's requestInfo() + authenticate() + authorize() is the reference the other three are compared with. */
+const adapters: readonly { name: string; start: () => Promise<TestTlsServer> }[] = (
+  [
+    ['koa (reference)', 'koa-steps'],
+    ['express delegatedAuth()', 'express'],
+    ['fastify plugin', 'fastify'],
+    ['node:http withDelegatedAuth()', 'node-http'],
+  ] as const
+).map(([name, kind]) => ({ name, start: () => startAdapter(kind, adapterOptions(), echo) }));
 
 describe('adapters: one authentication/authorization table over HTTPS', () => {
   const pki = testPki();

@@ -6,16 +6,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import type { ProbeResult } from '../../lib/conformance/cases.js';
 import type { ProbeReport } from '../../lib/conformance/output.js';
 import { prepareExtensionServer, type RegisteredApiService } from '../../harness/register-apiservice.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
 import { startFlawedBackend, type FlawedBackend } from './support/flawed-backend.js';
+import { repoRoot, servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const runLabel = 'kube-delegated-auth.io/conformance-run';
 
 interface ToolRun {
@@ -107,7 +106,7 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
   this.timeout(240_000);
 
   describe('our sample server (kube-delegated-auth serve) behind the aggregator', () => {
-    let server: ChildProcess | undefined;
+    let server: ServeProcess | undefined;
     let registered: RegisteredApiService | undefined;
     let report: ProbeReport;
     let run: ToolRun;
@@ -121,37 +120,8 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
         version: 'v1alpha1',
         serviceName: 'kda-sample-probe',
       });
-      server = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(repoRoot, 'lib/cli/main.ts'),
-          'serve',
-          '--kubeconfig',
-          setup.kubeconfigPath,
-          '--tls-cert-file',
-          setup.servingCertPath,
-          '--tls-private-key-file',
-          setup.servingKeyPath,
-          '--bind-address',
-          '127.0.0.1',
-          '--secure-port',
-          '0',
-        ],
-        { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      const port = await new Promise<number>((resolvePort, reject) => {
-        const onData = (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on https:\/\/\S+:(\d+)/.exec(out);
-          if (m) resolvePort(Number(m[1]));
-        };
-        server!.stdout!.on('data', onData);
-        server!.stderr!.on('data', onData);
-        server!.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
-      });
+      server = await startServe(servingFlags(setup));
+      const { port } = server;
       registered = await setup.register(port);
       ({ run, report } = await runJson(apiService));
     });
@@ -159,11 +129,7 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
     after(async function () {
       this.timeout(60_000);
       await registered?.unregister().catch(() => {});
-      if (server && server.exitCode === null) {
-        const exited = new Promise((r) => server!.once('exit', r));
-        server.kill('SIGTERM');
-        await exited;
-      }
+      await server?.stop();
     });
 
     it('passes: exit 0, no failed case', () => {

@@ -1,9 +1,7 @@
 // The sample extension apiserver (`kube-delegated-auth serve --kubeconfig ...`, spawned as a user runs it) behind
 // the real kube-apiserver aggregator, driven with `kubectl` as a user would drive it: selectors, server-side dry
 // runs, `get -w`, validation errors, and a user whose RBAC allows only one widget name.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import {
   createIdentityKubeconfig,
@@ -11,8 +9,8 @@ import {
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
 import { getCluster } from './support/cluster.js';
+import { servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const group = 'sample.kube-delegated-auth.io';
 const ns = 'kubectl-shop';
 const kind = `widget.${group}`;
@@ -58,8 +56,7 @@ function waitForOutput(stream: NodeJS.ReadableStream, read: () => string, done: 
 
 describe('e2e: the sample served through the aggregator, driven with kubectl', function () {
   this.timeout(180_000);
-  let server: ChildProcess | undefined;
-  let out = '';
+  let server: ServeProcess | undefined;
   let registered: RegisteredApiService | undefined;
   let admin: string;
   let pat: string;
@@ -73,40 +70,8 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
       version: 'v1alpha1',
       serviceName: 'kda-sample-kubectl',
     });
-    server = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repoRoot, 'lib/cli/main.ts'),
-        'serve',
-        '--kubeconfig',
-        setup.kubeconfigPath,
-        '--tls-cert-file',
-        setup.servingCertPath,
-        '--tls-private-key-file',
-        setup.servingKeyPath,
-        '--bind-address',
-        '127.0.0.1',
-        '--secure-port',
-        '0',
-      ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    server.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<never>((_, reject) =>
-      server!.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${out}`))),
-    );
-    await Promise.race([
-      waitForOutput(
-        server.stdout!,
-        () => out,
-        (s) => /listening on https:\/\/\S+:\d+/.test(s),
-      ),
-      exited,
-    ]);
-    const port = Number(/listening on https:\/\/\S+:(\d+)/.exec(out)![1]);
+    server = await startServe(servingFlags(setup));
+    const { port } = server;
     registered = await setup.register(port);
 
     // pat may list widgets in the namespace only under the name `public` (RBAC resourceNames).
@@ -139,11 +104,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   after(async function () {
     this.timeout(60_000);
     await registered?.unregister().catch(() => undefined);
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server!.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
   });
 
   const names = (r: Run) => r.stdout.split('\n').filter((l) => l !== '');

@@ -4,11 +4,8 @@
 //
 // Run alone: npx mocha --no-config --node-option import=tsx --timeout 120000 \
 //   --require spec/e2e/support/cluster.ts spec/e2e/serve-self-signed.spec.ts
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
 import { connect } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import {
   prepareExtensionServer,
@@ -17,8 +14,8 @@ import {
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
 import { getCluster } from './support/cluster.js';
+import { startServe, type ServeProcess } from './support/serve.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const group = 'sample.kube-delegated-auth.io';
 const version = 'v1alpha1';
 
@@ -45,15 +42,12 @@ interface ApiServiceObject {
 
 describe('e2e: serve in cluster mode with its self-signed serving certificate, behind the aggregator', function () {
   this.timeout(180_000);
-  let child: ChildProcess | undefined;
-  let exited: Promise<number | null> | undefined;
+  let serve: ServeProcess | undefined;
   let registered: RegisteredApiService | undefined;
-  let out = '';
 
   after(async () => {
     await registered?.unregister().catch(() => undefined);
-    if (child && child.exitCode === null) child.kill('SIGTERM');
-    await exited;
+    await serve?.stop();
   });
 
   it('APIService Available=True and requests pass through the aggregator', async () => {
@@ -68,42 +62,9 @@ describe('e2e: serve in cluster mode with its self-signed serving certificate, b
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.KUBECONFIG;
     delete env.KUBERNETES_SERVICE_HOST;
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repoRoot, 'lib/cli/main.ts'),
-        'serve',
-        '--kubeconfig',
-        setup.kubeconfigPath,
-        '--bind-address',
-        '127.0.0.1',
-        '--secure-port',
-        '0',
-      ],
-      { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const proc = child;
-    exited = new Promise((r) => proc.once('exit', (code) => r(code)));
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const port = await new Promise<number>((resolvePromise, reject) => {
-      const t = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 90_000);
-      const check = () => {
-        const m = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(t);
-          resolvePromise(Number(m[1]));
-        }
-      };
-      proc.stdout!.on('data', check);
-      void exited!.then((code) => {
-        clearTimeout(t);
-        reject(new Error(`serve exited with ${code}:\n${out}`));
-      });
-    });
-    expect(out).to.include('(cluster mode)');
+    serve = await startServe(['--kubeconfig', setup.kubeconfigPath], { env, timeoutMs: 90_000 });
+    const { port } = serve;
+    expect(serve.output()).to.include('(cluster mode)');
 
     // The self-signed CA is the last certificate served: what an operator puts into the APIService's caBundle.
     const chain = await presentedChain(port);

@@ -1,12 +1,12 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { expect } from 'chai';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
 import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/delegated-auth.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle } from '../../lib/trust/static.js';
+import { startFastifyTls } from '../support/adapters.js';
 import { testPki } from '../support/pki.js';
-import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
 
 const W = '/apis/wardle.example.com/v1alpha1';
 
@@ -22,28 +22,11 @@ function recordingAuthorizer(allowed: (a: RequestAttributes) => boolean) {
 }
 
 /** A Fastify app served by the test's HTTPS server (Fastify contributes its request handler). */
-async function serve(
+function serve(
   setup: (app: FastifyInstance) => Promise<void>,
   opts: { frameworkErrors?: boolean } = {},
 ): Promise<TestTlsServer> {
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const app = Fastify({
-    ...(opts.frameworkErrors && { frameworkErrors: kubeFrameworkErrors }),
-    serverFactory: (h) => {
-      handler = h;
-      return createServer();
-    },
-  });
-  await setup(app);
-  await app.ready();
-  const server = await startTlsServer((req, res) => handler!(req, res));
-  return {
-    ...server,
-    async close() {
-      await server.close();
-      await app.close();
-    },
-  };
+  return startFastifyTls(setup, opts.frameworkErrors ? { frameworkErrors: kubeFrameworkErrors } : {});
 }
 
 describe('fastify adapter', () => {

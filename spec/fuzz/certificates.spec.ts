@@ -5,7 +5,7 @@
 // certificate keep the broken signature. Properties:
 // - nothing throws: the DER reader, verifyClientChain and the x509 / front-proxy authenticators always answer;
 // - nothing is accepted that Go's crypto/x509 (ParseCertificate + Verify with clientAuth, as k8s.io/apiserver calls
-//   it; spec/support/go-x509-oracle, built with the local Go toolchain) does not accept;
+//   it; spec/support/go-x509, built with the local Go toolchain) does not accept;
 // - a certificate whose signature no longer verifies is never accepted.
 import { expect } from 'chai';
 import { createHash, createPrivateKey, type X509Certificate } from 'node:crypto';
@@ -30,7 +30,6 @@ import {
   OID,
   oid,
   seq,
-  signerOf,
   signTbs,
   tbsDer,
   tlv,
@@ -40,18 +39,19 @@ import {
   type Signer,
   type TbsParts,
 } from '../support/der.js';
-import { startGoOracle, type GoOracle } from '../support/go-oracle.js';
+import { clientCertTemplate, generalizedTimeOf, utcTimeOf } from '../support/mutated-cert.js';
+import { goX509, type GoX509Batch } from '../support/go-x509.js';
 import { testPki } from '../support/pki.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
 
 const pki = testPki();
-const signer = signerOf(pki.clientCA);
 const caDer = pki.clientCA.x509.raw;
 const bundle = { certificates: [pki.clientCA.x509] };
 const clientCA = staticCABundle(pki.clientCA.certPem, 'client-ca::fuzz');
 const now = Date.now();
 const day = 24 * 60 * 60 * 1000;
-const base = clientTbs(signer, pki.sharedKey.publicKeyPem, 'fuzz-user', now);
+const template = clientCertTemplate(pki.clientCA, pki.sharedKey.publicKeyPem, 'fuzz-user', now);
+const { base, signer } = template;
 
 // ---- field generators: each yields complete DER for one TBS part ----
 
@@ -74,8 +74,8 @@ const dateArb = fc.date({
 const nearNow = fc.integer({ min: -3 * day, max: 3 * day }).map((d) => new Date(now + d));
 const timeText = fc.string({ unit: fc.constantFrom(...'0123456789Z+-.: T'.split('')), maxLength: 20 });
 const timeArb = fc.oneof(
-  fc.oneof(dateArb, nearNow).map((d) => utcTime(utcTimeText(d))),
-  fc.oneof(dateArb, nearNow).map((d) => generalizedTime(generalizedTimeText(d))),
+  fc.oneof(dateArb, nearNow).map((d) => utcTimeOf(d)),
+  fc.oneof(dateArb, nearNow).map((d) => generalizedTimeOf(d)),
   nearNow.map((d) => utcTime(utcTimeText(d).slice(0, 10) + 'Z')), // without seconds
   nearNow.map((d) => generalizedTime(generalizedTimeText(d).replace('Z', '.5Z'))),
   fc
@@ -203,20 +203,23 @@ async function judge(cert: X509Certificate): Promise<boolean> {
 }
 
 describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes)', function () {
-  let go: GoOracle | undefined;
+  let go: GoX509Batch | undefined;
   /** A Go toolchain that is installed but cannot build the oracle fails the Go tests, not the others. */
   let goBroken: Error | undefined;
   before(async function () {
     this.timeout(240_000); // a cold Go build cache compiles crypto/x509 once
-    go = await startGoOracle().catch((err: Error) => {
-      goBroken = err;
-      return undefined;
-    });
+    go = await goX509().then(
+      (x) => x?.startBatch(),
+      (err: Error) => {
+        goBroken = err;
+        return undefined;
+      },
+    );
   });
   after(() => go?.close());
 
   it('the unmutated template verifies, in Go and here (the generators start from a valid certificate)', async () => {
-    const der = signTbs(tbsDer(base), signer);
+    const der = template.der();
     const cert = x509OrUndefined(der)!;
     expect(await judge(cert)).to.equal(true);
     if (go) expect(await go.verify(der, [], [caDer], now)).to.deep.equal({ ok: true });
@@ -226,7 +229,7 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
     this.timeout(fuzzTimeout(300, 15));
     await fc.assert(
       fc.asyncProperty(mutationArb, async (m) => {
-        const der = signTbs(tbsDer({ ...base, ...m }), signer);
+        const der = template.der(m);
         parseCertificateFields(der); // never throws, OpenSSL or not
         const cert = x509OrUndefined(der);
         if (cert) await judge(cert);
@@ -243,7 +246,7 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
     const stricter: string[] = [];
     await fc.assert(
       fc.asyncProperty(mutationArb, async (m) => {
-        const der = signTbs(tbsDer({ ...base, ...m }), signer);
+        const der = template.der(m);
         const cert = x509OrUndefined(der);
         if (!cert) return; // OpenSSL refuses it: it never reaches the library
         const accepted = await judge(cert);

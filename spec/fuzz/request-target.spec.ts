@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { goUnescape, resolveRequestInfo } from '../../lib/http/request-info.js';
-import { adapterNames, startAdapterStack, type AdapterStack, type RawAnswer } from '../security/adapters.js';
+import { adapterNames, startAdapterStack, type AdapterStack, type RawAnswer } from '../support/adapters.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
 
 const segment = fc.oneof(

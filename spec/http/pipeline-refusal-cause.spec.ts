@@ -5,10 +5,9 @@ import { expect } from 'chai';
 import { request, type Agent } from 'undici';
 import { authorizerFunc, Decision } from '../../lib/authz/interfaces.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
-import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
-import { captureLogger, publicAdapters } from '../security/public-adapters.js';
+import { captureLogger, publicAdapters, testTrustOptions } from '../support/adapters.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 
@@ -31,12 +30,7 @@ describe('refusal log: the primary cause leads every top-level field (public ada
       let server: TestTlsServer;
       before(async () => {
         server = await adapter.start({
-          requestHeader: {
-            caProvider: staticCABundle(pki.frontProxyCA.certPem, 'request-header::test'),
-            configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
-          },
-          clientCA: staticCABundle(pki.clientCA.certPem, 'client-ca::test'),
-          anonymous: true,
+          ...testTrustOptions('test'),
           authorizer: authorizerFunc(async () => ({ decision: Decision.Allow, reason: '' })),
           logger,
         });

@@ -16,7 +16,16 @@ import { startSampleServer, type RunningSampleServer } from '../../lib/sample/se
 import { createCertificate } from '../../lib/pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import forge from 'node-forge';
-import { adapterGoodToken, adapterNames, startAdapterStack, type AdapterStack, type RawAnswer } from './adapters.js';
+import {
+  adapterGoodToken,
+  adapterNames,
+  captureLogger,
+  publicAdapters,
+  startAdapterStack,
+  testTrustOptions,
+  type AdapterStack,
+  type RawAnswer,
+} from '../support/adapters.js';
 import {
   goodToken,
   identityHeaderPattern,
@@ -27,22 +36,8 @@ import {
 } from './stack.js';
 // Certificate-mutation class (issue 10, finding 3): malformed certificates through the four public adapters.
 import { Agent as UndiciAgent } from 'undici';
-import {
-  clientTbs,
-  generalizedTime,
-  generalizedTimeText,
-  integer,
-  seq,
-  signerOf,
-  signTbs,
-  tbsDer,
-  tlv,
-  utcTime,
-  utcTimeText,
-  type TbsParts,
-} from '../support/der.js';
-import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
-import { captureLogger, publicAdapters } from './public-adapters.js';
+import { integer, tlv, utcTime, type TbsParts } from '../support/der.js';
+import { certificatePem, clientCertTemplate, generalizedTimeOf, utcTimeOf, validity } from '../support/mutated-cert.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 const claimedUser = 'mallory';
@@ -521,13 +516,10 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
 
   /** A certificate from raw TBS parts, signed by `ca` (so only the mutated field is wrong), with the shared key. */
   const mutated = (ca: TestCert, cn: string, change: (base: TbsParts) => Partial<TbsParts>): TestCert => {
-    const signer = signerOf(ca);
-    const base = clientTbs(signer, pki.sharedKey.publicKeyPem, cn, now);
-    const der = signTbs(tbsDer({ ...base, ...change(base) }), signer);
-    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    const template = clientCertTemplate(ca, pki.sharedKey.publicKeyPem, cn, now);
+    const pem = certificatePem(template.der(change(template.base)));
     return { ...pki.alice, certPem: pem, chainPem: pem, keyPem: pki.sharedKey.privateKeyPem, x509: undefined! };
   };
-  const validity = (from: Buffer, to: Buffer) => ({ validity: seq(from, to) });
 
   const cases: readonly {
     name: string;
@@ -549,7 +541,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       name: 'expired front-proxy certificate whose notAfter is garbage (both comparisons false: was accepted)',
       cert: () =>
         mutated(pki.frontProxyCA, 'front-proxy-client', () =>
-          validity(utcTime(utcTimeText(new Date(now - 30 * day))), utcTime('not-a-time!!')),
+          validity(utcTimeOf(new Date(now - 30 * day)), utcTime('not-a-time!!')),
         ),
       headers: { 'X-Remote-User': 'mallory' },
     },
@@ -563,10 +555,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       name: 'expired front-proxy certificate written as GeneralizedTime',
       cert: () =>
         mutated(pki.frontProxyCA, 'front-proxy-client', () =>
-          validity(
-            generalizedTime(generalizedTimeText(new Date(now - 30 * day))),
-            generalizedTime(generalizedTimeText(new Date(now - day))),
-          ),
+          validity(generalizedTimeOf(new Date(now - 30 * day)), generalizedTimeOf(new Date(now - day))),
         ),
       headers: { 'X-Remote-User': 'mallory' },
     },
@@ -595,12 +584,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
       const agents: UndiciAgent[] = [];
       before(async () => {
         server = await adapter.start({
-          requestHeader: {
-            caProvider: staticCABundle(pki.frontProxyCA.certPem, 'request-header::spoof'),
-            configProvider: staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] }),
-          },
-          clientCA: staticCABundle(pki.clientCA.certPem, 'client-ca::spoof'),
-          anonymous: true,
+          ...testTrustOptions('spoof'),
           logger,
         });
       });
