@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { KdaError } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { Listener } from './interfaces.js';
-import { notifyAll, ProviderHealth } from './mutable-provider.js';
+import { MutableProvider, type ProviderHealth } from './mutable-provider.js';
 
 /**
  * The one "reload a file, keep the last good copy" primitive of the library (Go's `DynamicFileCAContent` and
@@ -72,6 +72,25 @@ export function watchFiles(
   };
 }
 
+/** Options shared by the file-backed providers (`fileCABundle`, `fileCertKeyPair`). */
+export interface FileProviderOptions {
+  /** Provider name for logs and health, Go style `<purpose>::<location>`; each provider has a default. */
+  readonly name?: string;
+  /** Periodic re-read in ms, on top of the directory watch. Default 60_000 (Go re-checks every minute). */
+  readonly pollInterval?: number;
+  readonly logger?: Logger;
+}
+
+/** The lifecycle of a file-backed provider (Go's `RunOnce`/`Run`), with its load health. */
+export interface FileBacked {
+  /** Reads now. Rejects if the files are unreadable or invalid and nothing good was loaded before. */
+  runOnce(): Promise<void>;
+  /** Watches until close(); a bad read keeps the last good value, is logged and shows in `health`. */
+  start(): void;
+  close(): Promise<void>;
+  readonly health: ProviderHealth;
+}
+
 export interface FileContentOptions<T> {
   /** For logs and health, Go style `<purpose>::<location>`, e.g. `client-ca-bundle::/etc/ca.crt`. */
   readonly name: string;
@@ -95,11 +114,10 @@ export interface FileContentOptions<T> {
  */
 export class FileContent<T> {
   readonly name: string;
-  readonly health = new ProviderHealth();
   readonly #opts: FileContentOptions<T>;
   readonly #logger: Logger;
-  readonly #listeners = new Set<Listener>();
-  #value: T | undefined;
+  /** The value, its listeners and its health: the same provider class a ConfigMap-backed source uses. */
+  readonly #provider: MutableProvider<T>;
   #version = 0;
   #raw: Buffer[] | undefined;
   #inFlight: Promise<void> | undefined;
@@ -109,18 +127,23 @@ export class FileContent<T> {
 
   constructor(options: FileContentOptions<T>) {
     this.name = options.name;
+    this.#provider = new MutableProvider<T>(options.name);
     this.#opts = options;
     this.#logger = options.logger ?? noopLogger;
   }
 
   /** Last good value; undefined before the first successful read. */
   current(): T | undefined {
-    return this.#value;
+    return this.#provider.current();
   }
 
   addListener(listener: Listener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#provider.addListener(listener);
+  }
+
+  /** Load bookkeeping: when the content was last loaded, and the error while the last good copy is served. */
+  get health(): ProviderHealth {
+    return this.#provider.health;
   }
 
   /** Reads now. Rejects with the read/parse error only when nothing good was loaded before; else logs and keeps it. */
@@ -129,7 +152,7 @@ export class FileContent<T> {
     try {
       await this.#check();
     } catch (err) {
-      if (this.#value === undefined) throw err;
+      if (this.current() === undefined) throw err;
       this.#keepLastGood(err);
     }
   }
@@ -151,7 +174,7 @@ export class FileContent<T> {
   async close(): Promise<void> {
     this.#closed = true;
     this.#stop?.();
-    this.#listeners.clear();
+    this.#provider.clearListeners();
     await this.#inFlight?.catch(() => undefined);
   }
 
@@ -199,11 +222,10 @@ export class FileContent<T> {
     }
     const value = this.#opts.parse(raw, this.#version + 1);
     this.#raw = raw;
-    this.#value = value;
     this.#version++;
     this.health.loadedAt = Date.now();
     this.health.lastError = undefined;
     this.#logger.info({ name: this.name, version: this.#version }, `loaded a new ${this.#opts.what}`);
-    notifyAll(this.#listeners); // a throwing listener must not stop the others, nor make the reload look failed
+    this.#provider.set(value); // notifies; a throwing listener stops neither the others nor this reload
   }
 }

@@ -1,6 +1,6 @@
 import { createSecureContext } from 'node:tls';
-import { noopLogger, type Logger } from '../log.js';
-import { FileContent } from './file-content.js';
+import { noopLogger } from '../log.js';
+import { FileContent, type FileBacked, type FileProviderOptions } from './file-content.js';
 import type { CertKeyPair, CertKeyProvider } from './interfaces.js';
 
 /** Throws when the PEMs do not parse or the key does not match the certificate (e.g. a half-written rotation). */
@@ -15,22 +15,11 @@ export function staticCertKeyPair(cert: string | Buffer, key: string | Buffer, n
   return { name, current: () => pair, addListener: () => () => {} };
 }
 
-export interface FileCertKeyPairOptions {
-  /** Default `serving-cert::<certFile>::<keyFile>`, as Go names DynamicCertKeyPairContent. */
-  readonly name?: string;
-  /** Periodic re-read in ms, on top of the directory watch. Default 60_000 (Go's `DynamicServingContent` resync). */
-  readonly pollInterval?: number;
-  readonly logger?: Logger;
-}
+/** Options of {@link fileCertKeyPair}; the default name is `serving-cert::<certFile>::<keyFile>`, as in Go. */
+export type FileCertKeyPairOptions = FileProviderOptions;
 
 /** A {@link CertKeyProvider} backed by two PEM files, with `runOnce()`/`start()`/`close()` and load health. */
-export interface FileCertKeyPairProvider extends CertKeyProvider {
-  /** Reads both files now. Rejects with the read error if they are unreadable or invalid and nothing good was loaded. */
-  runOnce(): Promise<void>;
-  /** Watches both files until close(); a bad pair keeps the last good one and is logged. */
-  start(): void;
-  close(): Promise<void>;
-}
+export interface FileCertKeyPairProvider extends CertKeyProvider, FileBacked {}
 
 /**
  * Go's `DynamicCertKeyPairContent`: certificate and key are read together and validated as a pair, so a rotation
@@ -61,5 +50,6 @@ export function fileCertKeyPair(
     runOnce: () => content.runOnce(),
     start: () => content.start(),
     close: () => content.close(),
+    health: content.health,
   };
 }

@@ -1,7 +1,7 @@
 import { KdaError } from '../errors.js';
-import { noopLogger, type Logger } from '../log.js';
+import { noopLogger } from '../log.js';
 import type { CABundle, CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider } from './interfaces.js';
-import { FileContent } from './file-content.js';
+import { FileContent, type FileBacked, type FileProviderOptions } from './file-content.js';
 import { parsePemBundle } from './pem.js';
 import { delegatingDefaults, trustDefaults } from '../defaults.js';
 
@@ -34,22 +34,11 @@ export function staticRequestHeaderConfig(
   return { name, current: () => value, addListener: () => () => {} };
 }
 
-export interface FileCABundleOptions {
-  /** Provider name for logs; default `client-ca-bundle::<path>` as Go names DynamicFileCAContent. */
-  readonly name?: string;
-  /** How often start() checks the file for changes, in ms. Default 60000 (Go re-checks every minute). */
-  readonly pollInterval?: number;
-  readonly logger?: Logger;
-}
+/** Options of {@link fileCABundle}; the default name is `client-ca-bundle::<path>`, as Go names DynamicFileCAContent. */
+export type FileCABundleOptions = FileProviderOptions;
 
-/** A {@link CABundleProvider} backed by a PEM file, with `runOnce()`/`start()`/`close()`. */
-export interface FileCABundleProvider extends CABundleProvider {
-  /** Reads the file now. Rejects if it is unreadable or invalid and nothing good was loaded before. */
-  runOnce(): Promise<void>;
-  /** Polls the file until close(); a bad read keeps the last good bundle and is logged. */
-  start(): void;
-  close(): Promise<void>;
-}
+/** A {@link CABundleProvider} backed by a PEM file, with `runOnce()`/`start()`/`close()` and load health. */
+export interface FileCABundleProvider extends CABundleProvider, FileBacked {}
 
 /**
  * Go's DynamicFileCAContent: the constructor does no I/O; `runOnce()` primes; `start()` re-reads on change (directory
@@ -87,5 +76,6 @@ export function fileCABundle(path: string, options: FileCABundleOptions = {}): F
     },
     start: () => content.start(),
     close: () => content.close(),
+    health: content.health,
   };
 }

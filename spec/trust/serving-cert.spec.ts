@@ -41,10 +41,12 @@ describe('trust/serving-cert (Go DynamicCertKeyPairContent)', () => {
       1,
       1,
     ]);
+    expect(p.health.lastError, 'the refused pair shows in health').to.be.a('string');
 
     writeFileSync(keyFile, other.keyPem); // now the pair matches
     await p.runOnce();
     expect([p.current()!.cert, p.current()!.version, notified]).to.deep.equal([other.certPem, 2, 2]);
+    expect(p.health.lastError).to.equal(undefined);
     await p.close();
   });
 
