@@ -51,6 +51,9 @@ export * from './trust/interfaces.js';
 export * from './trust/mutable-provider.js';
 export * from './trust/pem.js';
 export * from './trust/static.js';
+export * from './trust/file-content.js';
+export * from './trust/serving-cert.js';
+export * from './trust/union.js';
 export * from './trust/verify-chain.js';
 export * from './trust/certificate-fields.js';
 

@@ -1,6 +1,6 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { watchFiles } from '../trust/file-content.js';
 
 /**
  * Where a mapping document comes from. `read` returns the current text or throws (missing file, deleted ConfigMap,
@@ -14,28 +14,17 @@ export interface MappingSource {
 }
 
 /**
- * A file, watched through its directory (so atomic rename-replacements and ConfigMap-volume `..data` symlink swaps
- * are seen; a watch on the file itself loses track after the first rename). Polling in IdentityMapping covers
- * filesystems where fs.watch is silent.
+ * A file, watched through its directory by the library's one file watcher (lib/trust `watchFiles`: atomic
+ * rename-replacements and ConfigMap-volume `..data` symlink swaps are seen). IdentityMapping debounces the events
+ * and polls on top, which covers filesystems where fs.watch is silent.
  */
 export function fileMappingSource(path: string): MappingSource {
   const file = resolve(path);
   return {
     name: `file:${file}`,
     read: (signal) => readFile(file, { encoding: 'utf8', ...(signal ? { signal } : {}) }),
-    watch(onChange) {
-      let watcher: FSWatcher | undefined;
-      try {
-        // Any entry may be the symlink the file resolves through; unchanged content is filtered downstream.
-        watcher = watch(dirname(file), { persistent: false }, () => onChange());
-        watcher.on('error', () => {
-          // The directory went away; polling keeps trying and reports read errors.
-        });
-      } catch {
-        // fs.watch unsupported here: polling only.
-      }
-      return () => watcher?.close();
-    },
+    // IdentityMapping owns the debounce and the polling (they apply to ConfigMap sources too).
+    watch: (onChange) => watchFiles([file], onChange, { pollInterval: 0, debounce: 0 }),
   };
 }
 

@@ -1,17 +1,18 @@
-// Over ~350 lines: the HTTPS server with its reloadable serving certificate, the live client-CA hint and Go's
-// connection limits (timeouts, cap) in one place; issue 12 step 2 moves the certificate reload into lib/trust.
-import { readFile } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
+// Over ~350 lines by a few: two thirds of the file are the documented Go limits (timeouts, header size, connection
+// cap) of the public options; the code itself only listens and closes. Reloadable content lives in lib/trust
+// (fileCertKeyPair, unionCABundle, FileContent).
 import { createServer, type Server } from 'node:https';
 import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSecureContext, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { InvalidOptionError, KdaError } from '../errors.js';
 import { refusalLogFor } from '../util/refusal-log.js';
 import { noopLogger, type Logger } from '../log.js';
 import { createCertificate } from '../pki/certificates.js';
-import type { CABundleProvider } from '../trust/interfaces.js';
+import type { CABundleProvider, CertKeyPair, CertKeyProvider } from '../trust/interfaces.js';
+import { fileCertKeyPair, staticCertKeyPair, type FileCertKeyPairProvider } from '../trust/serving-cert.js';
+import { unionCABundle } from '../trust/union.js';
 
 /** A serving certificate generated in memory at listen(), like Go's `GenerateSelfSignedCertKey`. */
 export interface SelfSignedOptions {
@@ -24,6 +25,12 @@ export interface SelfSignedOptions {
 export interface SecureServerOptions {
   /** Node request listener, e.g. `koaApp.callback()`. */
   readonly handler: RequestListener;
+  /**
+   * The serving certificate as a provider (e.g. `fileCertKeyPair()` from lib/trust, or your own): the server applies
+   * every change to new connections. The caller owns it (primes, starts and closes it); it must have a pair loaded by
+   * listen(). Mutually exclusive with `tlsCertFile` and `selfSigned`.
+   */
+  readonly servingCert?: CertKeyProvider;
   /** Serving certificate file (PEM, leaf first). Reloaded when the file changes; the last good pair keeps serving. */
   readonly tlsCertFile?: string;
   /** Private key of `tlsCertFile`. Required together with it. */
@@ -90,7 +97,7 @@ export interface SecureServer {
   readonly selfSignedCaPem: string | undefined;
   /** Loads the serving certificate, applies the trust hint and starts listening. */
   listen(): Promise<void>;
-  /** Re-reads the serving certificate files now (also done on file events and periodically). */
+  /** Re-reads the serving certificate files now (also done on file events and periodically); no-op for `servingCert`. */
   reloadServingCertificate(): Promise<void>;
   /** Stops accepting, closes idle sockets, waits for in-flight requests, stops watchers. Idempotent. */
   close(): Promise<void>;
@@ -105,11 +112,6 @@ export const defaultIdleTimeout = 90_000;
 /** Node's default `maxHeaderSize` (16 KiB), kept on purpose (Go allows 1 MiB). */
 export const defaultMaxHeaderBytes = 16_384;
 
-interface KeyPair {
-  readonly cert: string;
-  readonly key: string;
-}
-
 function validate(opts: SecureServerOptions): void {
   const problems: string[] = [];
   if (typeof opts.handler !== 'function') problems.push('"handler" must be a request listener function');
@@ -120,9 +122,12 @@ function validate(opts: SecureServerOptions): void {
       '"tlsCertFile" (--tls-cert-file) and "tlsPrivateKeyFile" (--tls-private-key-file) must be set together',
     );
   }
+  const hasProvider = opts.servingCert !== undefined;
   if (hasCert && opts.selfSigned) problems.push('"selfSigned" cannot be combined with "tlsCertFile"');
-  if (!hasCert && !opts.selfSigned)
-    problems.push('either "tlsCertFile"/"tlsPrivateKeyFile" or "selfSigned" is required');
+  if (hasProvider && (hasCert || opts.selfSigned))
+    problems.push('"servingCert" cannot be combined with "tlsCertFile" or "selfSigned"');
+  if (!hasCert && !opts.selfSigned && !hasProvider)
+    problems.push('either "tlsCertFile"/"tlsPrivateKeyFile", "selfSigned" or "servingCert" is required');
   const port = opts.securePort;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     problems.push(`"securePort" (--secure-port) must be an integer between 0 and 65535, got ${String(port)}`);
@@ -149,16 +154,6 @@ function validate(opts: SecureServerOptions): void {
   if (problems.length > 0) throw new InvalidOptionError(problems);
 }
 
-/** Trimmed client-CA bundle then requestheader bundle, joined by newlines, as Go's union CA content does. */
-function unionCaPem(providers: readonly (CABundleProvider | undefined)[]): string {
-  const parts: string[] = [];
-  for (const p of providers) {
-    const pem = p?.current()?.pem.trim();
-    if (pem) parts.push(pem);
-  }
-  return parts.join('\n');
-}
-
 /**
  * An HTTPS server for an extension apiserver: it requests (but does not require or verify) client certificates,
  * offers the union of the client and front-proxy CAs as the acceptable-CA hint, swaps that hint and the serving
@@ -172,9 +167,18 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
   const logger = opts.logger ?? noopLogger;
   const bindAddress = opts.bindAddress ?? '0.0.0.0';
   const requestedPort = opts.securePort ?? 8443;
-  const reloadInterval = opts.certReloadInterval ?? 60_000;
   const shutdownTimeout = opts.shutdownTimeout ?? 10_000;
   const caProviders = [opts.clientCA, opts.requestHeaderCA];
+  // Go's union CA content: the acceptable-CA hint of the TLS handshake.
+  const acceptableCAs = unionCABundle('client-ca-union', caProviders);
+  // The server owns (reads, watches, closes) a file pair it was given by name; a servingCert provider is the caller's.
+  const ownedCert: FileCertKeyPairProvider | undefined = opts.tlsCertFile
+    ? fileCertKeyPair(opts.tlsCertFile, opts.tlsPrivateKeyFile!, {
+        logger,
+        ...(opts.certReloadInterval !== undefined ? { pollInterval: opts.certReloadInterval } : {}),
+      })
+    : undefined;
+  let servingCert: CertKeyProvider | undefined = opts.servingCert ?? ownedCert;
 
   const readHeaderTimeout = opts.readHeaderTimeout ?? defaultReadHeaderTimeout;
   const requestTimeout = opts.requestTimeout ?? defaultRequestTimeout;
@@ -230,25 +234,23 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
     logger.debug({ code: err.code, error: err.message }, 'TLS handshake failed');
   });
 
-  let keyPair: KeyPair | undefined;
   let selfSignedCaPem: string | undefined;
   let lastCaPem: string | undefined;
+  let lastPair: CertKeyPair | undefined;
   let port = 0;
   let state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   let closePromise: Promise<void> | undefined;
   const unsubscribers: (() => void)[] = [];
-  const watchers = new Map<string, FSWatcher>();
-  let reloadTimer: NodeJS.Timeout | undefined;
-  let debounce: NodeJS.Timeout | undefined;
-  let reloading: Promise<void> | undefined;
 
   function applyContext(reason: string): void {
-    if (!keyPair) return;
-    const ca = unionCaPem(caProviders);
+    const pair = servingCert?.current();
+    if (!pair || state !== 'listening') return;
+    const ca = acceptableCAs.current()?.pem;
     // setSecureContext rebuilds the whole context: without cert and key every new handshake fails (EPROTO).
-    server.setSecureContext({ cert: keyPair.cert, key: keyPair.key, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
-    if (ca !== lastCaPem) {
-      lastCaPem = ca;
+    server.setSecureContext({ cert: pair.cert, key: pair.key, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2' });
+    lastPair = pair;
+    if ((ca ?? '') !== lastCaPem) {
+      lastCaPem = ca ?? '';
       logger.info(
         { reason, caNames: caProviders.filter((p) => p?.current()).map((p) => p!.name) },
         'updated TLS acceptable client CAs',
@@ -256,75 +258,9 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
     }
   }
 
-  async function readKeyPair(): Promise<KeyPair> {
-    const [cert, key] = await Promise.all([
-      readFile(opts.tlsCertFile!, 'utf8'),
-      readFile(opts.tlsPrivateKeyFile!, 'utf8'),
-    ]);
-    // Throws on a malformed PEM or a key that does not match the certificate (e.g. half-written rotation).
-    createSecureContext({ cert, key });
-    return { cert, key };
-  }
-
-  async function reloadOnce(): Promise<void> {
-    if (!opts.tlsCertFile || state === 'closed' || state === 'closing') return;
-    try {
-      const next = await readKeyPair();
-      if (keyPair && next.cert === keyPair.cert && next.key === keyPair.key) return;
-      keyPair = next;
-      applyContext('serving certificate changed');
-      logger.info(
-        { name: `serving-cert::${opts.tlsCertFile}::${opts.tlsPrivateKeyFile}` },
-        'loaded a new serving certificate',
-      );
-    } catch (err) {
-      logger.warn(
-        { name: `serving-cert::${opts.tlsCertFile}`, error: (err as Error).message },
-        'failed to reload the serving certificate; keeping the last good one',
-      );
-    } finally {
-      armWatchers();
-    }
-  }
-
-  function reloadServingCertificate(): Promise<void> {
-    // Serialise reloads so a slow read never overwrites a newer pair.
-    reloading = (reloading ?? Promise.resolve()).then(reloadOnce);
-    return reloading;
-  }
-
-  function scheduleReload(): void {
-    if (debounce) clearTimeout(debounce);
-    // Writers replace cert and key in two steps; let both land before reading.
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      void reloadServingCertificate();
-    }, 50);
-    debounce.unref();
-  }
-
-  function armWatchers(): void {
-    if (state !== 'listening') return;
-    for (const file of [opts.tlsCertFile, opts.tlsPrivateKeyFile]) {
-      if (!file || watchers.has(file)) continue;
-      try {
-        const w = watch(file, { persistent: false }, (event) => {
-          // After a rename the watch follows the old inode: re-arm on the new file at the next reload.
-          if (event === 'rename') {
-            w.close();
-            watchers.delete(file);
-          }
-          scheduleReload();
-        });
-        w.on('error', () => {
-          w.close();
-          watchers.delete(file);
-        });
-        watchers.set(file, w);
-      } catch {
-        // The file is missing right now (mid-rotation); the periodic check re-arms the watch.
-      }
-    }
+  async function reloadServingCertificate(): Promise<void> {
+    if (!ownedCert || state === 'closed' || state === 'closing') return;
+    await ownedCert.runOnce();
   }
 
   async function listen(): Promise<void> {
@@ -343,13 +279,23 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
           dnsNames: opts.selfSigned.dnsNames ?? ['localhost'],
           ipAddresses: opts.selfSigned.ipAddresses ?? ['127.0.0.1', '::1'],
         });
-        keyPair = { cert: leaf.certPem + ca.certPem, key: leaf.keyPem };
+        servingCert = staticCertKeyPair(leaf.certPem + ca.certPem, leaf.keyPem, 'self-signed-serving-cert');
         selfSignedCaPem = ca.certPem;
-      } else {
-        keyPair = await readKeyPair();
+      }
+      await ownedCert?.runOnce();
+      if (!servingCert?.current()) {
+        throw new KdaError(
+          'ERR_KDA_TRUST_UNAVAILABLE',
+          `${servingCert?.name ?? 'servingCert'} has no certificate loaded`,
+        );
       }
       applyContext('initial');
-      for (const p of caProviders) if (p) unsubscribers.push(p.addListener(() => applyContext(`${p.name} changed`)));
+      unsubscribers.push(acceptableCAs.addListener(() => applyContext('client CA changed')));
+      unsubscribers.push(
+        servingCert.addListener(() => {
+          if (servingCert?.current() !== lastPair) applyContext('serving certificate changed');
+        }),
+      );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(requestedPort, bindAddress, () => {
@@ -360,11 +306,7 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
       port = (server.address() as AddressInfo).port;
       // Catch a change that landed between the first read and the listeners being attached.
       applyContext('initial');
-      if (opts.tlsCertFile) {
-        armWatchers();
-        reloadTimer = setInterval(() => void reloadServingCertificate(), reloadInterval);
-        reloadTimer.unref();
-      }
+      ownedCert?.start();
       logger.info({ address: bindAddress, port }, 'secure server listening');
     } catch (err) {
       await close();
@@ -377,10 +319,7 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
     state = 'closing';
     closePromise = (async () => {
       for (const u of unsubscribers.splice(0)) u();
-      if (reloadTimer) clearInterval(reloadTimer);
-      if (debounce) clearTimeout(debounce);
-      for (const w of watchers.values()) w.close();
-      watchers.clear();
+      const certClosed = ownedCert?.close();
       if (server.listening) {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -397,7 +336,7 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
         clearInterval(idle);
         server.off('request', onRequest);
       }
-      await reloading?.catch(() => undefined);
+      await certClosed;
       state = 'closed';
     })();
     return closePromise;

@@ -58,3 +58,19 @@ export interface TrustSource extends Notifier {
   start(): void;
   close(): Promise<void>;
 }
+
+/** A serving certificate chain and its private key, as PEM, validated as a pair. */
+export interface CertKeyPair {
+  readonly cert: string;
+  readonly key: string;
+  /** Monotonic per provider; changes whenever the bytes change. */
+  readonly version: number;
+}
+
+/** Go's `CertKeyContentProvider`: the serving certificate, swappable at runtime. */
+export interface CertKeyProvider extends Notifier {
+  /** e.g. 'serving-cert::/etc/tls/tls.crt::/etc/tls/tls.key' */
+  readonly name: string;
+  /** Last good pair; undefined = never loaded. */
+  current(): CertKeyPair | undefined;
+}

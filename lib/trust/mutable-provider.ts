@@ -50,4 +50,9 @@ export class MutableProvider<T> {
     this.#value = value;
     notifyAll(this.#listeners);
   }
+
+  /** Drops every listener (the owner is closing). */
+  clearListeners(): void {
+    this.#listeners.clear();
+  }
 }

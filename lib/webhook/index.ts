@@ -36,7 +36,7 @@ export {
   type StaticPolicy,
 } from './static-policy.js';
 export { withIdentityMapping, type IdentityMapper, type MappedVerifyOptions } from './mapped-verify.js';
-export { WebhookServer, type WebhookServerOptions } from './server.js';
+export { WebhookServer, webhookRouter, type WebhookRouterOptions, type WebhookServerOptions } from './server.js';
 export {
   IdentityMapping,
   applyMapping,

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { InvalidOptionError } from '../../lib/errors.js';
 import { createCertificate, generateKeyPair, type IssuedCertificate } from '../../lib/pki/certificates.js';
 import { createSecureServer, type SecureServer, type SecureServerOptions } from '../../lib/server/secure-server.js';
-import type { CABundle, CABundleProvider, Listener } from '../../lib/trust/interfaces.js';
+import type { CABundle, CABundleProvider, CertKeyPair, CertKeyProvider, Listener } from '../../lib/trust/interfaces.js';
 
 /** A CABundleProvider whose content the test sets, standing in for a file or ConfigMap source. */
 class SettableCABundle implements CABundleProvider {
@@ -319,6 +319,37 @@ describe('createSecureServer', function () {
     });
   });
 
+  describe('servingCert provider', () => {
+    it("serves the provider's pair and applies its swaps to new connections; the caller keeps it open", async () => {
+      let pair: CertKeyPair = { cert: pki.serving.certPem, key: pki.serving.keyPem, version: 1 };
+      const listeners = new Set<Listener>();
+      const servingCert: CertKeyProvider = {
+        name: 'test-serving',
+        current: () => pair,
+        addListener: (l) => (listeners.add(l), () => listeners.delete(l)),
+      };
+      const s = await start({ servingCert });
+      expect(await servedFingerprint(s.port)).to.equal(new X509Certificate(pki.serving.certPem).fingerprint256);
+      pair = { cert: pki.serving2.certPem, key: pki.serving2.keyPem, version: 2 };
+      for (const l of listeners) l();
+      expect(await servedFingerprint(s.port)).to.equal(new X509Certificate(pki.serving2.certPem).fingerprint256);
+      await s.close();
+      expect(listeners.size, 'close() unsubscribes').to.equal(0);
+    });
+
+    it('listen() refuses a provider with no pair loaded and leaves nothing open', async () => {
+      const s = createSecureServer({
+        handler: verdictHandler,
+        servingCert: { name: 'empty', current: () => undefined, addListener: () => () => {} },
+        securePort: 0,
+      });
+      let err: unknown;
+      await s.listen().catch((e: unknown) => (err = e));
+      expect(err).to.have.property('code', 'ERR_KDA_TRUST_UNAVAILABLE');
+      expect(s.server.listening).to.equal(false);
+    });
+  });
+
   describe('selfSigned', () => {
     it('serves a generated certificate that verifies against selfSignedCaPem', async () => {
       const s = await start({ selfSigned: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] } });
@@ -394,6 +425,15 @@ describe('createSecureServer', function () {
         name: 'files and selfSigned together',
         opts: { tlsCertFile: '/x.crt', tlsPrivateKeyFile: '/x.key', selfSigned: {} },
         problems: [/cannot be combined/],
+      },
+      {
+        name: 'servingCert and files together',
+        opts: {
+          servingCert: { name: 'x', current: () => undefined, addListener: () => () => {} },
+          tlsCertFile: '/x.crt',
+          tlsPrivateKeyFile: '/x.key',
+        },
+        problems: [/"servingCert" cannot be combined/],
       },
     ];
     for (const c of cases) {
