@@ -30,7 +30,7 @@ function stripServerFields(obj: KubeObject): KubeObject {
 
 export const trustCases: readonly ConformanceCase[] = [
   {
-    name: 'extension-apiserver-authentication made unreadable (RoleBinding removed): requests keep working on last-known-good and the condition is visible',
+    name: 'extension-apiserver-authentication made unreadable (RoleBinding removed): requests keep working on last-known-good and the condition is logged, not shown to callers',
     async run(ctx) {
       const rbPath = `/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/${encodeURIComponent(ctx.names.readerRoleBinding)}`;
       const saved = await ctx.admin.get<KubeObject>(rbPath);
@@ -44,20 +44,23 @@ export const trustCases: readonly ConformanceCase[] = [
         // The open watch outlives the RBAC change; the periodic re-read (every 60 s) is what hits the 403.
         const t0 = Date.now();
         const seen = await eventually(
-          'the server to report in /readyz?verbose that it serves last-known-good trust',
+          'the server to log that the ConfigMap re-read is forbidden (it serves last-known-good trust)',
           async () => {
             await reviewThroughAggregator(ctx, user());
             const logs = (await ctx.serverLogs()).slice(logOffset);
             const line = logs.split('\n').find((l) => /configmap/i.test(l) && /forbidden|403|rolebinding/i.test(l));
-            const ready = await ctx.direct({ path: '/readyz?verbose' });
-            const note = ready.text.split('\n').find((l) => /last-known-good/.test(l));
-            // The condition must be visible to operators, not only in the log: /readyz?verbose names it.
-            if (!note) return undefined;
-            const parts = [`/readyz?verbose: ${note ?? 'no last-known-good note'}`];
-            if (line) parts.push(`log: ${(/"msg":"([^"]*)"/.exec(line)?.[1] ?? line).slice(0, 120)}`);
-            return parts.join('; ');
+            // Visible to operators in the log (and the trust-source metrics); /readyz?verbose names checks only, as
+            // Go does, so anonymous callers learn no file paths or causes (issue 10 finding 7).
+            if (!line) return undefined;
+            return `log: ${(/"msg":"([^"]*)"/.exec(line)?.[1] ?? line).slice(0, 120)}`;
           },
           { timeoutMs: 150_000, intervalMs: 2_000 },
+        );
+        const verbose = await ctx.direct({ path: '/readyz?verbose' });
+        assert.doesNotMatch(
+          verbose.text,
+          /forbidden|rolebinding|last-known-good|::|\/(?:etc|tmp|root|home|var|work|run)\//i,
+          `/readyz?verbose leaks the cause: ${verbose.text}`,
         );
         // Still serving after the failed read, and still ready (last-known-good is not a failure).
         await reviewThroughAggregator(ctx, user());
