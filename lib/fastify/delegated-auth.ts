@@ -93,10 +93,16 @@ function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 
   return (config.routerOptions?.[name] ?? config[name]) === true;
 }
 
-// fastify-plugin's marker, without the dependency: the hook applies to the registering scope, not a child context.
+// fastify-plugin's markers, without the dependency: the hook applies to the registering scope, not a child context;
+// the name shows in Fastify's errors and `hasPlugin()`, and lets other plugins declare `dependencies` on it; Fastify
+// refuses to load it on a major it was not written for (FST_ERR_PLUGIN_VERSION_MISMATCH).
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] =
   'kube-delegated-auth';
+(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')] = Object.freeze({
+  name: 'kube-delegated-auth',
+  fastify: '4.x || 5.x',
+});
 
 /**
  * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses some targets (a malformed `%`

@@ -155,3 +155,45 @@ describe('fastify adapter', () => {
     expect(r.headers.connection).to.equal('close');
   });
 });
+
+describe('fastify adapter: plugin metadata as fastify-plugin sets it', () => {
+  const meta = (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')];
+
+  it('declares its name and the Fastify majors it supports', () => {
+    expect(meta).to.deep.equal({ name: 'kube-delegated-auth', fastify: '4.x || 5.x' });
+  });
+
+  it('is known to Fastify by name: hasPlugin() and a dependent plugin load, the hook is not encapsulated', async () => {
+    const app = Fastify();
+    try {
+      await app.register(fastifyDelegatedAuth, {
+        authenticator: { authenticateRequest: async () => ({ ok: false as const }) },
+      } as never);
+      const dependent = Object.assign(async () => {}, {
+        [Symbol.for('skip-override')]: true,
+        [Symbol.for('plugin-meta')]: { name: 'needs-kube-auth', dependencies: ['kube-delegated-auth'] },
+      });
+      await app.register(dependent);
+      await app.ready();
+      expect(app.hasPlugin('kube-delegated-auth')).to.equal(true);
+      expect(app.hasRequestDecorator('kubeAuth')).to.equal(true);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a dependent plugin without it registered is refused by Fastify (the name is what it checks)', async () => {
+    const app = Fastify();
+    const dependent = Object.assign(async () => {}, {
+      [Symbol.for('skip-override')]: true,
+      [Symbol.for('plugin-meta')]: { name: 'needs-kube-auth', dependencies: ['kube-delegated-auth'] },
+    });
+    void app.register(dependent);
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
+    expect(err?.code).to.equal('FST_ERR_PLUGIN_DEPENDENCY_NOT_REGISTERED');
+    await app.close().catch(() => undefined);
+  });
+});
