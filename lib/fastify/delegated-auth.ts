@@ -11,6 +11,7 @@ import {
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
+import { KdaError } from '../errors.js';
 import { exposedErrorStatus } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 
@@ -86,6 +87,22 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
     return reply;
   });
 };
+
+/**
+ * `request.kubeAuth`, non-null, for a route the plugin guards: `const { user } = kubeAuthOf(request)`. The decorator
+ * is `null` until the hook ran (routes outside the plugin's scope); this throws `KdaError` `ERR_KDA_NO_USER` then,
+ * which `kubeErrorHandler` answers as a 500 Status: a route wired outside the plugin fails closed, never anonymous.
+ */
+export function kubeAuthOf(request: FastifyRequest): DelegatedAuthState {
+  const state = request.kubeAuth;
+  if (state === null || state === undefined) {
+    throw new KdaError(
+      'ERR_KDA_NO_USER',
+      'request.kubeAuth is not set: the route is not guarded by kube-delegated-auth',
+    );
+  }
+  return state;
+}
 
 /** A boolean find-my-way option of this instance (`routerOptions` first, as Fastify merges them). */
 function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 'ignoreTrailingSlash'): boolean {

@@ -2,7 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { expect } from 'chai';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
-import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/delegated-auth.js';
+import {
+  fastifyDelegatedAuth,
+  kubeAuthOf,
+  kubeErrorHandler,
+  kubeFrameworkErrors,
+} from '../../lib/fastify/delegated-auth.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
@@ -87,6 +92,28 @@ describe('fastify adapter', () => {
       verb: 'list',
       decision: 'Allow',
     });
+  });
+
+  it('kubeAuthOf(request): the non-null state on a guarded route; a route outside the plugin fails closed (500)', async () => {
+    const s = await serve(async (app) => {
+      app.setErrorHandler(kubeErrorHandler());
+      await app.register(async (guarded) => {
+        // Encapsulated on purpose: the plugin guards only this child context.
+        await guarded.register(async (inner) => {
+          await inner.register(fastifyDelegatedAuth, { clientCA: staticCABundle(pki.clientCA.certPem) });
+          inner.get('/guarded', async (request) => ({ user: kubeAuthOf(request).user.name }));
+        });
+      });
+      app.get('/unguarded', async (request) => ({ user: kubeAuthOf(request).user.name }));
+    });
+    servers.push(s);
+    const ok = await get(s, '/guarded', alice);
+    expect(ok.status).to.equal(200);
+    expect(JSON.parse(ok.body)).to.deep.equal({ user: 'alice' });
+    const outside = await get(s, '/unguarded', alice);
+    expect(outside.status).to.equal(500);
+    expect(outside.body).to.not.contain('alice');
+    expect(outside.body).to.not.contain('kubeAuth');
   });
 
   it('not encapsulated: guards routes registered in sibling and child plugins too', async () => {
