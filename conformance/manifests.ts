@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
-/** The repository's deploy/ directory. */
-export const deployDir = fileURLToPath(new URL('../deploy/', import.meta.url));
+/** The kustomize base of the repository's deploy/ (the overlays add the serving certificate and caBundle). */
+export const deployDir = fileURLToPath(new URL('../deploy/base/', import.meta.url));
 
-/** Name of the Secret the Deployment mounts its serving certificate from (see deploy/20-deployment.yaml). */
+/** Name of the Secret the Deployment mounts its serving certificate from (see deploy/base/20-deployment.yaml). */
 export const servingSecretName = 'kube-delegated-auth-sample-serving';
 
 export type Manifest = Record<string, unknown> & {
@@ -15,11 +15,11 @@ export type Manifest = Record<string, unknown> & {
   metadata: { name: string; namespace?: string; [k: string]: unknown };
 };
 
-/** Every object of deploy/*.yaml, in file order (the file prefixes order them for apply). */
+/** Every object of deploy/base/*.yaml, in file order (the prefixes order them for apply); not kustomization.yaml. */
 export function loadDeployManifests(dir = deployDir): Manifest[] {
   const out: Manifest[] = [];
   for (const file of readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
+    .filter((f) => /\.ya?ml$/.test(f) && !/^kustomization\.ya?ml$/.test(f))
     .sort()) {
     for (const doc of YAML.parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);

@@ -18,10 +18,11 @@ import type {
   ExtensionApiserverAuthentication,
   ExtensionApiserverAuthenticationOptions,
 } from './cluster/extension-apiserver-authentication.js';
-import { KdaError } from './errors.js';
+import { InvalidOptionError, KdaError } from './errors.js';
 import { noopLogger, type Logger } from './log.js';
 import type { KdaMetrics } from './metrics/metrics.js';
-import type { TrustSource, TrustStatus } from './trust/interfaces.js';
+import type { CABundleProvider, Listener, TrustSource, TrustStatus } from './trust/interfaces.js';
+import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from './trust/static.js';
 
 /**
  * Everything Go's `DelegatingAuthenticationOptions` + `DelegatingAuthorizationOptions` configure, under the names of
@@ -46,6 +47,15 @@ export interface DelegatedAuthOptions
       'authorizationWebhookCacheAuthorizedTtl' | 'authorizationWebhookCacheUnauthorizedTtl' | 'staleIfErrorTtl'
     >,
     Pick<DelegatingAuthenticatorOptions, 'anonymous' | 'apiAudiences'> {
+  /**
+   * `'cluster'` (default): trust from kube-system/extension-apiserver-authentication, TokenReview and
+   * SubjectAccessReview through a kubeconfig. `'local'`: no cluster and no kubeconfig; trust from `clientCaFile`
+   * and/or `requestheaderClientCaFile` (re-read when they change, every `pollInterval`), the `requestheader*` lists
+   * as given (Go's defaults otherwise), no bearer tokens, and authorization by `authorizationAlwaysAllowGroups`,
+   * `authorizationAlwaysAllowPaths` and `additionalAuthorizers` (e.g. `staticPolicyAuthorizer(policy)`); every other
+   * request is 403. Options that only make sense against a cluster are an `InvalidOptionError` in local mode.
+   */
+  readonly mode?: 'cluster' | 'local';
   /** One kubeconfig for both reviews and the ConfigMap. Default: `KUBECONFIG`, then the in-cluster service account. */
   readonly kubeconfig?: string;
   /** `--authentication-kubeconfig`: TokenReview and the ConfigMap. Default: `kubeconfig`. */
@@ -84,9 +94,11 @@ function definedOnly<T extends object>(from: T): Partial<T> {
 export interface DelegatedAuth {
   readonly authenticator: RequestAuthenticator;
   readonly authorizer: DelegatingAuthorizer;
-  readonly tokenAuthenticator: CachedTokenAuthenticator;
+  /** The cached TokenReview authenticator; undefined in local mode (no bearer tokens without a cluster). */
+  readonly tokenAuthenticator: CachedTokenAuthenticator | undefined;
   readonly trust: TrustSource;
-  readonly clients: ClusterClients;
+  /** The kubeconfig-backed clients; undefined in local mode. */
+  readonly clients: ClusterClients | undefined;
   readonly options: DelegatedAuthOptions;
   /** Reads the ConfigMap once (fails as Go does, e.g. with the `kubectl create rolebinding` fix) and starts watching. */
   start(signal?: AbortSignal): Promise<void>;
@@ -102,6 +114,10 @@ export interface DelegatedAuth {
  * authentication, and always-allow + cached SubjectAccessReview authorization. No I/O until `start()`.
  */
 export function createDelegatedAuth(options: DelegatedAuthOptions = {}): DelegatedAuth {
+  if (options.mode === 'local') return createLocalDelegatedAuth(options);
+  if (options.mode !== undefined && options.mode !== 'cluster') {
+    throw new InvalidOptionError([`"mode": must be 'cluster' or 'local', got ${JSON.stringify(options.mode)}`]);
+  }
   const logger = options.logger ?? noopLogger;
   const o = options;
   const clients = createClusterClients(
@@ -189,6 +205,145 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
         await authorizer.close();
         await clients.close();
         uninstrument?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Options that need a cluster (kubeconfig, ConfigMap lookup, TokenReview, SubjectAccessReview): refused in local mode. */
+const clusterOnlyOptions = [
+  'kubeconfig',
+  'authenticationKubeconfig',
+  'authorizationKubeconfig',
+  'authenticationSkipLookup',
+  'authenticationTolerateLookupFailure',
+  'namespace',
+  'name',
+  'watchTimeoutSeconds',
+  'retryDelay',
+  'maxRetryDelay',
+  'failClosedOnTrustError',
+  'authenticationTokenWebhookCacheTtl',
+  'authorizationWebhookCacheAuthorizedTtl',
+  'authorizationWebhookCacheUnauthorizedTtl',
+  'staleIfErrorTtl',
+  'apiAudiences',
+  'authorizationSelectors',
+] as const satisfies readonly (keyof DelegatedAuthOptions)[];
+
+/** The CA file options of local mode, with the flag each one is named after. */
+const localCaFileOptions = [
+  ['clientCaFile', '--client-ca-file'],
+  ['requestheaderClientCaFile', '--requestheader-client-ca-file'],
+] as const;
+
+/** An empty CA provider: the authenticator using it has no opinion (Go: flag not set, authenticator not built). */
+function absentCABundle(name: string): CABundleProvider {
+  return { name, current: () => undefined, addListener: () => () => {} };
+}
+
+/**
+ * Local mode of {@link createDelegatedAuth}: trust from CA files (Go's DynamicFileCAContent, re-read on change), the
+ * request-header lists from options, no TokenReview and no SubjectAccessReview. No I/O until `start()`, which reads
+ * every file once and rejects (naming the file) if one is unreadable or holds no certificate.
+ */
+function createLocalDelegatedAuth(o: DelegatedAuthOptions): DelegatedAuth {
+  const logger = o.logger ?? noopLogger;
+  const problems: string[] = [];
+  for (const key of clusterOnlyOptions) {
+    if (o[key] !== undefined) problems.push(`"${key}": not supported with mode 'local' (it needs a cluster)`);
+  }
+  if (o.metrics !== undefined) problems.push(`"metrics": not supported with mode 'local' yet`);
+  for (const [key, flag] of localCaFileOptions) {
+    const value = o[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      problems.push(`"${key}" (${flag}): must be a non-empty file path`);
+    }
+  }
+  if (!o.clientCaFile && !o.requestheaderClientCaFile) {
+    problems.push(
+      `mode 'local' needs "clientCaFile" (--client-ca-file) and/or "requestheaderClientCaFile" ` +
+        `(--requestheader-client-ca-file): without a CA nobody can authenticate`,
+    );
+  }
+  if (problems.length > 0) throw new InvalidOptionError(problems);
+
+  const pollOptions = { ...definedOnly({ pollInterval: o.pollInterval }), logger };
+  const files: FileCABundleProvider[] = [];
+  const fileOrAbsent = (path: string | undefined, name: string): CABundleProvider => {
+    if (!path) return absentCABundle(name);
+    const provider = fileCABundle(path, { ...pollOptions, name: `${name}::${path}` });
+    files.push(provider);
+    return provider;
+  };
+  const clientCA = fileOrAbsent(o.clientCaFile, 'client-ca-bundle');
+  const requestHeaderCA = fileOrAbsent(o.requestheaderClientCaFile, 'request-header');
+  const requestHeaderConfig = staticRequestHeaderConfig(
+    definedOnly({
+      usernameHeaders: o.requestheaderUsernameHeaders,
+      uidHeaders: o.requestheaderUidHeaders,
+      groupHeaders: o.requestheaderGroupHeaders,
+      extraHeaderPrefixes: o.requestheaderExtraHeadersPrefix,
+      allowedNames: o.requestheaderAllowedNames,
+    }),
+  );
+  const trust: TrustSource = {
+    clientCA,
+    requestHeaderCA,
+    requestHeaderConfig,
+    addListener(listener: Listener) {
+      const removers = files.map((f) => f.addListener(listener));
+      return () => removers.forEach((remove) => remove());
+    },
+    status: () => files.map((f) => ({ name: f.name, loaded: f.current() !== undefined })),
+    async runOnce() {
+      await Promise.all(files.map((f) => f.runOnce()));
+    },
+    start() {
+      for (const f of files) f.start();
+    },
+    async close() {
+      await Promise.all(files.map((f) => f.close()));
+    },
+  };
+  const authenticator = newDelegatingAuthenticator({
+    ...definedOnly({ anonymous: o.anonymous }),
+    requestHeader: { caProvider: requestHeaderCA, configProvider: requestHeaderConfig },
+    clientCA,
+  });
+  const authorizer = newDelegatingAuthorizer({
+    ...definedOnly({
+      authorizationAlwaysAllowPaths: o.authorizationAlwaysAllowPaths,
+      authorizationAlwaysAllowGroups: o.authorizationAlwaysAllowGroups,
+      additionalAuthorizers: o.additionalAuthorizers,
+    }),
+    // Its only log line warns that no authorization kubeconfig was given: by design in local mode.
+    logger: noopLogger,
+  });
+
+  let state: 'new' | 'started' | 'closed' = 'new';
+  let closing: Promise<void> | undefined;
+  return {
+    authenticator,
+    authorizer,
+    tokenAuthenticator: undefined,
+    trust,
+    clients: undefined,
+    options: o,
+    async start() {
+      if (state === 'closed') throw new KdaError('ERR_KDA_CLOSED', 'delegated auth is closed');
+      if (state === 'started') return;
+      await trust.runOnce();
+      trust.start();
+      state = 'started';
+    },
+    status: () => trust.status(),
+    close() {
+      state = 'closed';
+      closing ??= (async () => {
+        await trust.close();
+        await authorizer.close();
       })();
       return closing;
     },

@@ -63,8 +63,8 @@ describe('createDelegatedAuth({ metrics }) (in-process fake kube-apiserver)', ()
     const metrics = newMetrics();
     const auth = createDelegatedAuth({ kubeconfig: path, metrics });
     try {
-      const first = await auth.tokenAuthenticator.authenticateToken('t');
-      await auth.tokenAuthenticator.authenticateToken('t');
+      const first = await auth.tokenAuthenticator!.authenticateToken('t');
+      await auth.tokenAuthenticator!.authenticateToken('t');
       expect(first.ok && first.user.name).to.equal('bob');
       expect((await auth.authorizer.authorize(attrs)).decision).to.equal('Allow');
       expect(await series(metrics, 'apiserver_delegated_authn_request_total{code="201"}')).to.equal(1);
@@ -91,7 +91,7 @@ describe('createDelegatedAuth({ metrics }) (in-process fake kube-apiserver)', ()
     const bystander = newMetrics();
     const auth = createDelegatedAuth({ kubeconfig: path });
     try {
-      await auth.tokenAuthenticator.authenticateToken('other');
+      await auth.tokenAuthenticator!.authenticateToken('other');
       await auth.authorizer.authorize(attrs);
       expect(await series(bystander, 'apiserver_delegated_authn_request_total{code="201"}')).to.equal(undefined);
       expect(await series(bystander, 'apiserver_delegated_authz_request_total{code="201"}')).to.equal(undefined);

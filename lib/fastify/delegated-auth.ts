@@ -11,6 +11,7 @@ import {
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
+import { KdaError } from '../errors.js';
 import { exposedErrorStatus } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 
@@ -87,16 +88,38 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   });
 };
 
+/**
+ * `request.kubeAuth`, non-null, for a route the plugin guards: `const { user } = kubeAuthOf(request)`. The decorator
+ * is `null` until the hook ran (routes outside the plugin's scope); this throws `KdaError` `ERR_KDA_NO_USER` then,
+ * which `kubeErrorHandler` answers as a 500 Status: a route wired outside the plugin fails closed, never anonymous.
+ */
+export function kubeAuthOf(request: FastifyRequest): DelegatedAuthState {
+  const state = request.kubeAuth;
+  if (state === null || state === undefined) {
+    throw new KdaError(
+      'ERR_KDA_NO_USER',
+      'request.kubeAuth is not set: the route is not guarded by kube-delegated-auth',
+    );
+  }
+  return state;
+}
+
 /** A boolean find-my-way option of this instance (`routerOptions` first, as Fastify merges them). */
 function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 'ignoreTrailingSlash'): boolean {
   const config = fastify.initialConfig as { routerOptions?: Record<string, unknown> } & Record<string, unknown>;
   return (config.routerOptions?.[name] ?? config[name]) === true;
 }
 
-// fastify-plugin's marker, without the dependency: the hook applies to the registering scope, not a child context.
+// fastify-plugin's markers, without the dependency: the hook applies to the registering scope, not a child context;
+// the name shows in Fastify's errors and `hasPlugin()`, and lets other plugins declare `dependencies` on it; Fastify
+// refuses to load it on a major it was not written for (FST_ERR_PLUGIN_VERSION_MISMATCH).
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
 (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] =
   'kube-delegated-auth';
+(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')] = Object.freeze({
+  name: 'kube-delegated-auth',
+  fastify: '4.x || 5.x',
+});
 
 /**
  * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses some targets (a malformed `%`

@@ -41,6 +41,9 @@ export function delegatedAuthChain(
  * // ...
  * await auth.close();          // watch, timers, keep-alive sockets
  * ```
+ *
+ * Without a cluster: `delegatedAuth({ mode: 'local', clientCaFile, requestheaderClientCaFile, additionalAuthorizers })`
+ * (trust from the CA files, re-read on change; see `DelegatedAuthOptions.mode`).
  */
 export function delegatedAuth(options: KoaDelegatedAuthOptions = {}): KoaDelegatedAuth {
   const stack = createDelegatedAuth(options);

@@ -388,7 +388,8 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   const raw = `/apis/${sampleGroupVersion}`;
   const examples = [
     {
-      title: 'through kube-apiserver, once the APIService is registered (deploy/40-apiservice.yaml)',
+      title:
+        'through kube-apiserver, once the APIService is registered (kubectl apply -k deploy/overlays/self-managed-ca)',
       command: `kubectl get --raw ${raw}/namespaces/default/widgets`,
     },
     {

@@ -36,6 +36,46 @@ describe('conformance manifests (deploy/)', () => {
     expect(rb?.metadata.namespace).to.equal('kube-system');
   });
 
+  it('the base is highly available: 2 replicas spread over nodes and zones, a PodDisruptionBudget, three probes', () => {
+    const dep = manifests.find((m) => m.kind === 'Deployment')!;
+    const spec = dep.spec as {
+      replicas: number;
+      template: {
+        spec: { topologySpreadConstraints: { topologyKey: string }[]; containers: Record<string, unknown>[] };
+      };
+    };
+    expect(spec.replicas).to.equal(2);
+    expect(spec.template.spec.topologySpreadConstraints.map((c) => c.topologyKey)).to.deep.equal([
+      'kubernetes.io/hostname',
+      'topology.kubernetes.io/zone',
+    ]);
+    expect(spec.template.spec.containers[0]).to.include.keys('startupProbe', 'readinessProbe', 'livenessProbe');
+    const pdb = manifests.find((m) => m.kind === 'PodDisruptionBudget')!;
+    expect(pdb.apiVersion).to.equal('policy/v1');
+    expect(pdb.spec).to.deep.equal({
+      minAvailable: 1,
+      selector: { matchLabels: { app: 'kube-delegated-auth-sample' } },
+    });
+  });
+
+  it('the API roles aggregate into the built-in view and edit roles', () => {
+    const labels = manifests.filter((m) => m.kind === 'ClusterRole').map((m) => [m.metadata.name, m.metadata.labels]);
+    expect(labels).to.deep.equal([
+      [
+        'kube-delegated-auth-sample:widget-editor',
+        {
+          'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+          'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+        },
+      ],
+      ['kube-delegated-auth-sample:widget-viewer', { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' }],
+    ]);
+  });
+
+  it('reads the objects of deploy/base, not its kustomization.yaml', () => {
+    expect(manifests.map((m) => m.kind)).to.not.include('Kustomization');
+  });
+
   describe('renderDeployManifests', () => {
     const rendered = renderDeployManifests({
       image: 'example.test/sample:1',

@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
-import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/delegated-auth.js';
+import {
+  fastifyDelegatedAuth,
+  kubeAuthOf,
+  kubeErrorHandler,
+  kubeFrameworkErrors,
+} from '../../lib/fastify/delegated-auth.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle } from '../../lib/trust/static.js';
 import { startFastifyTls } from '../support/adapters.js';
@@ -72,6 +77,28 @@ describe('fastify adapter', () => {
     });
   });
 
+  it('kubeAuthOf(request): the non-null state on a guarded route; a route outside the plugin fails closed (500)', async () => {
+    const s = await serve(async (app) => {
+      app.setErrorHandler(kubeErrorHandler());
+      await app.register(async (guarded) => {
+        // Encapsulated on purpose: the plugin guards only this child context.
+        await guarded.register(async (inner) => {
+          await inner.register(fastifyDelegatedAuth, { clientCA: staticCABundle(pki.clientCA.certPem) });
+          inner.get('/guarded', async (request) => ({ user: kubeAuthOf(request).user.name }));
+        });
+      });
+      app.get('/unguarded', async (request) => ({ user: kubeAuthOf(request).user.name }));
+    });
+    servers.push(s);
+    const ok = await get(s, '/guarded', alice);
+    expect(ok.status).to.equal(200);
+    expect(JSON.parse(ok.body)).to.deep.equal({ user: 'alice' });
+    const outside = await get(s, '/unguarded', alice);
+    expect(outside.status).to.equal(500);
+    expect(outside.body).to.not.contain('alice');
+    expect(outside.body).to.not.contain('kubeAuth');
+  });
+
   it('not encapsulated: guards routes registered in sibling and child plugins too', async () => {
     const s = await serve(async (app) => {
       await app.register(fastifyDelegatedAuth, { anonymous: false, clientCA: staticCABundle(pki.clientCA.certPem) });
@@ -136,5 +163,47 @@ describe('fastify adapter', () => {
     const r = await get(goLike, path);
     expect(r).to.include({ status: 400, body: '400 Bad Request' });
     expect(r.headers.connection).to.equal('close');
+  });
+});
+
+describe('fastify adapter: plugin metadata as fastify-plugin sets it', () => {
+  const meta = (fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')];
+
+  it('declares its name and the Fastify majors it supports', () => {
+    expect(meta).to.deep.equal({ name: 'kube-delegated-auth', fastify: '4.x || 5.x' });
+  });
+
+  it('is known to Fastify by name: hasPlugin() and a dependent plugin load, the hook is not encapsulated', async () => {
+    const app = Fastify();
+    try {
+      await app.register(fastifyDelegatedAuth, {
+        authenticator: { authenticateRequest: async () => ({ ok: false as const }) },
+      } as never);
+      const dependent = Object.assign(async () => {}, {
+        [Symbol.for('skip-override')]: true,
+        [Symbol.for('plugin-meta')]: { name: 'needs-kube-auth', dependencies: ['kube-delegated-auth'] },
+      });
+      await app.register(dependent);
+      await app.ready();
+      expect(app.hasPlugin('kube-delegated-auth')).to.equal(true);
+      expect(app.hasRequestDecorator('kubeAuth')).to.equal(true);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a dependent plugin without it registered is refused by Fastify (the name is what it checks)', async () => {
+    const app = Fastify();
+    const dependent = Object.assign(async () => {}, {
+      [Symbol.for('skip-override')]: true,
+      [Symbol.for('plugin-meta')]: { name: 'needs-kube-auth', dependencies: ['kube-delegated-auth'] },
+    });
+    void app.register(dependent);
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
+    expect(err?.code).to.equal('FST_ERR_PLUGIN_DEPENDENCY_NOT_REGISTERED');
+    await app.close().catch(() => undefined);
   });
 });

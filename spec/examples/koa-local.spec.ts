@@ -1,0 +1,90 @@
+// The README's first example (examples/koa-local.ts), run as a user runs it: tsx, dev certificates from
+// `writeDevPki`, an ephemeral port; one mTLS request per user over real TLS.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Agent, request } from 'undici';
+import { writeDevPki } from '../../lib/dev-pki/index.js';
+
+describe('examples/koa-local.ts (the README local example, spawned with tsx)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let child: ChildProcess | undefined;
+  let url: string;
+  let output = '';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kda-koa-local-'));
+    writeDevPki(dir);
+    child = spawn(process.execPath, ['--import', 'tsx', 'examples/koa-local.ts'], {
+      env: { ...process.env, CERT_DIR: dir, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    url = await new Promise<string>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`example exited with ${code}:\n${output}`));
+      child!.once('exit', onExit);
+      child!.stdout!.on('data', () => {
+        const m = /listening on (https:\/\/[^\s]+)/.exec(output);
+        if (m) {
+          child!.off('exit', onExit);
+          resolve(m[1]!.replace(/\/$/, ''));
+        }
+      });
+    });
+  });
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function getAs(user: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const agent = new Agent({
+      connect: {
+        ca: readFileSync(join(dir, 'serving-ca.crt')),
+        cert: readFileSync(join(dir, `${user}.crt`)),
+        key: readFileSync(join(dir, `${user}.key`)),
+        servername: 'localhost',
+      },
+    });
+    try {
+      const res = await request(url + path, { dispatcher: agent });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    } finally {
+      await agent.close();
+    }
+  }
+
+  it('answers the client-certificate user its policy allows, refuses one it does not, exits 0 on SIGTERM', async () => {
+    const widgets = '/apis/sample.example.com/v1/namespaces/default/widgets';
+    expect(await getAs('alice', widgets)).to.deep.equal({
+      status: 200,
+      body: { user: 'alice', groups: ['developers', 'system:authenticated'] },
+    });
+    const bob = await getAs('bob', widgets);
+    expect(bob.status).to.equal(403);
+    expect(bob.body.kind).to.equal('Status');
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child!.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+  });
+});
+
+describe('README: the local Koa example is examples/koa-local.ts', () => {
+  it('the first code block of "A minimal extension apiserver with Koa" is the example, header comments aside', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## A minimal extension apiserver with Koa'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section);
+    expect(block, 'a ts code block in the section').to.not.equal(null);
+    const lines = readFileSync('examples/koa-local.ts', 'utf8').split('\n');
+    const code = lines.slice(lines.findIndex((l) => !l.startsWith('//'))).join('\n');
+    expect(block![1]!.trim()).to.equal(code.trim());
+  });
+});
