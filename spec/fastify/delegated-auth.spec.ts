@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
 import {
   fastifyDelegatedAuth,
