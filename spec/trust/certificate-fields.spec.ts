@@ -316,8 +316,9 @@ describe('certificate fields: Go x509.ParseCertificate rules on mutated, re-sign
       if (c.parserOnly) return;
       const x = x509OrUndefined(der);
       if (!x) {
-        // OpenSSL refuses it too: the certificate can never reach the library over TLS.
-        expect(c.goVerifies).to.equal(false);
+        // This runtime's OpenSSL cannot load it, so it can never reach the library over TLS here. Which ones that is
+        // depends on the OpenSSL version (Node 22's refuses minute-precision UTCTime, which Go and Node 20 accept), so
+        // only the parser verdict above is checked for them; the Go cross-check below still covers goVerifies.
         return;
       }
       const verdict = verifyClientChain(x, [], bundle, now);
