@@ -181,8 +181,6 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
   // Scrape-time sources only: registering them does no I/O.
   const uninstrument = metrics?.instrument({ tokenCache: tokenAuthenticator, authorizer, trustSource: trust });
 
-  let state: 'new' | 'started' | 'closed' = 'new';
-  let closing: Promise<void> | undefined;
   return {
     authenticator,
     authorizer,
@@ -190,24 +188,11 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
     trust,
     clients,
     options,
-    async start(signal) {
-      if (state === 'closed') throw new KdaError('ERR_KDA_CLOSED', 'delegated auth is closed');
-      if (state === 'started') return;
-      await trust.runOnce(signal);
-      trust.start();
-      state = 'started';
-    },
-    status: () => trust.status(),
-    close() {
-      state = 'closed';
-      closing ??= (async () => {
-        await trust.close();
-        await authorizer.close();
-        await clients.close();
-        uninstrument?.();
-      })();
-      return closing;
-    },
+    ...stackLifecycle(trust, async () => {
+      await authorizer.close();
+      await clients.close();
+      uninstrument?.();
+    }),
   };
 }
 
@@ -237,6 +222,36 @@ const localCaFileOptions = [
   ['clientCaFile', '--client-ca-file'],
   ['requestheaderClientCaFile', '--requestheader-client-ca-file'],
 ] as const;
+
+/**
+ * start/status/close of a stack, the same in both modes: start() primes the trust source once (Go's RunOnce) and
+ * then follows it; close() is idempotent, stops the trust source first, then whatever else the mode holds.
+ */
+function stackLifecycle(
+  trust: TrustSource,
+  closeRest: () => Promise<void>,
+): Pick<DelegatedAuth, 'start' | 'status' | 'close'> {
+  let state: 'new' | 'started' | 'closed' = 'new';
+  let closing: Promise<void> | undefined;
+  return {
+    async start(signal) {
+      if (state === 'closed') throw new KdaError('ERR_KDA_CLOSED', 'delegated auth is closed');
+      if (state === 'started') return;
+      await trust.runOnce(signal);
+      trust.start();
+      state = 'started';
+    },
+    status: () => trust.status(),
+    close() {
+      state = 'closed';
+      closing ??= (async () => {
+        await trust.close();
+        await closeRest();
+      })();
+      return closing;
+    },
+  };
+}
 
 /** An empty CA provider: the authenticator using it has no opinion (Go: flag not set, authenticator not built). */
 function absentCABundle(name: string): CABundleProvider {
@@ -322,8 +337,6 @@ function createLocalDelegatedAuth(o: DelegatedAuthOptions): DelegatedAuth {
     logger: noopLogger,
   });
 
-  let state: 'new' | 'started' | 'closed' = 'new';
-  let closing: Promise<void> | undefined;
   return {
     authenticator,
     authorizer,
@@ -331,21 +344,6 @@ function createLocalDelegatedAuth(o: DelegatedAuthOptions): DelegatedAuth {
     trust,
     clients: undefined,
     options: o,
-    async start() {
-      if (state === 'closed') throw new KdaError('ERR_KDA_CLOSED', 'delegated auth is closed');
-      if (state === 'started') return;
-      await trust.runOnce();
-      trust.start();
-      state = 'started';
-    },
-    status: () => trust.status(),
-    close() {
-      state = 'closed';
-      closing ??= (async () => {
-        await trust.close();
-        await authorizer.close();
-      })();
-      return closing;
-    },
+    ...stackLifecycle(trust, () => authorizer.close()),
   };
 }
