@@ -64,6 +64,14 @@ export interface GracefulShutdownOptions {
    */
   readonly isLongRunning?: (req: IncomingMessage) => boolean;
   /**
+   * During the delay, answer with `Connection: close`, so clients retire their kept-alive connections one response at
+   * a time and dial again through the Service, which by then routes to ready replicas. Without it a client (the
+   * aggregator) keeps sending over the connections it holds until the drain closes them, and a request written on an
+   * idle connection just as the server closes it fails without retry unless it is idempotent. Go's servers need no
+   * such step with HTTP/2 clients (GOAWAY at drain); a Node server speaks HTTP/1.1. Default true.
+   */
+  readonly closeKeepAliveDuringDelay?: boolean;
+  /**
    * Process signals that initiate the shutdown; a second one exits at once with status 1 (Go's "second signal,
    * exiting directly"). Default `['SIGTERM', 'SIGINT']`, as Go; `[]` installs no handler (call `shutdown()`).
    */
@@ -135,6 +143,8 @@ function validate(opts: GracefulShutdownOptions): void {
     problems.push('"isLongRunning" must be a function');
   }
   if (opts.signals !== undefined && !Array.isArray(opts.signals)) problems.push('"signals" must be an array');
+  const c = opts.closeKeepAliveDuringDelay;
+  if (c !== undefined && typeof c !== 'boolean') problems.push('"closeKeepAliveDuringDelay" must be a boolean');
   if (problems.length > 0) throw new InvalidOptionError(problems);
 }
 
@@ -149,7 +159,7 @@ function validate(opts: GracefulShutdownOptions): void {
  * ```
  *
  * Sequence after the first SIGTERM/SIGINT or `shutdown()`: `readinessCheck` fails at once; requests keep being served
- * normally for `shutdownDelayDuration`; then the listener closes, idle keep-alive connections are closed, every
+ * for `shutdownDelayDuration` (with `Connection: close`, see `closeKeepAliveDuringDelay`); then the listener closes, idle keep-alive connections are closed, every
  * response still to be sent gets `Connection: close` and its connection is closed once it is sent, long-running
  * requests are ended after `shutdownWatchTerminationGracePeriod`, and whatever is left after `shutdownTimeout` is
  * destroyed. A `createSecureServer()` server is then closed too (its certificate watchers stop).
@@ -163,6 +173,7 @@ export function gracefulShutdown(opts: GracefulShutdownOptions): GracefulShutdow
   const timeout = opts.shutdownTimeout ?? defaultShutdownTimeout;
   const isLongRunning = opts.isLongRunning ?? isLongRunningRequest;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const closeDuringDelay = opts.closeKeepAliveDuringDelay ?? true;
   const secure = opts.server instanceof NetServer ? undefined : opts.server;
   const server: NetServer = secure ? secure.server : (opts.server as NetServer);
   const http = server as HttpServer;
@@ -210,6 +221,7 @@ export function gracefulShutdown(opts: GracefulShutdownOptions): GracefulShutdow
         });
       }
     });
+    if (phase === 'delaying' && closeDuringDelay) res.shouldKeepAlive = false;
     if (phase === 'draining') {
       // A request that raced the listener close on a kept-alive connection: served, then the connection closes.
       res.shouldKeepAlive = false;
@@ -305,6 +317,7 @@ export function gracefulShutdown(opts: GracefulShutdownOptions): GracefulShutdow
   function shutdown(reason = 'shutdown() called'): Promise<void> {
     if (done) return done;
     setPhase('delaying');
+    if (closeDuringDelay) for (const res of normal) if (!res.headersSent) res.shouldKeepAlive = false;
     logger.info(
       { reason, shutdownDelayDuration: delay },
       'shutdown initiated: /readyz failing, serving until the shutdown delay ends',

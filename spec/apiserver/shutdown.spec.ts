@@ -194,12 +194,16 @@ describe('apiserver/shutdown: graceful shutdown like Go', function () {
       expect(secure.server.listening).to.equal(true);
       expect(clock.pending()).to.deep.equal([5_000]);
 
-      // During the delay the server serves new connections normally (keep-alive, no Connection: close).
+      // During the delay the server serves new connections, and retires kept-alive ones after their response
+      // (closeKeepAliveDuringDelay): the client dials again through the Service, now routed elsewhere.
       const during = tlsConn();
       during.send('/fast');
       await during.until(/\r\n\r\nok$/);
       expect(during.text).to.match(/^HTTP\/1\.1 200/);
-      expect(during.text).not.to.match(/connection: close/i);
+      expect(during.text).to.match(/\r\nconnection: close\r\n/i);
+      expect(await during.ended).to.equal('end');
+      // A connection that stays idle through the delay is kept until the drain.
+      expect(secure.server.listening).to.equal(true);
 
       clock.advance(5_000);
       await gs.whenPhase('draining');
@@ -208,7 +212,6 @@ describe('apiserver/shutdown: graceful shutdown like Go', function () {
       expect(await refused(() => netConnect(secure.port, '127.0.0.1'))).to.equal('ECONNREFUSED');
       // Idle keep-alive connections are closed cleanly (FIN, no reset).
       expect(await idle.ended).to.equal('end');
-      expect(await during.ended).to.equal('end');
 
       // The in-flight request completes, told to close the connection, which the server then closes.
       h.releaseSlow();
@@ -227,6 +230,28 @@ describe('apiserver/shutdown: graceful shutdown like Go', function () {
       await closed;
       expect(gs.phase).to.equal('closed');
       expect(gs.inFlight).to.equal(0);
+    });
+
+    it('with closeKeepAliveDuringDelay: false, serves the delay exactly as before (keep-alive)', async function () {
+      const h = testHandler();
+      const clock = new ManualClock();
+      secure = createSecureServer({ handler: h.handler, selfSigned: {}, bindAddress: '127.0.0.1', securePort: 0 });
+      gs = gracefulShutdown({
+        server: secure,
+        shutdownDelayDuration: 1_000,
+        closeKeepAliveDuringDelay: false,
+        clock,
+        signals: [],
+      });
+      await secure.listen();
+      const closed = gs.shutdown();
+      const during = tlsConn();
+      during.send('/fast');
+      await during.until(/\r\n\r\nok$/);
+      expect(during.text).not.to.match(/connection: close/i);
+      clock.advance(1_000);
+      expect(await during.ended).to.equal('end');
+      await closed;
     });
 
     it('destroys what is left when shutdownTimeout passes (a request that never finishes)', async function () {
