@@ -24,12 +24,15 @@ import {
   type ExtensionServerSetup,
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
+import YAML from 'yaml';
+import { writeDevPki } from '../../lib/dev-pki/index.js';
 import { getCluster } from './support/cluster.js';
 import { repoRoot } from './support/serve.js';
 
 const group = 'hello.example.com';
 const version = 'v1alpha1';
-const shutdownDelay = '3s';
+// Above what the test (the endpoints controller) needs to probe /readyz and update the balancer on a busy machine.
+const shutdownDelay = '10s';
 
 function run(cmd: string, args: readonly string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -137,6 +140,7 @@ function startReplica(app: string, setup: ExtensionServerSetup, name: string): P
 class ServiceBalancer {
   readonly ready = new Map<string, number>();
   readonly connections = new Map<string, number>();
+  /** Dials to a backend that failed: an endpoint listed as ready that was not listening. */
   readonly refused: string[] = [];
   private next = 0;
   private readonly sockets = new Set<Socket>();
@@ -154,8 +158,13 @@ class ServiceBalancer {
     const backend = connect(port, '127.0.0.1');
     this.sockets.add(backend);
     backend.once('close', () => this.sockets.delete(backend));
+    let connected = false;
+    backend.once('connect', () => (connected = true));
     backend.once('error', (err: NodeJS.ErrnoException) => {
-      this.refused.push(`${name}: ${err.code ?? err.message}`);
+      // A refused dial is an endpoint that should not have been ready. Errors on an established connection (the
+      // client's TLS close_notify after the server closed: EPIPE) lose nothing by themselves; a request they cut
+      // shows as a failure of the load.
+      if (!connected) this.refused.push(`${name}: ${err.code ?? err.message}`);
       client.destroy();
     });
     client.once('error', () => backend.destroy());
@@ -191,7 +200,8 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     setup = await prepareExtensionServer(getCluster(), {
       group,
       version,
-      namespace: 'my-extension',
+      // Not the manifests' namespace: their dry run below must not meet this ExternalName Service.
+      namespace: 'my-extension-e2e',
       serviceName: 'my-extension-apiserver',
     });
     // What the kubelet's readiness probe does: HTTPS to the pod, trusting nothing but reaching the endpoint.
@@ -230,7 +240,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     const b1 = await bringUp('replica-b-1');
     registered = await setup.register(lbPort);
 
-    // Steady load: 4 clients listing greetings through kube-apiserver (admin client certificate, no kubectl).
+    // Steady load: 4 clients listing and creating greetings through kube-apiserver (admin client certificate).
     const admin = new Agent({
       connect: { ca: cp.pki.ca.certPem, cert: cp.pki.admin.certPem, key: cp.pki.admin.keyPem },
     });
@@ -242,19 +252,39 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     let stopping = false;
     const progress: { at: number; resolve: () => void }[] = [];
     const afterMore = (n: number) => new Promise<void>((resolve) => progress.push({ at: completed + n, resolve }));
-    const client = async () => {
-      while (!stopping) {
+    // Reads (replayable: Go's transport retries them on a reused connection that breaks) and creates (not
+    // replayable: a connection dropped under one is a failed request).
+    let created = 0;
+    const client = async (id: number) => {
+      for (let n = 0; !stopping; n++) {
+        const create = n % 2 === 1;
         try {
-          const res = await request(url, { dispatcher: admin });
+          const res = create
+            ? await request(url, {
+                dispatcher: admin,
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({
+                  apiVersion: `${group}/${version}`,
+                  kind: 'Greeting',
+                  metadata: { name: `g-${id}-${n}` },
+                  spec: { message: 'hello' },
+                }),
+              })
+            : await request(url, { dispatcher: admin });
           const body = await res.body.text();
           const by = String(res.headers['x-served-by'] ?? '');
-          if (res.statusCode !== 200 || !body.includes('"GreetingList"')) {
-            failures.push(`HTTP ${res.statusCode} from ${by || '?'}: ${body.slice(0, 300)}`);
+          const ok = create
+            ? res.statusCode === 201 && body.includes(`"g-${id}-${n}"`)
+            : res.statusCode === 200 && body.includes('"GreetingList"');
+          if (!ok) {
+            failures.push(`${create ? 'POST' : 'GET'} HTTP ${res.statusCode} from ${by || '?'}: ${body.slice(0, 300)}`);
           } else {
             servedBy.set(by, (servedBy.get(by) ?? 0) + 1);
+            if (create) created++;
           }
         } catch (err) {
-          failures.push(`request error: ${(err as Error).message}`);
+          failures.push(`${create ? 'POST' : 'GET'} error: ${(err as Error).message}`);
         }
         completed++;
         for (const p of [...progress]) {
@@ -265,7 +295,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
         }
       }
     };
-    const load = Promise.all([client(), client(), client(), client()]);
+    const load = Promise.all([client(1), client(2), client(3), client(4)]);
     await afterMore(40);
 
     /** One step of the rollout: SIGTERM, readyz fails while still serving, out of the endpoints, drain, exit 0. */
@@ -298,6 +328,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     expect(failures, failures.slice(0, 10).join('\n')).to.deep.equal([]);
     expect(balancer.refused).to.deep.equal([]);
     expect(completed).to.be.greaterThan(200);
+    expect(created).to.be.greaterThan(100);
     // Both replicas served traffic before the rollout, and the restarted A carried the load while B restarted.
     expect(servedBy.get(a1.name) ?? 0, JSON.stringify([...servedBy])).to.be.greaterThan(0);
     expect(servedBy.get(b1.name) ?? 0, JSON.stringify([...servedBy])).to.be.greaterThan(0);
@@ -310,5 +341,69 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
       r.child.kill('SIGTERM');
       expect(await r.exited).to.equal(0);
     }
+  });
+  it('its manifests (overlays/self-managed-ca) pass kubectl apply --dry-run=server, with the Deployment a rolling update needs', async function () {
+    const kubeconfig = getCluster().adminKubeconfigPath;
+    // A server-side dry run does not create the Namespace the namespaced objects need.
+    await getCluster().admin.ensureNamespace('my-extension');
+    const certs = join(app, 'manifests/overlays/self-managed-ca/certs');
+    writeDevPki(certs, { dnsNames: ['my-extension-apiserver.my-extension.svc'] });
+    const kubectl = (args: readonly string[], input = '') =>
+      spawnSync('kubectl', args, { input, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    const built = kubectl(['kustomize', join(app, 'manifests/overlays/self-managed-ca')]);
+    expect(built.status, built.stderr).to.equal(0);
+    interface Probe {
+      httpGet: { path: string };
+    }
+    interface Obj {
+      kind: string;
+      metadata: { name: string; labels?: Record<string, string> };
+      roleRef?: { name: string };
+      spec?: {
+        caBundle?: string;
+        replicas?: number;
+        strategy?: { rollingUpdate?: unknown };
+        template?: {
+          spec: {
+            terminationGracePeriodSeconds?: number;
+            topologySpreadConstraints?: unknown[];
+            containers: { args: string[]; readinessProbe: Probe; livenessProbe: Probe; startupProbe: Probe }[];
+          };
+        };
+      };
+    }
+    const objects = YAML.parseAllDocuments(built.stdout)
+      .map((d) => d.toJS() as Obj | null)
+      .filter((o): o is Obj => o !== null);
+    const run = kubectl(['--kubeconfig', kubeconfig, 'apply', '--dry-run=server', '-f', '-'], built.stdout);
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    expect(run.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).to.have.length(objects.length);
+    const apiService = objects.find((o) => o.kind === 'APIService')!;
+    expect(Buffer.from(String(apiService.spec!.caBundle), 'base64').toString()).to.equal(
+      readFileSync(join(certs, 'serving-ca.crt'), 'utf8'),
+    );
+    const deployment = objects.find((o) => o.kind === 'Deployment')!;
+    expect(deployment.spec!.replicas).to.equal(2);
+    expect(deployment.spec!.strategy!.rollingUpdate).to.deep.equal({ maxUnavailable: 0, maxSurge: 1 });
+    const pod = deployment.spec!.template!.spec;
+    const container = pod.containers[0]!;
+    expect(container.readinessProbe.httpGet.path).to.equal('/readyz');
+    expect(container.livenessProbe.httpGet.path).to.equal('/livez');
+    expect(container.startupProbe.httpGet.path).to.equal('/livez');
+    const delayArg = container.args.find((a) => a.startsWith('--shutdown-delay-duration='))!;
+    // The kubelet's SIGKILL must not cut the delay plus the 60 s drain bound.
+    expect(pod.terminationGracePeriodSeconds).to.be.greaterThan(Number(/=(\d+)s$/.exec(delayArg)![1]) + 60);
+    expect(pod.topologySpreadConstraints).to.have.length(2);
+    expect(objects.some((o) => o.kind === 'PodDisruptionBudget')).to.equal(true);
+    const roles = objects.filter((o) => o.kind === 'ClusterRole');
+    expect(roles.map((r) => Object.keys(r.metadata.labels ?? {})).flat()).to.include.members([
+      'rbac.authorization.k8s.io/aggregate-to-view',
+      'rbac.authorization.k8s.io/aggregate-to-edit',
+    ]);
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
+    expect(bindings.map((b) => b.roleRef!.name).sort()).to.deep.equal([
+      'extension-apiserver-authentication-reader',
+      'system:auth-delegator',
+    ]);
   });
 });
