@@ -26,7 +26,7 @@ const floors: readonly (readonly string[])[] = [
   ['authz', 'mapping'],
   ['diagnostics', 'http'],
   ['cluster', 'metrics'],
-  ['delegated-auth', 'doctor'],
+  ['delegated-auth', 'doctor', 'apiserver'],
   ['koa', 'express', 'fastify', 'node-http', 'webhook'],
   ['sample', 'conformance'],
   ['cli'],
