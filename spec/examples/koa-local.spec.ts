@@ -76,15 +76,3 @@ describe('examples/koa-local.ts (the README local example, spawned with tsx)', f
     expect(await exited).to.equal(0);
   });
 });
-
-describe('README: the local Koa example is examples/koa-local.ts', () => {
-  it('the first code block of "A minimal extension apiserver with Koa" is the example, header comments aside', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('## A minimal extension apiserver with Koa'));
-    const block = /```ts\n([\s\S]*?)```/.exec(section);
-    expect(block, 'a ts code block in the section').to.not.equal(null);
-    const lines = readFileSync('examples/koa-local.ts', 'utf8').split('\n');
-    const code = lines.slice(lines.findIndex((l) => !l.startsWith('//'))).join('\n');
-    expect(block![1]!.trim()).to.equal(code.trim());
-  });
-});
