@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
-import type { Agent } from 'undici';
+import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { newDelegatingAuthorizer } from '../../lib/authz/delegating.js';
 import type { Authorizer, SubjectAccessReviewClient } from '../../lib/authz/interfaces.js';
@@ -124,14 +124,14 @@ describe('adapters: a cached SubjectAccessReview answer takes the synchronous pa
         const { stack, calls } = countedStack(true);
         const server = await factory.start(stack);
         try {
-          const first = await fetch(`${server.url}/apis/example.com/v1/widgets`, { dispatcher: agent } as RequestInit);
+          const first = await fetch(`${server.url}/apis/example.com/v1/widgets`, { dispatcher: agent });
           expect(first.status).to.equal(200);
           await first.text();
           expect(calls).to.deep.include({ reviews: 1, authorize: 1 });
           for (let i = 0; i < 3; i++) {
             const again = await fetch(`${server.url}/apis/example.com/v1/widgets`, {
               dispatcher: agent,
-            } as RequestInit);
+            });
             expect(again.status).to.equal(200);
             expect(await again.text()).to.equal('ok');
           }
@@ -149,7 +149,7 @@ describe('adapters: a cached SubjectAccessReview answer takes the synchronous pa
         try {
           const bodies: string[] = [];
           for (let i = 0; i < 2; i++) {
-            const r = await fetch(`${server.url}/api/v1/namespaces/a/pods`, { dispatcher: agent } as RequestInit);
+            const r = await fetch(`${server.url}/api/v1/namespaces/a/pods`, { dispatcher: agent });
             expect(r.status).to.equal(403);
             bodies.push(await r.text());
           }
@@ -166,7 +166,7 @@ describe('adapters: a cached SubjectAccessReview answer takes the synchronous pa
         const server = await factory.start(stack);
         try {
           for (const path of ['/api/v1/namespaces/a/pods', '/api/v1/namespaces/b/pods']) {
-            const r = await fetch(`${server.url}${path}`, { dispatcher: agent } as RequestInit);
+            const r = await fetch(`${server.url}${path}`, { dispatcher: agent });
             expect(r.status).to.equal(200);
             await r.text();
           }

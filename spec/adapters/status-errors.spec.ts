@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa, { type Middleware } from 'koa';
-import type { Agent } from 'undici';
+import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
 import { KdaError } from '../../lib/errors.js';
@@ -162,7 +162,7 @@ describe('adapters: Status errors and the framework error handlers', () => {
       for (const c of cases) {
         it(`${c.name} → ${c.status}`, async () => {
           current = c.error;
-          const r = await fetch(`${server.url}/x`, { dispatcher: agent } as RequestInit);
+          const r = await fetch(`${server.url}/x`, { dispatcher: agent });
           const body = await r.text();
           expect(r.status).to.equal(c.status);
           expect(r.headers.get('content-type')).to.equal(c.contentType);
@@ -213,13 +213,13 @@ describe('koa: authorizeRoute() as a per-route guard', () => {
   });
 
   it("authorizes the route's own attributes and runs the route", async () => {
-    const r = await fetch(`${server.url}/widgets`, { dispatcher: agent } as RequestInit);
+    const r = await fetch(`${server.url}/widgets`, { dispatcher: agent });
     expect(r.status).to.equal(200);
     expect(await r.text()).to.equal('hello system:anonymous (/metrics)');
   });
 
   it('refuses with the Kubernetes 403 when the route attributes are not allowed, without running the route', async () => {
-    const r = await fetch(`${server.url}/secrets`, { dispatcher: agent } as RequestInit);
+    const r = await fetch(`${server.url}/secrets`, { dispatcher: agent });
     const body = await r.text();
     expect(r.status).to.equal(403);
     expect(JSON.parse(body)).to.include({ kind: 'Status', reason: 'Forbidden', code: 403 });
@@ -262,7 +262,7 @@ describe('fastify: authenticated() gives routes a non-null kubeAuth', () => {
   });
 
   it('a guarded route reads request.kubeAuth.user', async () => {
-    const r = await fetch(`${server.url}/me`, { dispatcher: agent } as RequestInit);
+    const r = await fetch(`${server.url}/me`, { dispatcher: agent });
     expect(r.status).to.equal(200);
     expect(await r.json()).to.deep.equal({ user: 'system:anonymous' });
   });
