@@ -202,7 +202,12 @@ export interface AuthorizeRequestHooks {
 
 /** What {@link authorizeRequest} decided; `response` undefined with ok false: the client went away, write nothing. */
 export type AuthorizeRequestOutcome =
-  | { readonly ok: true; readonly attributes: RequestAttributes; readonly result: AuthorizationResult }
+  | {
+      readonly ok: true;
+      readonly attributes: RequestAttributes;
+      readonly result: AuthorizationResult;
+      readonly response?: undefined;
+    }
   | {
       readonly ok: false;
       readonly response: HttpResponse | undefined;
