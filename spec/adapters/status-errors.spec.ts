@@ -12,9 +12,16 @@ import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
 import { KdaError } from '../../lib/errors.js';
-import { statusErrorHandler as expressStatusErrorHandler } from '../../lib/express/index.js';
+import {
+  authenticate as expressAuthenticate,
+  authorizeRoute as expressAuthorizeRoute,
+  delegatedAuthLocals,
+  requestInfo as expressRequestInfo,
+  statusErrorHandler as expressStatusErrorHandler,
+} from '../../lib/express/index.js';
 import {
   authenticated,
+  authorizeRoute as fastifyAuthorizeRoute,
   delegatedAuth as fastifyDelegatedAuth,
   kubeErrorHandler,
   statusErrorHandler as fastifyStatusErrorHandler,
@@ -277,5 +284,105 @@ describe('fastify: authenticated() gives routes a non-null kubeAuth', () => {
     }
     expect(thrown).to.be.instanceOf(KdaError);
     expect((thrown as KdaError).code).to.equal('ERR_KDA_NO_USER');
+  });
+});
+
+describe('express and fastify: authorizeRoute() answers as the Koa guard does', () => {
+  const authorizer = staticPolicyAuthorizer({
+    rules: [{ users: ['system:anonymous'], verbs: ['get'], nonResourceURLs: ['/metrics'] }],
+  } as never);
+  const authenticator = newDelegatingAuthenticator({ anonymous: true });
+  const stack = { pipelineOptions: () => ({ authenticator, authorizer }) };
+  const allowed = { verb: 'get', path: '/metrics', resourceRequest: false } as const;
+  const denied = { verb: 'get', path: '/secrets', resourceRequest: false } as const;
+
+  const servers: readonly { name: string; start(): Promise<TestTlsServer> }[] = [
+    {
+      name: 'express',
+      start() {
+        const app = express();
+        app.use(expressRequestInfo(stack), expressAuthenticate(stack));
+        app.get('/widgets', expressAuthorizeRoute(stack, allowed), (_req, res) => {
+          const locals = delegatedAuthLocals(res);
+          res.type('text/plain').send(`hello ${locals.user?.name} (${locals.attributes?.path})`);
+        });
+        app.get('/secrets', expressAuthorizeRoute(stack, denied), (_req, res) => void res.send('leaked'));
+        return startTlsServer(app);
+      },
+    },
+    {
+      name: 'fastify',
+      async start() {
+        let handler: Parameters<typeof createServer>[1];
+        const app = Fastify({
+          serverFactory: (h) => {
+            handler = h;
+            return createServer();
+          },
+        });
+        // Authentication only in the plugin; authorization per route.
+        await app.register(fastifyDelegatedAuth({ authenticator }));
+        app.get(
+          '/widgets',
+          { onRequest: fastifyAuthorizeRoute(stack, allowed) },
+          authenticated(async (request, reply) => {
+            reply.type('text/plain');
+            return `hello ${request.kubeAuth.user.name} (${request.kubeAuth.attributes?.path})`;
+          }),
+        );
+        app.get('/secrets', { onRequest: fastifyAuthorizeRoute(stack, denied) }, async () => 'leaked');
+        await app.ready();
+        const s = await startTlsServer((req, res) => handler!(req, res));
+        return { ...s, close: async () => (await s.close(), await app.close()) };
+      },
+    },
+  ];
+
+  let agent: Agent;
+  before(() => {
+    agent = clientAgent();
+  });
+  after(() => agent.close());
+
+  for (const framework of servers) {
+    it(`${framework.name}: the route's attributes are authorized; a refusal is the Kubernetes 403 and the route does not run`, async () => {
+      const server = await framework.start();
+      try {
+        const ok = await fetch(`${server.url}/widgets`, { dispatcher: agent });
+        expect(ok.status).to.equal(200);
+        expect(await ok.text()).to.equal('hello system:anonymous (/metrics)');
+        const no = await fetch(`${server.url}/secrets`, { dispatcher: agent });
+        const body = await no.text();
+        expect(no.status).to.equal(403);
+        expect(no.headers.get('content-type')).to.equal('application/json');
+        expect(JSON.parse(body)).to.include({ kind: 'Status', reason: 'Forbidden', code: 403 });
+        expect(JSON.parse(body).message).to.contain('cannot get path "/secrets"');
+        expect(body).to.not.contain('leaked');
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('fastify: on a route outside the plugin the guard fails closed (500), never runs the route', async () => {
+    let handler: Parameters<typeof createServer>[1];
+    const app = Fastify({
+      serverFactory: (h) => {
+        handler = h;
+        return createServer();
+      },
+    });
+    app.get('/widgets', { onRequest: fastifyAuthorizeRoute(stack, allowed) }, async () => 'leaked');
+    await app.ready();
+    const server = await startTlsServer((req, res) => handler!(req, res));
+    try {
+      const r = await fetch(`${server.url}/widgets`, { dispatcher: agent });
+      const body = await r.text();
+      expect(r.status).to.equal(500);
+      expect(body).to.not.contain('leaked');
+    } finally {
+      await server.close();
+      await app.close();
+    }
   });
 });
