@@ -1,3 +1,5 @@
+// The composition root, over ~350 lines because it assembles both modes of the one stack (cluster: ConfigMap trust,
+// TokenReview, SubjectAccessReview; local: CA files) and their shared lifecycle; the parts live in their rooms.
 import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from './authn/delegating.js';
 import type { RequestAuthenticator } from './authn/interfaces.js';
 import type { CachedTokenAuthenticator } from './authn/token-cache.js';
@@ -20,14 +22,11 @@ import type {
 } from './cluster/extension-apiserver-authentication.js';
 import { InvalidOptionError, KdaError } from './errors.js';
 import { noopLogger, type Logger } from './log.js';
+import type { DelegatedAuthPipelineOptions, DelegatedAuthPipelineSource } from './http/pipeline.js';
 import type { KdaMetrics } from './metrics/metrics.js';
 import type { CABundleProvider, Listener, TrustSource, TrustStatus } from './trust/interfaces.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from './trust/static.js';
 
-/**
- * Everything Go's `DelegatingAuthenticationOptions` + `DelegatingAuthorizationOptions` configure, under the names of
- * their flags. Durations are milliseconds.
- */
 /** The trust options (`--client-ca-file`, `--requestheader-*`, lookup flags, `failClosedOnTrustError`, ...). */
 type TrustOptions = Omit<ExtensionApiserverAuthenticationOptions, 'client' | 'logger' | 'clock'>;
 
@@ -90,8 +89,11 @@ function definedOnly<T extends object>(from: T): Partial<T> {
   return out;
 }
 
-/** The assembled stack: the parts the framework adapters use, and its lifecycle. */
-export interface DelegatedAuth {
+/**
+ * The assembled stack: the parts the framework adapters use, and its lifecycle. Every adapter's
+ * `delegatedAuth(stack)` reads it through `pipelineOptions()`.
+ */
+export interface DelegatedAuth extends DelegatedAuthPipelineSource {
   readonly authenticator: RequestAuthenticator;
   readonly authorizer: DelegatingAuthorizer;
   /** The cached TokenReview authenticator; undefined in local mode (no bearer tokens without a cluster). */
@@ -188,6 +190,7 @@ export function createDelegatedAuth(options: DelegatedAuthOptions = {}): Delegat
     trust,
     clients,
     options,
+    pipelineOptions: () => pipelineOptions(authenticator, authorizer, trust, o),
     ...stackLifecycle(trust, async () => {
       await authorizer.close();
       await clients.close();
@@ -222,6 +225,24 @@ const localCaFileOptions = [
   ['clientCaFile', '--client-ca-file'],
   ['requestheaderClientCaFile', '--requestheader-client-ca-file'],
 ] as const;
+
+/**
+ * What adapters run for a stack: its authenticator and authorizer, its live front-proxy header configuration (the
+ * headers to strip), and the stack's `authorizationSelectors` and `logger`.
+ */
+function pipelineOptions(
+  authenticator: RequestAuthenticator,
+  authorizer: Authorizer,
+  trust: TrustSource,
+  o: DelegatedAuthOptions,
+): DelegatedAuthPipelineOptions {
+  return {
+    authenticator,
+    authorizer,
+    requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
+    ...definedOnly({ authorizationSelectors: o.authorizationSelectors, logger: o.logger }),
+  };
+}
 
 /**
  * start/status/close of a stack, the same in both modes: start() primes the trust source once (Go's RunOnce) and
@@ -344,6 +365,7 @@ function createLocalDelegatedAuth(o: DelegatedAuthOptions): DelegatedAuth {
     trust,
     clients: undefined,
     options: o,
+    pipelineOptions: () => pipelineOptions(authenticator, authorizer, trust, o),
     ...stackLifecycle(trust, () => authorizer.close()),
   };
 }

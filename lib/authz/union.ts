@@ -25,13 +25,15 @@ export function unionAuthorizers(...authorizers: readonly Authorizer[]): Authori
       return noOpinion(errors, reasons);
     },
   };
-  // Only when every member has a fast path; a member without an immediate answer sends the caller to authorize().
-  if (members.every((m) => typeof m.authorizeSync === 'function')) {
+  // A fast path as far as the members have one: the members before the first one without `authorizeSync` can still
+  // decide at once (always-allow groups and paths in front of a user's async authorizer); reaching that member, or a
+  // member without an immediate answer, sends the caller to authorize(), which asks every member again from the start.
+  if (typeof members[0]!.authorizeSync === 'function') {
     union.authorizeSync = (attrs) => {
       let errors: KdaError[] | undefined;
       let reasons: string[] | undefined;
       for (const member of members) {
-        const r = member.authorizeSync!(attrs);
+        const r = member.authorizeSync?.(attrs);
         if (r === undefined) return undefined;
         if (r.error) (errors ??= []).push(r.error);
         if (r.reason) (reasons ??= []).push(r.reason);

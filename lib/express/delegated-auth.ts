@@ -1,21 +1,23 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Authorizer, RequestAttributes, RequestInfo } from '../authz/interfaces.js';
-import { authorizerAttributes, type RequestInfoOptions } from '../http/request-info.js';
+import type { Authorizer, RequestAttributes } from '../authz/interfaces.js';
+import type { RequestInfoOptions } from '../http/request-info.js';
 import {
-  applyAttributesOverride,
   authenticationStep,
-  authorizationStep,
+  authorizeRequest,
   delegatedAuthPipeline,
+  isPipelineSource,
+  pipelineOptionsOf,
   requestInfoStep,
+  routeErrorResponse,
   unexpectedError,
-  writeNodeResponse,
   type AttributesOverride,
   type AuthenticationStepOptions,
+  type AuthorizeRequestOutcome,
   type DelegatedAuthPipelineOptions,
+  type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
-import { refusalLogFor } from '../util/refusal-log.js';
-import { exposedErrorStatus, internalError } from '../http/status.js';
+import { writeNodeResponse } from '../http/respond.js';
 import { noopLogger, type Logger } from '../log.js';
 
 /**
@@ -60,7 +62,8 @@ function failUnexpectedly(logger: Logger, step: string, req: Request, res: Respo
  * Go's WithRequestInfo: `res.locals.requestInfo`; 400 (malformed escape, or a target the frameworks could read as
  * different paths: lib/http/request-target) or 500 (resolver error) otherwise. Install it before the routes.
  */
-export function requestInfo(options: ExpressRequestInfoOptions = {}): RequestHandler {
+export function requestInfo(source: DelegatedAuthPipelineSource | ExpressRequestInfoOptions = {}): RequestHandler {
+  const options: ExpressRequestInfoOptions = isPipelineSource(source) ? source.pipelineOptions() : source;
   const logger = options.logger ?? noopLogger;
   const infoOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
   return function requestInfo(req: Request, res: Response, next: NextFunction) {
@@ -79,7 +82,8 @@ export type ExpressAuthenticateOptions = AuthenticationStepOptions;
  * Go's WithAuthentication: `res.locals.user` / `authenticator` / `audiences`, identity headers removed from `req`
  * before the next middleware; the Kubernetes 401 `Status` otherwise.
  */
-export function authenticate(options: ExpressAuthenticateOptions = {}): RequestHandler {
+export function authenticate(source: DelegatedAuthPipelineSource | ExpressAuthenticateOptions = {}): RequestHandler {
+  const options = pipelineOptionsOf(source);
   const step = authenticationStep(options);
   const logger = options.logger ?? noopLogger;
   return function authenticate(req: Request, res: Response, next: NextFunction) {
@@ -118,38 +122,78 @@ function checkAuthorizeOptions(options: { authorizer?: Authorizer; attributes?: 
   }
 }
 
-/** Go's WithAuthorization; needs `requestInfo()` (and normally `authenticate()`) before it. 403 / 500 as Go. */
-export function authorize(options: ExpressAuthorizeOptions): RequestHandler {
+/** The adapter options of `authorize(stack, options)`: everything but the authorizer, which is the stack's. */
+export type ExpressAuthorizeStackOptions = Omit<ExpressAuthorizeOptions, 'authorizer'>;
+
+/**
+ * Go's WithAuthorization (lib/http/pipeline's `authorizeRequest`); needs `requestInfo()` (and normally
+ * `authenticate()`) before it. Takes a stack (`createDelegatedAuth()`) or options with an `authorizer`. 403 / 500 as
+ * Go; a cached or static answer calls `next()` without awaiting the authorizer.
+ */
+export function authorize(
+  source: DelegatedAuthPipelineSource | ExpressAuthorizeOptions,
+  stackOptions: ExpressAuthorizeStackOptions = {},
+): RequestHandler {
+  const options = isPipelineSource(source) ? stackAuthorizeOptions(source, stackOptions) : source;
   if (typeof options?.authorizer?.authorize !== 'function') {
     throw new TypeError('"authorizer" must implement authorize');
   }
   checkAuthorizeOptions(options);
+  const { authorizer, attributes } = options;
   const logger = options.logger ?? noopLogger;
   return function authorize(req: Request, res: Response, next: NextFunction) {
-    const uri = requestUri(req);
     const locals = delegatedAuthLocals(res);
-    const info: RequestInfo | undefined = locals.requestInfo;
-    if (!info) {
-      logger.error({ uri }, 'no RequestInfo found in the context (install requestInfo() before authorize())');
-      return writeNodeResponse(res, internalError(uri, 'no RequestInfo found in the context'));
-    }
-    let attrs: RequestAttributes;
-    try {
-      attrs = authorizerAttributes(locals.user, info);
-      if (options.attributes) attrs = options.attributes(req, attrs);
-      attrs = applyAttributesOverride(attrs, locals.authorizationOverride);
-    } catch (err) {
-      return failUnexpectedly(logger, 'authorization attributes', req, res)(err);
-    }
-    locals.attributes = attrs;
-    authorizationStep(options.authorizer, attrs, uri, res, logger).then(
-      (r) => {
-        locals.authorization = r.result;
-        if (r.ok) return next();
-        if (r.response) writeNodeResponse(res, r.response);
+    const settle = (r: AuthorizeRequestOutcome) => {
+      if (r.attributes) locals.attributes = r.attributes;
+      if (r.result) locals.authorization = r.result;
+      if (r.ok) return next();
+      if (r.response) writeNodeResponse(res, r.response);
+    };
+    const outcome = authorizeRequest(
+      authorizer,
+      { requestInfo: locals.requestInfo, user: locals.user, uri: requestUri(req), method: req.method, res },
+      {
+        attributes: attributes && ((defaults: RequestAttributes) => attributes(req, defaults)),
+        override: locals.authorizationOverride,
       },
-      failUnexpectedly(logger, 'authorization', req, res),
+      logger,
     );
+    if (outcome instanceof Promise) outcome.then(settle, failUnexpectedly(logger, 'authorization', req, res));
+    else settle(outcome);
+  };
+}
+
+function stackAuthorizeOptions(
+  source: DelegatedAuthPipelineSource,
+  extra: ExpressAuthorizeStackOptions,
+): ExpressAuthorizeOptions {
+  const stack = source.pipelineOptions();
+  const logger = extra.logger ?? stack.logger;
+  return {
+    authorizer: stack.authorizer!,
+    ...(extra.attributes && { attributes: extra.attributes }),
+    ...(logger && { logger }),
+  };
+}
+
+/**
+ * A per-route guard (kube-rbac-proxy style): authorizes the route's own attributes for the authenticated user,
+ * `app.get('/metrics', authorizeRoute(stack, { verb: 'get', path: '/metrics', resourceRequest: false }), handler)`.
+ * Needs `requestInfo()` and `authenticate()` (or `delegatedAuth()`) before it; behind `delegatedAuth()` the request
+ * must pass both checks. 403/500 as Go. The same guard as Koa's and Fastify's `authorizeRoute()`.
+ */
+export function authorizeRoute(
+  source: DelegatedAuthPipelineSource | ExpressAuthorizeOptions,
+  override: AttributesOverride,
+  stackOptions: ExpressAuthorizeStackOptions = {},
+): RequestHandler {
+  if (override === null || (typeof override !== 'object' && typeof override !== 'function')) {
+    throw new TypeError('"override" must be attribute fields or a function');
+  }
+  const check = authorize(source, stackOptions);
+  return function authorizeRoute(req: Request, res: Response, next: NextFunction) {
+    delegatedAuthLocals(res).authorizationOverride = override;
+    return check(req, res, next);
   };
 }
 
@@ -158,11 +202,20 @@ export interface ExpressDelegatedAuthOptions extends Omit<DelegatedAuthPipelineO
   readonly attributes?: (req: Request, defaults: RequestAttributes) => RequestAttributes;
 }
 
+/** The adapter's own options for `delegatedAuth(stack, options)`. */
+export type ExpressAdapterOptions = Pick<ExpressDelegatedAuthOptions, 'attributes' | 'logger' | 'refusalLogLimit'>;
+
 /**
- * `requestInfo()` + `authenticate()` + `authorize()` in one middleware (authorization only when `authorizer` is
- * given). Route-level `res.locals.authorizationOverride` must be set by a middleware installed before this one.
+ * `requestInfo()` + `authenticate()` + `authorize()` in one middleware: `delegatedAuth(stack)` over a
+ * `createDelegatedAuth()` stack, or `delegatedAuth({ authenticator, authorizer, ... })` over parts (authorization
+ * only when `authorizer` is given). Route-level `res.locals.authorizationOverride` must be set by a middleware
+ * installed before this one.
  */
-export function delegatedAuth(options: ExpressDelegatedAuthOptions = {}): RequestHandler {
+export function delegatedAuth(
+  source: DelegatedAuthPipelineSource | ExpressDelegatedAuthOptions = {},
+  adapterOptions: ExpressAdapterOptions = {},
+): RequestHandler {
+  const options = pipelineOptionsOf<ExpressDelegatedAuthOptions>(source, adapterOptions);
   checkAuthorizeOptions(options);
   const pipeline = delegatedAuthPipeline(options);
   const attributes = options.attributes;
@@ -194,8 +247,9 @@ export interface StatusErrorHandlerOptions {
 
 /**
  * Install last (`app.use(statusErrorHandler())`) so that no error reaches Express's default handler, whose HTML
- * page carries the stack trace and source paths outside production. An error with a 4xx `status` (http-errors,
- * body-parser: "request entity too large"; not `expose: false`) becomes a Kubernetes `Status` with its message;
+ * page carries the stack trace and source paths outside production. `statusError(...)`/`KubeStatusError` are
+ * answered as built; an error with a 4xx `status` (http-errors, body-parser: "request entity too large"; not
+ * `expose: false`) becomes a Kubernetes `Status` with its message;
  * anything else becomes Go's panic answer (a fixed 500 text) with the message and stack in the log only. After the
  * response started, the connection is destroyed (the client sees a truncated response, never a second one).
  */
@@ -208,18 +262,6 @@ export function statusErrorHandler(options: StatusErrorHandlerOptions = {}): Err
       res.destroy();
       return;
     }
-    const exposed = exposedErrorStatus(err);
-    if (exposed) {
-      refusalLogFor(logger).log(
-        'info',
-        'route',
-        String(exposed.status),
-        { method: req.method, uri, code: exposed.status, error: (err as Error).message },
-        `request failed: ${(err as Error).message}`,
-      );
-      writeNodeResponse(res, exposed);
-      return;
-    }
-    writeNodeResponse(res, unexpectedError(logger, 'route handler', err, req.method, uri).response);
+    writeNodeResponse(res, routeErrorResponse(logger, err, req.method, uri));
   };
 }

@@ -1,18 +1,30 @@
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  RouteGenericInterface,
+} from 'fastify';
 import type { RequestAttributes } from '../authz/interfaces.js';
 import { checkRequestTarget } from '../http/request-target.js';
+import type { Authorizer } from '../authz/interfaces.js';
 import {
+  authorizeRequest,
   badRequestResponse,
   delegatedAuthPipeline,
+  isPipelineSource,
+  pipelineOptionsOf,
   requestTargetResponse,
+  routeErrorResponse,
   unexpectedError,
-  writeNodeResponse,
   type AttributesOverride,
   type DelegatedAuthPipelineOptions,
+  type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
+import { writeNodeResponse } from '../http/respond.js';
 import { KdaError } from '../errors.js';
-import { exposedErrorStatus } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 
 declare module 'fastify' {
@@ -110,16 +122,109 @@ function routerOption(fastify: FastifyInstance, name: 'useSemicolonDelimiter' | 
   return (config.routerOptions?.[name] ?? config[name]) === true;
 }
 
-// fastify-plugin's markers, without the dependency: the hook applies to the registering scope, not a child context;
-// the name shows in Fastify's errors and `hasPlugin()`, and lets other plugins declare `dependencies` on it; Fastify
-// refuses to load it on a major it was not written for (FST_ERR_PLUGIN_VERSION_MISMATCH).
-(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
-(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')] =
-  'kube-delegated-auth';
-(fastifyDelegatedAuth as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')] = Object.freeze({
-  name: 'kube-delegated-auth',
-  fastify: '4.x || 5.x',
-});
+// fastify-plugin's markers, without the dependency (fastify-plugin is not installed): the hook applies to the
+// registering scope, not a child context; the name shows in Fastify's errors and `hasPlugin()`, and lets other plugins
+// declare `dependencies` on it; Fastify refuses to load it on a major it was not written for
+// (FST_ERR_PLUGIN_VERSION_MISMATCH).
+function markPlugin<T extends object>(plugin: T): T {
+  const p = plugin as unknown as Record<symbol, unknown>;
+  p[Symbol.for('skip-override')] = true;
+  p[Symbol.for('fastify.display-name')] = 'kube-delegated-auth';
+  p[Symbol.for('plugin-meta')] = Object.freeze({ name: 'kube-delegated-auth', fastify: '4.x || 5.x' });
+  return plugin;
+}
+markPlugin(fastifyDelegatedAuth);
+
+/** The adapter's own options for `delegatedAuth(stack, options)`. */
+export type FastifyAdapterOptions = Pick<
+  FastifyDelegatedAuthOptions,
+  'attributes' | 'authorizationOverride' | 'logger' | 'refusalLogLimit'
+>;
+
+/**
+ * The plugin bound to a `createDelegatedAuth()` stack or to options, the factory shape every adapter has:
+ * `await app.register(delegatedAuth(stack))`. Same metadata and behaviour as {@link fastifyDelegatedAuth}.
+ */
+export function delegatedAuth(
+  source: DelegatedAuthPipelineSource | FastifyDelegatedAuthOptions = {},
+  adapterOptions: FastifyAdapterOptions = {},
+): FastifyPluginAsync {
+  const options = pipelineOptionsOf<FastifyDelegatedAuthOptions>(source, adapterOptions);
+  return markPlugin(async function kubeDelegatedAuth(fastify: FastifyInstance) {
+    await fastifyDelegatedAuth(fastify, options);
+  });
+}
+
+/** The authorizer of `authorizeRoute(options, ...)`, and where its refusals are logged. */
+export interface FastifyAuthorizeOptions {
+  readonly authorizer: Authorizer;
+  /** 403s log at info and 500s at error. Default: the stack's logger, or silent (NODE_DEBUG-able). */
+  readonly logger?: Logger;
+}
+
+/**
+ * A per-route guard (kube-rbac-proxy style) as a route `onRequest` hook, run after the plugin's:
+ * `app.get('/metrics', { onRequest: authorizeRoute(stack, { verb: 'get', path: '/metrics', resourceRequest: false })
+ * }, handler)`. Authorizes the route's own attributes for `request.kubeAuth.user` and records them in
+ * `request.kubeAuth`; register the plugin without an authorizer (`delegatedAuth({ authenticator })`) to authorize per
+ * route only, or with one for both checks. A route the plugin does not guard fails closed (500: no RequestInfo).
+ * The same guard as Koa's and Express's `authorizeRoute()`.
+ */
+export function authorizeRoute(
+  source: DelegatedAuthPipelineSource | FastifyAuthorizeOptions,
+  override: AttributesOverride,
+  options: Pick<FastifyAuthorizeOptions, 'logger'> = {},
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
+  if (override === null || (typeof override !== 'object' && typeof override !== 'function')) {
+    throw new TypeError('"override" must be attribute fields or a function');
+  }
+  const base = isPipelineSource(source) ? source.pipelineOptions() : source;
+  const authorizer = base.authorizer;
+  if (typeof authorizer?.authorize !== 'function') throw new TypeError('"authorizer" must implement authorize');
+  const logger = options.logger ?? base.logger ?? noopLogger;
+  return async function authorizeRoute(request, reply) {
+    const state = request.kubeAuth;
+    const pending = authorizeRequest(
+      authorizer,
+      {
+        requestInfo: state?.requestInfo,
+        user: state?.user,
+        uri: request.raw.url ?? request.url,
+        method: request.method,
+        res: reply.raw,
+      },
+      { override },
+      logger,
+    );
+    const outcome = pending instanceof Promise ? await pending : pending;
+    if (outcome.ok) {
+      request.kubeAuth = { ...state!, attributes: outcome.attributes, authorization: outcome.result };
+      return undefined;
+    }
+    reply.hijack();
+    if (outcome.response) writeNodeResponse(reply.raw, outcome.response);
+    else reply.raw.end();
+    return reply;
+  };
+}
+
+/** A request on a route the plugin guards: `kubeAuth` is set (never null). */
+export type KubeAuthRequest<RouteGeneric extends RouteGenericInterface = RouteGenericInterface> =
+  FastifyRequest<RouteGeneric> & { readonly kubeAuth: DelegatedAuthState };
+
+/**
+ * Wraps a route handler so that it gets a {@link KubeAuthRequest} (`request.kubeAuth.user` without a null check):
+ * `app.get('/widgets', authenticated(async (request) => request.kubeAuth.user.name))`. On a route the plugin does not
+ * guard it fails closed (`kubeAuthOf`'s `ERR_KDA_NO_USER`, a 500 through `statusErrorHandler()`), never anonymous.
+ */
+export function authenticated<RouteGeneric extends RouteGenericInterface = RouteGenericInterface, R = unknown>(
+  handler: (request: KubeAuthRequest<RouteGeneric>, reply: FastifyReply) => R,
+): (request: FastifyRequest<RouteGeneric>, reply: FastifyReply) => R {
+  return function authenticatedHandler(request, reply) {
+    kubeAuthOf(request as FastifyRequest);
+    return handler(request as KubeAuthRequest<RouteGeneric>, reply);
+  };
+}
 
 /**
  * Pass as `Fastify({ frameworkErrors: kubeFrameworkErrors })`: Fastify's router refuses some targets (a malformed `%`
@@ -137,30 +242,36 @@ export function kubeFrameworkErrors(error: FastifyError, request: FastifyRequest
   reply.code(400).send({ error: 'Bad Request', code: error.code, message: error.message, statusCode: 400 });
 }
 
-export interface KubeErrorHandlerOptions {
-  /** Where errors are logged (message and stack at error). Default: silent, NODE_DEBUG-able. */
+export interface StatusErrorHandlerOptions {
+  /** Where errors are logged (message and stack at error; Status errors at info). Default: silent, NODE_DEBUG-able. */
   readonly logger?: Logger;
 }
 
+/** @deprecated The former name of {@link StatusErrorHandlerOptions}. */
+export type KubeErrorHandlerOptions = StatusErrorHandlerOptions;
+
 /**
- * Pass to `fastify.setErrorHandler(kubeErrorHandler())`: Fastify's default handler puts the exception message of a
- * route's 500 in the JSON body. This answers a 4xx error (validation, `statusCode` 4xx) with a Kubernetes `Status`
- * carrying its message, and anything else with Go's panic text (a fixed 500), the message and stack in the log only.
- * The plugin's own hook never throws, so this only concerns the application's routes.
+ * Pass to `fastify.setErrorHandler(statusErrorHandler())`: Fastify's default handler puts the exception message of a
+ * route's 500 in the JSON body. `statusError(...)`/`KubeStatusError` are answered as built, a 4xx error
+ * (validation, `statusCode` 4xx) as a Kubernetes `Status` carrying its message, and anything else as Go's panic text
+ * (a fixed 500), the message and stack in the log only. The plugin's own hook never throws, so this only concerns
+ * the application's routes. The same as Koa's and Express's `statusErrorHandler()`.
  */
-export function kubeErrorHandler(
-  options: KubeErrorHandlerOptions = {},
+export function statusErrorHandler(
+  options: StatusErrorHandlerOptions = {},
 ): (error: unknown, request: FastifyRequest, reply: FastifyReply) => void {
   const logger = options.logger ?? noopLogger;
-  return function kubeErrorHandler(error, request, reply) {
+  return function statusErrorHandler(error, request, reply) {
     const uri = request.raw.url ?? request.url;
-    const response =
-      exposedErrorStatus(error) ?? unexpectedError(logger, 'route handler', error, request.method, uri).response;
     reply.hijack();
     if (reply.raw.headersSent) {
+      unexpectedError(logger, 'route handler', error, request.method, uri);
       reply.raw.destroy();
       return;
     }
-    writeNodeResponse(reply.raw, response);
+    writeNodeResponse(reply.raw, routeErrorResponse(logger, error, request.method, uri));
   };
 }
+
+/** @deprecated The former name of {@link statusErrorHandler}. */
+export const kubeErrorHandler = statusErrorHandler;

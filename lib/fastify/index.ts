@@ -1,2 +1,3 @@
 export * from './delegated-auth.js';
-export { delegatedAuthStackOptions, type DelegatedAuthState } from '../http/pipeline.js';
+export type { DelegatedAuthPipelineSource, DelegatedAuthState } from '../http/pipeline.js';
+export { KubeStatusError, statusError, type StatusDetails } from '../http/status.js';

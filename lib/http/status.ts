@@ -23,12 +23,6 @@ export function unauthorized(): HttpResponse {
   return unauthorizedResponse;
 }
 
-interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-}
-
 /** The inner message of responsewriters.forbiddenMessage. */
 export function forbiddenMessage(attrs: RequestAttributes): string {
   // Go prints "" when the request carries no user (possible only without authentication in front).
@@ -57,25 +51,11 @@ export function forbidden(attrs: RequestAttributes, reason: string): HttpRespons
     const gr = group ? `${resource}.${group}` : resource;
     message = name ? `${gr} ${goQuote(name)} is forbidden: ${msg}` : `${gr} is forbidden: ${msg}`;
   }
-  const details: StatusDetails = {};
+  const details: { name?: string; group?: string; kind?: string } = {};
   if (name) details.name = name;
   if (group) details.group = group;
   if (resource) details.kind = resource;
-  const body = {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason: 'Forbidden',
-    details,
-    code: 403,
-  };
-  return {
-    status: 403,
-    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' },
-    body: goJson(body) + '\n',
-  };
+  return statusFailure(403, 'Forbidden', message, details, nosniffHeaders);
 }
 
 /**
@@ -98,19 +78,50 @@ export function internalError(requestUri: string, error: string): HttpResponse {
   };
 }
 
-/** A generic metav1.Status failure for the sample server's own errors (404, 409, 400, ...). */
-export function statusFailure(code: number, reason: string, message: string, details?: StatusDetails): HttpResponse {
+/** metav1.StatusDetails: what the failure is about (the fields Kubernetes clients read). */
+export interface StatusDetails {
+  readonly name?: string;
+  readonly group?: string;
+  readonly kind?: string;
+  readonly uid?: string;
+  readonly causes?: readonly { readonly reason?: string; readonly message?: string; readonly field?: string }[];
+  /** Tells clients (client-go's DefaultShouldRetry, kube-apiserver's webhook client) when to retry. */
+  readonly retryAfterSeconds?: number;
+  readonly [key: string]: unknown;
+}
+
+const nosniffHeaders: Readonly<Record<string, string>> = Object.freeze({ 'x-content-type-options': 'nosniff' });
+
+const statusJsonHeaders: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+
+/**
+ * The one builder of a metav1.Status failure (`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+ * "message","reason","details","code"}` in Go's field order, Go's HTML-safe JSON, trailing newline). An empty
+ * `reason` is omitted (Go's StatusReasonUnknown, `omitempty`). `headers` are added to `Content-Type:
+ * application/json` (e.g. `x-content-type-options: nosniff`, `retry-after`, `allow`).
+ */
+export function statusFailure(
+  code: number,
+  reason: string,
+  message: string,
+  details?: StatusDetails,
+  headers?: Readonly<Record<string, string>>,
+): HttpResponse {
   const body: Record<string, unknown> = {
     kind: 'Status',
     apiVersion: 'v1',
     metadata: {},
     status: 'Failure',
     message,
-    reason,
   };
+  if (reason) body.reason = reason;
   if (details) body.details = details;
   body.code = code;
-  return { status: code, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
+  return {
+    status: code,
+    headers: headers ? { ...statusJsonHeaders, ...headers } : statusJsonHeaders,
+    body: goJson(body) + '\n',
+  };
 }
 
 /**
@@ -150,15 +161,66 @@ export function exposedErrorStatus(err: unknown): HttpResponse | undefined {
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
   const code = typeof e.status === 'number' ? e.status : e.statusCode;
   if (typeof code !== 'number' || code < 400 || code > 499 || e.expose === false) return undefined;
-  const reason = statusReasons[code];
-  const body = {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: typeof e.message === 'string' ? e.message : '',
-    ...(reason && { reason }),
-    code,
-  };
-  return { status: code, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
+  return statusFailure(code, statusReasons[code] ?? '', typeof e.message === 'string' ? e.message : '');
+}
+
+/**
+ * An error a route throws to answer with a Kubernetes `Status` of its choosing (any code, 5xx included), e.g.
+ * `throw statusError(404, 'NotFound', 'widgets "a" not found', { name: 'a', group: 'example.com', kind: 'widgets' })`.
+ * The framework error handlers (Koa, Express `statusErrorHandler()`, Fastify `kubeErrorHandler()`) and
+ * {@link statusResponseOf} write it as built; `status`/`statusCode`/`expose` follow the http-errors convention, so
+ * other handlers read it as a client error with a message meant for the client.
+ */
+export class KubeStatusError extends Error {
+  /** The HTTP status, which is also the Status `code`. */
+  readonly status: number;
+  /** Kubernetes `StatusReason` (`NotFound`, `Conflict`, `ServiceUnavailable`, ...); empty for Unknown. */
+  readonly reason: string;
+  readonly details: StatusDetails | undefined;
+  /** Extra response headers (e.g. `retry-after`, `allow`). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** The message is for the client (http-errors convention). */
+  readonly expose = true;
+
+  constructor(
+    code: number,
+    reason: string,
+    message: string,
+    details?: StatusDetails,
+    options?: { readonly headers?: Readonly<Record<string, string>>; readonly cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (!Number.isInteger(code) || code < 400 || code > 599) {
+      throw new RangeError(`a Status error needs an HTTP code between 400 and 599, got ${String(code)}`);
+    }
+    this.name = 'KubeStatusError';
+    this.status = code;
+    this.reason = reason;
+    this.details = details;
+    this.headers = options?.headers;
+  }
+
+  /** Fastify's and Node's name for {@link status}. */
+  get statusCode(): number {
+    return this.status;
+  }
+
+  /** The response to write: a metav1.Status with this error's code, reason, message and details. */
+  toResponse(): HttpResponse {
+    return statusFailure(this.status, this.reason, this.message, this.details, this.headers);
+  }
+}
+
+/** `new KubeStatusError(code, reason, message, details)`: `throw statusError(409, 'AlreadyExists', '...')`. */
+export function statusError(code: number, reason: string, message: string, details?: StatusDetails): KubeStatusError {
+  return new KubeStatusError(code, reason, message, details);
+}
+
+/**
+ * The `Status` an error asks for: a {@link KubeStatusError} as built, a client error with a 4xx `status` as
+ * {@link exposedErrorStatus}; undefined for anything else (answer it as an unexpected error: Go's panic text).
+ */
+export function statusResponseOf(err: unknown): HttpResponse | undefined {
+  if (err instanceof KubeStatusError) return err.toResponse();
+  return exposedErrorStatus(err);
 }

@@ -1,6 +1,12 @@
 import type { Middleware } from 'koa';
-import { authenticationStep, type AuthenticatedIdentity, type AuthenticationStepOptions } from '../http/pipeline.js';
-import { writeResponse } from './request-info.js';
+import {
+  authenticationStep,
+  pipelineOptionsOf,
+  type AuthenticatedIdentity,
+  type AuthenticationStepOptions,
+  type DelegatedAuthPipelineSource,
+} from '../http/pipeline.js';
+import { writeResponse } from './respond.js';
 
 export { authenticationChannel, type AuthenticationEvent } from '../http/pipeline.js';
 
@@ -14,10 +20,13 @@ export type AuthenticatedState = { -readonly [K in keyof AuthenticatedIdentity]:
  * Koa middleware: authenticates the request (k8s.io/apiserver's WithAuthentication), stores the user in
  * `ctx.state.user`, removes every identity header (Authorization, X-Remote-*, Impersonate-*, the configured
  * front-proxy headers) before downstream middleware runs, and answers the Kubernetes 401 `Status` on failure, logging
- * the precise cause once. The logic is lib/http/pipeline's `authenticationStep`; this is the adapter.
+ * the precise cause once. Takes a stack (`createDelegatedAuth()`) or options. The logic is lib/http/pipeline's
+ * `authenticationStep`; this is the adapter.
  */
-export function authenticate(options: AuthenticateOptions = {}): Middleware<Partial<AuthenticatedState>> {
-  const step = authenticationStep(options);
+export function authenticate(
+  source: DelegatedAuthPipelineSource | AuthenticateOptions = {},
+): Middleware<Partial<AuthenticatedState>> {
+  const step = authenticationStep(pipelineOptionsOf(source));
   return async function authenticate(ctx, next) {
     const outcome = await step(ctx.req, ctx.path);
     if (!outcome.ok) {

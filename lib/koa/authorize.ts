@@ -2,16 +2,15 @@ import type { Context, Middleware } from 'koa';
 import type { UserInfo } from '../authn/interfaces.js';
 import type { AuthorizationResult, Authorizer, RequestAttributes, RequestInfo } from '../authz/interfaces.js';
 import {
-  applyAttributesOverride,
-  authorizationStep,
-  unexpectedError,
+  authorizeRequest,
+  isPipelineSource,
   type AttributesOverride,
+  type AuthorizeRequestOutcome,
+  type DelegatedAuthPipelineSource,
 } from '../http/pipeline.js';
 import { refusalLogFor, type RefusalLogLimit } from '../util/refusal-log.js';
-import { authorizerAttributes } from '../http/request-info.js';
-import { internalError } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
-import { writeResponse } from './request-info.js';
+import { writeResponse } from './respond.js';
 
 export { authorizationChannel, type AuthorizationEvent } from '../http/pipeline.js';
 
@@ -20,7 +19,6 @@ export { authorizationChannel, type AuthorizationEvent } from '../http/pipeline.
  * replace the computed ones (e.g. `{ verb: 'get', resource: 'metrics', resourceRequest: true, apiGroup: '' }`,
  * kube-rbac-proxy style), or a function of the computed attributes.
  */
-/** Attribute fields that replace the computed ones, or a function of them (kube-rbac-proxy style per-route checks). */
 export type AuthorizationOverride = AttributesOverride;
 
 /** What `authorize()` reads from and stores in `ctx.state`. */
@@ -51,46 +49,99 @@ export interface AuthorizeOptions {
   readonly refusalLogLimit?: RefusalLogLimit;
 }
 
+/** The adapter options of `authorize(stack, options)`: everything but the authorizer, which is the stack's. */
+export type AuthorizeStackOptions = Omit<AuthorizeOptions, 'authorizer'>;
+
+function authorizeOptionsOf(
+  source: DelegatedAuthPipelineSource | AuthorizeOptions,
+  extra: AuthorizeStackOptions,
+): AuthorizeOptions {
+  if (!isPipelineSource(source)) return source;
+  const stack = source.pipelineOptions();
+  const logger = extra.logger ?? stack.logger;
+  if (!stack.authorizer) throw new TypeError('the stack has no authorizer');
+  return {
+    authorizer: stack.authorizer,
+    ...(extra.attributes && { attributes: extra.attributes }),
+    ...(logger && { logger }),
+    ...(extra.refusalLogLimit && { refusalLogLimit: extra.refusalLogLimit }),
+  };
+}
+
 /**
- * Published once per authorized request (when someone subscribes): `{ attributes, decision, reason, error,
- * result, durationSeconds }`, `result` being Go's `authorization_attempts_total` label (`allowed`, `denied`,
- * `no-opinion`, `error`). Metrics subscribe here instead of wrapping the middleware.
+ * Koa middleware: Go's WithAuthorization (lib/http/pipeline's `authorizeRequest`), after `requestInfo()` and
+ * `authenticate()`. Takes a stack (`createDelegatedAuth()`) or options with an `authorizer`. Publishes once per
+ * authorized request on `kube-delegated-auth:authz` (when someone subscribes): `{ attributes, decision, reason,
+ * error, result, durationSeconds }`, `result` being Go's `authorization_attempts_total` label. A cached or static
+ * answer is given without awaiting the authorizer.
  */
-export function authorize(options: AuthorizeOptions): Middleware<AuthorizeState> {
+export function authorize(
+  source: DelegatedAuthPipelineSource | AuthorizeOptions,
+  stackOptions: AuthorizeStackOptions = {},
+): Middleware<AuthorizeState> {
+  const options = authorizeOptionsOf(source, stackOptions);
   const authorizer = options?.authorizer;
   if (typeof authorizer?.authorize !== 'function') throw new TypeError('"authorizer" must implement authorize');
-  if (options.attributes !== undefined && typeof options.attributes !== 'function') {
+  const attributes = options.attributes;
+  if (attributes !== undefined && typeof attributes !== 'function') {
     throw new TypeError('"attributes" must be a function');
   }
   const logger = options.logger ?? noopLogger;
   if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
 
-  return async function authorize(ctx, next) {
-    const uri = ctx.req.url ?? ctx.url;
-    const info = ctx.state.requestInfo;
-    if (!info) {
-      logger.error({ uri }, 'no RequestInfo found in the context (install requestInfo() before authorize())');
-      writeResponse(ctx, internalError(uri, 'no RequestInfo found in the context'));
-      return;
-    }
-    let attrs: RequestAttributes;
-    try {
-      attrs = authorizerAttributes(ctx.state.user, info);
-      if (options.attributes) attrs = options.attributes(ctx as unknown as Context, attrs);
-      attrs = applyAttributesOverride(attrs, ctx.state.authorizationOverride);
-    } catch (err) {
-      writeResponse(ctx, unexpectedError(logger, 'authorization attributes', err, ctx.method, uri).response);
-      return;
-    }
-    ctx.state.attributes = attrs;
+  return function authorize(ctx, next) {
+    const state = ctx.state;
+    const outcome = authorizeRequest(
+      authorizer,
+      {
+        requestInfo: state.requestInfo,
+        user: state.user,
+        uri: ctx.req.url ?? ctx.url,
+        method: ctx.method,
+        res: ctx.res,
+      },
+      {
+        attributes: attributes && ((defaults) => attributes(ctx as unknown as Context, defaults)),
+        override: state.authorizationOverride,
+      },
+      logger,
+    );
+    if (outcome instanceof Promise) return outcome.then((o) => settle(ctx, o, next));
+    return settle(ctx, outcome, next);
+  };
+}
 
-    const outcome = await authorizationStep(authorizer, attrs, uri, ctx.res, logger);
-    ctx.state.authorization = outcome.result;
-    if (outcome.ok) {
-      await next();
-      return;
-    }
-    // No response: the client went away while the review ran.
-    if (outcome.response) writeResponse(ctx, outcome.response);
+/** Stores what was decided in `ctx.state`; next() when allowed, the refusal otherwise (nothing when aborted). */
+function settle(
+  ctx: { state: AuthorizeState } & Parameters<typeof writeResponse>[0],
+  outcome: AuthorizeRequestOutcome,
+  next: () => Promise<unknown>,
+): Promise<void> {
+  if (outcome.attributes) ctx.state.attributes = outcome.attributes;
+  if (outcome.result) ctx.state.authorization = outcome.result;
+  if (outcome.ok) return next().then(() => undefined);
+  if (outcome.response) writeResponse(ctx, outcome.response);
+  return Promise.resolve();
+}
+
+/**
+ * A per-route guard (kube-rbac-proxy style) for `@koa/router` or any Koa router: authorizes the route's own
+ * attributes for the authenticated user, e.g.
+ * `router.get('/metrics', authorizeRoute(stack, { verb: 'get', resource: 'metrics', resourceRequest: true }), h)`.
+ * Needs `requestInfo()` and `authenticate()` (or `delegatedAuth()`) before it; with `delegatedAuth()` in front, the
+ * request must pass both checks. 403/500 as Go.
+ */
+export function authorizeRoute(
+  source: DelegatedAuthPipelineSource | AuthorizeOptions,
+  override: AuthorizationOverride,
+  stackOptions: AuthorizeStackOptions = {},
+): Middleware<AuthorizeState> {
+  if (override === null || (typeof override !== 'object' && typeof override !== 'function')) {
+    throw new TypeError('"override" must be attribute fields or a function');
+  }
+  const check = authorize(source, stackOptions);
+  return function authorizeRoute(ctx, next) {
+    ctx.state.authorizationOverride = override;
+    return check(ctx, next);
   };
 }

@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestAttributes } from '../authz/interfaces.js';
 import {
   delegatedAuthPipeline,
+  pipelineOptionsOf,
   unexpectedError,
-  writeNodeResponse,
   type AttributesOverride,
   type DelegatedAuthPipelineOptions,
+  type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
 } from '../http/pipeline.js';
+import { writeNodeResponse } from '../http/respond.js';
 import { noopLogger } from '../log.js';
 
 /** A node:http request handler that also receives what the delegated-auth chain learned. */
@@ -32,16 +34,18 @@ export function delegatedAuthState(req: IncomingMessage): DelegatedAuthState | u
 }
 
 /**
- * Wraps a plain `(req, res)` handler (node:http / node:https `createServer`) with WithRequestInfo →
+ * Wraps a plain `(req, res)` handler over a `createDelegatedAuth()` stack or options (node:http / node:https `createServer`) with WithRequestInfo →
  * WithAuthentication → WithAuthorization (authorization only when `authorizer` is given). Refusals are written here
  * with the exact status, headers and body of the Koa middleware; the handler only runs for admitted requests,
  * identity headers already removed. A throwing handler gets a 500 (when nothing was sent yet) and an error log.
  */
 export function withDelegatedAuth(
   handler: DelegatedAuthHandler,
-  options: NodeHttpDelegatedAuthOptions = {},
+  source: DelegatedAuthPipelineSource | NodeHttpDelegatedAuthOptions = {},
+  adapterOptions: NodeHttpAdapterOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   if (typeof handler !== 'function') throw new TypeError('"handler" must be a function');
+  const options = pipelineOptionsOf<NodeHttpDelegatedAuthOptions>(source, adapterOptions);
   const pipeline = delegatedAuthPipeline(options);
   const logger = options.logger ?? noopLogger;
   const { attributes, authorizationOverride } = options;
@@ -67,4 +71,23 @@ export function withDelegatedAuth(
       else res.destroy();
     });
   };
+}
+
+/** The adapter's own options for `delegatedAuth(stack, options)` / `withDelegatedAuth(handler, stack, options)`. */
+export type NodeHttpAdapterOptions = Pick<
+  NodeHttpDelegatedAuthOptions,
+  'attributes' | 'authorizationOverride' | 'logger' | 'refusalLogLimit'
+>;
+
+/**
+ * The factory shape every adapter has: `createServer(delegatedAuth(stack)(handler))`; the same as
+ * `withDelegatedAuth(handler, stack)`.
+ */
+export function delegatedAuth(
+  source: DelegatedAuthPipelineSource | NodeHttpDelegatedAuthOptions = {},
+  adapterOptions: NodeHttpAdapterOptions = {},
+): (handler: DelegatedAuthHandler) => (req: IncomingMessage, res: ServerResponse) => void {
+  const options = pipelineOptionsOf<NodeHttpDelegatedAuthOptions>(source, adapterOptions);
+  delegatedAuthPipeline(options); // validates the options now, not at the first request
+  return (handler) => withDelegatedAuth(handler, options);
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { HttpResponse } from '../http/status.js';
+import { statusFailure, type HttpResponse } from '../http/status.js';
 import type { Logger } from '../log.js';
 import { TransientError } from './transient-error.js';
 
@@ -8,24 +8,23 @@ export const defaultMaxBodyBytes = 1024 * 1024;
 
 const jsonHeaders = Object.freeze({ 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
 
-/** A metav1.Status failure body; `extraHeaders` for Allow, Retry-After, Connection. */
+/**
+ * A metav1.Status failure body (lib/http/status's builder) with `nosniff`, as Go's serializer sends it;
+ * `opts.headers` for Allow, Retry-After, Connection.
+ */
 export function statusResponse(
   code: number,
   reason: string,
   message: string,
   opts: { details?: Record<string, unknown>; headers?: Record<string, string> } = {},
 ): HttpResponse {
-  const body: Record<string, unknown> = {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
+  return statusFailure(
+    code,
     reason,
-  };
-  if (opts.details) body.details = opts.details;
-  body.code = code;
-  return { status: code, headers: { ...jsonHeaders, ...opts.headers }, body: JSON.stringify(body) + '\n' };
+    message,
+    opts.details,
+    opts.headers ? { ...jsonHeaders, ...opts.headers } : jsonHeaders,
+  );
 }
 
 /** A 200 review answer. */

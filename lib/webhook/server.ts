@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { KdaError } from '../errors.js';
-import { writeNodeResponse } from '../http/pipeline.js';
+import { writeNodeResponse } from '../http/respond.js';
 import type { HttpResponse } from '../http/status.js';
 import { noopLogger, type Logger } from '../log.js';
 import type { IdentityMappingStatus } from '../mapping/identity-mapping.js';

@@ -12,7 +12,7 @@ import { Decision, type Authorizer } from '../../lib/authz/interfaces.js';
 import { delegatedAuth as expressDelegatedAuth, statusErrorHandler } from '../../lib/express/index.js';
 import { fastifyDelegatedAuth, kubeErrorHandler } from '../../lib/fastify/index.js';
 import { panicResponse } from '../../lib/http/status.js';
-import { delegatedAuthChain } from '../../lib/koa/index.js';
+import { delegatedAuth as koaDelegatedAuth } from '../../lib/koa/index.js';
 import type { Logger } from '../../lib/log.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import type { TrustSource } from '../../lib/trust/interfaces.js';
@@ -93,16 +93,21 @@ const adapters: readonly {
   start(failure: Failure, logger: Logger): Promise<TestTlsServer>;
 }[] = [
   {
-    name: 'koa delegatedAuthChain() (the chain of delegatedAuth())',
+    name: 'koa delegatedAuth(stack)',
     start(failure, logger) {
       const app = new Koa();
       // Koa's default error output is used as is for a route's error (no stack, no message); silence its stderr.
       app.silent = true;
       const { authenticator, authorizer } = parts(failure);
-      const stack = { authenticator, authorizer, trust: trust() } as unknown as Parameters<
-        typeof delegatedAuthChain
-      >[0];
-      for (const m of delegatedAuthChain(stack, { logger })) app.use(m);
+      const t = trust();
+      const stack = {
+        pipelineOptions: () => ({
+          authenticator,
+          authorizer,
+          requestHeader: { caProvider: t.requestHeaderCA, configProvider: t.requestHeaderConfig },
+        }),
+      };
+      app.use(koaDelegatedAuth(stack, { logger }));
       app.use((ctx) => {
         if (failure === 'route throws') routeThrows();
         ctx.body = 'ok';

@@ -44,8 +44,6 @@ const upwardAllowed: readonly string[] = [
   // TODO(restructure): remove after the programs move (step 1): the conformance command (issue 15) parses its flags
   // with the CLI's one flag system.
   'conformance/command.ts -> cli/flag-set.ts',
-  // TODO(restructure): remove when delegatedAuthStackOptions leaves the pipeline for the composition root (step 5).
-  'http/pipeline.ts -> delegated-auth.ts',
 ];
 
 const roomCyclesAllowed: readonly string[] = [
@@ -63,8 +61,6 @@ const longFilesAllowed: readonly string[] = [
   'conformance/http.ts',
   'sample/app.ts',
   'sample/serve.ts',
-  // TODO(restructure): remove when the channels and writers leave the pipeline (steps 4-5, file owned elsewhere now).
-  'http/pipeline.ts',
   // TODO(restructure): remove when createMetrics is split (review §3.1, file owned elsewhere now).
   'metrics/metrics.ts',
 ];

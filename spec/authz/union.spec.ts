@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { KdaError } from '../../lib/errors.js';
-import { Decision, authorizerFunc, type AuthorizationResult, type Authorizer } from '../../lib/authz/interfaces.js';
+import {
+  Decision,
+  authorizerFunc,
+  type AuthorizationResult,
+  type Authorizer,
+  type RequestAttributes,
+} from '../../lib/authz/interfaces.js';
 import { unionAuthorizers } from '../../lib/authz/union.js';
 import { resourceAttrs } from './fixtures.js';
 
@@ -98,12 +104,28 @@ describe('authz/union unionAuthorizers authorizeSync (fast path)', () => {
     },
   });
 
-  it('is absent when a member has no fast path', () => {
+  it('is absent when the first member has no fast path', () => {
     const u = unionAuthorizers(
-      sync({ decision: Decision.NoOpinion, reason: '' }),
       fixed({ decision: Decision.Allow, reason: '' }),
+      sync({ decision: Decision.NoOpinion, reason: '' }),
     );
     expect(u.authorizeSync).to.equal(undefined);
+  });
+
+  it('answers from the members before one without a fast path, and defers when it reaches that member', () => {
+    const calls: string[] = [];
+    const allowGroup = (attrs: RequestAttributes) =>
+      attrs.user.groups.includes('system:masters')
+        ? { decision: Decision.Allow, reason: '' }
+        : { decision: Decision.NoOpinion, reason: '' };
+    const u = unionAuthorizers(
+      { authorize: async (a) => allowGroup(a), authorizeSync: (a) => (calls.push('groups'), allowGroup(a)) },
+      fixed({ decision: Decision.Deny, reason: 'async only' }),
+    );
+    const masters = { ...resourceAttrs(), user: { name: 'root', uid: '', groups: ['system:masters'], extra: {} } };
+    expect(u.authorizeSync!(masters)).to.deep.equal({ decision: Decision.Allow, reason: '' });
+    expect(u.authorizeSync!(resourceAttrs()), 'the async member must be asked').to.equal(undefined);
+    expect(calls).to.deep.equal(['groups', 'groups']);
   });
 
   it('is undefined as soon as a member has no immediate answer (later members not asked)', () => {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
+import { createDelegatedAuth } from '../../lib/delegated-auth.js';
 import { anonymousAuthenticator } from '../../lib/authn/anonymous.js';
 import { newDelegatingAuthorizer } from '../../lib/authz/delegating.js';
 import {
   badRequestResponse,
   delegatedAuthPipeline,
-  delegatedAuthStackOptions,
+  pipelineOptionsOf,
   requestInfoStep,
 } from '../../lib/http/pipeline.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
@@ -48,14 +49,31 @@ describe('http/pipeline', () => {
     });
   });
 
-  it('delegatedAuthStackOptions wires a createDelegatedAuth() stack: its authenticator, authorizer and live header config', () => {
+  it('pipelineOptionsOf wires a createDelegatedAuth() stack: its authenticator, authorizer, live header config and selectors', () => {
     const pki = testPki();
     const requestHeaderCA = staticCABundle(pki.frontProxyCA.certPem);
     const requestHeaderConfig = staticRequestHeaderConfig({ usernameHeaders: ['x-who'] });
     const authenticator = anonymousAuthenticator();
     const authorizer = newDelegatingAuthorizer();
     const trust = { requestHeaderCA, requestHeaderConfig } as unknown as TrustSource;
-    const opts = delegatedAuthStackOptions({ authenticator, authorizer, trust }, { authorizationSelectors: true });
+    const stack = createDelegatedAuth({ mode: 'local', requestheaderClientCaFile: '/nonexistent/ca.crt' });
+    const stackOpts = stack.pipelineOptions();
+    expect(stackOpts.authenticator).to.equal(stack.authenticator);
+    expect(stackOpts.authorizer).to.equal(stack.authorizer);
+    expect(stackOpts.requestHeader).to.deep.equal({
+      caProvider: stack.trust.requestHeaderCA,
+      configProvider: stack.trust.requestHeaderConfig,
+    });
+    const source = {
+      pipelineOptions: () => ({
+        authenticator,
+        authorizer,
+        requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
+      }),
+    };
+    const opts = pipelineOptionsOf(source, { authorizationSelectors: true, logger: undefined });
+    // Plain options pass through untouched.
+    expect(pipelineOptionsOf(opts)).to.equal(opts);
     expect(opts.authenticator).to.equal(authenticator);
     expect(opts.authorizer).to.equal(authorizer);
     expect(opts.requestHeader).to.deep.equal({ caProvider: requestHeaderCA, configProvider: requestHeaderConfig });

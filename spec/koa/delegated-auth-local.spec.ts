@@ -9,7 +9,6 @@ import { staticPolicyAuthorizer, type StaticPolicy } from '../../lib/authz/stati
 import { createDelegatedAuth, type DelegatedAuthOptions } from '../../lib/delegated-auth.js';
 import { InvalidOptionError, KdaError } from '../../lib/errors.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
-import { delegatedAuthStackOptions } from '../../lib/http/pipeline.js';
 import { withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
 import { createCertificate } from '../../lib/pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
@@ -179,7 +178,7 @@ describe('local mode: the node:http adapter over createDelegatedAuth({ mode: "lo
     const handler = withDelegatedAuth((_req: IncomingMessage, res: ServerResponse, state) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ user: state.user.name }));
-    }, delegatedAuthStackOptions(stack));
+    }, stack);
     server = await startTlsServer(handler);
   });
   after(async () => {

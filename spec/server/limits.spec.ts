@@ -17,8 +17,8 @@ import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
 import { delegatedAuth as expressDelegatedAuth } from '../../lib/express/index.js';
 import { fastifyDelegatedAuth } from '../../lib/fastify/index.js';
-import { maxDiscardedBodyBytes } from '../../lib/http/pipeline.js';
-import { delegatedAuthChain } from '../../lib/koa/index.js';
+import { maxDiscardedBodyBytes } from '../../lib/http/respond.js';
+import { delegatedAuth } from '../../lib/koa/index.js';
 import type { Logger } from '../../lib/log.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import { createSecureServer, type SecureServer, type SecureServerOptions } from '../../lib/server/secure-server.js';
@@ -48,11 +48,11 @@ const adapters: readonly { readonly name: string; handler(onRoute: () => void): 
     handler: async (onRoute) => {
       const app = new Koa();
       app.silent = true;
-      const trust = {
-        requestHeaderCA: staticCABundle(pki.frontProxyCA.certPem),
-        requestHeaderConfig: staticRequestHeaderConfig(),
+      const requestHeader = {
+        caProvider: staticCABundle(pki.frontProxyCA.certPem),
+        configProvider: staticRequestHeaderConfig(),
       };
-      for (const m of delegatedAuthChain({ ...auth(), trust } as never)) app.use(m);
+      app.use(delegatedAuth({ ...auth(), requestHeader }));
       app.use((ctx) => {
         onRoute();
         ctx.body = 'ok';

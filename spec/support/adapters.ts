@@ -1,5 +1,5 @@
 // The four framework adapters, each built through its public factory exactly as a user wires it (Koa
-// delegatedAuthChain() or requestInfo() + authenticate() + authorize(), Express delegatedAuth() or its three steps, the
+// delegatedAuth(stack) or requestInfo() + authenticate() + authorize(), Express delegatedAuth() or its three steps, the
 // Fastify plugin, node:http withDelegatedAuth()), behind a real TLS server that requests but does not check client
 // certificates (verification is the library's job), each ending in a handler the spec gives. On top of it:
 // {@link publicAdapters} (an echo of the identity, for the refusal and certificate specs) and
@@ -14,7 +14,6 @@ import Koa from 'koa';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { tokenAuthenticatorFunc, type UserInfo } from '../../lib/authn/interfaces.js';
 import { Decision, authorizerFunc, type Authorizer, type RequestAttributes } from '../../lib/authz/interfaces.js';
-import type { DelegatingAuthorizer } from '../../lib/authz/delegating.js';
 import {
   authenticate as expressAuthenticate,
   authorize as expressAuthorize,
@@ -23,18 +22,17 @@ import {
   requestInfo as expressRequestInfo,
 } from '../../lib/express/index.js';
 import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/index.js';
-import { authenticate, authorize, delegatedAuthChain, requestInfo } from '../../lib/koa/index.js';
+import { authenticate, authorize, delegatedAuth as koaDelegatedAuth, requestInfo } from '../../lib/koa/index.js';
 import type { Logger } from '../../lib/log.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import type { DelegatedAuthPipelineOptions } from '../../lib/http/pipeline.js';
-import type { RequestHeaderConfig, TrustSource } from '../../lib/trust/interfaces.js';
+import type { RequestHeaderConfig } from '../../lib/trust/interfaces.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki, type TestCert } from './pki.js';
 import { startTlsServer, type TestTlsServer } from './tls-server.js';
 
 /**
- * How the adapter is wired: `koa` delegatedAuthChain() (the chain delegatedAuth() mounts, over a stack without a
- * cluster), `koa-steps` requestInfo() + authenticate() + authorize() (authorize() only with an authorizer),
+ * How the adapter is wired: `koa` delegatedAuth(stack) (over a stack without a cluster), `koa-steps` requestInfo() + authenticate() + authorize() (authorize() only with an authorizer),
  * `express` delegatedAuth(), `express-steps` requestInfo() + authenticate() + authorize(), `fastify` the plugin,
  * `node-http` withDelegatedAuth().
  */
@@ -104,15 +102,11 @@ export async function startAdapter(
       const app = new Koa();
       app.silent = true;
       if (kind === 'koa') {
+        // A stack as createDelegatedAuth() hands it to every adapter: its pipeline options.
         const stack = {
-          authenticator: newDelegatingAuthenticator(options),
-          authorizer: options.authorizer as DelegatingAuthorizer,
-          trust: {
-            requestHeaderCA: options.requestHeader?.caProvider,
-            requestHeaderConfig: options.requestHeader?.configProvider,
-          } as TrustSource,
+          pipelineOptions: () => ({ ...options, authenticator: newDelegatingAuthenticator(options) }),
         };
-        for (const m of delegatedAuthChain(stack)) app.use(m);
+        app.use(koaDelegatedAuth(stack));
       } else {
         app.use(requestInfo(options.logger ? { logger: options.logger } : {}));
         app.use(authenticate(options));

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
 import { staticPolicyAuthorizer } from '../../lib/authz/static-policy.js';
 import { RefusalLog, suppressedLogChannel, type SuppressedLogEvent } from '../../lib/util/refusal-log.js';
-import { delegatedAuthChain } from '../../lib/koa/index.js';
+import { delegatedAuth } from '../../lib/koa/index.js';
 import type { Logger } from '../../lib/log.js';
 import { createMetrics } from '../../lib/metrics/metrics.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
@@ -118,17 +118,15 @@ describe('refusal log limit through the adapters on real TLS, counted by lib/met
         withDelegatedAuth((_q, r) => void r.end('ok'), { ...parts(), logger, refusalLogLimit: limit }),
     },
     {
-      name: 'koa delegatedAuthChain()',
+      name: 'koa delegatedAuth()',
       handler: (logger) => {
         const app = new Koa();
         app.silent = true;
-        const trust = {
-          requestHeaderCA: staticCABundle(pki.frontProxyCA.certPem),
-          requestHeaderConfig: staticRequestHeaderConfig(),
+        const requestHeader = {
+          caProvider: staticCABundle(pki.frontProxyCA.certPem),
+          configProvider: staticRequestHeaderConfig(),
         };
-        for (const m of delegatedAuthChain({ ...parts(), trust } as never, { logger, refusalLogLimit: limit })) {
-          app.use(m);
-        }
+        app.use(delegatedAuth({ ...parts(), requestHeader, logger, refusalLogLimit: limit }));
         return app.callback();
       },
     },
