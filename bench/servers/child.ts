@@ -24,6 +24,15 @@ export interface ServerConfig {
   readonly reviewConnections?: number;
   /** Also accept bearer tokens through a cached TokenReview authenticator. */
   readonly tokenReview?: boolean;
+  /** bench/servers/adapter.ts: the framework under test. */
+  readonly framework?: 'koa' | 'express' | 'fastify' | 'node-http';
+  /** bench/servers/adapter.ts: the framework alone on node:https (the baseline), no kube-delegated-auth. */
+  readonly bare?: boolean;
+  /**
+   * Trust from the CA files and `requestheaderAllowedNames` (Go's flags) instead of the cluster's ConfigMap: for the
+   * in-process review peer, which serves no ConfigMap.
+   */
+  readonly trustFromFiles?: boolean;
 }
 
 export function readConfig(): ServerConfig {
