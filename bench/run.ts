@@ -34,6 +34,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '32' },
     only: { type: 'string', multiple: true },
+    case: { type: 'string' },
     before: { type: 'string' },
     quick: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
@@ -51,6 +52,7 @@ if (values.help || values.list) {
   --duration <10s>      measured phase per throughput scenario (warm-up 1s extra; --quick: 2s)
   --connections <32>    keep-alive mTLS connections of the load generator
   --only <name>         run only these scenarios (repeat or comma-separate)
+  --case <regex>        measure only the throughput cases whose name matches (e.g. '^koa-front-proxy$' to profile)
   --quick               CI smoke: 1s per case, 2k identities in the memory run, no package install
   --before <git ref>    also measure the import figures of that commit (built in a temporary git worktree)
   --pin                 pin server (CPU 1) and load generator (CPU 0) with taskset
@@ -149,7 +151,8 @@ try {
     }
   }
   try {
-    const cases = prepared.flatMap(({ p }) => p.cases);
+    const caseFilter = values.case ? new RegExp(values.case) : undefined;
+    const cases = prepared.flatMap(({ p }) => p.cases).filter((c) => !caseFilter || caseFilter.test(c.scenario));
     const slices = new Map<ThroughputCase, RawLoadResult[]>(cases.map((c) => [c, []]));
     const serverDeltas = new Map<ThroughputCase, Record<string, number>>(cases.map((c) => [c, {}]));
     const pools = new Map<ThroughputCase, Pool>(

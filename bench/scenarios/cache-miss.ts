@@ -171,7 +171,7 @@ export const cacheMiss: Scenario = {
         result:
           `${ratio.toFixed(2)}× req/s (${ours.rps.toFixed(0)} / ${go.rps.toFixed(0)}, vs the 3× goal ${verdict(ratio, 3)})` +
           (ours.cpuUsPerRequest && go.cpuUsPerRequest
-            ? `; ${(go.cpuUsPerRequest / ours.cpuUsPerRequest).toFixed(2)}× less server CPU/request`
+            ? `; server CPU/request Go / ours ${(go.cpuUsPerRequest / ours.cpuUsPerRequest).toFixed(2)}× (${go.cpuUsPerRequest.toFixed(0)} / ${ours.cpuUsPerRequest.toFixed(0)} µs)`
             : ''),
         pass: null,
         data: { ratio },
