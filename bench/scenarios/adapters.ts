@@ -121,6 +121,21 @@ export const adapters: Scenario = {
           });
         }
         if (fw === 'koa') {
+          // Where the server part of the gap is: the same bare Koa app on the library's createSecureServer.
+          const bareSecure = await startServer(
+            'adapter',
+            localConfig(ctx, { framework: 'koa', bare: true, bareOnSecureServer: true }),
+            ctx.spawnOptions('bare-koa-secure-server'),
+          );
+          servers.push(bareSecure);
+          cases.push({
+            scenario: 'bare-koa-secure-server',
+            label: 'bare Koa on createSecureServer (no auth)',
+            server: bareSecure,
+            tls: b.frontProxy,
+            baseline: 'bare-koa',
+            notes: 'isolates the server (timeouts, CA hint) from the auth chain',
+          });
           cases.push({
             scenario: 'koa-deny',
             label: `${frameworkLabel.koa}: front-proxy + SAR deny (cached) → 403`,

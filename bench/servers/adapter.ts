@@ -214,7 +214,27 @@ function unsupported(): never {
 
 let server: Server;
 let port: number;
-if (cfg.bare) {
+if (cfg.bare && cfg.bareOnSecureServer) {
+  const { listener } = await app(undefined);
+  const { fileCABundle } = await import('../../lib/index.js');
+  const clientCA = fileCABundle(cfg.clientCaFile);
+  const requestHeaderCA = fileCABundle(cfg.requestheaderClientCaFile);
+  await clientCA.runOnce();
+  await requestHeaderCA.runOnce();
+  const { createSecureServer } = await import('../../lib/server/index.js');
+  const secure = createSecureServer({
+    handler: listener,
+    tlsCertFile: cfg.servingCertFile,
+    tlsPrivateKeyFile: cfg.servingKeyFile,
+    clientCA,
+    requestHeaderCA,
+    bindAddress: '127.0.0.1',
+    securePort: 0,
+  });
+  await secure.listen();
+  server = secure.server;
+  port = secure.port;
+} else if (cfg.bare) {
   const { listener } = await app(undefined);
   server = createServer(tlsOptions(cfg), listener);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -33,6 +33,8 @@ export interface ServerConfig {
    * in-process review peer, which serves no ConfigMap.
    */
   readonly trustFromFiles?: boolean;
+  /** With `bare`: the bare framework on `createSecureServer` (no auth) instead of node:https (what the server costs). */
+  readonly bareOnSecureServer?: boolean;
 }
 
 export function readConfig(): ServerConfig {
