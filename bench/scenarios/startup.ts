@@ -53,7 +53,11 @@ interface ImportFigure {
  * (package self-reference resolves `exports` to dist/), `runs` times: median import time and RSS after the import.
  */
 function measureImport(dir: string, entry: string, runs: number): ImportFigure | string {
-  const spec = entry === '.' ? 'kube-delegated-auth' : `kube-delegated-auth${entry.slice(1)}`;
+  const spec = entry.startsWith('node:')
+    ? entry
+    : entry === '.'
+      ? 'kube-delegated-auth'
+      : `kube-delegated-auth${entry.slice(1)}`;
   const script = `const t=performance.now();await import(${JSON.stringify(spec)});const ms=performance.now()-t;console.log(JSON.stringify({ms,rss:process.memoryUsage().rss}))`;
   const figures: { ms: number; rss: number }[] = [];
   for (let i = 0; i < runs; i++) {
@@ -62,7 +66,10 @@ function measureImport(dir: string, entry: string, runs: number): ImportFigure |
       encoding: 'utf8',
       env: { ...process.env, NODE_OPTIONS: '' },
     });
-    if (r.status !== 0) return (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.status}`).slice(0, 160);
+    if (r.status !== 0) {
+      if (r.stderr.includes('ERR_PACKAGE_PATH_NOT_EXPORTED')) return 'no such entry point in this version';
+      return (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.status}`).slice(0, 160);
+    }
     figures.push(JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; rss: number });
   }
   return { ms: median(figures.map((f) => f.ms)), rssBytes: median(figures.map((f) => f.rss)) };
@@ -207,6 +214,9 @@ export const startup: Scenario = {
     }
     const findings: FindingRow[] = [];
     try {
+      // What a fresh node process takes anyway (importing a built-in): the floor of every RSS figure below.
+      const floor = measureImport(root, 'node:path', runs);
+      const floorText = typeof floor === 'string' ? '' : ` (node alone: ${mib(floor.rssBytes).toFixed(1)} MiB)`;
       for (const entry of entryPoints) {
         const after = measureImport(root, entry, runs);
         const b = before ? measureImport(before.dir, entry, runs) : undefined;
@@ -217,7 +227,7 @@ export const startup: Scenario = {
               ? `not importable (${f})`
               : `${f.ms.toFixed(0)} ms, RSS ${mib(f.rssBytes).toFixed(1)} MiB`;
         const result =
-          `${fmt(after)}` +
+          `${fmt(after)}${floorText}` +
           (b !== undefined
             ? `; before (${ctx.settings.beforeRef}): ${fmt(b)}`
             : beforeError
