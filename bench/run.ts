@@ -36,6 +36,8 @@ const { values } = parseArgs({
     only: { type: 'string', multiple: true },
     case: { type: 'string' },
     before: { type: 'string' },
+    // Accepted for old command lines: the Go anchor now runs whenever the control-plane binaries are there.
+    anchor: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -67,6 +69,10 @@ scenarios:`);
 }
 
 const quick = values.quick;
+if (values.anchor)
+  process.stderr.write(
+    '--anchor: no longer needed (the Go anchor runs whenever the control-plane binaries are installed)\n',
+  );
 const settings: BenchSettings = {
   durationMs: values.duration ? parseDuration(values.duration) : quick ? 1_000 : 10_000,
   warmupMs: quick ? 300 : 1_000,

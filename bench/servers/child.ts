@@ -18,9 +18,13 @@ export interface ServerConfig {
   readonly unauthorizedTtlMs?: number;
   /** Count X509Certificate verify/checkIssued calls (per-connection verification scenario). */
   readonly countVerifications?: boolean;
-  /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited, for the 100k-identity run). */
+  /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited: cache-miss and memory runs). */
   readonly reviewQps?: number;
-  /** Keep-alive connections to kube-apiserver; default lib/cluster's 4 (caps concurrent cache misses). */
+  /**
+   * Keep-alive connections to kube-apiserver (caps concurrent cache misses); lib/cluster's default otherwise. Either this
+   * or `reviewQps` makes bench/servers/adapter.ts assemble the Koa stack from public parts (createDelegatedAuth has
+   * no such options).
+   */
   readonly reviewConnections?: number;
   /** Also accept bearer tokens through a cached TokenReview authenticator. */
   readonly tokenReview?: boolean;
