@@ -24,6 +24,10 @@ export interface BenchCluster {
   readonly clientCaFile: string;
   /** The cluster's front-proxy client cert (CN=front-proxy-client); `ca` verifies the bench serving cert. */
   readonly frontProxyClient: LoadTls;
+  /** A client-certificate user from the cluster CA (the ConfigMap's client-ca-file), in `bench:allowed`. */
+  readonly x509User: LoadTls;
+  /** kube-apiserver's secure port on 127.0.0.1 (to find its pid and read its CPU time). */
+  readonly apiServerPort: number;
   /** A service-account token (RBAC: may read flunders) for the TokenReview scenario. */
   serviceAccountToken(): Promise<string>;
   /** Current end of the audit log, to count reviews made after this point. */
@@ -74,7 +78,14 @@ export async function startBenchCluster(pki: BenchPki, log: (m: string) => void)
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: 'kda-bench-flunder-reader' },
-      rules: [{ apiGroups: ['wardle.example.com'], resources: ['flunders'], verbs: ['get', 'list', 'watch'] }],
+      // Flunders of the Go sample-apiserver, widgets of ours (`kube-delegated-auth serve`).
+      rules: [
+        {
+          apiGroups: ['wardle.example.com', 'sample.kube-delegated-auth.io'],
+          resources: ['flunders', 'widgets'],
+          verbs: ['get', 'list', 'watch'],
+        },
+      ],
     });
     await admin.apply({
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -86,7 +97,23 @@ export async function startBenchCluster(pki: BenchPki, log: (m: string) => void)
         { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: `system:serviceaccounts:${tokenNamespace}` },
       ],
     });
+    // As the README tells users: the server reads kube-system/extension-apiserver-authentication.
+    await admin.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'kda-bench-authentication-reader', namespace: 'kube-system' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: 'extension-apiserver-authentication-reader',
+      },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: serverIdentity }],
+    });
     const identity = pkiMod.issueClientCertificate(cp.pki, { commonName: serverIdentity });
+    const x509User = pkiMod.issueClientCertificate(cp.pki, {
+      commonName: 'bench-x509-user',
+      organizations: [allowedGroup],
+    });
     const serverKubeconfigFile = kube.writeKubeconfig(join(pki.dir, 'bench-cluster.kubeconfig'), {
       server: cp.apiServerUrl,
       caPem: cp.pki.ca.certPem,
@@ -108,6 +135,8 @@ export async function startBenchCluster(pki: BenchPki, log: (m: string) => void)
         cert: cp.pki.frontProxyClient.certPem,
         key: cp.pki.frontProxyClient.keyPem,
       },
+      x509User: { ca: servingCa, cert: x509User.certPem, key: x509User.keyPem },
+      apiServerPort: cp.apiServerPort,
       serviceAccountToken() {
         token ??= admin.createServiceAccountToken(tokenNamespace, tokenServiceAccount, { expirationSeconds: 3600 });
         return token;

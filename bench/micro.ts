@@ -1,5 +1,6 @@
-// Per-layer microbenchmarks of the request path (no network): what each step of the full stack costs in µs,
-// measured in one process so neighbours on a shared machine shift every line alike.
+// INTERNALS benchmark, not what users run: per-layer microbenchmarks of the request path (no network), each layer
+// imported from its own lib/ module and timed alone in one process, so neighbours on a shared machine shift every
+// line alike. What users run is measured by the `adapters` scenario (bench/servers/adapter.ts, public entries only).
 // Usage: npx tsx bench/micro.ts [iterations]
 import { X509Certificate } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
@@ -13,7 +14,7 @@ import { alwaysAllowPathsAuthorizer } from '../lib/authz/always-allow-paths.js';
 import type { RequestAttributes } from '../lib/authz/interfaces.js';
 import { subjectAccessReviewAuthorizer, subjectAccessReviewCacheKey } from '../lib/authz/subject-access-review.js';
 import { unionAuthorizers } from '../lib/authz/union.js';
-import { resolveRequestInfo } from '../lib/http/request-info.js';
+import { authorizerAttributes, resolveRequestInfo } from '../lib/http/request-info.js';
 import { forbidden } from '../lib/http/status.js';
 import { stripIdentityHeaders, toAuthnRequest } from '../lib/http/request.js';
 import { certificateFields } from '../lib/trust/certificate-fields.js';
@@ -88,18 +89,7 @@ export async function runMicro(n = 50_000): Promise<MicroResult[]> {
       extra: {},
     };
     const info = resolveRequestInfo('GET', flundersPath).info;
-    const attrs: RequestAttributes = {
-      user,
-      verb: info.verb,
-      resourceRequest: info.isResourceRequest,
-      path: info.path,
-      apiGroup: info.apiGroup,
-      apiVersion: info.apiVersion,
-      namespace: info.namespace,
-      resource: info.resource,
-      subresource: info.subresource,
-      name: info.name,
-    };
+    const attrs: RequestAttributes = authorizerAttributes(user, info);
     const sar = subjectAccessReviewAuthorizer({
       client: { create: () => Promise.resolve({ allowed: true }) },
       authorizationWebhookCacheAuthorizedTtl: 3_600_000,

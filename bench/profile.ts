@@ -1,5 +1,5 @@
 // Summarises a V8 .cpuprofile: top functions by self time and self time per source file.
-// Usage: npx tsx bench/profile.ts bench/results/profiles/full-stack.cpuprofile [topN]
+// Usage: npx tsx bench/profile.ts bench/results/profiles/koa [topN]   (a .cpuprofile file or a directory of them)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 

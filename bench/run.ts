@@ -1,4 +1,4 @@
-// Benchmark entry: `npm run bench -- [--duration 10s] [--connections 32] [--only name[,name]] [--anchor] [--quick]`.
+// Benchmark entry: `npm run bench -- [--duration 10s] [--connections 32] [--only name[,name]] [--quick] [--before <ref>]`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -34,6 +34,9 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '32' },
     only: { type: 'string', multiple: true },
+    case: { type: 'string' },
+    before: { type: 'string' },
+    // Accepted for old command lines: the Go anchor now runs whenever the control-plane binaries are there.
     anchor: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
@@ -51,34 +54,41 @@ if (values.help || values.list) {
   --duration <10s>      measured phase per throughput scenario (warm-up 1s extra; --quick: 2s)
   --connections <32>    keep-alive mTLS connections of the load generator
   --only <name>         run only these scenarios (repeat or comma-separate)
-  --anchor              also run the Go sample-apiserver anchor (needs the control-plane binaries)
-  --quick               CI smoke: 2s per scenario, 5k identities in the memory run
+  --case <regex>        measure only the throughput cases whose name matches (e.g. '^koa-front-proxy$' to profile)
+  --quick               CI smoke: 1s per case, 2k identities in the memory run, no package install
+  --before <git ref>    also measure the import figures of that commit (built in a temporary git worktree)
   --pin                 pin server (CPU 1) and load generator (CPU 0) with taskset
-  --profile             write V8 CPU profiles of the servers to bench/results/profiles/<scenario>/
-                        (summarise: npx tsx bench/profile.ts bench/results/profiles/full-stack)
-  --no-cluster          never start kube-apiserver; use the in-process review peer
+  --profile             write V8 CPU profiles of the servers to bench/results/profiles/<case>/
+                        (summarise: npx tsx bench/profile.ts bench/results/profiles/koa)
+  --no-cluster          never start kube-apiserver; use the in-process review peer (the Go rows are skipped)
   --identities <n>      distinct identities of the memory run (default 100000)
   --rounds <3>          interleaved slices per throughput case (the duration is split between them)
 scenarios:`);
-  for (const s of scenarios) console.log(`  ${s.name.padEnd(24)} ${s.anchor ? '[--anchor] ' : ''}${s.description}`);
+  for (const s of scenarios) console.log(`  ${s.name.padEnd(24)} ${s.description}`);
   process.exit(0);
 }
 
 const quick = values.quick;
+if (values.anchor)
+  process.stderr.write(
+    '--anchor: no longer needed (the Go anchor runs whenever the control-plane binaries are installed)\n',
+  );
 const settings: BenchSettings = {
-  durationMs: values.duration ? parseDuration(values.duration) : quick ? 2_000 : 10_000,
-  warmupMs: quick ? 500 : 1_000,
+  durationMs: values.duration ? parseDuration(values.duration) : quick ? 1_000 : 10_000,
+  warmupMs: quick ? 300 : 1_000,
   connections: Number(values.connections),
   pin: values.pin,
   rounds: values.rounds ? Number(values.rounds) : quick ? 1 : 3,
-  identities: values.identities ? Number(values.identities) : quick ? 5_000 : 100_000,
+  identities: values.identities ? Number(values.identities) : quick ? 2_000 : 100_000,
+  quick,
+  ...(values.before && { beforeRef: values.before }),
   ...(values.profile && { profileDir: fileURLToPath(new URL('./results/profiles/', import.meta.url)) }),
 };
 const only = new Set((values.only ?? []).flatMap((s) => s.split(',')).filter(Boolean));
 for (const name of only) {
   if (!scenarios.some((s) => s.name === name)) throw new Error(`--only: unknown scenario ${name} (see --list)`);
 }
-const selected = scenarios.filter((s) => (only.size ? only.has(s.name) : !s.anchor || values.anchor));
+const selected = scenarios.filter((s) => !only.size || only.has(s.name));
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 if (settings.pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -147,7 +157,8 @@ try {
     }
   }
   try {
-    const cases = prepared.flatMap(({ p }) => p.cases);
+    const caseFilter = values.case ? new RegExp(values.case) : undefined;
+    const cases = prepared.flatMap(({ p }) => p.cases).filter((c) => !caseFilter || caseFilter.test(c.scenario));
     const slices = new Map<ThroughputCase, RawLoadResult[]>(cases.map((c) => [c, []]));
     const serverDeltas = new Map<ThroughputCase, Record<string, number>>(cases.map((c) => [c, {}]));
     const pools = new Map<ThroughputCase, Pool>(
@@ -218,6 +229,7 @@ try {
         ...merged,
         ...(c.backend !== undefined && { backend: c.backend }),
         ...(c.notes !== undefined && { notes: c.notes }),
+        ...(c.baseline !== undefined && { baseline: c.baseline }),
         ...(Object.keys(server).length > 0 && { server }),
         ...(cpuUsPerRequest !== undefined && { cpuUsPerRequest }),
       });
@@ -250,44 +262,53 @@ try {
   pki.close();
 }
 
-const rps = (name: string) => throughput.find((r) => r.scenario === name)?.rps;
-const koa = rps('bare-koa');
-const https = rps('bare-https');
-const go = throughput.find((r) => r.scenario.startsWith('anchor-go'))?.rps;
-const ratio = (v: number, base: number | undefined) => (base ? v / base : undefined);
-const cpuOf = (pred: (r: ThroughputRow) => boolean) => throughput.find(pred)?.cpuUsPerRequest;
-const koaCpu = cpuOf((r) => r.scenario === 'bare-koa');
-const goCpu = cpuOf((r) => r.scenario.startsWith('anchor-go'));
-const httpsNew = rps('bare-https-newconn');
-// New-connection rows compare with each other only: a handshake per request is a different workload.
-const fresh = (r: ThroughputRow) => r.scenario.endsWith('-newconn');
-const rows = throughput.map((r) => ({
-  ...r,
-  ratioToKoa: fresh(r) ? undefined : ratio(r.rps, koa),
-  ratioToHttps: ratio(r.rps, fresh(r) ? httpsNew : https),
-  ratioToGo: fresh(r) ? undefined : ratio(r.rps, go),
-  cpuRatioToKoa: r.cpuUsPerRequest && koaCpu && !fresh(r) ? koaCpu / r.cpuUsPerRequest : undefined,
-  cpuRatioToGo: r.cpuUsPerRequest && goCpu && !fresh(r) ? goCpu / r.cpuUsPerRequest : undefined,
-}));
+const byScenario = new Map(throughput.map((r) => [r.scenario, r]));
+const rows = throughput.map((r) => {
+  const base = r.baseline ? byScenario.get(r.baseline) : undefined;
+  return {
+    ...r,
+    ratioToBaseline: base ? r.rps / base.rps : undefined,
+    cpuRatioToBaseline:
+      base?.cpuUsPerRequest && r.cpuUsPerRequest ? base.cpuUsPerRequest / r.cpuUsPerRequest : undefined,
+  };
+});
+
+// Every figure the issue asks for is printed: measured, or one line saying why not (never counted as measured).
+for (const s of selected) {
+  for (const label of s.reports ?? []) {
+    if (findings.some((f) => f.label.startsWith(label))) continue;
+    const failure = failures.find((f) => f.scenario === s.name);
+    const why = failure ? `scenario ${s.name} failed: ${failure.error}` : `scenario ${s.name} produced no figure`;
+    findings.push({
+      scenario: s.name,
+      label,
+      target: '',
+      result: `NOT MEASURED: ${why}`,
+      pass: null,
+      skipped: why,
+      data: {},
+    });
+  }
+}
 
 const fmt = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
 const table = [
-  '| scenario | req/s | p50 ms | p99 ms | × bare Koa | × bare https | × Go | server CPU µs/req | CPU-eff × Koa | CPU-eff × Go | errors | backend |',
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  '| case | req/s | p50 ms | p99 ms | × baseline | baseline | server CPU µs/req | CPU × baseline | errors | backend |',
+  '|---|---:|---:|---:|---:|---|---:|---:|---:|---|',
   ...rows.map(
     (r) =>
-      `| ${r.label} | ${r.rps.toFixed(0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.ratioToKoa)} | ${fmt(r.ratioToHttps)} | ${fmt(r.ratioToGo)} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.cpuRatioToKoa)} | ${fmt(r.cpuRatioToGo)} | ${r.errors} | ${r.backend ?? ''} |`,
+      `| ${r.label} | ${r.rps.toFixed(0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.ratioToBaseline)} | ${r.baseline ? (byScenario.get(r.baseline)?.label ?? r.baseline) : ''} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.cpuRatioToBaseline)} | ${r.errors} | ${r.backend ?? ''} |`,
   ),
 ].join('\n');
+const verdictOf = (f: FindingRow) =>
+  f.skipped !== undefined ? 'SKIPPED' : f.pass === null ? 'report' : f.pass ? 'yes' : '**NO**';
 const findingTable = [
-  '| check | target | result | p50 ms | p99 ms | pass |',
-  '|---|---|---|---:|---:|---|',
-  ...findings.map(
-    (f) =>
-      `| ${f.label} | ${f.target} | ${f.result} | ${fmt(f.p50Ms)} | ${fmt(f.p99Ms)} | ${f.pass === null ? 'n/a' : f.pass ? 'yes' : '**NO**'} |`,
-  ),
+  '| figure | target | result | met |',
+  '|---|---|---|---|',
+  ...findings.map((f) => `| ${f.label} | ${f.target} | ${f.result} | ${verdictOf(f)} |`),
 ].join('\n');
 
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const machine = {
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -298,6 +319,7 @@ const machine = {
 };
 const result = {
   date: started.toISOString(),
+  command,
   machine,
   settings,
   throughput: rows,
@@ -310,17 +332,21 @@ console.log(
 );
 console.log(table);
 if (findings.length) console.log(`\n${findingTable}`);
+// One plain line per figure (greppable; the --quick spec checks that each of the issue's figures is there).
+console.log('\n## Figures');
+for (const f of findings) console.log(`FIGURE ${f.label}: ${f.result} [${verdictOf(f).replace(/\*/g, '')}]`);
 if (failures.length) console.log(`\nFAILED: ${failures.map((f) => `${f.scenario}: ${f.error}`).join('; ')}`);
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const json = `${JSON.stringify(result, null, 2)}\n`;
+const koa = byScenario.get('bare-koa')?.rps;
 const svg = barChartSvg(rows, {
   title: 'kube-delegated-auth: requests/s, keep-alive mTLS, one run',
-  subtitle: `${machine.cpus} cores, Node ${machine.node}, ${settings.connections} connections, ${settings.durationMs / 1000}s/scenario, ${started.toISOString().slice(0, 10)}`,
+  subtitle: `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ${settings.connections} connections, ${settings.durationMs / 1000}s/case, ${started.toISOString().slice(0, 10)}`,
   ...(koa && { reference: { label: '0.85 × bare Koa', rps: koa * 0.85 } }),
 });
-const md = `${table}\n\n${findingTable}\n`;
+const md = `${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node} (OpenSSL ${machine.openssl}), ${machine.platform}; \`${command}\`, ${started.toISOString()}\n\n${table}\n\n${findingTable}\n`;
 writeFileSync(`${resultsDir}${started.toISOString().replace(/[:.]/g, '-')}.json`, json);
 writeFileSync(`${resultsDir}latest.json`, json);
 writeFileSync(`${resultsDir}latest.svg`, svg);

@@ -3,7 +3,7 @@ import { runBurst, type BurstResult } from '../load.js';
 import { allowedGroup } from '../review-peer.js';
 import { startServer, type RunningServer } from '../spawn.js';
 import { flundersPath } from './common.js';
-import { backend } from './full-stack.js';
+import { backend } from './adapters.js';
 import type { FindingRow, Scenario } from './types.js';
 
 /**
@@ -18,12 +18,14 @@ export const coldBurst: Scenario = {
     const cluster = b.real ? await ctx.cluster() : undefined;
     const peer = b.real ? undefined : await ctx.peer();
     const n = 1000;
-    const server = await startServer('full-stack', b.config, ctx.spawnOptions('cold-burst'));
+    // The README's Koa server: createSecureServer + delegatedAuth() with its default client settings.
+    const server = await startServer('adapter', { ...b.config, framework: 'koa' }, ctx.spawnOptions('cold-burst'));
     const run = randomBytes(3).toString('hex');
     const findings: FindingRow[] = [];
     try {
       const burst = async (label: string, identities: number, target: number, targetText: string): Promise<void> => {
-        await server.reset();
+        type Extra = { authzCache?: { reviews?: number } };
+        const before = (await server.stats()).extra as Extra;
         const mark = cluster?.auditMark() ?? 0;
         peer?.resetCounts();
         const res: BurstResult = await runBurst({
@@ -39,8 +41,8 @@ export const coldBurst: Scenario = {
             'x-remote-group': [allowedGroup, 'system:authenticated'],
           }),
         });
-        const extra = (await server.stats()).extra as { reviews?: { sar?: number } };
-        const sent = extra.reviews?.sar ?? NaN;
+        const after = (await server.stats()).extra as Extra;
+        const sent = (after.authzCache?.reviews ?? NaN) - (before.authzCache?.reviews ?? 0);
         const audited = cluster ? (await cluster.countReviews(mark)).sar : undefined;
         const peerCount = peer?.counts.sar;
         const counted = audited ?? peerCount ?? sent;

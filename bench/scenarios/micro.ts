@@ -12,7 +12,7 @@ export const micro: Scenario = {
       throughput: [],
       findings: results.map((r) => ({
         scenario: 'micro',
-        label: `layer: ${r.name}`,
+        label: `internals (not the user path): ${r.name}`,
         target: 'report',
         result: `${r.usPerOp.toFixed(2)} µs`,
         pass: null,

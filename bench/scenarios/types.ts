@@ -11,12 +11,16 @@ export interface BenchSettings {
   readonly connections: number;
   /** Pin server and load generator to different cores. */
   readonly pin: boolean;
-  /** Write a CPU profile of the full-stack server here. */
+  /** Write CPU profiles of the servers here. */
   readonly profileDir?: string;
   /** Cap on the 100k-identity memory run (smaller in --quick). */
   readonly identities: number;
   /** Throughput cases are measured in this many interleaved slices (robust against noisy neighbours). */
   readonly rounds: number;
+  /** CI smoke (--quick): short phases; the slow one-off measurements (package install) are skipped and say so. */
+  readonly quick: boolean;
+  /** Git ref whose import figures are measured as "before" (--before). */
+  readonly beforeRef?: string;
 }
 
 /** One row of the req/s table. */
@@ -26,6 +30,8 @@ export interface ThroughputRow extends LoadResult {
   /** What the authorizer/authenticator talked to, when relevant. */
   readonly backend?: string;
   readonly notes?: string;
+  /** Scenario name of the bare baseline this row is compared with (same framework, same TLS, same run). */
+  readonly baseline?: string;
   /** Server-side counters accumulated over this case's measured slices (TLS connections, verifications). */
   readonly server?: Record<string, number>;
   /** Server CPU time (user+system) per request served, µs: the contention-resistant cost of one request. */
@@ -44,6 +50,8 @@ export interface ThroughputCase {
   readonly newConnectionPerRequest?: boolean;
   readonly backend?: string;
   readonly notes?: string;
+  /** Scenario name of the bare baseline of this case (ratio column). */
+  readonly baseline?: string;
 }
 
 export interface PreparedThroughput {
@@ -59,7 +67,10 @@ export interface FindingRow {
   readonly label: string;
   readonly target: string;
   readonly result: string;
+  /** true/false against the target; null: reported only, or skipped (then `skipped` says why). */
   readonly pass: boolean | null;
+  /** Not measured in this run, and why (missing binaries, --quick, ...). Never counted as a measurement. */
+  readonly skipped?: string;
   readonly data: Record<string, unknown>;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
@@ -84,8 +95,11 @@ export interface BenchContext {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
-  /** Only with --anchor. */
-  readonly anchor?: boolean;
+  /**
+   * Labels (prefixes) of the figures this scenario must report; the runner prints a NOT MEASURED line for each one
+   * it did not produce, so a failed or skipped figure is never silently missing.
+   */
+  readonly reports?: readonly string[];
   /** Throughput scenario: start servers and describe the load; measured by the runner, interleaved with the others. */
   prepare?(ctx: BenchContext): Promise<PreparedThroughput>;
   /** Self-contained check (bursts, memory): runs alone after the throughput rounds. */

@@ -18,12 +18,27 @@ export interface ServerConfig {
   readonly unauthorizedTtlMs?: number;
   /** Count X509Certificate verify/checkIssued calls (per-connection verification scenario). */
   readonly countVerifications?: boolean;
-  /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited, for the 100k-identity run). */
+  /** Client-side QPS limit towards kube-apiserver; default Go's 200 (0 = unlimited: cache-miss and memory runs). */
   readonly reviewQps?: number;
-  /** Keep-alive connections to kube-apiserver; default lib/cluster's 4 (caps concurrent cache misses). */
+  /**
+   * Keep-alive connections to kube-apiserver (caps concurrent cache misses); lib/cluster's default otherwise. Either this
+   * or `reviewQps` makes bench/servers/adapter.ts assemble the Koa stack from public parts (createDelegatedAuth has
+   * no such options).
+   */
   readonly reviewConnections?: number;
   /** Also accept bearer tokens through a cached TokenReview authenticator. */
   readonly tokenReview?: boolean;
+  /** bench/servers/adapter.ts: the framework under test. */
+  readonly framework?: 'koa' | 'express' | 'fastify' | 'node-http';
+  /** bench/servers/adapter.ts: the framework alone on node:https (the baseline), no kube-delegated-auth. */
+  readonly bare?: boolean;
+  /**
+   * Trust from the CA files and `requestheaderAllowedNames` (Go's flags) instead of the cluster's ConfigMap: for the
+   * in-process review peer, which serves no ConfigMap.
+   */
+  readonly trustFromFiles?: boolean;
+  /** With `bare`: the bare framework on `createSecureServer` (no auth) instead of node:https (what the server costs). */
+  readonly bareOnSecureServer?: boolean;
 }
 
 export function readConfig(): ServerConfig {
