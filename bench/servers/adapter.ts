@@ -1,7 +1,7 @@
 // What users run: one framework (BENCH_SERVER_CONFIG.framework), either bare on node:https (the baseline) or with
 // kube-delegated-auth wired exactly as README/docs show it, through the public entry points only (lib/<room>/index.ts,
 // the sources of `kube-delegated-auth/<room>`): Koa `delegatedAuth()` on `createSecureServer`, Express
-// `delegatedAuth(delegatedAuthStackOptions(createDelegatedAuth()))`, Fastify `register(fastifyDelegatedAuth, …)`,
+// `delegatedAuth(createDelegatedAuth())`, Fastify `register(delegatedAuth(stack))`,
 // node:http `withDelegatedAuth(handler, …)`. Every variant returns the same JSON body as the bare server.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -140,15 +140,15 @@ async function wiring(c: ServerConfig): Promise<{ auth: AuthWiring; start(): Pro
       koa: unsupported,
       async express() {
         const m = await import('../../lib/express/index.js');
-        return m.delegatedAuth(m.delegatedAuthStackOptions(stack));
+        return m.delegatedAuth(stack);
       },
       async fastify(f) {
         const m = await import('../../lib/fastify/index.js');
-        await f.register(m.fastifyDelegatedAuth, m.delegatedAuthStackOptions(stack));
+        await f.register(m.delegatedAuth(stack));
       },
       async nodeHttp(h) {
         const m = await import('../../lib/node-http/index.js');
-        return m.withDelegatedAuth(h, m.delegatedAuthStackOptions(stack));
+        return m.withDelegatedAuth(h, stack);
       },
       trust: stack.trust,
     },
@@ -191,11 +191,15 @@ async function assembled(c: ServerConfig): Promise<{ auth: AuthWiring; start(): 
     authorizationWebhookCacheAuthorizedTtl: o.authorizationWebhookCacheAuthorizedTtl!,
     authorizationWebhookCacheUnauthorizedTtl: o.authorizationWebhookCacheUnauthorizedTtl!,
   });
-  const chain = koa.delegatedAuthChain({ authenticator, authorizer, trust });
+  const chain = koa.delegatedAuth({
+    authenticator,
+    authorizer,
+    requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
+  });
   stackStats = statsOf({ authorizer });
   return {
     auth: {
-      koa: () => Promise.resolve(chain),
+      koa: () => Promise.resolve([chain as Middleware]),
       express: unsupported,
       fastify: unsupported,
       nodeHttp: unsupported,
