@@ -111,6 +111,71 @@ function validateLabels(labels: Readonly<Record<string, string>>): FieldError[] 
   return errs;
 }
 
+/** The JSON type name Go's OpenAPI validation reports (`must be of type string: "integer"`). */
+function jsonTypeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/**
+ * The typed spec fields of the OpenAPI schema (lib/sample/openapi.ts), checked as a CRD's schema is: `color` a
+ * string, `size` an integer >= 0 (a JSON null is an absent field). Other spec fields are kept as sent.
+ */
+function validateSpec(spec: Record<string, unknown>): FieldError[] {
+  const errs: FieldError[] = [];
+  const typeError = (field: string, want: string, v: unknown): FieldError => ({
+    type: 'FieldValueInvalid',
+    field,
+    message: `Invalid value: "${jsonTypeName(v)}": ${field} in body must be of type ${want}: "${jsonTypeName(v)}"`,
+  });
+  const { color, size } = spec;
+  if (color !== undefined && color !== null && typeof color !== 'string')
+    errs.push(typeError('spec.color', 'string', color));
+  if (size !== undefined && size !== null) {
+    if (typeof size !== 'number' || !Number.isSafeInteger(size)) errs.push(typeError('spec.size', 'integer', size));
+    else if (size < 0) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.size',
+        message: `Invalid value: ${size}: spec.size in body should be greater than or equal to 0`,
+      });
+    }
+  }
+  return errs;
+}
+
+/** The fields of a Widget the sample stores; anything else is dropped (with a warning, or refused: fieldValidation). */
+const knownTopLevel = new Set(['apiVersion', 'kind', 'metadata', 'spec']);
+const knownMetadata = new Set([
+  'name',
+  'generateName',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'labels',
+  'annotations',
+]);
+
+/** Paths of submitted fields the Widget schema does not declare (`status`, `metadata.finalizers`), sorted. */
+export function unknownFields(body: Readonly<Record<string, unknown>>): string[] {
+  const out = Object.keys(body).filter((k) => !knownTopLevel.has(k));
+  const meta = objectOr(body.metadata);
+  if (meta)
+    out.push(
+      ...Object.keys(meta)
+        .filter((k) => !knownMetadata.has(k))
+        .map((k) => `metadata.${k}`),
+    );
+  return out.sort();
+}
+
+/** What the sample says at startup and in its OpenAPI: where widgets live, and that a restart loses them. */
+export const storageNotice =
+  'widgets are kept in memory: they are lost when this process stops, and every replica has its own';
+
 type StringMapResult = { ok: true; value?: Record<string, string> } | { ok: false; message: string };
 
 /** Labels and annotations: a JSON object of strings (Go's decoder refuses anything else with a 400). */
@@ -190,6 +255,7 @@ export class WidgetStore {
       const invalid = validateName(name);
       if (invalid) errors.push(invalidField('metadata.name', name, invalid));
     }
+    errors.push(...validateSpec(objectOr(body.spec) ?? {}));
     const nsInvalid = validateNamespace(namespace);
     if (nsInvalid) errors.push(invalidField('metadata.namespace', namespace, nsInvalid));
     if (labels.value) errors.push(...validateLabels(labels.value));

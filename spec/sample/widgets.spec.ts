@@ -841,14 +841,18 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(brackets.status, brackets.body.slice(0, 200)).to.equal(201);
     });
 
-    it('a patch type other than merge-patch → 415; a merge patch with __proto__ stays data', async () => {
-      const jsonPatch = await s.call({
+    it('strategic merge patch → 415 naming the accepted types (Go for custom resources); a merge patch with __proto__ stays data', async () => {
+      const strategic = await s.call({
         method: 'PATCH',
         path: `${shop}/secret`,
-        contentType: 'application/json-patch+json',
-        body: [{ op: 'add', path: '/spec/x', value: 1 }],
+        contentType: 'application/strategic-merge-patch+json',
+        body: { spec: { x: 1 } },
       });
-      expect(jsonPatch.status).to.equal(415);
+      expect(strategic.status).to.equal(415);
+      expect(strategic.json().message).to.equal(
+        'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+      );
+      expect(s.store.get('shop', 'secret')?.spec).to.not.have.property('x');
       const proto = await s.call({
         method: 'PATCH',
         path: `${shop}/secret?dryRun=All`,
