@@ -22,14 +22,8 @@ import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration } from '
 import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
 import { pingCheck, runHealthChecks, type HealthCheck } from './health.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
-import {
-  unknownFields,
-  WidgetStore,
-  type FieldError,
-  type StoreEvent,
-  type Widget,
-  type WriteResult,
-} from './widget-store.js';
+import { unknownFields } from './widget-fields.js';
+import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
 
 /** `fieldValidation` of Create/Update/PatchOptions. */
 type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
@@ -750,9 +744,13 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     ['/openapi/v2', json(openApiV2)],
     ['/openapi/v3', json(openApiV3Discovery)],
     [`/openapi/v3/apis/${sampleGroupVersion}`, json(openApiV3GroupVersion)],
+    // Discovery with and without the trailing slash, as Go's go-restful routes serve it (OpenAPI names `.../v1alpha1/`).
     ['/apis', json(apiGroupList)],
+    ['/apis/', json(apiGroupList)],
     [`/apis/${sampleGroup}`, json(() => apiGroup())],
+    [`/apis/${sampleGroup}/`, json(() => apiGroup())],
     [`/apis/${sampleGroupVersion}`, json(apiResourceList)],
+    [`/apis/${sampleGroupVersion}/`, json(apiResourceList)],
   ]);
 
   /**

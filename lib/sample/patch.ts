@@ -227,8 +227,12 @@ export function parseApplyConfiguration(text: string): PatchResult {
   try {
     parsed = parseYaml(text, { maxAliasCount: 100, uniqueKeys: true, schema: 'core', prettyErrors: false }) as Json;
   } catch (err) {
-    const message = err instanceof RangeError ? 'the document nests too deeply' : firstLine((err as Error).message);
-    return { ok: false, message: `error decoding YAML: ${message}` };
+    // The parser recurses per level: a document nested deep enough exhausts the stack (caught, never a crash).
+    const text = (err as Error).message ?? '';
+    if (err instanceof RangeError || text.includes('call stack')) {
+      return { ok: false, message: 'the request body nests too deeply' };
+    }
+    return { ok: false, message: `error decoding YAML: ${firstLine(text)}` };
   }
   if (!isObject(parsed))
     return { ok: false, message: 'error decoding YAML: the apply configuration must be an object' };
