@@ -18,7 +18,7 @@ import {
   sampleVersion,
 } from './discovery.js';
 import { openApiV2, openApiV3Discovery, openApiV3GroupVersion, widgetPatchTypes } from './openapi.js';
-import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration } from './patch.js';
+import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
 import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
 import { pingCheck, runHealthChecks, type HealthCheck } from './health.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
@@ -558,7 +558,9 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   /**
    * PATCH, in the formats Go accepts for a custom resource: JSON merge patch (what kubectl label/annotate/edit and
    * client-side apply send for this type, since its OpenAPI `consumes` has no strategic merge patch), JSON patch,
-   * and an apply configuration (server-side apply: creates the widget when it does not exist). Strategic merge patch
+   * and an apply configuration (server-side apply: creates the widget when it does not exist; a later apply by the
+   * same `fieldManager` removes the labels, annotations and spec fields it no longer applies, unless another writer
+   * changed them since. Simpler than Go: no managedFields and no conflicts between managers). Strategic merge patch
    * is refused with 415, as Go refuses it for custom resources. The patched object is then an update: validated
    * (422), with its `metadata.resourceVersion` as the precondition (409 when a patch sets a stale one).
    */
@@ -591,6 +593,8 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     }
     const current = store.get(info.namespace, info.name);
     let patched: unknown;
+    /** The apply configuration, recorded for the manager once the write succeeded. */
+    let applied: Record<string, unknown> | undefined;
     switch (raw.mediaType) {
       case 'application/merge-patch+json': {
         const patch = parseJsonText(ctx, raw.text, true);
@@ -639,10 +643,14 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
             { ...config, metadata: { ...meta, name: info.name } },
             { dryRun: options.dryRun },
           );
-          if (created.ok) return sendJson(ctx, 201, created.widget);
-          return writeFailed(ctx, created);
+          if (!created.ok) return writeFailed(ctx, created);
+          if (!options.dryRun) store.recordApplied(created.widget, manager, config);
+          return sendJson(ctx, 201, created.widget);
         }
-        patched = mergePatch(current, config);
+        // Fields this manager applied before and no longer applies are removed (when nobody changed them since).
+        const previous = store.lastApplied(current.metadata.uid, manager);
+        patched = mergePatch(previous ? removeUnapplied(current, previous, config) : current, config);
+        applied = config;
         break;
       }
     }
@@ -650,8 +658,9 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     if (!checkTypeMeta(ctx, patched, 'Widget')) return;
     if (!isApply && !checkUnknownFields(ctx, patched, options.validation)) return;
     const r = store.update(info.namespace, info.name, patched, { dryRun: options.dryRun });
-    if (r.ok) return sendJson(ctx, 200, r.widget);
-    writeFailed(ctx, r);
+    if (!r.ok) return writeFailed(ctx, r);
+    if (applied && !options.dryRun) store.recordApplied(r.widget, manager, applied);
+    sendJson(ctx, 200, r.widget);
   };
 
   /**

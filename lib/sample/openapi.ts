@@ -289,7 +289,8 @@ const fieldValidation: Param = {
 const force: Param = {
   name: 'force',
   type: 'boolean',
-  description: 'Accepted for apply patches; the sample tracks no field ownership, so there are no conflicts to force.',
+  description:
+    'Accepted for apply patches; the sample reports no conflicts between field managers, so there is nothing to force.',
 };
 const listParams: readonly Param[] = [
   {

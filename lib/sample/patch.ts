@@ -242,3 +242,45 @@ export function parseApplyConfiguration(text: string): PatchResult {
 function firstLine(s: string): string {
   return s.split('\n')[0]!.slice(0, 200);
 }
+
+/** The subtrees server-side apply may remove fields from: what a user owns, never identity or type fields. */
+const removableRoots: readonly (readonly string[])[] = [['metadata', 'labels'], ['metadata', 'annotations'], ['spec']];
+
+/** Paths of the leaves (scalars, arrays, empty objects) under `v`, each as its keys from `v`. */
+function leafPaths(v: unknown, prefix: readonly string[] = []): string[][] {
+  if (!isObject(v) || Object.keys(v).length === 0) return [[...prefix]];
+  return Object.entries(v).flatMap(([k, child]) => leafPaths(child, [...prefix, k]));
+}
+
+/**
+ * Server-side apply's removal, for one manager: a field `previous` applied that `next` no longer has is removed from
+ * `current`, if it still holds the value that was applied (a field changed since by another writer is theirs now,
+ * and stays). Only under labels, annotations and spec. Returns a copy; `current` is not changed.
+ */
+export function removeUnapplied(
+  current: unknown,
+  previous: Readonly<Record<string, unknown>>,
+  next: Readonly<Record<string, unknown>>,
+): unknown {
+  const out = cloneJson(current);
+  for (const root of removableRoots) {
+    const before = getAt(previous, root);
+    if (!before.found) continue;
+    const after = getAt(next, root);
+    for (const leaf of leafPaths(before.value)) {
+      const path = [...root, ...leaf];
+      if (after.found && getAt(after.value, leaf).found) continue;
+      const live = getAt(out, path);
+      if (!live.found || !deepEqual(live.value, getAt(previous, path).value)) continue;
+      removeAt(out, path);
+      // A parent object left empty goes too, when the configuration no longer has it (Go removes the whole field).
+      for (let i = path.length - 1; i > root.length; i--) {
+        const parent = path.slice(0, i);
+        const left = getAt(out, parent);
+        if (!isObject(left.value) || Object.keys(left.value).length > 0 || getAt(next, parent).found) break;
+        removeAt(out, parent);
+      }
+    }
+  }
+  return out;
+}

@@ -145,6 +145,8 @@ export class WidgetStore {
   readonly #items = new Map<string, Widget>();
   readonly #watchers = new Set<(e: StoreEvent) => void>();
   readonly #history: StoreEvent[] = [];
+  /** Per widget uid, per field manager: the last configuration it applied (server-side apply). */
+  readonly #applied = new Map<string, Map<string, Readonly<Record<string, unknown>>>>();
   #revision = 0;
   /** Events at or below this revision have left the history. */
   #compacted = 0;
@@ -328,11 +330,27 @@ export class WidgetStore {
     this.#watchers.clear();
   }
 
+  /** The configuration `manager` last applied to the widget with this uid (server-side apply), if any. */
+  lastApplied(uid: string, manager: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#applied.get(uid)?.get(manager);
+  }
+
+  /** Records what `manager` applied to `widget` (as stored); forgotten when the widget is deleted. */
+  recordApplied(widget: Widget, manager: string, config: Readonly<Record<string, unknown>>): void {
+    const { namespace, name, uid } = widget.metadata;
+    if (this.#items.get(`${namespace}/${name}`)?.metadata.uid !== uid) return;
+    let byManager = this.#applied.get(uid);
+    if (!byManager) this.#applied.set(uid, (byManager = new Map()));
+    byManager.set(manager, config);
+  }
+
   #commit(type: WatchEventType, widget: Widget): void {
     const key = `${widget.metadata.namespace}/${widget.metadata.name}`;
     this.#revision++;
-    if (type === 'DELETED') this.#items.delete(key);
-    else this.#items.set(key, widget);
+    if (type === 'DELETED') {
+      this.#items.delete(key);
+      this.#applied.delete(widget.metadata.uid);
+    } else this.#items.set(key, widget);
     const event: StoreEvent = { type, object: widget, revision: this.#revision };
     this.#history.push(event);
     if (this.#history.length > eventHistory) this.#compacted = this.#history.shift()!.revision;

@@ -407,7 +407,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     );
   });
 
-  it('kubectl apply --server-side creates and updates through an apply patch', async () => {
+  it('kubectl apply --server-side creates, updates, and removes a field it no longer applies', async () => {
     const first = await kubectl(admin, ['apply', '--server-side', '-f', '-'], paintedYaml('ssa', 'red', 1));
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout.trim()).to.equal(`${kind}/ssa serverside-applied`);
@@ -415,6 +415,20 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(second.code, second.stderr).to.equal(0);
     const got = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec.color}/{.spec.size}']);
     expect(got.stdout).to.equal('gold/2');
+    // A field the manager no longer applies is removed.
+    const third = await kubectl(
+      admin,
+      ['apply', '--server-side', '-f', '-'],
+      JSON.stringify({
+        apiVersion: `${group}/v1alpha1`,
+        kind: 'Widget',
+        metadata: { name: 'ssa', namespace: ns },
+        spec: { color: 'gold' },
+      }),
+    );
+    expect(third.code, third.stderr).to.equal(0);
+    const spec = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec}']);
+    expect(JSON.parse(spec.stdout)).to.deep.equal({ color: 'gold' });
   });
 
   it('kubectl delete -l deletes only the selected widgets', async () => {

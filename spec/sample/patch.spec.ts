@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration } from '../../lib/sample/patch.js';
+import {
+  applyJsonPatch,
+  dataDepth,
+  mergePatch,
+  parseApplyConfiguration,
+  removeUnapplied,
+} from '../../lib/sample/patch.js';
 
 // The patch formats on plain data: RFC 6902 and RFC 7386 examples, and hostile inputs. The same code runs behind
 // the real TLS stack in widgets.spec.ts ("update and patch, as kubectl sends them").
@@ -151,6 +157,35 @@ describe('sample patch formats', () => {
         }
       });
     }
+  });
+
+  describe('removeUnapplied (server-side apply removal for one manager)', () => {
+    const current = {
+      metadata: { name: 'w', uid: 'u', labels: { a: '1', b: '2' } },
+      spec: { color: 'red', size: 9, shape: { sides: 4, round: false }, tags: ['x'] },
+    };
+    const previous = {
+      metadata: { name: 'w', labels: { a: '1', b: '2' } },
+      spec: { color: 'red', size: 3, shape: { sides: 4, round: false }, tags: ['x'] },
+    };
+
+    it('removes fields no longer applied that still hold the applied value; keeps changed ones and identity', () => {
+      const next = { metadata: { name: 'w', labels: { a: '1' } }, spec: { shape: { sides: 4 } } };
+      expect(removeUnapplied(current, previous, next)).to.deep.equal({
+        metadata: { name: 'w', uid: 'u', labels: { a: '1' } },
+        spec: { size: 9, shape: { sides: 4 } },
+      });
+      expect(current.spec.color).to.equal('red');
+    });
+
+    it('never removes outside labels, annotations and spec (name, uid stay even if not applied)', () => {
+      const out = removeUnapplied(current, { metadata: { name: 'w', uid: 'u' } }, {}) as typeof current;
+      expect(out.metadata).to.deep.include({ name: 'w', uid: 'u' });
+    });
+
+    it('an unchanged configuration removes nothing', () => {
+      expect(removeUnapplied(current, previous, previous)).to.deep.equal(current);
+    });
   });
 
   it('dataDepth counts nesting without recursion', () => {

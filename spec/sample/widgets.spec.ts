@@ -1091,6 +1091,50 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(w.metadata.labels).to.deep.equal({ via: 'ssa' });
     });
 
+    it('server-side apply removes what the same manager no longer applies, unless someone changed it since', async () => {
+      const apply = (manager: string, body: string) =>
+        s.call({
+          method: 'PATCH',
+          path: `${paint}/pruned?fieldManager=${manager}`,
+          contentType: 'application/apply-patch+yaml',
+          body: `apiVersion: ${group}/v1alpha1\nkind: Widget\n${body}`,
+        });
+      const first = await apply(
+        'ci',
+        'metadata:\n  labels: {a: "1", b: "2"}\nspec: {color: red, size: 3, shape: {sides: 4}}\n',
+      );
+      expect(first.status, first.body).to.equal(201);
+      // Another writer changes size: it is theirs now.
+      const other = await s.call({
+        method: 'PATCH',
+        path: `${paint}/pruned`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { size: 9 } },
+      });
+      expect(other.status, other.body).to.equal(200);
+      // ci no longer applies label b, size or shape; another manager applies nothing about them.
+      const second = await apply('ci', 'metadata:\n  labels: {a: "1"}\nspec: {color: blue}\n');
+      expect(second.status, second.body).to.equal(200);
+      const w = s.store.get('paint', 'pruned')!;
+      expect(w.metadata.labels).to.deep.equal({ a: '1' });
+      expect(w.spec).to.deep.equal({ color: 'blue', size: 9 });
+      // A different manager that never applied color does not remove it.
+      const third = await apply('other', 'spec: {extra: true}\n');
+      expect(third.status, third.body).to.equal(200);
+      expect(s.store.get('paint', 'pruned')!.spec).to.deep.equal({ color: 'blue', size: 9, extra: true });
+      // A dry run records nothing: the next real apply still removes from what ci really applied.
+      const dry = await s.call({
+        method: 'PATCH',
+        path: `${paint}/pruned?fieldManager=ci&dryRun=All`,
+        contentType: 'application/apply-patch+yaml',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\nspec: {color: blue, note: x}\n`,
+      });
+      expect(dry.status, dry.body).to.equal(200);
+      const fourth = await apply('ci', 'spec: {}\n');
+      expect(fourth.status, fourth.body).to.equal(200);
+      expect(s.store.get('paint', 'pruned')!.spec).to.deep.equal({ size: 9, extra: true });
+    });
+
     const badApply: readonly { name: string; query: string; body: string; status: number; message: RegExp }[] = [
       {
         name: 'no fieldManager',
