@@ -337,6 +337,73 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(one.stdout).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE\napplied\s+blue\s+5\s+/);
   });
 
+  it('kubectl get -w (default output) prints the columns, then a row per change', async () => {
+    const watch = spawn(
+      kubectlBinary,
+      [
+        '--kubeconfig',
+        admin,
+        '--cache-dir',
+        cacheDir,
+        'get',
+        'widgets',
+        '-n',
+        ns,
+        '-w',
+        '--field-selector',
+        'metadata.name=applied',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let seen = '';
+    let err = '';
+    watch.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+    watch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => watch.once('exit', (code) => r(code)));
+    const rows = () => seen.split('\n').filter((l) => l.startsWith('applied '));
+    try {
+      await waitForOutput(
+        watch.stdout,
+        () => seen,
+        () => rows().length >= 1,
+      );
+      expect(seen.split('\n')[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
+      const painted = await kubectl(admin, [
+        'patch',
+        'widget',
+        'applied',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"spec":{"color":"violet"}}',
+      ]);
+      expect(painted.code, painted.stderr).to.equal(0);
+      await waitForOutput(
+        watch.stdout,
+        () => seen,
+        () => rows().length >= 2,
+      );
+      expect(watch.exitCode, err).to.equal(null);
+      expect(rows()[1]).to.match(/^applied\s+violet\s+5\s+\d+[smhdy]/);
+    } finally {
+      watch.kill('SIGTERM');
+      await exited;
+    }
+    // Back to what the next cases expect.
+    const back = await kubectl(admin, [
+      'patch',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"color":"blue"}}',
+    ]);
+    expect(back.code, back.stderr).to.equal(0);
+  });
+
   it('a stale resourceVersion is a conflict: kubectl replace answers 409 and the widget keeps its value', async () => {
     const rv = await kubectl(admin, [
       'get',
