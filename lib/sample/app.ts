@@ -12,17 +12,21 @@ import {
   apiGroup,
   apiGroupList,
   apiResourceList,
-  openApiV2,
-  openApiV3Discovery,
-  openApiV3GroupVersion,
   rootPaths,
   sampleGroup,
   sampleGroupVersion,
   sampleVersion,
 } from './discovery.js';
+import { openApiV2, openApiV3Discovery, openApiV3GroupVersion, widgetPatchTypes } from './openapi.js';
+import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
+import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
 import { pingCheck, runHealthChecks, type HealthCheck } from './health.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
+import { unknownFields } from './widget-fields.js';
 import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
+
+/** `fieldValidation` of Create/Update/PatchOptions. */
+type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
 export interface SampleAppOptions {
   /**
@@ -81,23 +85,26 @@ function nestingDepth(text: string): number {
   return max;
 }
 
-/** Reads the request body up to `limit` bytes; `undefined` means a response was already written. */
-async function readJson(
-  ctx: Context,
-  limit: number,
-  required: boolean,
-  mediaType: 'application/json' | 'application/merge-patch+json',
-): Promise<Record<string, unknown> | undefined> {
+/** A request body as received: its media type (Content-Type essence) and text. */
+interface RawBody {
+  readonly mediaType: string;
+  readonly text: string;
+}
+
+/**
+ * Reads the request body up to `limit` bytes if its Content-Type is one of `accepted` (a body without one counts as
+ * `application/json` when that is accepted, as Go's decoder does); `undefined` means a response was already written.
+ */
+async function readBody(ctx: Context, limit: number, accepted: readonly string[]): Promise<RawBody | undefined> {
   const type = ctx.get('content-type');
-  const essence = type.split(';')[0]!.trim().toLowerCase();
-  // A patch must say which patch it is (Go: 415 otherwise); a plain body may omit Content-Type.
-  if ((type || mediaType !== 'application/json') && essence !== mediaType) {
+  const essence = type ? type.split(';')[0]!.trim().toLowerCase() : 'application/json';
+  if (!accepted.includes(essence)) {
     send(
       ctx,
       statusFailure(
         415,
         'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: ${mediaType}`,
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
       ),
     );
     return undefined;
@@ -122,7 +129,11 @@ async function readJson(
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return { mediaType: essence, text: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** Parses JSON text (an object, or an array when `array`); `undefined` means the 400 was written. */
+function parseJsonText(ctx: Context, text: string, required: boolean, array = false): unknown {
   if (text.trim() === '') {
     if (!required) return {};
     send(ctx, statusFailure(400, 'BadRequest', 'the request body is empty'));
@@ -139,11 +150,19 @@ async function readJson(
     send(ctx, statusFailure(400, 'BadRequest', `the request body is not valid JSON: ${(err as Error).message}`));
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    send(ctx, statusFailure(400, 'BadRequest', 'the request body must be a JSON object'));
+  const isArray = Array.isArray(parsed);
+  if (typeof parsed !== 'object' || parsed === null || isArray !== array) {
+    send(ctx, statusFailure(400, 'BadRequest', `the request body must be a JSON ${array ? 'array' : 'object'}`));
     return undefined;
   }
-  return parsed as Record<string, unknown>;
+  return parsed;
+}
+
+/** Reads a JSON object body (`application/json`); `undefined` means a response was already written. */
+async function readJson(ctx: Context, limit: number, required: boolean): Promise<Record<string, unknown> | undefined> {
+  const raw = await readBody(ctx, limit, ['application/json']);
+  if (!raw) return undefined;
+  return parseJsonText(ctx, raw.text, required) as Record<string, unknown> | undefined;
 }
 
 /** Checks apiVersion/kind of a submitted object the way the apiserver's decoder does. */
@@ -354,16 +373,41 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     (info.name === '' || w.metadata.name === info.name) &&
     matchesSelectors(w, options);
 
+  /**
+   * How a read answers (JSON or a meta.k8s.io Table, from Accept and `includeObject`); undefined means the 406 or
+   * 422 was written.
+   */
+  const readFormatOf = (ctx: Context): { table?: { apiVersion: string; includeObject: IncludeObject } } | undefined => {
+    const format = negotiateRead(ctx.get('accept') || undefined);
+    if (format.kind === 'none') {
+      send(
+        ctx,
+        statusFailure(
+          406,
+          'NotAcceptable',
+          'only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io',
+        ),
+      );
+      return undefined;
+    }
+    if (format.kind === 'json') return {};
+    const includeObject = parseIncludeObject(goParseQuery(rawQueryOf(ctx)).get('includeObject'));
+    if (typeof includeObject !== 'string') {
+      send(ctx, invalidStatus('meta.k8s.io', 'TableOptions', '', [includeObject]));
+      return undefined;
+    }
+    return { table: { apiVersion: format.apiVersion, includeObject } };
+  };
+
   const listWidgets = (ctx: Context, info: RequestInfo) => {
     const options = listOptionsOf(ctx);
     if (!options) return;
+    const format = readFormatOf(ctx);
+    if (!format) return;
     const resourceVersion = store.resourceVersion;
-    sendJson(ctx, 200, {
-      kind: 'WidgetList',
-      apiVersion: sampleGroupVersion,
-      metadata: { resourceVersion },
-      items: store.list(info.namespace).filter(visible(info, options)),
-    });
+    const items = store.list(info.namespace).filter(visible(info, options));
+    if (format.table) return sendJson(ctx, 200, widgetTable(items, { ...format.table, resourceVersion }));
+    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata: { resourceVersion }, items });
   };
 
   /**
@@ -374,6 +418,9 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   const watchWidgets = (ctx: Context, info: RequestInfo) => {
     const options = listOptionsOf(ctx);
     if (!options) return;
+    const format = readFormatOf(ctx);
+    if (!format) return;
+    const table = format.table;
     const matches = visible(info, options);
     const res = ctx.res;
     let ended = false;
@@ -392,7 +439,8 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
       }
     };
     const listener = (e: StoreEvent) => {
-      if (matches(e.object)) writeEvent(e.type, e.object);
+      // With a Table, each event carries a one-row Table of the object, as Go's watch does for `as=Table`.
+      if (matches(e.object)) writeEvent(e.type, table ? widgetTable([e.object], table) : e.object);
     };
     const start = store.watch(options.resourceVersion, listener);
     let removeCloseHook = () => {};
@@ -429,45 +477,190 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     for (const e of start.initial) listener(e);
   };
 
+  /**
+   * `fieldValidation` of Create/Update/PatchOptions; undefined means the 422 was written. Go's default is Warn.
+   */
+  const fieldValidationOf = (ctx: Context, optionsKind: string): FieldValidation | undefined => {
+    const values = goParseQuery(rawQueryOf(ctx)).get('fieldValidation') ?? [];
+    const v = values[0] ?? '';
+    if (v === '') return 'Warn';
+    if (v === 'Ignore' || v === 'Warn' || v === 'Strict') return v;
+    send(
+      ctx,
+      invalidStatus('meta.k8s.io', optionsKind, '', [
+        {
+          type: 'FieldValueNotSupported',
+          field: 'fieldValidation',
+          message: `Unsupported value: ${goQuote(v)}: supported values: "Ignore", "Strict", "Warn"`,
+        },
+      ]),
+    );
+    return undefined;
+  };
+
+  /**
+   * Fields the Widget schema does not declare are dropped by the store; Go says so per `fieldValidation`: a
+   * `Warning: 299` header each (Warn), nothing (Ignore), or 400 before anything is written (Strict). False means the
+   * 400 was written.
+   */
+  const checkUnknownFields = (ctx: Context, body: Record<string, unknown>, mode: FieldValidation): boolean => {
+    const unknown = unknownFields(body);
+    if (unknown.length === 0 || mode === 'Ignore') return true;
+    if (mode === 'Strict') {
+      badRequest(
+        ctx,
+        `Widget in version "${sampleVersion}" cannot be handled as a Widget: strict decoding error: ${unknown.map((f) => `unknown field ${goQuote(f)}`).join(', ')}`,
+      );
+      return false;
+    }
+    for (const f of unknown) ctx.append('warning', `299 - ${goQuote(`unknown field ${goQuote(f)}`)}`);
+    return true;
+  };
+
+  /** The write options every create/update/patch reads first; undefined means the 422 was written. */
+  const writeOptionsOf = (ctx: Context, optionsKind: string) => {
+    const dryRun = dryRunOf(ctx, optionsKind);
+    if (dryRun === undefined) return undefined;
+    const validation = fieldValidationOf(ctx, optionsKind);
+    if (validation === undefined) return undefined;
+    return { dryRun, validation };
+  };
+
   const createWidget = async (ctx: Context, info: RequestInfo) => {
-    const dryRun = dryRunOf(ctx, 'CreateOptions');
-    if (dryRun === undefined) return;
-    const body = await readJson(ctx, maxBody, true, 'application/json');
-    if (!body || !checkTypeMeta(ctx, body, 'Widget')) return;
-    const r = store.create(info.namespace, body, { dryRun });
+    const options = writeOptionsOf(ctx, 'CreateOptions');
+    if (!options) return;
+    const body = await readJson(ctx, maxBody, true);
+    if (!body || !checkTypeMeta(ctx, body, 'Widget') || !checkUnknownFields(ctx, body, options.validation)) return;
+    const r = store.create(info.namespace, body, { dryRun: options.dryRun });
     if (r.ok) return sendJson(ctx, 201, r.widget);
     writeFailed(ctx, r);
   };
 
   const getWidget = (ctx: Context, info: RequestInfo) => {
+    const format = readFormatOf(ctx);
+    if (!format) return;
     const w = store.get(info.namespace, info.name);
     if (!w) return widgetNotFound(ctx, info.name);
-    sendJson(ctx, 200, w);
+    sendJson(ctx, 200, format.table ? widgetTable([w], format.table) : w);
   };
 
+  /** PUT: the whole object; `metadata.resourceVersion` in it is a precondition (409 Conflict when stale). */
   const updateWidget = async (ctx: Context, info: RequestInfo) => {
-    const dryRun = dryRunOf(ctx, 'UpdateOptions');
-    if (dryRun === undefined) return;
-    const body = await readJson(ctx, maxBody, true, 'application/json');
-    if (!body || !checkTypeMeta(ctx, body, 'Widget')) return;
-    const r = store.update(info.namespace, info.name, body, { dryRun });
+    const options = writeOptionsOf(ctx, 'UpdateOptions');
+    if (!options) return;
+    const body = await readJson(ctx, maxBody, true);
+    if (!body || !checkTypeMeta(ctx, body, 'Widget') || !checkUnknownFields(ctx, body, options.validation)) return;
+    const r = store.update(info.namespace, info.name, body, { dryRun: options.dryRun });
     if (r.ok) return sendJson(ctx, 200, r.widget);
     writeFailed(ctx, r);
   };
 
-  /** JSON merge patch (RFC 7386), what kubectl label/annotate/edit/apply send for a type it has no schema for. */
+  /**
+   * PATCH, in the formats Go accepts for a custom resource: JSON merge patch (what kubectl label/annotate/edit and
+   * client-side apply send for this type, since its OpenAPI `consumes` has no strategic merge patch), JSON patch,
+   * and an apply configuration (server-side apply: creates the widget when it does not exist; a later apply by the
+   * same `fieldManager` removes the labels, annotations and spec fields it no longer applies, unless another writer
+   * changed them since. Simpler than Go: no managedFields and no conflicts between managers). Strategic merge patch
+   * is refused with 415, as Go refuses it for custom resources. The patched object is then an update: validated
+   * (422), with its `metadata.resourceVersion` as the precondition (409 when a patch sets a stale one).
+   */
   const patchWidget = async (ctx: Context, info: RequestInfo) => {
-    const dryRun = dryRunOf(ctx, 'PatchOptions');
-    if (dryRun === undefined) return;
-    const patch = await readJson(ctx, maxBody, true, 'application/merge-patch+json');
-    if (!patch) return;
+    const options = writeOptionsOf(ctx, 'PatchOptions');
+    if (!options) return;
+    const query = goParseQuery(rawQueryOf(ctx));
+    const manager = query.get('fieldManager')?.[0] ?? '';
+    const force = query.get('force')?.[0];
+    const raw = await readBody(ctx, maxBody, widgetPatchTypes);
+    if (!raw) return;
+    const isApply = raw.mediaType === 'application/apply-patch+yaml';
+    const patchOptionErrors: FieldError[] = [];
+    if (isApply && manager === '') {
+      patchOptionErrors.push({
+        type: 'FieldValueRequired',
+        field: 'fieldManager',
+        message: 'Required value: is required for apply patch',
+      });
+    }
+    if (!isApply && force !== undefined) {
+      patchOptionErrors.push({
+        type: 'FieldValueForbidden',
+        field: 'force',
+        message: 'Forbidden: may not be specified for non-apply patch',
+      });
+    }
+    if (patchOptionErrors.length > 0) {
+      return send(ctx, invalidStatus('meta.k8s.io', 'PatchOptions', '', patchOptionErrors));
+    }
     const current = store.get(info.namespace, info.name);
-    if (!current) return widgetNotFound(ctx, info.name);
-    const merged = mergePatch(JSON.parse(JSON.stringify(current)), patch) as Record<string, unknown>;
-    if (!checkTypeMeta(ctx, merged, 'Widget')) return;
-    const r = store.update(info.namespace, info.name, merged, { dryRun });
-    if (r.ok) return sendJson(ctx, 200, r.widget);
-    writeFailed(ctx, r);
+    let patched: unknown;
+    /** The apply configuration, recorded for the manager once the write succeeded. */
+    let applied: Record<string, unknown> | undefined;
+    switch (raw.mediaType) {
+      case 'application/merge-patch+json': {
+        const patch = parseJsonText(ctx, raw.text, true);
+        if (!patch) return;
+        if (!current) return widgetNotFound(ctx, info.name);
+        patched = mergePatch(current, patch);
+        break;
+      }
+      case 'application/json-patch+json': {
+        const ops = parseJsonText(ctx, raw.text, true, true);
+        if (!ops) return;
+        if (!current) return widgetNotFound(ctx, info.name);
+        const r = applyJsonPatch(current, ops);
+        if (!r.ok) {
+          // Go: a patch that cannot be decoded is a 400; one that does not apply to the object a 422.
+          return send(
+            ctx,
+            r.malformed ? statusFailure(400, 'BadRequest', r.message) : statusFailure(422, 'Invalid', r.message),
+          );
+        }
+        patched = r.value;
+        break;
+      }
+      default: {
+        const r = parseApplyConfiguration(raw.text);
+        if (!r.ok) return badRequest(ctx, r.message);
+        if (dataDepth(r.value) > maxJsonDepth) {
+          return badRequest(ctx, `the request body nests deeper than ${maxJsonDepth} levels`);
+        }
+        const config = r.value as Record<string, unknown>;
+        if (config.apiVersion === undefined || config.kind === undefined) {
+          return badRequest(ctx, 'an apply configuration must set apiVersion and kind');
+        }
+        if (!checkTypeMeta(ctx, config, 'Widget') || !checkUnknownFields(ctx, config, options.validation)) return;
+        const meta = (config.metadata ?? {}) as Record<string, unknown>;
+        if (typeof meta.name === 'string' && meta.name !== '' && meta.name !== info.name) {
+          return badRequest(
+            ctx,
+            `the name of the object (${meta.name}) does not match the name on the URL (${info.name})`,
+          );
+        }
+        if (!current) {
+          // Server-side apply creates what does not exist (authorized as patch, as in Go).
+          const created = store.create(
+            info.namespace,
+            { ...config, metadata: { ...meta, name: info.name } },
+            { dryRun: options.dryRun },
+          );
+          if (!created.ok) return writeFailed(ctx, created);
+          if (!options.dryRun) store.recordApplied(created.widget, manager, config);
+          return sendJson(ctx, 201, created.widget);
+        }
+        // Fields this manager applied before and no longer applies are removed (when nobody changed them since).
+        const previous = store.lastApplied(current.metadata.uid, manager);
+        patched = mergePatch(previous ? removeUnapplied(current, previous, config) : current, config);
+        applied = config;
+        break;
+      }
+    }
+    if (!isPlainObject(patched)) return badRequest(ctx, 'the patched object must be a JSON object');
+    if (!checkTypeMeta(ctx, patched, 'Widget')) return;
+    if (!isApply && !checkUnknownFields(ctx, patched, options.validation)) return;
+    const r = store.update(info.namespace, info.name, patched, { dryRun: options.dryRun });
+    if (!r.ok) return writeFailed(ctx, r);
+    if (applied && !options.dryRun) store.recordApplied(r.widget, manager, applied);
+    sendJson(ctx, 200, r.widget);
   };
 
   /**
@@ -479,7 +672,7 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   const deleteWidget = async (ctx: Context, info: RequestInfo) => {
     const queryDryRun = dryRunOf(ctx, 'DeleteOptions');
     if (queryDryRun === undefined) return;
-    const options = await readJson(ctx, maxBody, false, 'application/json');
+    const options = await readJson(ctx, maxBody, false);
     if (!options) return;
     const { kind, apiVersion, dryRun: bodyDryRun, preconditions } = options;
     if (
@@ -536,7 +729,7 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   };
 
   const createSelfSubjectReview = async (ctx: Context) => {
-    const body = await readJson(ctx, maxBody, false, 'application/json');
+    const body = await readJson(ctx, maxBody, false);
     if (!body || !checkTypeMeta(ctx, body, 'SelfSubjectReview')) return;
     const user = userOf(ctx);
     if (!user) {
@@ -560,9 +753,13 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     ['/openapi/v2', json(openApiV2)],
     ['/openapi/v3', json(openApiV3Discovery)],
     [`/openapi/v3/apis/${sampleGroupVersion}`, json(openApiV3GroupVersion)],
+    // Discovery with and without the trailing slash, as Go's go-restful routes serve it (OpenAPI names `.../v1alpha1/`).
     ['/apis', json(apiGroupList)],
+    ['/apis/', json(apiGroupList)],
     [`/apis/${sampleGroup}`, json(() => apiGroup())],
+    [`/apis/${sampleGroup}/`, json(() => apiGroup())],
     [`/apis/${sampleGroupVersion}`, json(apiResourceList)],
+    [`/apis/${sampleGroupVersion}/`, json(apiResourceList)],
   ]);
 
   /**
@@ -581,16 +778,19 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
       case 'watch':
         // `/watch/...` paths resolve to watch whatever the method; Go registers them for GET only.
         return ctx.method === 'GET' ? watchWidgets(ctx, info) : methodNotAllowed(ctx);
+      // Each write is served only for the method its verb comes from, so the handler run is the verb authorized.
       case 'create':
-        return !item && info.namespace !== '' ? createWidget(ctx, info) : methodNotAllowed(ctx);
+        return !item && info.namespace !== '' && ctx.method === 'POST'
+          ? createWidget(ctx, info)
+          : methodNotAllowed(ctx);
       case 'get':
         return item && read ? getWidget(ctx, info) : methodNotAllowed(ctx);
       case 'update':
-        return item ? updateWidget(ctx, info) : methodNotAllowed(ctx);
+        return item && ctx.method === 'PUT' ? updateWidget(ctx, info) : methodNotAllowed(ctx);
       case 'patch':
-        return item ? patchWidget(ctx, info) : methodNotAllowed(ctx);
+        return item && ctx.method === 'PATCH' ? patchWidget(ctx, info) : methodNotAllowed(ctx);
       case 'delete':
-        return item ? deleteWidget(ctx, info) : methodNotAllowed(ctx);
+        return item && ctx.method === 'DELETE' ? deleteWidget(ctx, info) : methodNotAllowed(ctx);
       default:
         // deletecollection and anything else: not served, and not advertised in discovery.
         return methodNotAllowed(ctx);
@@ -650,15 +850,6 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   return app;
 }
 
-/** RFC 7386 JSON merge patch; `__proto__` and friends stay plain own properties. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out = new Map<string, unknown>(
-    target !== null && typeof target === 'object' && !Array.isArray(target) ? Object.entries(target) : [],
-  );
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) out.delete(k);
-    else out.set(k, mergePatch(out.get(k), v));
-  }
-  return Object.fromEntries(out);
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -48,69 +48,7 @@ export function apiResourceList(): object {
   };
 }
 
-const info = { title: 'kube-delegated-auth sample apiserver', version: sampleVersion };
 const gvPath = `/apis/${sampleGroupVersion}`;
-
-/**
- * GET /openapi/v2: a minimal but valid Swagger 2.0 document. The aggregator downloads it as `system:aggregator`
- * and merges it into the cluster's spec; an invalid document only logs errors there, so keep it well-formed.
- */
-export function openApiV2(): object {
-  const widget = { $ref: '#/definitions/io.kube-delegated-auth.sample.v1alpha1.Widget' };
-  return {
-    swagger: '2.0',
-    info,
-    paths: {
-      [`${gvPath}/namespaces/{namespace}/widgets`]: {
-        get: { operationId: 'listSampleV1alpha1NamespacedWidget', responses: { '200': { description: 'OK' } } },
-        post: {
-          operationId: 'createSampleV1alpha1NamespacedWidget',
-          responses: { '201': { description: 'Created', schema: widget } },
-        },
-      },
-    },
-    definitions: {
-      'io.kube-delegated-auth.sample.v1alpha1.Widget': {
-        type: 'object',
-        properties: {
-          apiVersion: { type: 'string' },
-          kind: { type: 'string' },
-          metadata: { type: 'object' },
-          spec: { type: 'object', additionalProperties: true },
-        },
-        'x-kubernetes-group-version-kind': [{ group: sampleGroup, kind: 'Widget', version: sampleVersion }],
-      },
-    },
-  };
-}
-
-/** GET /openapi/v3: the discovery document pointing at the per-group-version documents. */
-export function openApiV3Discovery(): object {
-  return { paths: { [gvPath.slice(1)]: { serverRelativeURL: `/openapi/v3${gvPath}` } } };
-}
-
-/** GET /openapi/v3/apis/<group>/<version>: a minimal valid OpenAPI 3.0 document. */
-export function openApiV3GroupVersion(): object {
-  return {
-    openapi: '3.0.0',
-    info,
-    paths: {},
-    components: {
-      schemas: {
-        'io.kube-delegated-auth.sample.v1alpha1.Widget': {
-          type: 'object',
-          properties: {
-            apiVersion: { type: 'string' },
-            kind: { type: 'string' },
-            metadata: { type: 'object' },
-            spec: { type: 'object', additionalProperties: true },
-          },
-          'x-kubernetes-group-version-kind': [{ group: sampleGroup, kind: 'Widget', version: sampleVersion }],
-        },
-      },
-    },
-  };
-}
 
 /** GET /: the non-resource paths this server answers, as Go's index handler lists them. */
 export function rootPaths(): object {

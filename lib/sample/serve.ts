@@ -17,7 +17,7 @@ import { createSecureServer, type SecureServer } from '../server/secure-server.j
 import type { CABundleProvider, TrustSource } from '../trust/interfaces.js';
 import { fileCABundle, staticRequestHeaderConfig, type FileCABundleProvider } from '../trust/static.js';
 import { createSampleApp } from './app.js';
-import { WidgetStore } from './widget-store.js';
+import { storageNotice, WidgetStore } from './widget-store.js';
 import { sampleGroupVersion } from './discovery.js';
 import type { HealthCheck } from './health.js';
 
@@ -192,6 +192,7 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
 
   // Owned here so shutdown can end open watch streams instead of waiting out shutdownTimeout for them.
   const store = new WidgetStore();
+  logger.info({ storage: 'memory' }, storageNotice);
   const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger, store });
   const server = createSecureServer({
     handler: app.callback(),
@@ -335,6 +336,7 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
   const { trust } = auth;
   let server: SecureServer | undefined;
   const store = new WidgetStore();
+  logger.info({ storage: 'memory' }, storageNotice);
   const closeAll = async () => {
     store.closeWatches();
     await server?.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sampleGroupVersion } from './discovery.js';
+import { validateSpec, type FieldError } from './widget-fields.js';
 
 export interface Widget {
   readonly apiVersion: string;
@@ -17,14 +18,7 @@ export interface Widget {
   readonly spec: Readonly<Record<string, unknown>>;
 }
 
-/** One entry of Go's `field.ErrorList`: `type` is the StatusCause reason (`FieldValueInvalid`, ...). */
-export interface FieldError {
-  readonly type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueForbidden';
-  /** The JSON path, e.g. `metadata.name`. */
-  readonly field: string;
-  /** Go's `Error.ErrorBody()`: `Invalid value: "x": detail`. */
-  readonly message: string;
-}
+export type { FieldError } from './widget-fields.js';
 
 /** `field.Invalid(path, value, detail)` for a string value. */
 export function invalidField(field: string, value: string, detail: string): FieldError {
@@ -111,6 +105,10 @@ function validateLabels(labels: Readonly<Record<string, string>>): FieldError[] 
   return errs;
 }
 
+/** What the sample says at startup and in its OpenAPI: where widgets live, and that a restart loses them. */
+export const storageNotice =
+  'widgets are kept in memory: they are lost when this process stops, and every replica has its own';
+
 type StringMapResult = { ok: true; value?: Record<string, string> } | { ok: false; message: string };
 
 /** Labels and annotations: a JSON object of strings (Go's decoder refuses anything else with a 400). */
@@ -147,6 +145,8 @@ export class WidgetStore {
   readonly #items = new Map<string, Widget>();
   readonly #watchers = new Set<(e: StoreEvent) => void>();
   readonly #history: StoreEvent[] = [];
+  /** Per widget uid, per field manager: the last configuration it applied (server-side apply). */
+  readonly #applied = new Map<string, Map<string, Readonly<Record<string, unknown>>>>();
   #revision = 0;
   /** Events at or below this revision have left the history. */
   #compacted = 0;
@@ -190,6 +190,7 @@ export class WidgetStore {
       const invalid = validateName(name);
       if (invalid) errors.push(invalidField('metadata.name', name, invalid));
     }
+    errors.push(...validateSpec(objectOr(body.spec) ?? {}));
     const nsInvalid = validateNamespace(namespace);
     if (nsInvalid) errors.push(invalidField('metadata.namespace', namespace, nsInvalid));
     if (labels.value) errors.push(...validateLabels(labels.value));
@@ -329,11 +330,27 @@ export class WidgetStore {
     this.#watchers.clear();
   }
 
+  /** The configuration `manager` last applied to the widget with this uid (server-side apply), if any. */
+  lastApplied(uid: string, manager: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#applied.get(uid)?.get(manager);
+  }
+
+  /** Records what `manager` applied to `widget` (as stored); forgotten when the widget is deleted. */
+  recordApplied(widget: Widget, manager: string, config: Readonly<Record<string, unknown>>): void {
+    const { namespace, name, uid } = widget.metadata;
+    if (this.#items.get(`${namespace}/${name}`)?.metadata.uid !== uid) return;
+    let byManager = this.#applied.get(uid);
+    if (!byManager) this.#applied.set(uid, (byManager = new Map()));
+    byManager.set(manager, config);
+  }
+
   #commit(type: WatchEventType, widget: Widget): void {
     const key = `${widget.metadata.namespace}/${widget.metadata.name}`;
     this.#revision++;
-    if (type === 'DELETED') this.#items.delete(key);
-    else this.#items.set(key, widget);
+    if (type === 'DELETED') {
+      this.#items.delete(key);
+      this.#applied.delete(widget.metadata.uid);
+    } else this.#items.set(key, widget);
     const event: StoreEvent = { type, object: widget, revision: this.#revision };
     this.#history.push(event);
     if (this.#history.length > eventHistory) this.#compacted = this.#history.shift()!.revision;

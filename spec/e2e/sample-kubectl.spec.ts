@@ -2,12 +2,16 @@
 // the real kube-apiserver aggregator, driven with `kubectl` as a user would drive it: selectors, server-side dry
 // runs, `get -w`, validation errors, and a user whose RBAC allows only one widget name.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   createIdentityKubeconfig,
   prepareExtensionServer,
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
+import { kubectlPath } from '../../harness/kubernetes-version.js';
 import { getCluster } from './support/cluster.js';
 import { servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
@@ -23,10 +27,16 @@ interface Run {
   stderr: string;
 }
 
+/** The harness's kubectl (v1.37, against every release), with a cache of this run only (no stale OpenAPI). */
+const kubectlBinary = kubectlPath();
+const cacheDir = mkdtempSync(join(tmpdir(), 'kda-kubectl-cache-'));
+
 /** Runs kubectl to completion; never throws on a non-zero exit (the specs assert the code). */
 function kubectl(kubeconfig: string, args: readonly string[], stdin?: string): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -105,6 +115,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     this.timeout(60_000);
     await registered?.unregister().catch(() => undefined);
     await server?.stop();
+    rmSync(cacheDir, { recursive: true, force: true });
   });
 
   const names = (r: Run) => r.stdout.split('\n').filter((l) => l !== '');
@@ -198,7 +209,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   });
 
   it('kubectl get -w receives the widget created meanwhile, then is ended', async () => {
-    const watch = spawn('kubectl', ['--kubeconfig', admin, 'get', 'widgets', '-n', ns, '-w', '-o', 'name'], {
+    const watch = spawn(kubectlBinary, ['--kubeconfig', admin, 'get', 'widgets', '-n', ns, '-w', '-o', 'name'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let seen = '';
@@ -233,6 +244,260 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     }
   });
 
+  /** A widget manifest with a spec, as a user writes it for `kubectl apply -f`. */
+  const paintedYaml = (name: string, color: string, size: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      apiVersion: `${group}/v1alpha1`,
+      kind: 'Widget',
+      metadata: { name, namespace: ns, ...extra },
+      spec: { color, size },
+    });
+
+  /**
+   * `kubectl explain` reads the OpenAPI the kube-apiserver aggregated from the sample; the aggregator downloads it
+   * some time after the APIService became available, so this asks again (no sleep: each kubectl run takes its time)
+   * until the fields appear or the attempts run out.
+   */
+  async function explain(path: string, expected: RegExp): Promise<Run> {
+    let r: Run = { code: null, stdout: '', stderr: '' };
+    for (let attempt = 0; attempt < 120 && !(r.code === 0 && expected.test(r.stdout)); attempt++) {
+      r = await kubectl(admin, ['explain', path]);
+    }
+    return r;
+  }
+
+  it('kubectl explain widgets.spec shows the typed fields and their descriptions (OpenAPI through the aggregator)', async () => {
+    const spec = await explain('widgets.spec', /color\s+<string>/);
+    expect(spec.code, spec.stderr).to.equal(0);
+    expect(spec.stdout).to.match(/color\s+<string>/);
+    expect(spec.stdout).to.match(/size\s+<integer>/);
+    expect(spec.stdout).to.include('Color of the widget');
+    const top = await kubectl(admin, ['explain', 'widgets']);
+    expect(top.code, top.stderr).to.equal(0);
+    // kubectl names the type from OpenAPI v3 (`<ObjectMeta>`); from v2 (a 1.20 kube-apiserver serves no v3) `<Object>`.
+    expect(top.stdout).to.match(/metadata\s+<(ObjectMeta|Object)>/);
+    expect(top.stdout).to.match(/spec\s+<WidgetSpec>|spec\s+<Object>/);
+    const meta = await kubectl(admin, ['explain', 'widgets.metadata.labels']);
+    expect(meta.code, meta.stderr).to.equal(0);
+    expect(meta.stdout).to.match(/labels\s+<map\[string\]string>/);
+  });
+
+  it('kubectl apply -f creates, then updates (configured), then leaves unchanged', async () => {
+    const first = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'red', 3));
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout.trim()).to.equal(`${kind}/applied created`);
+    const second = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout.trim()).to.equal(`${kind}/applied configured`);
+    const got = await kubectl(admin, [
+      'get',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.spec.color}/{.spec.size}',
+    ]);
+    expect(got.stdout).to.equal('blue/5');
+    const third = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
+    expect(third.code, third.stderr).to.equal(0);
+    expect(third.stdout.trim()).to.equal(`${kind}/applied unchanged`);
+  });
+
+  it('kubectl label adds a label, and --overwrite is needed to change it', async () => {
+    const r = await kubectl(admin, ['label', 'widget', 'applied', '-n', ns, 'finish=matte']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.equal(`${kind}/applied labeled`);
+    const again = await kubectl(admin, ['label', 'widget', 'applied', '-n', ns, 'finish=gloss']);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include("'finish' already has a value (matte)");
+    const got = await kubectl(admin, [
+      'get',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.metadata.labels.finish}',
+    ]);
+    expect(got.stdout).to.equal('matte');
+  });
+
+  it('kubectl get widgets shows the server-side columns NAME COLOR SIZE AGE (list and single object)', async () => {
+    const list = await kubectl(admin, ['get', 'widgets', '-n', ns]);
+    expect(list.code, list.stderr).to.equal(0);
+    const lines = list.stdout.split('\n').filter((l) => l !== '');
+    expect(lines[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
+    expect(lines.find((l) => l.startsWith('applied '))).to.match(/^applied\s+blue\s+5\s+\d+[smhdy]/);
+    // A widget without a color or size has null cells, which kubectl prints blank (as for a CRD's missing column).
+    expect(lines.find((l) => l.startsWith('public '))).to.match(/^public\s+\d+[smhdy]/);
+    const one = await kubectl(admin, ['get', 'widget', 'applied', '-n', ns]);
+    expect(one.code, one.stderr).to.equal(0);
+    expect(one.stdout.split('\n').filter((l) => l !== '')).to.have.length(2);
+    expect(one.stdout).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE\napplied\s+blue\s+5\s+/);
+  });
+
+  it('kubectl get -w (default output) prints the columns, then a row per change', async () => {
+    const watch = spawn(
+      kubectlBinary,
+      [
+        '--kubeconfig',
+        admin,
+        '--cache-dir',
+        cacheDir,
+        'get',
+        'widgets',
+        '-n',
+        ns,
+        '-w',
+        '--field-selector',
+        'metadata.name=applied',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let seen = '';
+    let err = '';
+    watch.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+    watch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => watch.once('exit', (code) => r(code)));
+    const rows = () => seen.split('\n').filter((l) => l.startsWith('applied '));
+    try {
+      await waitForOutput(
+        watch.stdout,
+        () => seen,
+        () => rows().length >= 1,
+      );
+      expect(seen.split('\n')[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
+      const painted = await kubectl(admin, [
+        'patch',
+        'widget',
+        'applied',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"spec":{"color":"violet"}}',
+      ]);
+      expect(painted.code, painted.stderr).to.equal(0);
+      await waitForOutput(
+        watch.stdout,
+        () => seen,
+        () => rows().length >= 2,
+      );
+      expect(watch.exitCode, err).to.equal(null);
+      expect(rows()[1]).to.match(/^applied\s+violet\s+5\s+\d+[smhdy]/);
+    } finally {
+      watch.kill('SIGTERM');
+      await exited;
+    }
+    // Back to what the next cases expect.
+    const back = await kubectl(admin, [
+      'patch',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"color":"blue"}}',
+    ]);
+    expect(back.code, back.stderr).to.equal(0);
+  });
+
+  it('a stale resourceVersion is a conflict: kubectl replace answers 409 and the widget keeps its value', async () => {
+    const rv = await kubectl(admin, [
+      'get',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.metadata.resourceVersion}',
+    ]);
+    expect(rv.code, rv.stderr).to.equal(0);
+    const fresh = await kubectl(admin, [
+      'patch',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"size":6}}',
+    ]);
+    expect(fresh.code, fresh.stderr).to.equal(0);
+    const stale = await kubectl(
+      admin,
+      ['replace', '-f', '-'],
+      paintedYaml('applied', 'green', 1, { resourceVersion: rv.stdout }),
+    );
+    expect(stale.code).to.equal(1);
+    expect(stale.stderr).to.include('the object has been modified; please apply your changes to the latest version');
+    const got = await kubectl(admin, [
+      'get',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.spec.color}/{.spec.size}',
+    ]);
+    expect(got.stdout).to.equal('blue/6');
+  });
+
+  it('kubectl patch --type=json applies a JSON patch; an invalid result is a 422 naming the field', async () => {
+    const ok = await kubectl(admin, [
+      'patch',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/color","value":"teal"}]',
+    ]);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout.trim()).to.equal(`${kind}/applied patched`);
+    const bad = await kubectl(admin, [
+      'patch',
+      'widget',
+      'applied',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"size":-1}}',
+    ]);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.include(
+      'spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 0',
+    );
+  });
+
+  it('kubectl apply --server-side creates, updates, and removes a field it no longer applies', async () => {
+    const first = await kubectl(admin, ['apply', '--server-side', '-f', '-'], paintedYaml('ssa', 'red', 1));
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout.trim()).to.equal(`${kind}/ssa serverside-applied`);
+    const second = await kubectl(admin, ['apply', '--server-side', '-f', '-'], paintedYaml('ssa', 'gold', 2));
+    expect(second.code, second.stderr).to.equal(0);
+    const got = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec.color}/{.spec.size}']);
+    expect(got.stdout).to.equal('gold/2');
+    // A field the manager no longer applies is removed.
+    const third = await kubectl(
+      admin,
+      ['apply', '--server-side', '-f', '-'],
+      JSON.stringify({
+        apiVersion: `${group}/v1alpha1`,
+        kind: 'Widget',
+        metadata: { name: 'ssa', namespace: ns },
+        spec: { color: 'gold' },
+      }),
+    );
+    expect(third.code, third.stderr).to.equal(0);
+    const spec = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec}']);
+    expect(JSON.parse(spec.stdout)).to.deep.equal({ color: 'gold' });
+  });
+
   it('kubectl delete -l deletes only the selected widgets', async () => {
     const r = await kubectl(admin, ['delete', 'widgets', '-n', ns, '-l', 'app=db']);
     expect(r.code, r.stderr).to.equal(0);
@@ -241,6 +506,6 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(lines[0]).to.match(new RegExp(`^${esc(kind)} "secret" deleted( from ${ns} namespace)?$`));
     expect(lines[1]).to.match(new RegExp(`^${esc(kind)} "spare" deleted( from ${ns} namespace)?$`));
     const left = await kubectl(admin, ['get', 'widgets', '-n', ns, '-o', 'name']);
-    expect(names(left)).to.deep.equal([`${kind}/late`, `${kind}/public`]);
+    expect(names(left)).to.deep.equal([`${kind}/applied`, `${kind}/late`, `${kind}/public`, `${kind}/ssa`]);
   });
 });

@@ -161,6 +161,153 @@ describe('sample app (over real TLS, real authenticate())', function () {
     });
   });
 
+  describe('OpenAPI v2 and v3: every path, verb and type served (what kubectl explain, apply and patch read)', () => {
+    type Doc = Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>> };
+    let v2: Doc;
+    let v3: Doc;
+    const widget = 'io.kube-delegated-auth.sample.v1alpha1.Widget';
+    const meta = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
+    const defsOf = (doc: Doc, version: 'v2' | 'v3') =>
+      (version === 'v2' ? doc.definitions : (doc.components as { schemas: unknown }).schemas) as Record<
+        string,
+        { properties?: Record<string, Record<string, unknown>>; 'x-kubernetes-group-version-kind'?: unknown }
+      >;
+    const methods = ['get', 'post', 'put', 'patch', 'delete'];
+    /** `path method` of every operation of a document. */
+    const operations = (doc: Doc) =>
+      Object.entries(doc.paths).flatMap(([p, item]) =>
+        Object.keys(item)
+          .filter((m) => methods.includes(m))
+          .map((m) => `${p} ${m}`),
+      );
+
+    before(async () => {
+      v2 = (await call({ path: '/openapi/v2' })).json() as Doc;
+      v3 = (await call({ path: `/openapi/v3${gv}` })).json() as Doc;
+    });
+
+    it('both list the same operations: every widget verb on its path, watch paths, discovery, selfsubjectreviews', () => {
+      const expected = [
+        `${gv}/ get`,
+        `${gv}/namespaces/{namespace}/widgets get`,
+        `${gv}/namespaces/{namespace}/widgets post`,
+        `${gv}/namespaces/{namespace}/widgets/{name} delete`,
+        `${gv}/namespaces/{namespace}/widgets/{name} get`,
+        `${gv}/namespaces/{namespace}/widgets/{name} patch`,
+        `${gv}/namespaces/{namespace}/widgets/{name} put`,
+        `${gv}/selfsubjectreviews post`,
+        `${gv}/watch/namespaces/{namespace}/widgets get`,
+        `${gv}/watch/namespaces/{namespace}/widgets/{name} get`,
+        `${gv}/watch/widgets get`,
+        `${gv}/widgets get`,
+      ];
+      expect(operations(v2).sort()).to.deep.equal(expected);
+      expect(operations(v3).sort()).to.deep.equal(expected);
+    });
+
+    it('every advertised operation is served (no 404 or 405 from the router)', async () => {
+      const made = await call({
+        method: 'POST',
+        path: `${gv}/namespaces/openapi/widgets`,
+        body: JSON.stringify({ metadata: { name: 'probe' } }),
+      });
+      expect(made.status, made.body).to.equal(201);
+      for (const op of operations(v2)) {
+        const [template, method] = op.split(' ') as [string, string];
+        const path = template.replace('{namespace}', 'openapi').replace('{name}', 'probe');
+        const watching = path.includes('/watch/') || (path.endsWith('/widgets') && method === 'get');
+        const res = await request(`https://127.0.0.1:${server.port}${path}${watching ? '?timeoutSeconds=1' : ''}`, {
+          method: method.toUpperCase() as 'GET',
+          dispatcher: alice,
+          headers: {
+            'content-type': method === 'patch' ? 'application/merge-patch+json' : 'application/json',
+          },
+          ...(method === 'get' || method === 'delete' ? {} : { body: '{}' }),
+        });
+        await res.body.text();
+        expect([404, 405, 415], op).to.not.include(res.statusCode);
+      }
+    });
+
+    it('every $ref resolves inside its own document', () => {
+      for (const [doc, prefix, defs] of [
+        [v2, '#/definitions/', defsOf(v2, 'v2')],
+        [v3, '#/components/schemas/', defsOf(v3, 'v3')],
+      ] as const) {
+        const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
+        expect(refs.length).to.be.greaterThan(10);
+        for (const r of refs) {
+          const target = r.slice(8, -1);
+          expect(target.startsWith(prefix), target).to.equal(true);
+          expect(defs, target).to.have.property(target.slice(prefix.length));
+        }
+      }
+    });
+
+    it('Widget and WidgetList carry their group-version-kind, typed metadata, and the same schema in v2 and v3', () => {
+      for (const [defs, prefix] of [
+        [defsOf(v2, 'v2'), '#/definitions/'],
+        [defsOf(v3, 'v3'), '#/components/schemas/'],
+      ] as const) {
+        expect(defs[widget]!['x-kubernetes-group-version-kind']).to.deep.equal([
+          { group: 'sample.kube-delegated-auth.io', kind: 'Widget', version: 'v1alpha1' },
+        ]);
+        expect(defs[`${widget}List`]!['x-kubernetes-group-version-kind']).to.deep.equal([
+          { group: 'sample.kube-delegated-auth.io', kind: 'WidgetList', version: 'v1alpha1' },
+        ]);
+        expect(defs[widget]!.properties!.metadata).to.deep.equal({ $ref: `${prefix}${meta}ObjectMeta` });
+        expect(defs[`${widget}List`]!.properties!.metadata).to.deep.equal({ $ref: `${prefix}${meta}ListMeta` });
+        expect(defs[`${widget}List`]!.properties!.items!.items).to.deep.equal({ $ref: `${prefix}${widget}` });
+        expect(Object.keys(defs[`${widget}Spec`]!.properties!)).to.deep.equal(['color', 'size']);
+        expect(defs[`${meta}ObjectMeta`]!.properties!.labels).to.deep.include({
+          type: 'object',
+          additionalProperties: { type: 'string' },
+        });
+      }
+      // Apart from how references are spelled, the two documents declare the same types.
+      const v2Defs = JSON.stringify(defsOf(v2, 'v2')).replaceAll('#/definitions/', '#/');
+      const v3Defs = JSON.stringify(defsOf(v3, 'v3')).replaceAll('#/components/schemas/', '#/');
+      expect(v2Defs).to.equal(v3Defs);
+    });
+
+    it('PATCH accepts JSON patch, merge patch and apply (no strategic merge patch) with dryRun, fieldManager, fieldValidation, force', () => {
+      const item = `${gv}/namespaces/{namespace}/widgets/{name}`;
+      const patchTypes = [
+        'application/json-patch+json',
+        'application/merge-patch+json',
+        'application/apply-patch+yaml',
+      ];
+      const p2 = v2.paths[item]!.patch as { consumes: string[]; parameters: { name: string }[] };
+      expect(p2.consumes).to.deep.equal(patchTypes);
+      expect(p2.parameters.map((p) => p.name)).to.deep.equal([
+        'body',
+        'dryRun',
+        'fieldManager',
+        'fieldValidation',
+        'force',
+      ]);
+      expect(p2).to.deep.include({
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': {
+          group: 'sample.kube-delegated-auth.io',
+          kind: 'Widget',
+          version: 'v1alpha1',
+        },
+      });
+      const p3 = v3.paths[item]!.patch as {
+        requestBody: { content: Record<string, unknown> };
+        parameters: { name: string }[];
+      };
+      expect(Object.keys(p3.requestBody.content)).to.deep.equal(patchTypes);
+      expect(p3.parameters.map((p) => p.name)).to.deep.equal(['dryRun', 'fieldManager', 'fieldValidation', 'force']);
+    });
+
+    it('says in its info that widgets live in memory', () => {
+      expect((v2.info as { description: string }).description).to.include('in memory');
+      expect((v3.info as { description: string }).description).to.include('in memory');
+    });
+  });
+
   describe('widgets', () => {
     const widgets = `${gv}/namespaces/crud/widgets`;
 

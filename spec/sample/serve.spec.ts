@@ -128,6 +128,12 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
     expect(s!.curlLines[0]).to.contain(`https://localhost:${s!.port}${gv}/namespaces/default/widgets`);
   });
 
+  it('says at startup that widgets are kept in memory and lost on restart', () => {
+    const out = s!.stdout + s!.stderr;
+    expect(out).to.include('widgets are kept in memory: they are lost when this process stops');
+    expect(out).to.include('every replica has its own');
+  });
+
   it('printed curl line 1 (front-proxy, alice in developers) returns 200 with the WidgetList', async () => {
     const r = await curl(s!.curlLines[0]!);
     expect(r.status).to.equal(200, r.body);

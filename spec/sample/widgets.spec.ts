@@ -87,7 +87,7 @@ interface Sample {
   store: WidgetStore;
   authorized: RequestAttributes[];
   call(c: Call): Promise<Reply>;
-  watch(path: string, user?: string): Promise<WatchStream>;
+  watch(path: string, user?: string, accept?: string): Promise<WatchStream>;
   close(): Promise<void>;
 }
 interface Call {
@@ -96,11 +96,14 @@ interface Call {
   body?: unknown;
   user?: string;
   contentType?: string;
+  accept?: string;
 }
 interface Reply {
   status: number;
   body: string;
   type: string;
+  /** Every `Warning` header value. */
+  warnings: string[];
   json: () => Record<string, unknown>;
 }
 
@@ -159,7 +162,10 @@ async function startSample(dir: string, store = new WidgetStore()): Promise<Samp
     request(`https://127.0.0.1:${server.port}${c.path}`, {
       method: (c.method ?? 'GET') as 'GET',
       dispatcher: agent(c.user ?? 'alice'),
-      headers: c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json' } : {},
+      headers: {
+        ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json' } : {}),
+        ...(c.accept ? { accept: c.accept } : {}),
+      },
       ...(c.body !== undefined ? { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) } : {}),
     });
   return {
@@ -172,11 +178,12 @@ async function startSample(dir: string, store = new WidgetStore()): Promise<Samp
         status: res.statusCode,
         body,
         type: String(res.headers['content-type'] ?? ''),
+        warnings: [res.headers.warning ?? []].flat(),
         json: () => JSON.parse(body) as Record<string, unknown>,
       };
     },
-    async watch(path, user) {
-      const res = await send({ path, ...(user ? { user } : {}) });
+    async watch(path, user, accept) {
+      const res = await send({ path, ...(user ? { user } : {}), ...(accept ? { accept } : {}) });
       return new WatchStream(res.statusCode, String(res.headers['content-type'] ?? ''), res.body);
     },
     async close() {
@@ -841,14 +848,18 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       expect(brackets.status, brackets.body.slice(0, 200)).to.equal(201);
     });
 
-    it('a patch type other than merge-patch → 415; a merge patch with __proto__ stays data', async () => {
-      const jsonPatch = await s.call({
+    it('strategic merge patch → 415 naming the accepted types (Go for custom resources); a merge patch with __proto__ stays data', async () => {
+      const strategic = await s.call({
         method: 'PATCH',
         path: `${shop}/secret`,
-        contentType: 'application/json-patch+json',
-        body: [{ op: 'add', path: '/spec/x', value: 1 }],
+        contentType: 'application/strategic-merge-patch+json',
+        body: { spec: { x: 1 } },
       });
-      expect(jsonPatch.status).to.equal(415);
+      expect(strategic.status).to.equal(415);
+      expect(strategic.json().message).to.equal(
+        'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+      );
+      expect(s.store.get('shop', 'secret')?.spec).to.not.have.property('x');
       const proto = await s.call({
         method: 'PATCH',
         path: `${shop}/secret?dryRun=All`,
@@ -857,6 +868,497 @@ describe('sample widgets: what is served is what was authorized (real TLS, real 
       });
       expect(proto.status, proto.body).to.equal(200);
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+    });
+  });
+
+  describe('update and patch, as kubectl sends them (each served only under the verb authorized)', () => {
+    const paint = `${gv}/namespaces/paint/widgets`;
+    const make = async (name: string, spec: Record<string, unknown> = { color: 'red', size: 1 }) => {
+      const r = await s.call({ method: 'POST', path: paint, body: { metadata: { name, labels: { a: 'b' } }, spec } });
+      expect(r.status, r.body).to.equal(201);
+      return r.json() as { metadata: Record<string, string> };
+    };
+    const verbs = () => s.authorized.filter((a) => a.resource === 'widgets').map((a) => a.verb);
+
+    it('PUT replaces labels and spec, keeps uid and creationTimestamp, advances resourceVersion (verb update)', async () => {
+      const before = await make('put-me');
+      s.authorized.length = 0;
+      const r = await s.call({
+        method: 'PUT',
+        path: `${paint}/put-me`,
+        body: { metadata: { name: 'put-me', labels: { c: 'd' }, uid: 'forged' }, spec: { color: 'blue' } },
+      });
+      expect(r.status, r.body).to.equal(200);
+      const w = r.json() as { metadata: Record<string, unknown>; spec: unknown };
+      expect(w.spec).to.deep.equal({ color: 'blue' });
+      expect(w.metadata.labels).to.deep.equal({ c: 'd' });
+      expect(w.metadata.uid).to.equal(before.metadata.uid);
+      expect(w.metadata.creationTimestamp).to.equal(before.metadata.creationTimestamp);
+      expect(Number(w.metadata.resourceVersion)).to.be.greaterThan(Number(before.metadata.resourceVersion));
+      expect(verbs()).to.deep.equal(['update']);
+    });
+
+    it('merge patch adds a label and keeps the rest (verb patch)', async () => {
+      await make('label-me');
+      s.authorized.length = 0;
+      const r = await s.call({
+        method: 'PATCH',
+        path: `${paint}/label-me`,
+        contentType: 'application/merge-patch+json',
+        body: { metadata: { labels: { tier: 'gold' } } },
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect(s.store.get('paint', 'label-me')?.metadata.labels).to.deep.equal({ a: 'b', tier: 'gold' });
+      expect(s.store.get('paint', 'label-me')?.spec).to.deep.equal({ color: 'red', size: 1 });
+      expect(verbs()).to.deep.equal(['patch']);
+    });
+
+    it('JSON patch: add, replace, remove and a passing test apply in order', async () => {
+      await make('json-me');
+      const r = await s.call({
+        method: 'PATCH',
+        path: `${paint}/json-me`,
+        contentType: 'application/json-patch+json',
+        body: [
+          { op: 'test', path: '/spec/color', value: 'red' },
+          { op: 'replace', path: '/spec/color', value: 'green' },
+          { op: 'add', path: '/spec/parts', value: ['a', 'c'] },
+          { op: 'add', path: '/spec/parts/1', value: 'b' },
+          { op: 'remove', path: '/spec/size' },
+          { op: 'copy', from: '/spec/color', path: '/metadata/labels/shade' },
+        ],
+      });
+      expect(r.status, r.body).to.equal(200);
+      const w = s.store.get('paint', 'json-me')!;
+      expect(w.spec).to.deep.equal({ color: 'green', parts: ['a', 'b', 'c'] });
+      expect(w.metadata.labels).to.deep.equal({ a: 'b', shade: 'green' });
+    });
+
+    const unchanged: readonly { name: string; body: unknown; status: number; message: RegExp }[] = [
+      {
+        name: 'a failing test',
+        body: [
+          { op: 'replace', path: '/spec/color', value: 'x' },
+          { op: 'test', path: '/spec/color', value: 'red' },
+        ],
+        status: 422,
+        message: /testing value \/spec\/color failed/,
+      },
+      {
+        name: 'a replace of a missing path',
+        body: [{ op: 'replace', path: '/spec/nope', value: 1 }],
+        status: 422,
+        message: /missing path \/spec\/nope/,
+      },
+      { name: 'an unknown op', body: [{ op: 'merge', path: '/spec' }], status: 400, message: /Unexpected kind: merge/ },
+      { name: 'a pointer without /', body: [{ op: 'add', path: 'spec', value: 1 }], status: 400, message: /pointer/ },
+      { name: 'an object, not a list', body: { op: 'add' }, status: 400, message: /must be a JSON array/ },
+      {
+        name: 'more than 10000 operations',
+        body: Array.from({ length: 10001 }, () => ({ op: 'test', path: '/kind', value: 'Widget' })),
+        status: 400,
+        message: /maximum operations in a JSON patch is 10000, got 10001/,
+      },
+    ];
+    for (const c of unchanged) {
+      it(`JSON patch with ${c.name} → ${c.status}, nothing written`, async () => {
+        await make(`bad-json-${unchanged.indexOf(c)}`);
+        const name = `bad-json-${unchanged.indexOf(c)}`;
+        const before = s.store.get('paint', name);
+        const r = await s.call({
+          method: 'PATCH',
+          path: `${paint}/${name}`,
+          contentType: 'application/json-patch+json',
+          body: c.body,
+        });
+        expect(r.status, r.body).to.equal(c.status);
+        expect(r.json().kind).to.equal('Status');
+        expect(r.json().message).to.match(c.message);
+        expect(s.store.get('paint', name)).to.equal(before);
+      });
+    }
+
+    it('hostile: a JSON patch adding /spec/__proto__ stays data; one replacing uid does not change it', async () => {
+      const before = await make('proto-json');
+      const r = await s.call({
+        method: 'PATCH',
+        path: `${paint}/proto-json`,
+        contentType: 'application/json-patch+json',
+        body: [
+          { op: 'add', path: '/spec/__proto__', value: { polluted: true } },
+          { op: 'replace', path: '/metadata/uid', value: 'forged' },
+        ],
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
+      const w = s.store.get('paint', 'proto-json')!;
+      expect(Object.prototype.hasOwnProperty.call(w.spec, '__proto__')).to.equal(true);
+      expect(w.metadata.uid).to.equal(before.metadata.uid);
+    });
+
+    it('stale resourceVersion → 409 Conflict for PUT, merge patch and JSON patch; nothing written', async () => {
+      const first = await make('contended');
+      await s.call({
+        method: 'PATCH',
+        path: `${paint}/contended`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { size: 2 } },
+      });
+      const current = s.store.get('paint', 'contended');
+      const stale = first.metadata.resourceVersion;
+      const attempts = [
+        { method: 'PUT', body: { metadata: { name: 'contended', resourceVersion: stale }, spec: { size: 9 } } },
+        {
+          method: 'PATCH',
+          contentType: 'application/merge-patch+json',
+          body: { metadata: { resourceVersion: stale }, spec: { size: 9 } },
+        },
+        {
+          method: 'PATCH',
+          contentType: 'application/json-patch+json',
+          body: [
+            { op: 'replace', path: '/metadata/resourceVersion', value: stale },
+            { op: 'replace', path: '/spec/size', value: 9 },
+          ],
+        },
+      ];
+      for (const a of attempts) {
+        const r = await s.call({ path: `${paint}/contended`, ...a });
+        expect(r.status, `${a.method} ${a.contentType ?? ''}: ${r.body}`).to.equal(409);
+        expect(r.json().reason).to.equal('Conflict');
+        expect(r.json().message).to.include('the object has been modified');
+      }
+      expect(s.store.get('paint', 'contended')).to.equal(current);
+    });
+
+    const invalidResults: readonly { name: string; patch: unknown; cause: string }[] = [
+      {
+        name: 'negative size',
+        patch: { spec: { size: -1 } },
+        cause: 'Invalid value: -1: spec.size in body should be greater than or equal to 0',
+      },
+      {
+        name: 'fractional size',
+        patch: { spec: { size: 1.5 } },
+        cause: 'Invalid value: "number": spec.size in body must be of type integer: "number"',
+      },
+      {
+        name: 'color not a string',
+        patch: { spec: { color: 7 } },
+        cause: 'Invalid value: "integer": spec.color in body must be of type string: "integer"',
+      },
+      { name: 'bad label value', patch: { metadata: { labels: { a: '-x-' } } }, cause: 'Invalid value: "-x-"' },
+    ];
+    for (const c of invalidResults) {
+      it(`a patch whose result has ${c.name} → 422 with the cause, nothing written`, async () => {
+        const name = `invalid-${invalidResults.indexOf(c)}`;
+        await make(name);
+        const before = s.store.get('paint', name);
+        const r = await s.call({
+          method: 'PATCH',
+          path: `${paint}/${name}`,
+          contentType: 'application/merge-patch+json',
+          body: c.patch,
+        });
+        expect(r.status, r.body).to.equal(422);
+        const causes = (r.json().details as { causes: { message: string }[] }).causes;
+        expect(causes.map((x) => x.message).join('\n')).to.include(c.cause);
+        expect(s.store.get('paint', name)).to.equal(before);
+      });
+    }
+
+    it('server-side apply creates a missing widget (201, verb patch), then updates it (200)', async () => {
+      s.authorized.length = 0;
+      const config = (color: string) =>
+        `apiVersion: ${group}/v1alpha1\nkind: Widget\nmetadata:\n  name: applied\n  labels:\n    via: ssa\nspec:\n  color: ${color}\n  size: 4\n`;
+      const created = await s.call({
+        method: 'PATCH',
+        path: `${paint}/applied?fieldManager=tester`,
+        contentType: 'application/apply-patch+yaml',
+        body: config('red'),
+      });
+      expect(created.status, created.body).to.equal(201);
+      expect(verbs()).to.deep.equal(['patch']);
+      const updated = await s.call({
+        method: 'PATCH',
+        path: `${paint}/applied?fieldManager=tester`,
+        contentType: 'application/apply-patch+yaml',
+        body: config('navy'),
+      });
+      expect(updated.status, updated.body).to.equal(200);
+      const w = s.store.get('paint', 'applied')!;
+      expect(w.spec).to.deep.equal({ color: 'navy', size: 4 });
+      expect(w.metadata.labels).to.deep.equal({ via: 'ssa' });
+    });
+
+    it('server-side apply removes what the same manager no longer applies, unless someone changed it since', async () => {
+      const apply = (manager: string, body: string) =>
+        s.call({
+          method: 'PATCH',
+          path: `${paint}/pruned?fieldManager=${manager}`,
+          contentType: 'application/apply-patch+yaml',
+          body: `apiVersion: ${group}/v1alpha1\nkind: Widget\n${body}`,
+        });
+      const first = await apply(
+        'ci',
+        'metadata:\n  labels: {a: "1", b: "2"}\nspec: {color: red, size: 3, shape: {sides: 4}}\n',
+      );
+      expect(first.status, first.body).to.equal(201);
+      // Another writer changes size: it is theirs now.
+      const other = await s.call({
+        method: 'PATCH',
+        path: `${paint}/pruned`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { size: 9 } },
+      });
+      expect(other.status, other.body).to.equal(200);
+      // ci no longer applies label b, size or shape; another manager applies nothing about them.
+      const second = await apply('ci', 'metadata:\n  labels: {a: "1"}\nspec: {color: blue}\n');
+      expect(second.status, second.body).to.equal(200);
+      const w = s.store.get('paint', 'pruned')!;
+      expect(w.metadata.labels).to.deep.equal({ a: '1' });
+      expect(w.spec).to.deep.equal({ color: 'blue', size: 9 });
+      // A different manager that never applied color does not remove it.
+      const third = await apply('other', 'spec: {extra: true}\n');
+      expect(third.status, third.body).to.equal(200);
+      expect(s.store.get('paint', 'pruned')!.spec).to.deep.equal({ color: 'blue', size: 9, extra: true });
+      // A dry run records nothing: the next real apply still removes from what ci really applied.
+      const dry = await s.call({
+        method: 'PATCH',
+        path: `${paint}/pruned?fieldManager=ci&dryRun=All`,
+        contentType: 'application/apply-patch+yaml',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\nspec: {color: blue, note: x}\n`,
+      });
+      expect(dry.status, dry.body).to.equal(200);
+      const fourth = await apply('ci', 'spec: {}\n');
+      expect(fourth.status, fourth.body).to.equal(200);
+      expect(s.store.get('paint', 'pruned')!.spec).to.deep.equal({ size: 9, extra: true });
+    });
+
+    const badApply: readonly { name: string; query: string; body: string; status: number; message: RegExp }[] = [
+      {
+        name: 'no fieldManager',
+        query: '',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\n`,
+        status: 422,
+        message: /PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch/,
+      },
+      {
+        name: 'no kind',
+        query: '?fieldManager=m',
+        body: `apiVersion: ${group}/v1alpha1\n`,
+        status: 400,
+        message: /must set apiVersion and kind/,
+      },
+      {
+        name: 'another kind',
+        query: '?fieldManager=m',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Gadget\n`,
+        status: 400,
+        message: /does not match the expected/,
+      },
+      {
+        name: 'another name than the URL',
+        query: '?fieldManager=m',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\nmetadata:\n  name: other\n`,
+        status: 400,
+        message: /does not match the name on the URL/,
+      },
+      {
+        name: 'a list, not an object',
+        query: '?fieldManager=m',
+        body: '- a\n- b\n',
+        status: 400,
+        message: /must be an object/,
+      },
+      {
+        name: 'duplicate keys',
+        query: '?fieldManager=m',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\nkind: Widget\n`,
+        status: 400,
+        message: /error decoding YAML/,
+      },
+      {
+        name: 'an alias bomb',
+        query: '?fieldManager=m',
+        body: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n`,
+        status: 400,
+        message: /error decoding YAML/,
+      },
+      {
+        name: 'nesting deeper than 1000 levels',
+        query: '?fieldManager=m',
+        body: `apiVersion: ${group}/v1alpha1\nkind: Widget\nspec: ${'['.repeat(1500)}${']'.repeat(1500)}\n`,
+        status: 400,
+        message: /nest/,
+      },
+    ];
+    for (const c of badApply) {
+      it(`apply with ${c.name} → ${c.status}, nothing written`, async () => {
+        const r = await s.call({
+          method: 'PATCH',
+          path: `${paint}/never${c.query}`,
+          contentType: 'application/apply-patch+yaml',
+          body: c.body,
+        });
+        expect(r.status, r.body).to.equal(c.status);
+        expect(r.json().message).to.match(c.message);
+        expect(s.store.get('paint', 'never')).to.equal(undefined);
+      });
+    }
+
+    it('force on a non-apply patch → 422 PatchOptions', async () => {
+      await make('forced');
+      const r = await s.call({
+        method: 'PATCH',
+        path: `${paint}/forced?force=true`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { size: 3 } },
+      });
+      expect(r.status, r.body).to.equal(422);
+      expect(r.json().message).to.include('force: Forbidden: may not be specified for non-apply patch');
+      expect(s.store.get('paint', 'forced')?.spec.size).to.equal(1);
+    });
+
+    it('fieldValidation: unknown fields warn by default, are dropped silently with Ignore, refused with Strict', async () => {
+      const body = (name: string) => ({ metadata: { name, finalizers: ['x'] }, spec: { color: 'red' }, status: {} });
+      const warn = await s.call({ method: 'POST', path: paint, body: body('warned') });
+      expect(warn.status, warn.body).to.equal(201);
+      expect(warn.warnings).to.deep.equal([
+        '299 - "unknown field \\"metadata.finalizers\\""',
+        '299 - "unknown field \\"status\\""',
+      ]);
+      expect(warn.json()).to.not.have.property('status');
+      const ignore = await s.call({ method: 'POST', path: `${paint}?fieldValidation=Ignore`, body: body('ignored') });
+      expect(ignore.status, ignore.body).to.equal(201);
+      expect(ignore.warnings).to.deep.equal([]);
+      const strict = await s.call({ method: 'POST', path: `${paint}?fieldValidation=Strict`, body: body('strict') });
+      expect(strict.status, strict.body).to.equal(400);
+      expect(strict.json().message).to.equal(
+        'Widget in version "v1alpha1" cannot be handled as a Widget: strict decoding error: unknown field "metadata.finalizers", unknown field "status"',
+      );
+      expect(s.store.get('paint', 'strict')).to.equal(undefined);
+      const strictPatch = await s.call({
+        method: 'PATCH',
+        path: `${paint}/warned?fieldValidation=Strict`,
+        contentType: 'application/merge-patch+json',
+        body: { spec: { size: 2 }, extra: true },
+      });
+      expect(strictPatch.status, strictPatch.body).to.equal(400);
+      expect(s.store.get('paint', 'warned')?.spec).to.deep.equal({ color: 'red' });
+      const bad = await s.call({ method: 'POST', path: `${paint}?fieldValidation=strict`, body: body('bad') });
+      expect(bad.status, bad.body).to.equal(422);
+      expect(bad.json().message).to.include(
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value',
+      );
+    });
+  });
+
+  describe('server-side Table output (kubectl get columns)', () => {
+    const gallery = `${gv}/namespaces/gallery/widgets`;
+    const table =
+      'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+    interface Table {
+      kind: string;
+      apiVersion: string;
+      metadata: { resourceVersion?: string };
+      columnDefinitions: { name: string; type: string; format: string }[];
+      rows: { cells: unknown[]; object?: { kind: string; metadata: { name: string }; spec?: unknown } }[];
+    }
+
+    before(async () => {
+      for (const [name, spec] of [
+        ['brush', { color: 'red', size: 2 }],
+        ['canvas', {}],
+      ] as const) {
+        const r = await s.call({ method: 'POST', path: gallery, body: { metadata: { name }, spec } });
+        expect(r.status, r.body).to.equal(201);
+      }
+    });
+
+    it('a list as a Table: NAME, COLOR, SIZE, AGE; null cells for what is missing; metadata objects by default', async () => {
+      const r = await s.call({ path: gallery, accept: table });
+      expect(r.status, r.body).to.equal(200);
+      const t = r.json() as unknown as Table;
+      expect(t.kind).to.equal('Table');
+      expect(t.apiVersion).to.equal('meta.k8s.io/v1');
+      expect(t.metadata.resourceVersion).to.equal(s.store.resourceVersion);
+      expect(t.columnDefinitions.map((c) => [c.name, c.type, c.format])).to.deep.equal([
+        ['Name', 'string', 'name'],
+        ['Color', 'string', ''],
+        ['Size', 'integer', ''],
+        ['Age', 'date', ''],
+      ]);
+      expect(t.rows.map((row) => row.cells.slice(0, 3))).to.deep.equal([
+        ['brush', 'red', 2],
+        ['canvas', null, null],
+      ]);
+      for (const row of t.rows) expect(row.cells[3]).to.match(/^\d+s$/);
+      expect(t.rows[0]!.object).to.deep.include({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1' });
+      expect(t.rows[0]!.object).to.not.have.property('spec');
+    });
+
+    it('includeObject=Object carries the widget, None nothing; another value → 422 TableOptions', async () => {
+      const whole = (
+        await s.call({ path: `${gallery}?includeObject=Object`, accept: table })
+      ).json() as unknown as Table;
+      expect(whole.rows[0]!.object).to.deep.include({ kind: 'Widget', spec: { color: 'red', size: 2 } });
+      const none = (await s.call({ path: `${gallery}?includeObject=None`, accept: table })).json() as unknown as Table;
+      expect(none.rows[0]).to.not.have.property('object');
+      const bad = await s.call({ path: `${gallery}?includeObject=All`, accept: table });
+      expect(bad.status, bad.body).to.equal(422);
+      expect(bad.json().message).to.include('TableOptions.meta.k8s.io "" is invalid: includeObject: Unsupported value');
+    });
+
+    it('a single widget as a Table has one row; v1beta1 is answered in v1beta1', async () => {
+      const one = (await s.call({ path: `${gallery}/brush`, accept: table })).json() as unknown as Table;
+      expect(one.rows).to.have.length(1);
+      expect(one.rows[0]!.cells[0]).to.equal('brush');
+      const beta = await s.call({
+        path: `${gallery}/brush`,
+        accept: 'application/json;as=Table;v=v1beta1;g=meta.k8s.io',
+      });
+      expect((beta.json() as unknown as Table).apiVersion).to.equal('meta.k8s.io/v1beta1');
+    });
+
+    it('negotiation: plain JSON without as=Table; 406 when nothing acceptable; errors stay Status JSON', async () => {
+      const plain = await s.call({ path: gallery, accept: 'application/json' });
+      expect(plain.json().kind).to.equal('WidgetList');
+      const partial = await s.call({
+        path: gallery,
+        accept: 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io',
+      });
+      expect(partial.status, partial.body).to.equal(406);
+      expect(partial.json().reason).to.equal('NotAcceptable');
+      const yaml = await s.call({ path: gallery, accept: 'application/yaml' });
+      expect(yaml.status).to.equal(406);
+      const missing = await s.call({ path: `${gallery}/nope`, accept: table });
+      expect(missing.status).to.equal(404);
+      expect(missing.json().kind).to.equal('Status');
+    });
+
+    it('an authorized narrowed list as a Table shows only what was authorized', async () => {
+      const r = await s.call({
+        path: `${gv}/namespaces/shop/widgets?fieldSelector=metadata.name%3Dpublic`,
+        user: 'bob',
+        accept: table,
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect((r.json() as unknown as Table).rows.map((row) => row.cells[0])).to.deep.equal(['public']);
+    });
+
+    it('a watch as Table: every event carries a one-row Table', async () => {
+      const w = await s.watch(`${gallery}?watch=true&timeoutSeconds=30`, undefined, table);
+      try {
+        expect(w.status).to.equal(200);
+        const first = (await w.next()) as unknown as { type: string; object: Table };
+        expect(first.type).to.equal('ADDED');
+        expect(first.object.kind).to.equal('Table');
+        expect(first.object.rows).to.have.length(1);
+        expect(['brush', 'canvas']).to.include(first.object.rows[0]!.cells[0]);
+      } finally {
+        w.close();
+      }
     });
   });
 
