@@ -27,7 +27,7 @@ const floors: readonly (readonly string[])[] = [
   ['diagnostics', 'http'],
   ['cluster', 'metrics'],
   ['delegated-auth', 'doctor'],
-  ['koa', 'express', 'fastify', 'node-http', 'webhook'],
+  ['koa', 'express', 'fastify', 'node-http', 'webhook', 'apiserver'],
   ['sample', 'conformance'],
   ['cli'],
 ];
