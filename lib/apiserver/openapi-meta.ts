@@ -1,6 +1,7 @@
 // The apimachinery meta/v1 definitions an extension apiserver's OpenAPI documents refer to (ObjectMeta, ListMeta,
 // Status, DeleteOptions, WatchEvent, Patch and what they use), under kube-apiserver's own names, so `metadata` is
-// typed for `kubectl explain` and the aggregator's merge finds the names it already has. Descriptions are shortened.
+// typed for `kubectl explain` and the aggregator's merge finds the names it already has; and the query parameters and
+// patch types of its operations. Descriptions are shortened.
 import type { JsonSchema } from './resources.js';
 
 /** kube-apiserver's name of a meta/v1 type. */
@@ -240,3 +241,79 @@ export function metaDefinitions(ref: (name: string) => JsonSchema): Record<strin
     },
   };
 }
+
+/** The query parameters of list and watch calls. */
+export const listQuery = [
+  'allowWatchBookmarks',
+  'continue',
+  'fieldSelector',
+  'labelSelector',
+  'limit',
+  'resourceVersion',
+  'resourceVersionMatch',
+  'sendInitialEvents',
+  'timeoutSeconds',
+  'watch',
+];
+/** The query parameters of create, update and patch. */
+export const writeQuery = ['dryRun', 'fieldManager', 'fieldValidation'];
+
+/** kube-apiserver's query parameters, shortened descriptions. */
+export const queryParameters: Record<string, { type: string; description: string }> = {
+  allowWatchBookmarks: {
+    type: 'boolean',
+    description: 'allowWatchBookmarks requests watch events with type "BOOKMARK".',
+  },
+  continue: {
+    type: 'string',
+    description: 'The continue option should be set when retrieving more results from the server.',
+  },
+  fieldSelector: {
+    type: 'string',
+    description: 'A selector to restrict the list of returned objects by their fields.',
+  },
+  labelSelector: {
+    type: 'string',
+    description: 'A selector to restrict the list of returned objects by their labels.',
+  },
+  limit: { type: 'integer', description: 'limit is a maximum number of responses to return for a list call.' },
+  resourceVersion: {
+    type: 'string',
+    description: 'resourceVersion sets a constraint on what resource versions a request may be served from.',
+  },
+  resourceVersionMatch: {
+    type: 'string',
+    description: 'resourceVersionMatch determines how resourceVersion is applied to list calls.',
+  },
+  sendInitialEvents: { type: 'boolean', description: 'sendInitialEvents=true may be set together with watch=true.' },
+  timeoutSeconds: { type: 'integer', description: 'Timeout for the list/watch call.' },
+  watch: {
+    type: 'boolean',
+    description:
+      'Watch for changes to the described resources and return them as a stream of add, update, and remove notifications.',
+  },
+  dryRun: { type: 'string', description: 'When present, indicates that modifications should not be persisted.' },
+  fieldManager: {
+    type: 'string',
+    description: 'fieldManager is a name associated with the actor or entity that is making these changes.',
+  },
+  fieldValidation: {
+    type: 'string',
+    description: 'Ignore, Warn or Strict: how the server treats unknown or duplicate fields.',
+  },
+  force: { type: 'boolean', description: 'Force is going to "force" Apply requests.' },
+  gracePeriodSeconds: { type: 'integer', description: 'The duration in seconds before the object should be deleted.' },
+  propagationPolicy: {
+    type: 'string',
+    description: "Whether and how garbage collection will be performed: 'Orphan', 'Background' or 'Foreground'.",
+  },
+  pretty: { type: 'string', description: "If 'true', then the output is pretty printed." },
+};
+
+/** The patch content types kube-apiserver accepts. */
+export const patchTypes = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+  'application/apply-patch+yaml',
+];
