@@ -8,7 +8,7 @@
 //   curl --cacert certs/serving-ca.crt 'https://localhost:8443/readyz?verbose'
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { InvalidOptionError, staticPolicyAuthorizer } from 'kube-delegated-auth';
+import { InvalidOptionError, staticPolicyAuthorizer, statusFailure, type DelegatedAuth } from 'kube-delegated-auth';
 import {
   delegatedAuthOptionsFromFlags,
   delegatedAuthParseArgsOptions,
@@ -63,7 +63,7 @@ if (!Number.isInteger(securePort) || securePort < 0 || securePort > 65535) {
   fail(`invalid argument ${JSON.stringify(values['secure-port'])} for "--secure-port" flag: must be 0-65535`);
 }
 
-let stack;
+let stack: DelegatedAuth;
 try {
   const flagOptions = delegatedAuthOptionsFromFlags(values); // throws naming the flag: --x-ttl 10x, --y=maybe
   const cluster = Boolean(flagOptions.kubeconfig || flagOptions.authenticationKubeconfig || process.env.KUBECONFIG);
@@ -105,10 +105,8 @@ const blocks = serveBlocks(
 
 async function handler(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (await blocks(req, res)) return; // health, discovery, OpenAPI
-  res.writeHead(404, { 'content-type': 'application/json' });
-  res.end(
-    '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"not found","reason":"NotFound","code":404}\n',
-  );
+  const notFound = statusFailure(404, 'NotFound', 'the server could not find the requested resource');
+  res.writeHead(notFound.status, notFound.headers).end(notFound.body); // your resources' handlers go here
 }
 
 await stack.start(); // reads the CA files (or the cluster's ConfigMap), failing with the fix in its message
