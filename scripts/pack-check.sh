@@ -30,7 +30,7 @@ echo "pack-check: serve without koa: $out"
 npm install --no-audit --no-fund --omit=dev koa express fastify >/dev/null 2>&1
 node --input-type=module -e '
 const entries = ["", "/cluster", "/server", "/pino", "/dev-pki", "/koa", "/express", "/fastify", "/node-http",
-  "/webhook", "/doctor", "/metrics"].map((s) => "kube-delegated-auth" + s);
+  "/webhook", "/doctor", "/metrics", "/apiserver"].map((s) => "kube-delegated-auth" + s);
 for (const e of entries) {
   const m = await import(e);
   if (Object.keys(m).length === 0) throw new Error(`${e} exports nothing`);

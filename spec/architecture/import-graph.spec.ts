@@ -26,8 +26,8 @@ const floors: readonly (readonly string[])[] = [
   ['authz', 'mapping'],
   ['diagnostics', 'http'],
   ['cluster', 'metrics'],
-  ['delegated-auth', 'doctor', 'apiserver'],
-  ['koa', 'express', 'fastify', 'node-http', 'webhook'],
+  ['delegated-auth', 'doctor'],
+  ['koa', 'express', 'fastify', 'node-http', 'webhook', 'apiserver'],
   ['sample', 'conformance'],
   ['cli'],
 ];

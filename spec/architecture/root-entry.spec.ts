@@ -45,4 +45,8 @@ describe('architecture: entry points load only what they are for', function () {
       expect(heavyIn(loadedBy(`lib/${adapter}/index.ts`)), adapter).to.deep.equal([]);
     }
   });
+
+  it('/apiserver (health, discovery, OpenAPI, flags) loads nothing heavy: no framework, no cluster client', () => {
+    expect(heavyIn(loadedBy('lib/apiserver/index.ts'))).to.deep.equal([]);
+  });
 });

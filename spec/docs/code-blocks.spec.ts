@@ -1,6 +1,7 @@
 // Every code block in README.md and docs/ is checked, so the documentation cannot drift from the library:
 // - a TypeScript block preceded by `<!-- example: examples/x.ts -->` must be that file (its leading `//` comment lines
 //   aside), and the example itself is type-checked by `npm run typecheck` and run by a spec;
+// - a TypeScript block preceded by `<!-- excerpt: examples/x.ts -->` must stand verbatim in that file;
 // - every other TypeScript block is type-checked here, as a module of its own, with the repository's strict compiler
 //   options and `kube-delegated-auth/*` resolved to lib/ (tsconfig.json `paths`). A block that shows a fragment may
 //   declare what it assumes in a hidden prelude right above it, `<!-- ts-prelude\n…\n-->` (rustdoc's hidden lines);
@@ -22,6 +23,7 @@ interface Block {
   lang: string;
   code: string;
   example?: string;
+  excerpt?: string;
   prelude?: string;
 }
 
@@ -49,6 +51,8 @@ export function blocksOf(page: string, text: string): Block[] {
     while (k >= 0 && lines[k]!.trim() === '') k--;
     const example = k >= 0 ? /^<!-- example: (\S+) -->$/.exec(lines[k]!.trim()) : null;
     if (example) block.example = example[1]!;
+    const excerpt = k >= 0 ? /^<!-- excerpt: (\S+) -->$/.exec(lines[k]!.trim()) : null;
+    if (excerpt) block.excerpt = excerpt[1]!;
     if (k >= 0 && lines[k]!.trim() === '-->') {
       let s = k - 1;
       while (s >= 0 && !lines[s]!.startsWith('<!-- ts-prelude')) s--;
@@ -229,8 +233,18 @@ describe('docs: every code block of README.md and docs/ is checked', function ()
     }
   });
 
+  it('an excerpt block stands verbatim in its file', () => {
+    for (const b of all.filter((x) => x.excerpt)) {
+      expect(existsSync(join(root, b.excerpt!)), `${where(b)}: ${b.excerpt} exists`).to.equal(true);
+      expect(
+        readFileSync(join(root, b.excerpt!), 'utf8'),
+        `${where(b)}: ${b.excerpt} no longer contains it`,
+      ).to.include(b.code);
+    }
+  });
+
   it('every other TypeScript block type-checks against lib/ (strict)', () => {
-    const blocks = all.filter((b) => isTs(b) && !b.example);
+    const blocks = all.filter((b) => isTs(b) && !b.example && !b.excerpt);
     expect(typeCheck(blocks)).to.deep.equal([]);
   });
 
