@@ -65,6 +65,6 @@ export * from './http/selectors.js';
 export * from './util/refusal-log.js';
 export * from './http/status.js';
 
-export * from './util/backoff.js';
+export * from './util/review-retry.js';
 export * from './util/duration.js';
 export * from './util/single-flight.js';

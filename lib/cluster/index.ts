@@ -5,6 +5,7 @@
 export * from '../delegated-auth.js';
 export * from './clients.js';
 export * from './configmap-parsing.js';
+export * from './errors.js';
 export * from './extension-apiserver-authentication.js';
 export * from './kubeconfig.js';
 export * from './qps-limiter.js';

@@ -16,7 +16,7 @@ import {
   type SubjectAccessReviewAuthorizerOptions,
 } from '../../lib/authz/subject-access-review.js';
 import { InvalidOptionError, KdaError } from '../../lib/errors.js';
-import { webhookError } from '../../lib/util/backoff.js';
+import { webhookError } from '../../lib/util/review-retry.js';
 import { alice, pathAttrs, resourceAttrs } from './fixtures.js';
 
 type Answer =

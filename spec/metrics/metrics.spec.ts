@@ -17,7 +17,7 @@ import { metricsEndpoint } from '../../lib/metrics/koa.js';
 import { channelNames, compressUsername, createMetrics, type KdaMetrics } from '../../lib/metrics/metrics.js';
 import type { TrustStatus } from '../../lib/trust/interfaces.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
-import { webhookError } from '../../lib/util/backoff.js';
+import { webhookError } from '../../lib/util/review-retry.js';
 import { testPki, type TestCert } from '../support/pki.js';
 import { clientAgent, startTlsServer } from '../support/tls-server.js';
 
