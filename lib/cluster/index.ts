@@ -8,6 +8,7 @@ export * from './configmap-parsing.js';
 export * from './errors.js';
 export * from './extension-apiserver-authentication.js';
 export * from './kubeconfig.js';
+export * from './proxy.js';
 export * from './qps-limiter.js';
 export * from './rest-client.js';
 export * from './review-clients.js';

@@ -1,9 +1,10 @@
 // The kube-apiserver client (undici Pool, mTLS or token, QPS limit); its error type is lib/cluster/errors `KubeApiError`.
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool, ProxyAgent } from 'undici';
 import { KdaError } from '../errors.js';
 import { KubeApiError, responseError } from './errors.js';
 import type { ConnectionConfig } from './kubeconfig.js';
+import { proxyFor } from './proxy.js';
 import { QpsLimiter } from './qps-limiter.js';
 import { clientDefaults } from '../defaults.js';
 
@@ -26,6 +27,11 @@ export interface RestClientOptions {
   readonly burst?: number;
   /** `User-Agent` header, default `kube-delegated-auth`. */
   readonly userAgent?: string;
+  /**
+   * Environment read once, at construction, for `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` when the connection has no
+   * `proxyUrl` (client-go's `http.ProxyFromEnvironment`). Default `process.env`.
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface RequestOptions {
@@ -49,11 +55,13 @@ export interface StreamResponse {
  */
 export class RestClient {
   readonly #conn: ConnectionConfig;
-  readonly #pool: Pool;
+  readonly #origin: string;
+  readonly #pool: Pool | ProxyAgent;
   readonly #timeout: number;
   readonly #userAgent: string;
   readonly #limiter: QpsLimiter | undefined;
   #closed = false;
+  #destroyed = false;
 
   constructor(opts: RestClientOptions) {
     this.#conn = opts.connection;
@@ -63,18 +71,22 @@ export class RestClient {
     const qps = opts.qps ?? clientDefaults.qps;
     this.#limiter = qps > 0 ? new QpsLimiter(qps, opts.burst ?? clientDefaults.burst) : undefined;
     const c = opts.connection;
-    // Pool does no I/O until the first request.
-    this.#pool = new Pool(url.origin, {
-      connections: opts.connections ?? 16,
-      keepAliveTimeout: 30_000,
-      connect: {
-        ...(c.ca !== undefined && { ca: c.ca }),
-        ...(c.cert !== undefined && { cert: c.cert }),
-        ...(c.key !== undefined && { key: c.key }),
-        ...(c.tlsServerName !== undefined && { servername: c.tlsServerName }),
-        rejectUnauthorized: !c.insecureSkipTlsVerify,
-      },
-    });
+    this.#origin = url.origin;
+    const tls = {
+      ...(c.ca !== undefined && { ca: c.ca }),
+      ...(c.cert !== undefined && { cert: c.cert }),
+      ...(c.key !== undefined && { key: c.key }),
+      ...(c.tlsServerName !== undefined && { servername: c.tlsServerName }),
+      rejectUnauthorized: !c.insecureSkipTlsVerify,
+    };
+    const connections = opts.connections ?? 16;
+    const keepAliveTimeout = 30_000;
+    // kubeconfig proxy-url, else the environment (client-go); both throw ERR_KDA_INVALID_OPTION for a socks5 proxy.
+    const proxy = proxyFor(opts.connection.server, c.proxyUrl, opts.env ?? process.env);
+    // Neither does I/O until the first request. Through a proxy, the TLS options apply to the tunnelled connection.
+    this.#pool = proxy
+      ? new ProxyAgent({ uri: proxy.url.href, requestTls: tls, connections, keepAliveTimeout })
+      : new Pool(url.origin, { connections, keepAliveTimeout, connect: tls });
   }
 
   /** The connection this client uses (identity, source) for messages. */
@@ -101,6 +113,7 @@ export class RestClient {
       await this.#limiter?.acquire(signal);
       const headers = await this.#headers(opts.body !== undefined);
       const res = await this.#pool.request({
+        origin: this.#origin,
         path: url.pathname + url.search,
         method: method as 'GET',
         headers,
@@ -141,6 +154,7 @@ export class RestClient {
       await this.#limiter?.acquire(headerSignal);
       const headers = await this.#headers(false);
       const res = await this.#pool.request({
+        origin: this.#origin,
         path: url.pathname + url.search,
         method: 'GET',
         headers,
@@ -168,7 +182,9 @@ export class RestClient {
   /** Aborts in-flight requests too. */
   async destroy(): Promise<void> {
     this.#closed = true;
-    if (!this.#pool.destroyed) await this.#pool.destroy();
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.#pool.destroy();
   }
 
   #url(path: string, query: RequestOptions['query']): URL {
