@@ -58,6 +58,7 @@ export * from './trust/verify-chain.js';
 export * from './trust/certificate-fields.js';
 
 export * from './util/go-quote.js';
+export * from './http/read-json-body.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
 export * from './http/request-target.js';
