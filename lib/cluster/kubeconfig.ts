@@ -59,9 +59,9 @@ export interface ConnectionConfig {
 
 export interface LoadConnectionConfigOptions {
   /** Explicit kubeconfig path (`--authentication-kubeconfig` / `--authorization-kubeconfig`). Wins over everything. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   /** Environment to read `KUBECONFIG`, `KUBERNETES_SERVICE_HOST`/`_PORT` from. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Service-account directory for in-cluster config. Default `/var/run/secrets/kubernetes.io/serviceaccount`. */
   readonly serviceAccountDir?: string;
   /**

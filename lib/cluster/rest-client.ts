@@ -37,7 +37,7 @@ export interface RestClientOptions {
 export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Overrides the client's per-request timeout, ms. */
   readonly timeout?: number;
 }

@@ -64,6 +64,12 @@ function gate() {
   return { opened, open };
 }
 
+/** The attributes without a `user` property at all (not `user: undefined`). */
+function withoutUser(attrs: RequestAttributes): RequestAttributes {
+  const { user: _user, ...rest } = attrs;
+  return rest as RequestAttributes;
+}
+
 describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
   const authorizers: SubjectAccessReviewAuthorizer[] = [];
   afterEach(async () => {
@@ -546,7 +552,7 @@ describe('authz/subject-access-review subjectAccessReviewCacheKey', () => {
     },
     {
       name: 'no user = empty user',
-      a: resourceAttrs({ user: undefined }),
+      a: withoutUser(resourceAttrs()),
       b: resourceAttrs({ user: emptyUser }),
       same: true,
     },
