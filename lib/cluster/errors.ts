@@ -24,7 +24,10 @@ export interface KubeApiErrorFields {
   readonly statusCode?: number;
   /** `Status.reason`, or the one client-go infers from the code. */
   readonly reason?: string;
-  /** From the `Retry-After` header or `Status.details.retryAfterSeconds`. */
+  /**
+   * The delay Go's client would honour (see `responseError`): present, possibly 0, when the Status has `details`;
+   * from `Retry-After` when client-go waits for it.
+   */
   readonly retryAfterSeconds?: number;
   /** Network error code (`ECONNRESET`, `UND_ERR_SOCKET`, …), `ETIMEDOUT`, `ABORT_ERR` or `EDECODE`. */
   readonly networkCode?: string;
@@ -36,8 +39,7 @@ export interface KubeApiErrorFields {
 /**
  * A failed call to kube-apiserver (code `ERR_KDA_KUBE_API`), with everything retry logic needs: the HTTP status, the
  * Status reason, the server's requested delay and the network error code. `details` holds them in the shape the
- * retry predicate reads (`status`, `reason`, `retryAfterSeconds`, `networkCode`), following client-go: when the body
- * is a Status, only its `details.retryAfterSeconds` counts (client-go ignores the header then), else the header.
+ * retry predicate reads (`status`, `reason`, `retryAfterSeconds`, `networkCode`).
  */
 export class KubeApiError extends KdaError {
   static override readonly brandName: string = 'KubeApiError';
@@ -45,7 +47,7 @@ export class KubeApiError extends KdaError {
   readonly statusCode: number | undefined;
   /** `Status.reason` (e.g. `Forbidden`, `InternalError`, `TooManyRequests`), or the one client-go infers from the code. */
   readonly reason: string | undefined;
-  /** From the `Retry-After` header or `Status.details.retryAfterSeconds`. */
+  /** The requested delay as Go's client honours it: `Status.details.retryAfterSeconds` or `Retry-After`. */
   readonly retryAfterSeconds: number | undefined;
   /** Network error code (`ECONNRESET`, `ECONNREFUSED`, `UND_ERR_SOCKET`, …), or `ETIMEDOUT` for the per-request timeout, `ABORT_ERR` when the caller aborted, `EDECODE` for an undecodable answer. */
   readonly networkCode: string | undefined;
@@ -68,23 +70,12 @@ export class KubeApiError extends KdaError {
   }
 }
 
-/**
- * What Go's `DefaultShouldRetry` sees of this failure. A Status body is read as client-go's `errors.FromObject` reads
- * it: `retryAfterSeconds` only from its `details` (present, possibly 0, when the Status has details: Go's
- * `SuggestsClientDelay` honours `ServerTimeout` only then). Without a body client-go builds a generic Status whose
- * `retryAfterSeconds` is the `Retry-After` header.
- */
+/** The retry facts of a failure, in the shape `defaultShouldRetry` reads. */
 function retryDetails(f: KubeApiErrorFields): WebhookErrorDetails {
-  const retryAfterSeconds =
-    f.status !== undefined
-      ? f.status.details !== undefined
-        ? (f.status.details.retryAfterSeconds ?? 0)
-        : undefined
-      : f.retryAfterSeconds;
   return {
     ...(f.statusCode !== undefined && { status: f.statusCode }),
     ...(f.reason !== undefined && { reason: f.reason }),
-    ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+    ...(f.retryAfterSeconds !== undefined && { retryAfterSeconds: f.retryAfterSeconds }),
     ...(f.networkCode !== undefined && { networkCode: f.networkCode }),
   };
 }
@@ -123,7 +114,13 @@ function reasonForCode(code: number): string | undefined {
   }
 }
 
-/** The `KubeApiError` for a non-2xx answer, as client-go's `transformResponse` reads one. */
+/**
+ * The `KubeApiError` for a non-2xx answer, as client-go reads one, with the delay Go's client would honour in
+ * `retryAfterSeconds`, since Go's retries for review calls are two layers: client-go's request retry waits for a
+ * `Retry-After` header on a 429 or 5xx (`checkWait`), then the webhook's `DefaultShouldRetry` judges the error built
+ * from a Status body (`errors.FromObject`: its `details`, present or not, decide `SuggestsClientDelay`) or, without
+ * one, the generic Status client-go builds (whose details carry `Retry-After`, whatever the code).
+ */
 export function responseError(
   verb: string,
   url: URL,
@@ -140,7 +137,13 @@ export function responseError(
   }
   const header = Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader;
   const fromHeader = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
-  const retryAfterSeconds = status?.details?.retryAfterSeconds ?? fromHeader;
+  let retryAfterSeconds: number | undefined;
+  if (status === undefined) retryAfterSeconds = fromHeader;
+  else {
+    const waited = statusCode === 429 || statusCode >= 500 ? fromHeader : undefined;
+    const fromBody = status.details ? (status.details.retryAfterSeconds ?? 0) : undefined;
+    retryAfterSeconds = fromBody === undefined ? waited : Math.max(fromBody, waited ?? 0);
+  }
   const reason = status?.reason || reasonForCode(statusCode);
   const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   const message = status?.message

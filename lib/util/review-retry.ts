@@ -32,8 +32,9 @@ export const defaultWebhookBackoff = reviewDefaults.retryBackoff;
  * error of the family that reports a failed call fills them (`KubeApiError` from lib/cluster, `TransientError` from
  * lib/webhook, `webhookError` for a user's own client). `status` is the HTTP status (or the metav1.Status code),
  * `reason` the metav1.Status reason, `networkCode` the socket error code (`ECONNRESET`, undici's `UND_ERR_SOCKET`, ...).
- * `retryAfterSeconds` is `Status.details.retryAfterSeconds`: present (possibly 0) exactly when the Status had
- * `details`, which is when Go honours a `ServerTimeout` reason.
+ * `retryAfterSeconds` is the delay Go's client honours (`Status.details.retryAfterSeconds`, or a `Retry-After` header
+ * client-go waits for): present, possibly 0, when the Status had `details`, which is when Go honours a `ServerTimeout`
+ * reason.
  */
 export interface WebhookErrorDetails {
   readonly status?: number;

@@ -107,11 +107,29 @@ describe('cluster/rest-client', () => {
       retryable: true,
     },
     {
-      name: '503 Status without details but with a Retry-After header: not retried (client-go reads the Status only)',
+      name: '503 Status without details, with Retry-After (in-process fake): retried (client-go waits for the header)',
       respond: (_q, res) => sendJson(res, 503, status(503, 'ServiceUnavailable', 'later'), { 'retry-after': '2' }),
       statusCode: 503,
       retryAfterSeconds: 2,
+      retryable: true,
+    },
+    {
+      name: '403 Status with a Retry-After header: not retried (client-go waits only on 429 and 5xx)',
+      respond: (_q, res) => sendJson(res, 403, status(403, 'Forbidden', 'no'), { 'retry-after': '2' }),
+      statusCode: 403,
+      reason: 'Forbidden',
       retryable: false,
+    },
+    {
+      name: '403 without a Status body, with Retry-After (in-process fake): retried (the generic Status carries it)',
+      respond: (_q, res) => {
+        res.writeHead(403, { 'content-type': 'text/plain', 'retry-after': '2' });
+        res.end('no');
+      },
+      statusCode: 403,
+      reason: 'Forbidden',
+      retryAfterSeconds: 2,
+      retryable: true,
     },
     {
       name: '503 without a Status body, with Retry-After (in-process fake): the generic Status carries it, retried',
@@ -129,6 +147,7 @@ describe('cluster/rest-client', () => {
       respond: (_q, res) => sendJson(res, 500, status(500, 'ServerTimeout', 'try again', { name: 'x' })),
       statusCode: 500,
       reason: 'ServerTimeout',
+      retryAfterSeconds: 0,
       retryable: true,
     },
     {
