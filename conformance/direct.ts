@@ -33,7 +33,7 @@ export async function directRequest(
     const res = await request(`${baseUrl}${req.path}`, {
       method: (req.method ?? 'GET') as 'GET',
       headers,
-      body,
+      ...(body !== undefined && { body }),
       dispatcher: agent,
       headersTimeout: 15_000,
       bodyTimeout: 15_000,

@@ -68,7 +68,7 @@ export interface ControlPlaneOptions {
   /** Keep the working directory after `stop()` (for debugging). Default: `$KDA_KEEP_CLUSTER_DIR === '1'`. */
   readonly keepDir?: boolean;
   /** kube-apiserver secure port. Default: a free loopback port. */
-  readonly apiServerPort?: number;
+  readonly apiServerPort?: number | undefined;
   /** Extra kube-apiserver flags, e.g. `--authentication-token-webhook-config-file=...`. Appended last (they win). */
   readonly extraApiServerFlags?: readonly string[];
   /** kube-apiserver `--v`. Default 1. */

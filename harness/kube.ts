@@ -18,8 +18,8 @@ export interface KubeClientOptions {
   /** CA bundle (PEM) that verifies the serving certificate. */
   readonly caPem: string;
   /** Client certificate (PEM) for mTLS authentication. */
-  readonly certPem?: string;
-  readonly keyPem?: string;
+  readonly certPem?: string | undefined;
+  readonly keyPem?: string | undefined;
   /** Bearer token, sent when set (in addition to any client certificate). */
   readonly token?: string;
   /** Impersonate this identity on every request (a per-request `impersonate` overrides it). */
@@ -193,7 +193,7 @@ export class KubeClient {
     const res = await request(url, {
       method: method as 'GET',
       headers,
-      body,
+      ...(body !== undefined && { body }),
       dispatcher: this.#agent,
       headersTimeout: timeout,
       bodyTimeout: timeout,

@@ -173,7 +173,7 @@ export function createIdentityKubeconfig(
   cp: ControlPlane,
   identity: {
     readonly userName: string;
-    readonly groups?: readonly string[];
+    readonly groups?: readonly string[] | undefined;
     readonly token?: string;
     readonly fileName?: string;
   },

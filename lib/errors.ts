@@ -11,7 +11,11 @@ export type KdaErrorCode =
   | 'ERR_KDA_TRUST_UNAVAILABLE'
   | 'ERR_KDA_REQUEST_INFO'
   | 'ERR_KDA_NO_USER'
-  | 'ERR_KDA_CLOSED';
+  | 'ERR_KDA_CLOSED'
+  /** A call to kube-apiserver failed (`KubeApiError`, lib/cluster). */
+  | 'ERR_KDA_KUBE_API'
+  /** A webhook callback asked the caller to retry later (`TransientError`, lib/webhook). */
+  | 'ERR_KDA_TRANSIENT';
 
 /**
  * Structured facts about a refusal, logged as fields (never sent to the client).

@@ -58,6 +58,7 @@ export * from './trust/verify-chain.js';
 export * from './trust/certificate-fields.js';
 
 export * from './util/go-quote.js';
+export * from './http/read-json-body.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
 export * from './http/request-target.js';
@@ -65,6 +66,6 @@ export * from './http/selectors.js';
 export * from './util/refusal-log.js';
 export * from './http/status.js';
 
-export * from './util/backoff.js';
+export * from './util/review-retry.js';
 export * from './util/duration.js';
 export * from './util/single-flight.js';

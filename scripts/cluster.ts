@@ -66,7 +66,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): Promise<number> {
+async function up(opts: { port?: number | undefined; sample: boolean; timeoutMs: number }): Promise<number> {
   const existing = readState();
   if (existing && alive(existing.pid)) {
     const wanted = `v${kubernetesRelease().version}`;
@@ -122,7 +122,7 @@ async function up(opts: { port?: number; sample: boolean; timeoutMs: number }): 
   }
 }
 
-async function serve(opts: { port?: number; sample: boolean }): Promise<void> {
+async function serve(opts: { port?: number | undefined; sample: boolean }): Promise<void> {
   const t0 = Date.now();
   // Filled in as things start; the signal handler stops whatever is up.
   const running: { cp?: ControlPlane; sample?: GoSampleApiserver } = {};

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { serveDefaults } from '../lib/cli/flags.js';
 import { defaultAlwaysAllowGroups } from '../lib/authz/always-allow-groups.js';
 import { defaultAlwaysAllowPaths } from '../lib/authz/always-allow-paths.js';
-import { defaultWebhookBackoff } from '../lib/util/backoff.js';
+import { defaultWebhookBackoff } from '../lib/util/review-retry.js';
 import { defaultRequestHeaderConfig } from '../lib/trust/static.js';
 import { clientDefaults, delegatingDefaults, reviewDefaults, trustDefaults } from '../lib/defaults.js';
 

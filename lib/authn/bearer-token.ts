@@ -3,7 +3,7 @@ import type { AuthenticationResult, RequestAuthenticator, TokenAuthenticator } f
 
 export interface BearerTokenOptions {
   /** Audiences passed to the token authenticator; default none (the delegated setup never sets API audiences). */
-  readonly audiences?: readonly string[];
+  readonly audiences?: readonly string[] | undefined;
 }
 
 /** Go's bearertoken.Authenticator text for a token the token authenticator rejected without an error. */

@@ -45,7 +45,7 @@ export interface AuthnRequest {
   /** Leaf first, then the intermediates the client sent; [] when none. */
   readonly peerCertificates: readonly X509Certificate[];
   /** Identity of the TLS connection, used to cache chain verdicts per socket. Undefined for non-TLS. */
-  readonly connection?: object;
+  readonly connection?: object | undefined;
 }
 
 export interface RequestAuthenticator {
@@ -55,7 +55,7 @@ export interface RequestAuthenticator {
 export interface TokenAuthenticator {
   authenticateToken(
     token: string,
-    opts?: { readonly audiences?: readonly string[]; readonly signal?: AbortSignal },
+    opts?: { readonly audiences?: readonly string[] | undefined; readonly signal?: AbortSignal | undefined },
   ): Promise<AuthenticationResult>;
 }
 

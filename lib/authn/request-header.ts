@@ -107,7 +107,7 @@ export interface SecureRequestHeaderOptions {
   /** Header lists and allowed names (flags or ConfigMap). */
   readonly configProvider: RequestHeaderConfigProvider;
   /** Default: Date.now. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 /**

@@ -5,13 +5,13 @@ import {
   defaultWebhookBackoff,
   withExponentialBackoff,
   type BackoffOptions,
-} from '../util/backoff.js';
+} from '../util/review-retry.js';
 import type { AuthenticationResult, TokenAuthenticator } from './interfaces.js';
 import { reviewDefaults } from '../defaults.js';
 
 /**
  * What this authenticator needs from a TokenReview client (lib/cluster's `tokenReviewClient` implements it). Declared
- * here so authn does not depend on cluster. Failures should be lib/util/backoff `webhookError`s so that
+ * here so authn does not depend on cluster. Failures should be lib/util/review-retry `webhookError`s so that
  * `defaultShouldRetry` can tell transient ones apart.
  */
 /** `authentication.k8s.io/v1` TokenReview spec. */
@@ -44,7 +44,7 @@ export interface TokenReviewAuthenticatorOptions {
   readonly tokenRequestTimeout?: number;
   /**
    * Retry policy (Go `DefaultAuthWebhookRetryBackoff`: 500ms ×1.5, jitter 0.2, 5 calls). `sleep`/`random` are for
-   * tests. Retries follow Go's `DefaultShouldRetry` over the client's errors (lib/util/backoff `webhookError`).
+   * tests. Retries follow Go's `DefaultShouldRetry` over the client's errors (lib/util/review-retry `webhookError`).
    */
   readonly retryBackoff?: Omit<BackoffOptions, 'signal'>;
   /**

@@ -115,7 +115,7 @@ export interface X509AuthenticatorOptions {
   /** Default: {@link commonNameUserConversion}. */
   readonly userConversion?: UserConversion;
   /** Default: Date.now. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 /**

@@ -101,7 +101,7 @@ export type SubjectAccessReviewStatus = {
 
 /**
  * Creates one SubjectAccessReview (one POST, no retries, no cache: the authorizer owns those). A failed call
- * rejects with a lib/util/backoff `webhookError` (KdaError whose details carry status / reason /
+ * rejects with a lib/util/review-retry `webhookError` (KdaError whose details carry status / reason /
  * retryAfterSeconds / networkCode) so the authorizer can apply Go's `DefaultShouldRetry`.
  * lib/cluster `subjectAccessReviewClient(restClient)` implements it over HTTPS.
  */

@@ -1,8 +1,14 @@
 // Go's webhook authorizer (SubjectAccessReview): spec building, the decision-cache key and the authorizer itself.
-// Longer than ~350 lines because the three are one cohesive port (review §3.1); the retry loop is lib/util/backoff.
+// Longer than ~350 lines because the three are one cohesive port (review §3.1); the retry loop is lib/util/review-retry.
 import { InvalidOptionError, KdaError } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
-import { defaultShouldRetry, webhookError, withExponentialBackoff, type BackoffOptions } from '../util/backoff.js';
+import {
+  defaultShouldRetry,
+  webhookError,
+  withExponentialBackoff,
+  type BackoffOptions,
+  type WebhookErrorDetails,
+} from '../util/review-retry.js';
 import { SingleFlight } from '../util/single-flight.js';
 import { DecisionCache, type DecisionCacheOptions, type DecisionCacheStats } from './decision-cache.js';
 import {
@@ -29,7 +35,7 @@ export interface SubjectAccessReviewAuthorizerOptions extends DecisionCacheOptio
   readonly clientTimeout?: number;
   /** Retry schedule (Go `WebhookRetryBackoff`): default 500ms ×1.5, jitter 0.2, 5 calls. Tests inject `sleep`. */
   readonly retryBackoff?: Omit<BackoffOptions, 'signal'>;
-  /** Which failures are transient. Default: lib/util/backoff `defaultShouldRetry` (Go `DefaultShouldRetry`). */
+  /** Which failures are transient. Default: lib/util/review-retry `defaultShouldRetry` (Go `DefaultShouldRetry`). */
   readonly shouldRetry?: (err: unknown) => boolean;
   /** Failures log at error (`Failed to make webhook authorizer request`), stale answers at warn. Default: silent. */
   readonly logger?: Logger;
@@ -207,10 +213,18 @@ export function subjectAccessReviewCacheKey(attrs: RequestAttributes): string {
   return k;
 }
 
+/**
+ * The authorizer's error for a failed review: ERR_KDA_REVIEW_FAILED, or ERR_KDA_REVIEW_TIMEOUT for a client timeout,
+ * keeping the client error's details (HTTP status, reason, network code) for the log line. Review-level errors and
+ * ERR_KDA_CLOSED pass through.
+ */
 function asKdaError(err: unknown): KdaError {
-  if (err instanceof KdaError) return err;
+  const passThrough = ['ERR_KDA_REVIEW_FAILED', 'ERR_KDA_REVIEW_TIMEOUT', 'ERR_KDA_CLOSED'];
+  if (err instanceof KdaError && passThrough.includes(err.code)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new KdaError('ERR_KDA_REVIEW_FAILED', message, { cause: err });
+  const details = err instanceof KdaError ? (err.details as WebhookErrorDetails) : {};
+  const code = details.networkCode === 'ETIMEDOUT' ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED';
+  return new KdaError(code, message, { cause: err, details: { ...details } });
 }
 
 /**

@@ -106,7 +106,7 @@ interface KubeApiErrorLike {
   readonly name: 'KubeApiError';
   readonly message: string;
   readonly statusCode: number | undefined;
-  readonly code: string | undefined;
+  readonly networkCode: string | undefined;
 }
 
 function isKubeApiError(e: unknown): e is KubeApiErrorLike {
@@ -147,7 +147,7 @@ export function explainError(err: unknown, ctx: ExplainContext = {}): Explained 
         };
       }
       if (e.statusCode !== undefined) return { reason: `kube-apiserver answered ${e.statusCode}: ${detail}` };
-      const code = e.code ?? '';
+      const code = e.networkCode ?? '';
       if (tlsVerifyCodes.has(code)) {
         return {
           reason: `TLS: kube-apiserver's certificate is not trusted (${code}: ${detail})`,

@@ -243,6 +243,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
         this.#recordError(cause, [this.#cmClientCA, this.#cmRequestHeaderCA, this.#cmHeaderConfig]);
         return;
       }
+      const fix = this.#readErrorFix(err);
       throw new KdaError(
         'ERR_KDA_TRUST_UNAVAILABLE',
         `unable to load configmap based request-header-client-ca-file: ${cause}`,
@@ -250,7 +251,7 @@ export class ExtensionApiserverAuthentication implements TrustSource {
           cause: err,
           details: {
             caName: `configmap/${this.#namespace}/${this.#cmName}`,
-            ...(this.#readErrorFix(err) !== undefined && { fix: this.#readErrorFix(err) }),
+            ...(fix !== undefined && { fix }),
           },
         },
       );

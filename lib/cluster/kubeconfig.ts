@@ -5,6 +5,7 @@ import { isIPv6 } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KdaError } from '../errors.js';
 import { clientDefaults } from '../defaults.js';
+import { proxyFor } from './proxy.js';
 
 const requireModule = createRequire(import.meta.url);
 
@@ -42,6 +43,11 @@ export interface ConnectionConfig {
   readonly token?: () => string | undefined | Promise<string | undefined>;
   /** `Impersonate-User` from the kubeconfig user, sent on every request. */
   readonly impersonateUser?: string;
+  /**
+   * kubeconfig cluster `proxy-url`: the HTTP(S) CONNECT proxy to reach `server` through. Unset = client-go's
+   * `http.ProxyFromEnvironment` (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), see docs/cluster.md "Proxies".
+   */
+  readonly proxyUrl?: string;
   /** Where this came from: `kubeconfig:<path>` or `in-cluster`. For messages. */
   readonly source: string;
   /**
@@ -53,9 +59,9 @@ export interface ConnectionConfig {
 
 export interface LoadConnectionConfigOptions {
   /** Explicit kubeconfig path (`--authentication-kubeconfig` / `--authorization-kubeconfig`). Wins over everything. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   /** Environment to read `KUBECONFIG`, `KUBERNETES_SERVICE_HOST`/`_PORT` from. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Service-account directory for in-cluster config. Default `/var/run/secrets/kubernetes.io/serviceaccount`. */
   readonly serviceAccountDir?: string;
   /**
@@ -140,12 +146,21 @@ export function fromKubeConfig(
     };
   }
   if (identity === undefined && cert !== undefined) identity = identityFromCert(cert);
+  // Refuse an unusable proxy-url at load time, naming the cluster (client-go validates it when loading too).
+  if (cluster.proxyUrl) {
+    try {
+      proxyFor(cluster.server, cluster.proxyUrl, {});
+    } catch (err) {
+      throw new Error(`${source}: cluster "${cluster.name}": ${(err as Error).message}`, { cause: err });
+    }
+  }
   return {
     server: cluster.server.replace(/\/+$/, ''),
     ...(ca !== undefined && { ca }),
     ...(cert !== undefined && { cert }),
     ...(key !== undefined && { key }),
     ...(cluster.tlsServerName && { tlsServerName: cluster.tlsServerName }),
+    ...(cluster.proxyUrl && { proxyUrl: cluster.proxyUrl }),
     insecureSkipTlsVerify: cluster.skipTLSVerify === true,
     ...(token && { token }),
     ...(user?.impersonateUser && { impersonateUser: user.impersonateUser }),

@@ -1,127 +1,14 @@
-// The kube-apiserver client (undici Pool, mTLS or token, QPS limit) and its error type `KubeApiError`.
-// Slightly over ~350 lines; TODO(restructure): KubeApiError and toWebhookError move to cluster/errors.ts when the error
-// family is unified (KdaError codes, issue 12 step 4).
+// The kube-apiserver client (undici Pool, mTLS or token, QPS limit); its error type is lib/cluster/errors `KubeApiError`.
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { Pool, ProxyAgent } from 'undici';
 import { KdaError } from '../errors.js';
-import { defaultShouldRetry, webhookError } from '../util/backoff.js';
+import { KubeApiError, responseError } from './errors.js';
 import type { ConnectionConfig } from './kubeconfig.js';
+import { proxyFor } from './proxy.js';
 import { QpsLimiter } from './qps-limiter.js';
 import { clientDefaults } from '../defaults.js';
 
-/** A Kubernetes `metav1.Status`, as returned in error bodies and watch ERROR events. */
-export interface KubeStatus {
-  readonly kind?: string;
-  readonly status?: string;
-  readonly message?: string;
-  readonly reason?: string;
-  readonly code?: number;
-  readonly details?: {
-    readonly retryAfterSeconds?: number;
-    readonly causes?: readonly unknown[];
-    readonly [k: string]: unknown;
-  };
-}
-
-/**
- * A failed call to kube-apiserver, with everything retry logic needs: the HTTP status, the Status reason, the
- * server's requested delay and the network error code. `retryable` applies Go's `webhook.DefaultShouldRetry`
- * (through `toWebhookError`, so there is one predicate).
- */
-export class KubeApiError extends Error {
-  /** HTTP status; undefined for network failures. */
-  readonly statusCode: number | undefined;
-  /** `Status.reason` (e.g. `Forbidden`, `InternalError`, `TooManyRequests`), or the one client-go infers from the code. */
-  readonly reason: string | undefined;
-  /** From the `Retry-After` header or `Status.details.retryAfterSeconds`. */
-  readonly retryAfterSeconds: number | undefined;
-  /** Network error code (`ECONNRESET`, `ECONNREFUSED`, `UND_ERR_SOCKET`, …), or `ETIMEDOUT` for the per-request timeout, `ABORT_ERR` when the caller aborted. */
-  readonly code: string | undefined;
-  /** The decoded Status body, when there was one. */
-  readonly status: KubeStatus | undefined;
-
-  constructor(
-    message: string,
-    fields: {
-      statusCode?: number;
-      reason?: string;
-      retryAfterSeconds?: number;
-      code?: string;
-      status?: KubeStatus;
-      cause?: unknown;
-    },
-  ) {
-    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
-    this.name = 'KubeApiError';
-    this.statusCode = fields.statusCode;
-    this.reason = fields.reason;
-    this.retryAfterSeconds = fields.retryAfterSeconds;
-    this.code = fields.code;
-    this.status = fields.status;
-  }
-
-  /** True for the per-request timeout. */
-  get timedOut(): boolean {
-    return this.code === 'ETIMEDOUT';
-  }
-
-  /** Go `webhook.DefaultShouldRetry` (the library's one predicate, lib/util/backoff `defaultShouldRetry`). */
-  get retryable(): boolean {
-    return defaultShouldRetry(toWebhookError(this));
-  }
-}
-
-/**
- * Maps a `KubeApiError` to the KdaError shape lib/util/backoff's `defaultShouldRetry` reads (status, reason,
- * retryAfterSeconds, networkCode). Other errors (ERR_KDA_CLOSED) pass through.
- */
-export function toWebhookError(err: unknown): unknown {
-  if (!(err instanceof KubeApiError)) return err;
-  return webhookError(
-    err.message,
-    {
-      ...(err.statusCode !== undefined && { status: err.statusCode }),
-      ...(err.reason !== undefined && { reason: err.reason }),
-      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
-      ...(err.code !== undefined && { networkCode: err.code }),
-    },
-    { cause: err, code: err.timedOut ? 'ERR_KDA_REVIEW_TIMEOUT' : 'ERR_KDA_REVIEW_FAILED' },
-  );
-}
-
-/** client-go's `NewGenericServerResponse` reason for a status code without a Status body. */
-function reasonForCode(code: number): string | undefined {
-  switch (code) {
-    case 400:
-      return 'BadRequest';
-    case 401:
-      return 'Unauthorized';
-    case 403:
-      return 'Forbidden';
-    case 404:
-      return 'NotFound';
-    case 405:
-      return 'MethodNotAllowed';
-    case 409:
-      return 'Conflict';
-    case 410:
-      return 'Expired';
-    case 413:
-      return 'RequestEntityTooLarge';
-    case 422:
-      return 'Invalid';
-    case 429:
-      return 'TooManyRequests';
-    case 500:
-      return 'InternalError';
-    case 503:
-      return 'ServiceUnavailable';
-    case 504:
-      return 'Timeout';
-    default:
-      return code >= 500 ? 'InternalError' : undefined;
-  }
-}
+export { KubeApiError, type KubeStatus } from './errors.js';
 
 export interface RestClientOptions {
   /** Where and how to connect (see `loadConnectionConfig`). */
@@ -140,12 +27,17 @@ export interface RestClientOptions {
   readonly burst?: number;
   /** `User-Agent` header, default `kube-delegated-auth`. */
   readonly userAgent?: string;
+  /**
+   * Environment read once, at construction, for `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` when the connection has no
+   * `proxyUrl` (client-go's `http.ProxyFromEnvironment`). Default `process.env`.
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Overrides the client's per-request timeout, ms. */
   readonly timeout?: number;
 }
@@ -163,11 +55,13 @@ export interface StreamResponse {
  */
 export class RestClient {
   readonly #conn: ConnectionConfig;
-  readonly #pool: Pool;
+  readonly #origin: string;
+  readonly #pool: Pool | ProxyAgent;
   readonly #timeout: number;
   readonly #userAgent: string;
   readonly #limiter: QpsLimiter | undefined;
   #closed = false;
+  #destroyed = false;
 
   constructor(opts: RestClientOptions) {
     this.#conn = opts.connection;
@@ -177,18 +71,22 @@ export class RestClient {
     const qps = opts.qps ?? clientDefaults.qps;
     this.#limiter = qps > 0 ? new QpsLimiter(qps, opts.burst ?? clientDefaults.burst) : undefined;
     const c = opts.connection;
-    // Pool does no I/O until the first request.
-    this.#pool = new Pool(url.origin, {
-      connections: opts.connections ?? 16,
-      keepAliveTimeout: 30_000,
-      connect: {
-        ...(c.ca !== undefined && { ca: c.ca }),
-        ...(c.cert !== undefined && { cert: c.cert }),
-        ...(c.key !== undefined && { key: c.key }),
-        ...(c.tlsServerName !== undefined && { servername: c.tlsServerName }),
-        rejectUnauthorized: !c.insecureSkipTlsVerify,
-      },
-    });
+    this.#origin = url.origin;
+    const tls = {
+      ...(c.ca !== undefined && { ca: c.ca }),
+      ...(c.cert !== undefined && { cert: c.cert }),
+      ...(c.key !== undefined && { key: c.key }),
+      ...(c.tlsServerName !== undefined && { servername: c.tlsServerName }),
+      rejectUnauthorized: !c.insecureSkipTlsVerify,
+    };
+    const connections = opts.connections ?? 16;
+    const keepAliveTimeout = 30_000;
+    // kubeconfig proxy-url, else the environment (client-go); both throw ERR_KDA_INVALID_OPTION for a socks5 proxy.
+    const proxy = proxyFor(opts.connection.server, c.proxyUrl, opts.env ?? process.env);
+    // Neither does I/O until the first request. Through a proxy, the TLS options apply to the tunnelled connection.
+    this.#pool = proxy
+      ? new ProxyAgent({ uri: proxy.url.href, requestTls: tls, connections, keepAliveTimeout })
+      : new Pool(url.origin, { connections, keepAliveTimeout, connect: tls });
   }
 
   /** The connection this client uses (identity, source) for messages. */
@@ -215,6 +113,7 @@ export class RestClient {
       await this.#limiter?.acquire(signal);
       const headers = await this.#headers(opts.body !== undefined);
       const res = await this.#pool.request({
+        origin: this.#origin,
         path: url.pathname + url.search,
         method: method as 'GET',
         headers,
@@ -228,7 +127,7 @@ export class RestClient {
         } catch (err) {
           throw new KubeApiError(`${verb} "${url.href}": cannot decode response body: ${(err as Error).message}`, {
             statusCode: res.statusCode,
-            code: 'EDECODE',
+            networkCode: 'EDECODE',
             cause: err,
           });
         }
@@ -255,6 +154,7 @@ export class RestClient {
       await this.#limiter?.acquire(headerSignal);
       const headers = await this.#headers(false);
       const res = await this.#pool.request({
+        origin: this.#origin,
         path: url.pathname + url.search,
         method: 'GET',
         headers,
@@ -282,7 +182,9 @@ export class RestClient {
   /** Aborts in-flight requests too. */
   async destroy(): Promise<void> {
     this.#closed = true;
-    if (!this.#pool.destroyed) await this.#pool.destroy();
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.#pool.destroy();
   }
 
   #url(path: string, query: RequestOptions['query']): URL {
@@ -302,18 +204,18 @@ export class RestClient {
   }
 
   #wrap(err: unknown, verb: string, url: URL, timer: AbortSignal, timeout: number): unknown {
-    if (err instanceof KubeApiError || err instanceof KdaError) return err;
+    if (err instanceof KdaError) return err;
     const e = err as { name?: string; code?: string; message?: string };
     if (timer.aborted || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
       return new KubeApiError(`${verb} "${url.href}": request timed out after ${timeout}ms`, {
-        code: 'ETIMEDOUT',
+        networkCode: 'ETIMEDOUT',
         cause: err,
       });
     }
     // The caller's signal (e.g. a whole-call deadline) ended the request.
     if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR') {
       return new KubeApiError(`${verb} "${url.href}": request aborted: ${e.message ?? 'aborted'}`, {
-        code: 'ABORT_ERR',
+        networkCode: 'ABORT_ERR',
         cause: err,
       });
     }
@@ -323,38 +225,8 @@ export class RestClient {
     // undici reports its own socket error codes; fall back to the OS code of the cause (ECONNREFUSED, ECONNRESET).
     const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code;
     return new KubeApiError(`${verb} "${url.href}": ${e.message ?? String(err)}`, {
-      ...(code !== undefined && { code }),
+      ...(code !== undefined && { networkCode: code }),
       cause: err,
     });
   }
-}
-
-function responseError(
-  verb: string,
-  url: URL,
-  statusCode: number,
-  retryAfterHeader: unknown,
-  text: string,
-): KubeApiError {
-  let status: KubeStatus | undefined;
-  try {
-    const parsed = JSON.parse(text) as KubeStatus;
-    if (parsed && typeof parsed === 'object' && parsed.kind === 'Status') status = parsed;
-  } catch {
-    // not a Status: client-go builds a generic one from the code
-  }
-  const header = Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader;
-  const fromHeader = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
-  const retryAfterSeconds = status?.details?.retryAfterSeconds ?? fromHeader;
-  const reason = status?.reason || reasonForCode(statusCode);
-  const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  const message = status?.message
-    ? status.message
-    : `${verb} "${url.href}": the server responded with HTTP ${statusCode}${reason ? ` (${reason})` : ''}${snippet ? `: ${snippet.trim()}` : ''}`;
-  return new KubeApiError(message, {
-    statusCode,
-    ...(reason && { reason }),
-    ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
-    ...(status && { status }),
-  });
 }

@@ -5,13 +5,14 @@ import type {
   SubjectAccessReviewStatus,
 } from '../authz/interfaces.js';
 import type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
-import { toWebhookError, type RestClient } from './rest-client.js';
-
-export { toWebhookError } from './rest-client.js';
+import type { RestClient } from './rest-client.js';
 
 export type { TokenReviewSpec, TokenReviewStatus } from '../authn/token-review.js';
 
-/** Creates TokenReviews; rejects with a lib/util/backoff `webhookError` (KdaError) on transport or HTTP failures. */
+/**
+ * Creates TokenReviews; rejects with a `KubeApiError` (a KdaError whose details the retry predicate reads) on
+ * transport or HTTP failures.
+ */
 export interface TokenReviewClient {
   create(spec: TokenReviewSpec, signal?: AbortSignal): Promise<TokenReviewStatus>;
 }
@@ -30,12 +31,8 @@ export function tokenReviewClient(client: RestClient): TokenReviewClient {
         kind: 'TokenReview',
         spec: { token: spec.token, ...(spec.audiences && spec.audiences.length > 0 && { audiences: spec.audiences }) },
       };
-      try {
-        const res = await client.post<{ status?: TokenReviewStatus }>(tokenReviewPath, body, signal ? { signal } : {});
-        return res.status ?? {};
-      } catch (err) {
-        throw toWebhookError(err);
-      }
+      const res = await client.post<{ status?: TokenReviewStatus }>(tokenReviewPath, body, signal ? { signal } : {});
+      return res.status ?? {};
     },
   };
 }
@@ -45,12 +42,11 @@ export function subjectAccessReviewClient(client: RestClient): SubjectAccessRevi
   return {
     async create(sar: SubjectAccessReview, signal?: AbortSignal) {
       const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: sar.spec };
-      let res: { status?: Partial<SubjectAccessReviewStatus> };
-      try {
-        res = await client.post(subjectAccessReviewPath, body, signal ? { signal } : {});
-      } catch (err) {
-        throw toWebhookError(err);
-      }
+      const res = await client.post<{ status?: Partial<SubjectAccessReviewStatus> }>(
+        subjectAccessReviewPath,
+        body,
+        signal ? { signal } : {},
+      );
       const s = res.status ?? {};
       return {
         allowed: s.allowed === true,

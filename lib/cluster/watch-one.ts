@@ -203,7 +203,7 @@ export class WatchOne<T extends ObjectWithMeta> {
           try {
             ev = JSON.parse(line) as WatchEvent<T>;
           } catch {
-            throw new KubeApiError(`watch of ${kind}/${name}: undecodable event`, { code: 'EDECODE' });
+            throw new KubeApiError(`watch of ${kind}/${name}: undecodable event`, { networkCode: 'EDECODE' });
           }
           const rv = ev.object?.metadata?.resourceVersion;
           switch (ev.type) {
@@ -228,7 +228,7 @@ export class WatchOne<T extends ObjectWithMeta> {
             }
             default:
               throw new KubeApiError(`watch of ${kind}/${name}: unknown event type ${String(ev.type)}`, {
-                code: 'EDECODE',
+                networkCode: 'EDECODE',
               });
           }
           if (rv !== undefined) this.#rv = rv;

@@ -136,7 +136,7 @@ function dechunk(buf: Buffer): Buffer {
 export interface HandshakeResult {
   readonly ok: boolean;
   readonly error?: string;
-  readonly protocol?: string;
+  readonly protocol?: string | undefined;
   /** Whether the chain verified against `caPem` for `servername`. */
   readonly authorized?: boolean;
   readonly authorizationError?: string;

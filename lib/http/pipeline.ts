@@ -141,7 +141,7 @@ export interface DelegatedAuthState extends AuthenticatedIdentity {
   /** The attributes that were authorized (absent without an authorizer). */
   readonly attributes?: RequestAttributes;
   /** The authorizer's answer (absent without an authorizer). */
-  readonly authorization?: AuthorizationResult;
+  readonly authorization?: AuthorizationResult | undefined;
 }
 
 export interface DelegatedAuthPipelineOptions extends AuthenticationStepOptions, RequestInfoOptions {
@@ -205,7 +205,7 @@ export interface DelegatedAuthPipeline {
     hooks?: PipelineRunHooks,
   ): Promise<
     | { readonly ok: true; readonly state: DelegatedAuthState }
-    | { readonly ok: false; readonly response?: HttpResponse; readonly state?: Partial<DelegatedAuthState> }
+    | { readonly ok: false; readonly response?: HttpResponse | undefined; readonly state?: Partial<DelegatedAuthState> }
   >;
 }
 

@@ -101,7 +101,7 @@ function decodeListOptions(query: Map<string, string[]>): { watch: boolean; fiel
   if (label !== undefined && !parseLabelSelector(label).ok) return undefined;
   const field = query.get('fieldSelector')?.[0];
   if (field !== undefined && !parseFieldSelector(field).ok) return undefined;
-  return { watch: queryBool(query.get('watch')), fieldSelector: field };
+  return { watch: queryBool(query.get('watch')), ...(field !== undefined && { fieldSelector: field }) };
 }
 
 /** `path.IsValidPathSegmentName` from apimachinery: not `.`/`..`, no `/`, no `%`. */

@@ -32,7 +32,7 @@ export interface AuthorizeState {
   /** The attributes that were authorized. */
   attributes?: RequestAttributes;
   /** The authorizer's answer (decision, reason, error), for logging and metrics downstream. */
-  authorization?: AuthorizationResult;
+  authorization?: AuthorizationResult | undefined;
 }
 
 export interface AuthorizeOptions {

@@ -9,6 +9,7 @@ import {
   type MappingDocument,
 } from './mapping-document.js';
 import type { MappingSource } from './mapping-source.js';
+import { watchChanges } from '../trust/file-content.js';
 
 export type { Identity, MapOutcome, MappingDocument } from './mapping-document.js';
 export { applyMapping, parseMappingDocument, reservedPrefix } from './mapping-document.js';
@@ -67,9 +68,7 @@ export class IdentityMapping {
   #lastErrorAt: Date | undefined;
   #errorCount = 0;
   #chain: Promise<unknown> = Promise.resolve();
-  #timer: NodeJS.Timeout | undefined;
-  #debounce: NodeJS.Timeout | undefined;
-  #unwatch: (() => void) | undefined;
+  #stopWatching: (() => void) | undefined;
   #closed = false;
   readonly #abort = new AbortController();
 
@@ -96,19 +95,14 @@ export class IdentityMapping {
         details: { source: this.#source.name },
       });
     }
-    if (this.#unwatch || this.#timer) return;
-    this.#unwatch = this.#source.watch?.(() => this.#schedule());
-    if (this.#pollIntervalMs > 0) {
-      this.#timer = setInterval(() => void this.reload(), this.#pollIntervalMs);
-      this.#timer.unref();
-    }
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => void this.reload(), this.#debounceMs);
-    this.#debounce.unref();
+    if (this.#stopWatching) return;
+    // The library's one reload timing (lib/trust/file-content): the source's events debounced, plus the poll.
+    const watch = this.#source.watch?.bind(this.#source);
+    this.#stopWatching = watchChanges(
+      watch && ((notify) => ({ unsubscribe: watch(notify) })),
+      () => void this.reload().catch(() => undefined),
+      { pollInterval: this.#pollIntervalMs, debounce: this.#debounceMs },
+    );
   }
 
   /**
@@ -225,9 +219,7 @@ export class IdentityMapping {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort(new KdaError('ERR_KDA_CLOSED', 'identity mapping is closed'));
-    clearInterval(this.#timer);
-    clearTimeout(this.#debounce);
-    this.#unwatch?.();
+    this.#stopWatching?.();
     await this.#chain;
   }
 }

@@ -26,9 +26,56 @@ export function watchFiles(
   options: { readonly pollInterval: number; readonly debounce?: number },
 ): () => void {
   const dirs = [...new Set(paths.map((p) => dirname(resolve(p))))];
-  const watchers = new Map<string, FSWatcher>();
+  return watchChanges(
+    (notify) => {
+      const watchers: FSWatcher[] = [];
+      let failed = false;
+      for (const dir of dirs) {
+        try {
+          // Any entry may be the symlink the file resolves through: every event is a "may have changed".
+          const w = watch(dir, { persistent: false }, notify);
+          w.on('error', () => {
+            w.close();
+            const i = watchers.indexOf(w);
+            if (i >= 0) watchers.splice(i, 1);
+          });
+          watchers.push(w);
+        } catch {
+          // The directory is missing or fs.watch is unsupported here: the periodic re-read keeps trying.
+          failed = true;
+        }
+      }
+      const unsubscribe = (): void => {
+        for (const w of watchers.splice(0)) w.close();
+      };
+      return { unsubscribe, healthy: () => !failed && watchers.length === dirs.length };
+    },
+    onChange,
+    options,
+  );
+}
+
+/** A subscription to "may have changed" events, as `watchChanges` drives it. */
+export interface ChangeSubscription {
+  readonly unsubscribe: () => void;
+  /** False when the subscription lost (part of) its event source; it is replaced on the next period. */
+  readonly healthy?: () => boolean;
+}
+
+/**
+ * The timing half of the file-reload primitive, for any source that can say "may have changed" (a file's directory,
+ * a ConfigMap watch): events are debounced into one `onChange`, and every `pollInterval` ms `onChange` runs anyway
+ * (Go's periodic re-check), re-subscribing first when the subscription broke. `subscribe` may be undefined (poll
+ * only). Returns the stop function.
+ */
+export function watchChanges(
+  subscribe: ((notify: () => void) => ChangeSubscription) | undefined,
+  onChange: () => void,
+  options: { readonly pollInterval: number; readonly debounce?: number },
+): () => void {
   let debounce: NodeJS.Timeout | undefined;
   let stopped = false;
+  let subscription: ChangeSubscription | undefined;
   const schedule = (): void => {
     if (stopped) return;
     if (debounce) clearTimeout(debounce);
@@ -39,20 +86,9 @@ export function watchFiles(
     debounce.unref();
   };
   const arm = (): void => {
-    for (const dir of dirs) {
-      if (watchers.has(dir)) continue;
-      try {
-        // Any entry may be the symlink the file resolves through: every event is a "may have changed".
-        const w = watch(dir, { persistent: false }, schedule);
-        w.on('error', () => {
-          w.close();
-          watchers.delete(dir);
-        });
-        watchers.set(dir, w);
-      } catch {
-        // The directory is missing or fs.watch is unsupported here: the periodic re-read keeps trying.
-      }
-    }
+    if (!subscribe || (subscription && (subscription.healthy?.() ?? true))) return;
+    subscription?.unsubscribe();
+    subscription = subscribe(schedule);
   };
   arm();
   const timer =
@@ -67,8 +103,8 @@ export function watchFiles(
     stopped = true;
     if (timer) clearInterval(timer);
     if (debounce) clearTimeout(debounce);
-    for (const w of watchers.values()) w.close();
-    watchers.clear();
+    subscription?.unsubscribe();
+    subscription = undefined;
   };
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { readJsonBody } from '../http/read-json-body.js';
 import { statusFailure, type HttpResponse } from '../http/status.js';
 import type { Logger } from '../log.js';
 import { TransientError } from './transient-error.js';
@@ -53,15 +54,9 @@ export type ReadResult =
 
 const fail = (response: HttpResponse): ReadResult => ({ ok: false, response });
 
-function isJsonMediaType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const mediaType = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  return mediaType === 'application/json';
-}
-
 /**
- * Checks method and Content-Type, then reads at most `maxBodyBytes` and parses JSON. An oversized body is drained
- * (not destroyed, so the 413 can still be written) and the connection is marked for closing.
+ * Checks the method, then reads the body with the library's one JSON body reader (lib/http/read-json-body: 415, 413
+ * with the connection marked for closing, 400, or 500 when a body parser consumed the stream first).
  */
 export async function readJsonReview(req: IncomingMessage, maxBodyBytes: number): Promise<ReadResult> {
   if (req.method !== 'POST') {
@@ -72,55 +67,12 @@ export async function readJsonReview(req: IncomingMessage, maxBodyBytes: number)
       }),
     );
   }
-  if (!isJsonMediaType(req.headers['content-type'])) {
-    req.resume();
-    return fail(
-      statusResponse(
-        415,
-        'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: application/json`,
-      ),
-    );
-  }
-  const tooLarge = () =>
-    statusResponse(413, 'RequestEntityTooLarge', `the request body is larger than ${maxBodyBytes} bytes`, {
-      headers: { connection: 'close' },
-    });
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBodyBytes) {
-    req.resume();
-    return fail(tooLarge());
-  }
-  if (req.readableEnded) {
-    // A body parser ran before us; the raw bytes are gone and re-serialising a parsed object would hide bad input.
-    return fail(internalErrorResponse('the request body was already consumed before the webhook handler ran'));
-  }
-  const raw = await new Promise<Buffer | undefined>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => {
-      if (!over) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-  });
-  if (raw === undefined) return fail(tooLarge());
-  try {
-    return { ok: true, value: JSON.parse(raw.toString('utf8')) };
-  } catch (err) {
-    return fail(badRequest(`invalid JSON: ${(err as Error).message}`));
-  }
+  // Not requireObject: the review decoders answer a non-object body with their own, more specific message.
+  const read = await readJsonBody(req, { limit: maxBodyBytes, requireObject: false });
+  if (read.ok) return read;
+  const { status, reason, message, closeConnection } = read.failure;
+  if (status === 500) return fail(internalErrorResponse(message));
+  return fail(statusResponse(status, reason, message, closeConnection ? { headers: { connection: 'close' } } : {}));
 }
 
 export function badRequest(message: string): HttpResponse {

@@ -27,7 +27,7 @@ describe('bearerTokenAuthenticator', () => {
     user: { name: 'system:serviceaccount:ns:sa', uid: 'u', groups: ['system:serviceaccounts'], extra: {} },
     authenticator: 'tokenreview',
   };
-  const seen: { token: string; audiences?: readonly string[] }[] = [];
+  const seen: { token: string; audiences?: readonly string[] | undefined }[] = [];
   const tokens = tokenAuthenticatorFunc(async (token, opts) => {
     seen.push({ token, audiences: opts?.audiences });
     if (token === 'good') return ok;

@@ -16,7 +16,7 @@ import {
   type SubjectAccessReviewAuthorizerOptions,
 } from '../../lib/authz/subject-access-review.js';
 import { InvalidOptionError, KdaError } from '../../lib/errors.js';
-import { webhookError } from '../../lib/util/backoff.js';
+import { webhookError } from '../../lib/util/review-retry.js';
 import { alice, pathAttrs, resourceAttrs } from './fixtures.js';
 
 type Answer =
@@ -62,6 +62,12 @@ function gate() {
   let open!: () => void;
   const opened = new Promise<void>((r) => (open = r));
   return { opened, open };
+}
+
+/** The attributes without a `user` property at all (not `user: undefined`). */
+function withoutUser(attrs: RequestAttributes): RequestAttributes {
+  const { user: _user, ...rest } = attrs;
+  return rest as RequestAttributes;
 }
 
 describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
@@ -546,7 +552,7 @@ describe('authz/subject-access-review subjectAccessReviewCacheKey', () => {
     },
     {
       name: 'no user = empty user',
-      a: resourceAttrs({ user: undefined }),
+      a: withoutUser(resourceAttrs()),
       b: resourceAttrs({ user: emptyUser }),
       same: true,
     },

@@ -54,9 +54,9 @@ describe('cli/startup-error', () => {
       expect(explainError(wrapped(unauthorized), { kubectlFlags: '--kubeconfig /k' }).fix).to.match(
         /kubectl --kubeconfig \/k auth whoami/,
       );
-      const tls = new KubeApiError(`${url}: self-signed certificate`, { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+      const tls = new KubeApiError(`${url}: self-signed certificate`, { networkCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
       expect(explainError(wrapped(tls)).reason).to.match(/^TLS: kube-apiserver's certificate is not trusted/);
-      const refused = new KubeApiError(`${url}: connect ECONNREFUSED`, { code: 'ECONNREFUSED' });
+      const refused = new KubeApiError(`${url}: connect ECONNREFUSED`, { networkCode: 'ECONNREFUSED' });
       expect(explainError(wrapped(refused)).reason).to.equal(
         'cannot reach kube-apiserver (connection refused): connect ECONNREFUSED',
       );

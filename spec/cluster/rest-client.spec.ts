@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { KdaError } from '../../lib/errors.js';
 import { QpsLimiter } from '../../lib/cluster/qps-limiter.js';
-import { KubeApiError, RestClient, toWebhookError } from '../../lib/cluster/rest-client.js';
-import { defaultShouldRetry } from '../../lib/util/backoff.js';
+import { KubeApiError, RestClient } from '../../lib/cluster/rest-client.js';
+import { defaultShouldRetry } from '../../lib/util/review-retry.js';
 import { testPki } from '../support/pki.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from './fake-apiserver.js';
 
@@ -51,7 +51,7 @@ describe('cluster/rest-client', () => {
     const c = client({ connection: fake.connection({ ca: testPki().otherCA.certPem }) });
     const err = await c.get('/x').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(KubeApiError);
-    expect((err as KubeApiError).retryable).to.equal(false);
+    expect(defaultShouldRetry(err)).to.equal(false);
   });
 
   interface ErrorCase {
@@ -107,6 +107,57 @@ describe('cluster/rest-client', () => {
       retryable: true,
     },
     {
+      name: '503 Status without details, with Retry-After (in-process fake): retried (client-go waits for the header)',
+      respond: (_q, res) => sendJson(res, 503, status(503, 'ServiceUnavailable', 'later'), { 'retry-after': '2' }),
+      statusCode: 503,
+      retryAfterSeconds: 2,
+      retryable: true,
+    },
+    {
+      name: '403 Status with a Retry-After header: not retried (client-go waits only on 429 and 5xx)',
+      respond: (_q, res) => sendJson(res, 403, status(403, 'Forbidden', 'no'), { 'retry-after': '2' }),
+      statusCode: 403,
+      reason: 'Forbidden',
+      retryable: false,
+    },
+    {
+      name: '403 without a Status body, with Retry-After (in-process fake): retried (the generic Status carries it)',
+      respond: (_q, res) => {
+        res.writeHead(403, { 'content-type': 'text/plain', 'retry-after': '2' });
+        res.end('no');
+      },
+      statusCode: 403,
+      reason: 'Forbidden',
+      retryAfterSeconds: 2,
+      retryable: true,
+    },
+    {
+      name: '503 without a Status body, with Retry-After (in-process fake): the generic Status carries it, retried',
+      respond: (_q, res) => {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '2' });
+        res.end('busy');
+      },
+      statusCode: 503,
+      reason: 'ServiceUnavailable',
+      retryAfterSeconds: 2,
+      retryable: true,
+    },
+    {
+      name: 'ServerTimeout Status with details (in-process fake): retried (Go SuggestsClientDelay)',
+      respond: (_q, res) => sendJson(res, 500, status(500, 'ServerTimeout', 'try again', { name: 'x' })),
+      statusCode: 500,
+      reason: 'ServerTimeout',
+      retryAfterSeconds: 0,
+      retryable: true,
+    },
+    {
+      name: 'ServerTimeout Status without details (in-process fake): not retried',
+      respond: (_q, res) => sendJson(res, 500, status(500, 'ServerTimeout', 'try again')),
+      statusCode: 500,
+      reason: 'ServerTimeout',
+      retryable: false,
+    },
+    {
       name: '504 without body (in-process fake): Timeout inferred, retried',
       respond: (_q, res) => {
         res.writeHead(504);
@@ -156,12 +207,13 @@ describe('cluster/rest-client', () => {
       expect(e.statusCode).to.equal(c.statusCode);
       if (c.reason) expect(e.reason).to.equal(c.reason);
       expect(e.retryAfterSeconds).to.equal(c.retryAfterSeconds);
-      if (c.code) expect(e.code).to.equal(c.code);
-      if (c.statusCode === undefined) expect(e.code).to.be.a('string');
+      expect(e.code).to.equal('ERR_KDA_KUBE_API');
+      expect(e).to.be.instanceOf(KdaError);
+      if (c.code) expect(e.networkCode).to.equal(c.code);
+      if (c.statusCode === undefined) expect(e.networkCode).to.be.a('string');
       if (c.message) expect(e.message).to.match(c.message);
-      expect(e.retryable).to.equal(c.retryable);
-      // One predicate: what the review clients hand to the retry loop decides the same way.
-      expect(defaultShouldRetry(toWebhookError(e))).to.equal(c.retryable);
+      // The one predicate decides on the error itself, as the review clients hand it to the retry loop.
+      expect(defaultShouldRetry(e)).to.equal(c.retryable);
     });
   }
 
@@ -173,9 +225,9 @@ describe('cluster/rest-client', () => {
       .get('/hang')
       .catch((e: unknown) => e)) as KubeApiError;
     expect(err).to.be.instanceOf(KubeApiError);
-    expect(err.code).to.equal('ETIMEDOUT');
+    expect(err.networkCode).to.equal('ETIMEDOUT');
     expect(err.timedOut).to.equal(true);
-    expect(err.retryable).to.equal(false);
+    expect(defaultShouldRetry(err)).to.equal(false);
   });
 
   it("reports the caller's abort as ABORT_ERR", async () => {
@@ -184,7 +236,7 @@ describe('cluster/rest-client', () => {
     const p = client().get('/hang', { signal: ac.signal });
     setTimeout(() => ac.abort(), 50).unref();
     const err = (await p.catch((e: unknown) => e)) as KubeApiError;
-    expect(err.code).to.equal('ABORT_ERR');
+    expect(err.networkCode).to.equal('ABORT_ERR');
   });
 
   it('close() is idempotent and later calls fail with ERR_KDA_CLOSED', async () => {

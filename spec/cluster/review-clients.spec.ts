@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { RestClient } from '../../lib/cluster/rest-client.js';
+import { KubeApiError, RestClient } from '../../lib/cluster/rest-client.js';
 import {
   subjectAccessReviewClient,
   subjectAccessReviewPath,
   tokenReviewClient,
 } from '../../lib/cluster/review-clients.js';
 import type { SubjectAccessReview, SubjectAccessReviewSpec } from '../../lib/authz/interfaces.js';
-import { KdaError } from '../../lib/errors.js';
-import { defaultShouldRetry } from '../../lib/util/backoff.js';
+import type { KdaError } from '../../lib/errors.js';
+import { defaultShouldRetry } from '../../lib/util/review-retry.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from './fake-apiserver.js';
 
 const review = (spec: SubjectAccessReviewSpec): SubjectAccessReview => ({
@@ -59,7 +59,7 @@ describe('cluster/review-clients', () => {
     retry: boolean;
   }[] = [
     {
-      name: '500 InternalError (in-process fake): retryable webhookError',
+      name: '500 InternalError (in-process fake): a retryable KubeApiError',
       code: 500,
       reason: 'InternalError',
       retry: true,
@@ -81,22 +81,23 @@ describe('cluster/review-clients', () => {
         () => tokenReviewClient(client).create({ token: 't' }),
       ]) {
         const err = await call().catch((e: unknown) => e);
-        expect(err).to.be.instanceOf(KdaError);
-        expect((err as KdaError).code).to.equal('ERR_KDA_REVIEW_FAILED');
+        expect(err).to.be.instanceOf(KubeApiError);
+        expect((err as KdaError).code).to.equal('ERR_KDA_KUBE_API');
         expect((err as KdaError).details).to.include({ status: c.code, reason: c.reason });
         expect(defaultShouldRetry(err)).to.equal(c.retry);
       }
     });
   }
 
-  it('a hanging apiserver (in-process fake): ERR_KDA_REVIEW_TIMEOUT, not retryable', async () => {
+  it('a hanging apiserver (in-process fake): a timed-out KubeApiError, not retryable', async () => {
     fake.handle(() => {});
     const short = new RestClient({ connection: fake.connection(), timeout: 100 });
     const err = await subjectAccessReviewClient(short)
       .create(review({ user: 'x' }))
       .catch((e: unknown) => e)
       .finally(() => short.destroy());
-    expect((err as KdaError).code).to.equal('ERR_KDA_REVIEW_TIMEOUT');
+    expect(err).to.be.instanceOf(KubeApiError);
+    expect((err as KubeApiError).timedOut).to.equal(true);
     expect(defaultShouldRetry(err)).to.equal(false);
   });
 });

@@ -54,7 +54,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     path: string,
     headers: Record<string, string | string[]> = {},
     method: 'GET' | 'POST' = 'GET',
-  ): Promise<{ status: number; text: string; json?: Echo }> {
+  ): Promise<{ status: number; text: string; json?: Echo | undefined }> {
     const res = await request(`https://localhost:${server.port}${path}`, { dispatcher: a, headers, method });
     const text = await res.body.text();
     let json: Echo | undefined;

@@ -71,7 +71,7 @@ describe('http/pipeline', () => {
         requestHeader: { caProvider: trust.requestHeaderCA, configProvider: trust.requestHeaderConfig },
       }),
     };
-    const opts = pipelineOptionsOf(source, { authorizationSelectors: true, logger: undefined });
+    const opts = pipelineOptionsOf(source, { authorizationSelectors: true });
     // Plain options pass through untouched.
     expect(pipelineOptionsOf(opts)).to.equal(opts);
     expect(opts.authenticator).to.equal(authenticator);

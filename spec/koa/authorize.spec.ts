@@ -24,7 +24,7 @@ import {
 import { requestInfo } from '../../lib/koa/request-info.js';
 import type { Logger } from '../../lib/log.js';
 import { staticCABundle } from '../../lib/trust/static.js';
-import { webhookError } from '../../lib/util/backoff.js';
+import { webhookError } from '../../lib/util/review-retry.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 

@@ -106,6 +106,37 @@ describe('mapping/IdentityMapping with a watched file', () => {
 });
 
 describe('mapping/IdentityMapping polling', () => {
+  it('a file whose directory watch is silent (NFS): a bad edit keeps the last good copy, the next good edit applies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kda-mapping-poll-'));
+    const file = join(dir, 'mapping.yaml');
+    writeFileSync(file, good1);
+    // The file source without its watch: only the shared primitive's periodic re-read can see the edits.
+    const { watch: _silent, ...polled } = fileMappingSource(file);
+    const logger = recordingLogger();
+    const m = new IdentityMapping({ source: polled, pollIntervalMs: 20, logger });
+    try {
+      await m.start();
+      expect(m.map({ subject: 'alice' })?.groups).to.deep.equal(['devs']);
+      // Atomic rename-replacements, as editors and config tools write.
+      writeFileSync(join(dir, '.tmp'), broken);
+      renameSync(join(dir, '.tmp'), file);
+      await eventually(() => m.status().lastError !== undefined, 'the bad edit is read');
+      expect(m.status()).to.include({ loaded: true, version: 1 });
+      expect(m.map({ subject: 'alice' })?.groups).to.deep.equal(['devs']);
+      expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).to.deep.equal([
+        'identity mapping update rejected; keeping the last known good mapping',
+      ]);
+      writeFileSync(join(dir, '.tmp'), good2);
+      renameSync(join(dir, '.tmp'), file);
+      await eventually(() => m.status().version === 2, 'the good edit applies');
+      expect(m.status().lastError).to.equal(undefined);
+      expect(m.map({ subject: 'alice' })?.groups).to.deep.equal(['admins']);
+    } finally {
+      await m.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('picks up edits by polling when the source has no watch', async () => {
     let text = good1;
     const source: MappingSource = { name: 'memory', read: async () => text };

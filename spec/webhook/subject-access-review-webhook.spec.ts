@@ -278,9 +278,9 @@ describe('webhook/authorizeWith (library Authorizer adapter)', () => {
       subresource: 'scale',
       name: 'web',
     });
+    const { resourceAttributes: _resource, ...withoutResource } = spec;
     const nr = toRequestAttributes({
-      ...spec,
-      resourceAttributes: undefined,
+      ...withoutResource,
       nonResourceAttributes: { path: '/metrics', verb: 'get' },
     } as SubjectAccessReviewSpec);
     expect(nr).to.deep.include({ resourceRequest: false, path: '/metrics', verb: 'get' });

@@ -12,24 +12,24 @@ import { Decision, type Authorizer, type RequestAttributes } from '../../../lib/
  */
 export interface StaticPolicyRule {
   /** User names; `*` matches any user. */
-  readonly users?: readonly string[];
+  readonly users?: readonly string[] | undefined;
   /** Group names; `*` matches any user. */
-  readonly groups?: readonly string[];
+  readonly groups?: readonly string[] | undefined;
   /** Kube verbs (`get`, `list`, `watch`, `create`, ...) or, for paths, lower-case HTTP methods; `*` = all. */
   readonly verbs: readonly string[];
   /** API groups (`""` = core); `*` = all. */
-  readonly apiGroups?: readonly string[];
+  readonly apiGroups?: readonly string[] | undefined;
   /**
    * As in RBAC: `resource`, `resource/subresource`, `resource/` + `*` (all its subresources), `*` + `/subresource`
    * (that subresource of anything), or `*` (everything, subresources included).
    */
-  readonly resources?: readonly string[];
+  readonly resources?: readonly string[] | undefined;
   /** Names; empty or absent = any name. */
-  readonly resourceNames?: readonly string[];
+  readonly resourceNames?: readonly string[] | undefined;
   /** Namespaces; absent = any namespace (and cluster scope). */
-  readonly namespaces?: readonly string[];
+  readonly namespaces?: readonly string[] | undefined;
   /** Paths; a trailing `*` is a prefix match (`/apis/*`); `*` alone = all paths. */
-  readonly nonResourceURLs?: readonly string[];
+  readonly nonResourceURLs?: readonly string[] | undefined;
 }
 
 export interface StaticPolicy {

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import { KubeApiError } from '../../lib/cluster/errors.js';
 import { KdaError } from '../../lib/errors.js';
-import { defaultShouldRetry, sleep, webhookError, withExponentialBackoff } from '../../lib/util/backoff.js';
+import { TransientError } from '../../lib/webhook/transient-error.js';
+import { defaultShouldRetry, sleep, webhookError, withExponentialBackoff } from '../../lib/util/review-retry.js';
 
 const netError = (code: string) => Object.assign(new Error(`read ${code}`), { code });
+const kube = (fields: ConstructorParameters<typeof KubeApiError>[1]) => new KubeApiError('kube call failed', fields);
 
-describe('util/backoff', () => {
+describe('util/review-retry', () => {
   describe('defaultShouldRetry (Go webhook.DefaultShouldRetry)', () => {
     const cases: readonly { name: string; err: unknown; retry: boolean }[] = [
       { name: 'connection reset (errno)', err: netError('ECONNRESET'), retry: true },
@@ -29,7 +32,16 @@ describe('util/backoff', () => {
       { name: 'reason Timeout', err: webhookError('x', { reason: 'Timeout' }), retry: true },
       { name: '429', err: webhookError('x', { status: 429 }), retry: true },
       { name: 'reason TooManyRequests', err: webhookError('x', { reason: 'TooManyRequests' }), retry: true },
-      { name: 'ServerTimeout', err: webhookError('x', { status: 500, reason: 'ServerTimeout' }), retry: true },
+      {
+        name: 'ServerTimeout with Status details (retryAfterSeconds 0)',
+        err: webhookError('x', { status: 500, reason: 'ServerTimeout', retryAfterSeconds: 0 }),
+        retry: true,
+      },
+      {
+        name: 'ServerTimeout without Status details (Go SuggestsClientDelay needs details)',
+        err: webhookError('x', { status: 500, reason: 'ServerTimeout' }),
+        retry: false,
+      },
       { name: '503 with Retry-After', err: webhookError('x', { status: 503, retryAfterSeconds: 1 }), retry: true },
       {
         name: '503 without Retry-After',
@@ -41,6 +53,39 @@ describe('util/backoff', () => {
       { name: '404', err: webhookError('x', { status: 404, reason: 'NotFound' }), retry: false },
       { name: 'our own timeout', err: webhookError('x', {}, { code: 'ERR_KDA_REVIEW_TIMEOUT' }), retry: false },
       { name: 'decode error', err: new SyntaxError('Unexpected token'), retry: false },
+      // The same rules over the other members of the error family, read directly (no conversion step).
+      { name: 'KubeApiError: connection reset', err: kube({ networkCode: 'ECONNRESET' }), retry: true },
+      { name: 'KubeApiError: undici socket closed', err: kube({ networkCode: 'UND_ERR_SOCKET' }), retry: true },
+      { name: 'KubeApiError: connection refused', err: kube({ networkCode: 'ECONNREFUSED' }), retry: false },
+      { name: 'KubeApiError: our per-request timeout', err: kube({ networkCode: 'ETIMEDOUT' }), retry: false },
+      { name: 'KubeApiError: decode error', err: kube({ statusCode: 200, networkCode: 'EDECODE' }), retry: false },
+      { name: 'KubeApiError: 500 InternalError', err: kube({ statusCode: 500, reason: 'InternalError' }), retry: true },
+      { name: 'KubeApiError: 504 Timeout', err: kube({ statusCode: 504, reason: 'Timeout' }), retry: true },
+      { name: 'KubeApiError: 429', err: kube({ statusCode: 429, reason: 'TooManyRequests' }), retry: true },
+      { name: 'KubeApiError: 403', err: kube({ statusCode: 403, reason: 'Forbidden' }), retry: false },
+      { name: 'KubeApiError: 401', err: kube({ statusCode: 401, reason: 'Unauthorized' }), retry: false },
+      {
+        name: 'KubeApiError: 503 with a delay',
+        err: kube({ statusCode: 503, reason: 'ServiceUnavailable', retryAfterSeconds: 1 }),
+        retry: true,
+      },
+      {
+        name: 'KubeApiError: ServerTimeout from a Status with details (retryAfterSeconds 0)',
+        err: kube({ statusCode: 500, reason: 'ServerTimeout', retryAfterSeconds: 0 }),
+        retry: true,
+      },
+      {
+        name: 'KubeApiError: ServerTimeout from a Status without details',
+        err: kube({ statusCode: 500, reason: 'ServerTimeout', status: { kind: 'Status' } }),
+        retry: false,
+      },
+      {
+        name: 'KubeApiError wrapped as the cause of another error (reset)',
+        err: new Error('review failed', { cause: kube({ networkCode: 'ECONNRESET' }) }),
+        retry: true,
+      },
+      { name: 'TransientError 503 (retry after ≥ 1 s)', err: new TransientError(0), retry: true },
+      { name: 'TransientError 429', err: new TransientError(3, 'slow', { statusCode: 429 }), retry: true },
       { name: 'not an error', err: 'boom', retry: false },
     ];
     for (const c of cases)

@@ -1,3 +1,5 @@
+// Go's retry policy for review calls (k8s.io/apiserver pkg/util/webhook): `defaultShouldRetry` over the library's
+// error family and `withExponentialBackoff`.
 import { KdaError } from '../errors.js';
 import { sleep } from './sleep.js';
 import { reviewDefaults } from '../defaults.js';
@@ -26,10 +28,13 @@ export interface BackoffOptions {
 export const defaultWebhookBackoff = reviewDefaults.retryBackoff;
 
 /**
- * What a review client puts into `KdaError.details` when a call fails, so `defaultShouldRetry` can decide like
- * Go's `DefaultShouldRetry`. `status` is the HTTP status (or the metav1.Status code), `reason` the metav1.Status
- * reason when the server sent one, `retryAfterSeconds` from `Retry-After` or `details.retryAfterSeconds`,
- * `networkCode` the socket error code (`ECONNRESET`, undici's `UND_ERR_SOCKET`, ...).
+ * The facts a `KdaError` carries in `details` so `defaultShouldRetry` can decide like Go's `DefaultShouldRetry`; every
+ * error of the family that reports a failed call fills them (`KubeApiError` from lib/cluster, `TransientError` from
+ * lib/webhook, `webhookError` for a user's own client). `status` is the HTTP status (or the metav1.Status code),
+ * `reason` the metav1.Status reason, `networkCode` the socket error code (`ECONNRESET`, undici's `UND_ERR_SOCKET`, ...).
+ * `retryAfterSeconds` is the delay Go's client honours (`Status.details.retryAfterSeconds`, or a `Retry-After` header
+ * client-go waits for): present, possibly 0, when the Status had `details`, which is when Go honours a `ServerTimeout`
+ * reason.
  */
 export interface WebhookErrorDetails {
   readonly status?: number;
@@ -77,20 +82,28 @@ const knownReasons = new Set([
 // "http2: client connection lost" / a reset keep-alive connection.
 const retryableNetworkCodes = new Set(['ECONNRESET', 'UND_ERR_SOCKET']);
 
+/** The socket error code: a KdaError's `details.networkCode`, or a Node/undici error's `code`, down the cause chain. */
 function networkCodeOf(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; depth++) {
-    const rec = e as { details?: { networkCode?: unknown }; code?: unknown; cause?: unknown };
-    if (typeof rec.details?.networkCode === 'string') return rec.details.networkCode;
-    if (typeof rec.code === 'string' && !rec.code.startsWith('ERR_KDA_')) return rec.code;
-    e = rec.cause;
+    if (e instanceof KdaError) {
+      const code = (e.details as WebhookErrorDetails).networkCode;
+      if (typeof code === 'string') return code;
+    } else {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string') return code;
+    }
+    e = (e as { cause?: unknown }).cause;
   }
   return undefined;
 }
 
 /**
- * Go's `webhook.DefaultShouldRetry`: retry a connection reset, an InternalError (500), a Timeout (504), a
- * TooManyRequests (429), or any status that asks for a client delay (ServerTimeout, or retryAfterSeconds > 0).
- * 401, 403, 404, a 503 without Retry-After, timeouts of our own and decode errors are not retried.
+ * Go's `webhook.DefaultShouldRetry`, the library's one retry predicate: retry a connection reset, an InternalError
+ * (500), a Timeout (504), a TooManyRequests (429), or a status that asks for a client delay (Go's
+ * `SuggestsClientDelay`: `ServerTimeout` with Status details, or `retryAfterSeconds > 0`). It reads the error family
+ * directly: a `KdaError`'s `details` (`KubeApiError`, `TransientError`, `webhookError`), and the socket code of any
+ * error in the cause chain. 401, 403, 404, a 503 without a delay, timeouts of our own and decode errors are not
+ * retried.
  */
 export function defaultShouldRetry(err: unknown): boolean {
   const code = networkCodeOf(err);
@@ -103,7 +116,7 @@ export function defaultShouldRetry(err: unknown): boolean {
   if (reason === 'InternalError' || (unknownReason && status === 500)) return true;
   if (reason === 'Timeout' || (unknownReason && status === 504)) return true;
   if (reason === 'TooManyRequests' || status === 429) return true;
-  if (reason === 'ServerTimeout') return true;
+  if (reason === 'ServerTimeout' && d.retryAfterSeconds !== undefined) return true;
   if ((d.retryAfterSeconds ?? 0) > 0) return true;
   return false;
 }
