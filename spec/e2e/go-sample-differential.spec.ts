@@ -3,15 +3,14 @@
 // Status body and the SubjectAccessReview each sends. The burst case measures README's "Where it differs" row.
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import Koa from 'koa';
 import { Agent, request } from 'undici';
-import { auditMark, findReviews, waitForReviews } from '../../harness/audit-log.js';
+import { auditMark } from '../../harness/audit-log.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
 import type { GoSampleApiserver } from '../../harness/go-sample-apiserver.js';
-import { prepareExtensionServer, type ExtensionServerSetup } from '../../harness/register-apiservice.js';
-import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
-import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
+import { waitFor } from '../support/wait-for.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
+import { reviewedSpecs, reviewsSettled } from './support/reviews.js';
+import { startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'wardle.example.com';
 const version = 'v1alpha1';
@@ -20,9 +19,7 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
   this.timeout(180_000);
   let cp: ControlPlane;
   let go: GoSampleApiserver;
-  let setup: ExtensionServerSetup;
-  let auth: KoaDelegatedAuth;
-  let server: SecureServer;
+  let ours: DelegatedAuthServer;
   let goAgent: Agent;
   let ourAgent: Agent;
 
@@ -30,40 +27,25 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
     cp = getCluster();
     go = await getGoSampleApiserver();
     // Our stack serves the same group's paths (not registered: both are called directly, as the aggregator would).
-    setup = await prepareExtensionServer(cp, { group: 'differential.kda.example.com', version: 'v1' });
-    auth = delegatedAuth({ kubeconfig: setup.kubeconfigPath });
-    await auth.start();
-    const app = new Koa();
-    app.silent = true;
-    app.use(auth.middleware);
-    app.use((ctx) => {
-      ctx.body = { user: ctx.state.user };
+    ours = await startDelegatedAuthServer(cp, {
+      group: 'differential.kda.example.com',
+      version: 'v1',
+      register: false,
+      respond: (ctx) => ({ user: ctx.state.user }),
     });
-    server = createSecureServer({
-      handler: app.callback(),
-      tlsCertFile: setup.servingCertPath,
-      tlsPrivateKeyFile: setup.servingKeyPath,
-      clientCA: auth.trust.clientCA,
-      requestHeaderCA: auth.trust.requestHeaderCA,
-      bindAddress: '127.0.0.1',
-      securePort: 0,
-    });
-    await server.listen();
     const proxyCert = { cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem };
     goAgent = new Agent({ connect: { ca: go.servingPki.ca.certPem, ...proxyCert }, connections: 64 });
-    ourAgent = new Agent({ connect: { ca: setup.servingPki.ca.certPem, ...proxyCert }, connections: 64 });
+    ourAgent = ours.agent(proxyCert);
   });
 
   after(async function () {
     await goAgent?.close();
-    await ourAgent?.close();
-    await server?.close();
-    await auth?.close();
+    await ours?.close();
   });
 
   const path = `/apis/${group}/${version}/namespaces/default/flunders/f1`;
   async function call(which: 'go' | 'ours', user: string) {
-    const base = which === 'go' ? go.url : `https://127.0.0.1:${server.port}`;
+    const base = which === 'go' ? go.url : ours.url;
     const res = await request(`${base}${path}`, {
       dispatcher: which === 'go' ? goAgent : ourAgent,
       headers: { 'x-remote-user': user, 'x-remote-group': 'differential' },
@@ -71,22 +53,23 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
     return { status: res.statusCode, text: await res.body.text() };
   }
   const sarsAbout = (identity: string, mark: ReturnType<typeof auditMark>, user: string) =>
-    findReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: identity })
-      .map((r) => r.request.spec as { user?: string; groups?: string[]; resourceAttributes?: object })
-      .filter((s) => s.user === user);
+    reviewedSpecs(cp, identity, mark, (u) => u === user);
 
   it('a front-proxy user without RBAC: same 403 Status body, same SubjectAccessReview spec', async function () {
     const user = `diff-${randomUUID().slice(0, 8)}`;
     const mark = auditMark(cp.auditLogPath);
     const goRes = await call('go', user);
-    const ours = await call('ours', user);
-    expect(ours.status).to.equal(goRes.status).and.to.equal(403);
+    const ourRes = await call('ours', user);
+    expect(ourRes.status).to.equal(goRes.status).and.to.equal(403);
     // Go's Status has a trailing newline from its encoder; so does ours.
-    expect(JSON.parse(ours.text)).to.deep.equal(JSON.parse(goRes.text));
-    await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: go.userName });
-    await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName });
-    const [goSar] = sarsAbout(go.userName, mark, user);
-    const [ourSar] = sarsAbout(setup.userName, mark, user);
+    expect(JSON.parse(ourRes.text)).to.deep.equal(JSON.parse(goRes.text));
+    // The log backend writes a review's event after its response is sent: wait for each (polled: a file has no event).
+    const review = (identity: string) =>
+      waitFor(() => sarsAbout(identity, mark, user)[0], {
+        what: `the SubjectAccessReview about ${user} from ${identity} in the audit log`,
+      });
+    const goSar = await review(go.userName);
+    const ourSar = await review(ours.setup.userName);
     expect(ourSar, 'our SubjectAccessReview').to.deep.equal(goSar);
   });
 
@@ -96,20 +79,11 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
       const mark = auditMark(cp.auditLogPath);
       const results = await Promise.all(Array.from({ length: 1000 }, () => call(which, user)));
       expect(results.every((r) => r.status === 403)).to.equal(true);
-      // Every burst review was answered before its request was; a probe of another identity sent after the burst
-      // is reviewed later still, so once its review is in the audit log, so are all of the burst's.
-      const probe = `probe-${randomUUID().slice(0, 8)}`;
-      const probeMark = auditMark(cp.auditLogPath);
-      await call(which, probe);
-      const deadline = Date.now() + 30_000;
-      while (sarsAbout(identity, probeMark, probe).length === 0) {
-        if (Date.now() > deadline) throw new Error(`no SubjectAccessReview for ${probe} from ${identity}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await reviewsSettled(cp, identity, (probe) => call(which, probe));
       return sarsAbout(identity, mark, user).length;
     };
     const goCount = await burst('go', go.userName);
-    const ourCount = await burst('ours', setup.userName);
+    const ourCount = await burst('ours', ours.setup.userName);
     process.stderr.write(
       `[differential] kube-apiserver ${cp.kubernetesVersion.gitVersion}: 1000 concurrent requests of one new identity → Go sample-apiserver ${goCount} SubjectAccessReviews, ours ${ourCount}\n`,
     );
