@@ -4,7 +4,6 @@
 // it and the old behaviour on one that does not, so the file passes on both and fails if either side drifts.
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
-import { connect } from 'node:tls';
 import forge from 'node-forge';
 import { Agent, request } from 'undici';
 import { auditMark, waitForReviews } from '../../harness/audit-log.js';
@@ -12,6 +11,7 @@ import { kubernetesRelease, type ControlPlane } from '../../harness/control-plan
 import type { ExtensionServerSetup } from '../../harness/register-apiservice.js';
 import type { KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { getCluster } from './support/cluster.js';
+import { rawTlsRequest } from './support/raw-tls.js';
 import { grantResourceAccess, startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'versions.e2e.kube-delegated-auth.io';
@@ -50,37 +50,6 @@ function clientCertWithUid(cp: ControlPlane, commonName: string, uid: string): {
   // Sanity: the attribute is really in the subject (node prints unknown OIDs numerically).
   expect(new X509Certificate(certPem).subject).to.contain(uid);
   return { certPem, keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
-}
-
-/**
- * One raw HTTP/1.1 request over TLS, so that header lines reach the server exactly as written (HTTP clients merge
- * or refuse repeated `Connection` lines). Resolves to the status code and body.
- */
-function rawTlsRequest(url: string, ca: string, lines: readonly string[]): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: u.hostname, port: Number(u.port), ca, servername: 'localhost' }, () => {
-      socket.write([...lines, `Host: ${u.host}`, '', ''].join('\r\n'));
-    });
-    let data = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      data += chunk;
-      const head = data.indexOf('\r\n\r\n');
-      if (head < 0) return;
-      const length = /\r\ncontent-length: *(\d+)/i.exec(data.slice(0, head));
-      const chunked = /\r\ntransfer-encoding: *chunked/i.test(data.slice(0, head));
-      if (length ? data.length - head - 4 >= Number(length[1]) : chunked && data.endsWith('\r\n0\r\n\r\n')) {
-        socket.end();
-      }
-    });
-    socket.on('end', () => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
-      resolve({ status, body: data.slice(data.indexOf('\r\n\r\n') + 4) });
-    });
-    socket.on('error', reject);
-    socket.setTimeout(30_000, () => socket.destroy(new Error('no answer within 30 s')));
-  });
 }
 
 describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth`, function () {
@@ -263,21 +232,21 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
     ];
     // kube-apiserver itself: discovery needs an authenticated user (system:discovery). Control: with `upgrade` on
     // the only Connection line every release reads the token.
-    const control = await rawTlsRequest(`${cp.apiServerUrl}/apis`, cp.pki.ca.certPem, [
+    const control = await rawTlsRequest(`${cp.apiServerUrl}/apis`, { ca: cp.pki.ca.certPem }, [
       'GET /apis HTTP/1.1',
       'Connection: Upgrade',
       'Upgrade: websocket',
       `Sec-WebSocket-Protocol: ${protocol}`,
     ]);
     expect(control.status, `control: ${control.body}`).to.equal(200);
-    const kas = await rawTlsRequest(`${cp.apiServerUrl}/apis`, cp.pki.ca.certPem, upgradeLines('/apis'));
+    const kas = await rawTlsRequest(`${cp.apiServerUrl}/apis`, { ca: cp.pki.ca.certPem }, upgradeLines('/apis'));
     if (minor >= 29) expect(kas.status, kas.body).to.equal(200);
     else expect(kas.status, kas.body).to.be.oneOf([401, 403]);
     // Our server follows current Kubernetes on every release: the token authenticates (RBAC then denies the
     // ServiceAccount, and the 403 names it, not system:anonymous).
     const answer = await rawTlsRequest(
       ours.url,
-      setup.servingPki.ca.certPem,
+      { ca: setup.servingPki.ca.certPem },
       upgradeLines(`${base}/namespaces/default/things`),
     );
     expect(answer.status, answer.body).to.equal(403);
