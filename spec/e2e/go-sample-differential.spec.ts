@@ -207,7 +207,7 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
       seen.push(`${target} → Go ${goRes.status} ${goMessage}`);
       // Go reads the target, authorizes it for the user (who has no RBAC), and answers as its router read it.
       expect(goRes.status, `Go on ${target}: ${goRes.body}`).to.equal(403);
-      expect(goMessage).to.contain(`User "${user}"`);
+      expect(goMessage).to.contain(`User "${user}"`).and.to.contain('in the namespace "default"');
       expect(ourRes.status, `ours on ${target}: ${ourRes.body}`).to.equal(400);
       expect(JSON.parse(ourRes.body)).to.deep.include({ kind: 'Status', reason: 'BadRequest', code: 400 });
     }
