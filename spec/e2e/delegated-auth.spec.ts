@@ -11,7 +11,7 @@ import { createCertificate } from '../../lib/pki/certificates.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { waitFor } from '../support/wait-for.js';
 import { getCluster } from './support/cluster.js';
-import { reviewedSpecs, reviewsSettled } from './support/reviews.js';
+import { reviewAbout, reviewedSpecs, reviewsSettled } from './support/reviews.js';
 import { grantResourceAccess, startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'delegated.e2e.kube-delegated-auth.io';
@@ -99,10 +99,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     expect(echo.user.groups).to.deep.equal(['team-a', 'with,comma', 'system:authenticated']);
     expect(echo.attributes).to.deep.include({ verb: 'list', resource: 'things', namespace: 'default' });
     for (const h of Object.keys(echo.headers)) expect(h).to.not.match(/^(x-remote-|authorization$|impersonate-)/);
-    // The log backend writes a review's event after its response is sent: polled, as a file has no event to wait on.
-    const spec = await waitFor(() => reviewedSpecs(cp, setup.userName, mark, (u) => u === 'alice')[0], {
-      what: `the SubjectAccessReview about alice from ${setup.userName} in the audit log`,
-    });
+    const spec = await reviewAbout(cp, setup.userName, mark, 'alice');
     expect(spec).to.deep.include({ user: 'alice', groups: ['team-a', 'with,comma', 'system:authenticated'] });
     expect(spec?.resourceAttributes).to.deep.equal({
       namespace: 'default',

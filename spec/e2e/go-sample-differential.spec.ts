@@ -14,7 +14,7 @@ import type { Logger } from '../../lib/log.js';
 import { waitFor } from '../support/wait-for.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
 import { rawTlsRequest } from './support/raw-tls.js';
-import { reviewedSpecs, reviewsSettled } from './support/reviews.js';
+import { reviewAbout, reviewedSpecs, reviewsSettled } from './support/reviews.js';
 import { startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'wardle.example.com';
@@ -76,8 +76,6 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
     });
     return { status: res.statusCode, text: await res.body.text() };
   }
-  const sarsAbout = (identity: string, mark: ReturnType<typeof auditMark>, user: string) =>
-    reviewedSpecs(cp, identity, mark, (u) => u === user);
 
   it('a front-proxy user without RBAC: same 403 Status body, same SubjectAccessReview spec', async function () {
     const user = `diff-${randomUUID().slice(0, 8)}`;
@@ -87,13 +85,8 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
     expect(ourRes.status).to.equal(goRes.status).and.to.equal(403);
     // Go's Status has a trailing newline from its encoder; so does ours.
     expect(JSON.parse(ourRes.text)).to.deep.equal(JSON.parse(goRes.text));
-    // The log backend writes a review's event after its response is sent: wait for each (polled: a file has no event).
-    const review = (identity: string) =>
-      waitFor(() => sarsAbout(identity, mark, user)[0], {
-        what: `the SubjectAccessReview about ${user} from ${identity} in the audit log`,
-      });
-    const goSar = await review(go.userName);
-    const ourSar = await review(ours.setup.userName);
+    const goSar = await reviewAbout(cp, go.userName, mark, user);
+    const ourSar = await reviewAbout(cp, ours.setup.userName, mark, user);
     expect(ourSar, 'our SubjectAccessReview').to.deep.equal(goSar);
   });
 
@@ -104,7 +97,7 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
       const results = await Promise.all(Array.from({ length: 1000 }, () => call(which, user)));
       expect(results.every((r) => r.status === 403)).to.equal(true);
       await reviewsSettled(cp, identity, (probe) => call(which, probe));
-      return sarsAbout(identity, mark, user).length;
+      return reviewedSpecs(cp, identity, mark, (u) => u === user).length;
     };
     const goCount = await burst('go', go.userName);
     const ourCount = await burst('ours', ours.setup.userName);
@@ -177,13 +170,9 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
     const ourRes = await raw('ours', path, [`X-Remote-User: ${user}`, ...spoof]);
     expect(ourRes.status).to.equal(goRes.status).and.to.equal(403);
     expect(JSON.parse(ourRes.body)).to.deep.equal(JSON.parse(goRes.body));
-    const review = (identity: string) =>
-      waitFor(() => sarsAbout(identity, mark, user)[0], {
-        what: `the SubjectAccessReview about ${user} from ${identity} in the audit log`,
-      });
-    const goSar = await review(go.userName);
+    const goSar = await reviewAbout(cp, go.userName, mark, user);
     expect(goSar.groups).to.deep.equal(['system:authenticated']);
-    expect(await review(ours.setup.userName)).to.deep.equal(goSar);
+    expect(await reviewAbout(cp, ours.setup.userName, mark, user)).to.deep.equal(goSar);
     // Underscores only: no username header, so both refuse the request.
     const goOnly = await raw('go', path, spoof);
     const ourOnly = await raw('ours', path, spoof);

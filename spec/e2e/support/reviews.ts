@@ -17,6 +17,21 @@ export function reviewedSpecs(
 }
 
 /**
+ * The first SubjectAccessReview `identity` sent after `mark` about `user`. kube-apiserver's log backend writes a
+ * review's event after its response is sent, so it is waited for: polled, as a file has no event to wait on.
+ */
+export function reviewAbout(
+  cp: ControlPlane,
+  identity: string,
+  mark: AuditMark,
+  user: string,
+): Promise<{ user?: string; groups?: string[]; resourceAttributes?: object }> {
+  return waitFor(() => reviewedSpecs(cp, identity, mark, (u) => u === user)[0], {
+    what: `the SubjectAccessReview about ${user} from ${identity} in ${cp.auditLogPath}`,
+  });
+}
+
+/**
  * Resolves once every SubjectAccessReview `identity` sent for requests already answered is in the audit log, so
  * that a count taken next is final. No event says "the log has caught up", so a marker stands in for one: `probe`
  * sends one request as a user never seen before (its server must review it); that review is sent after every
