@@ -2,21 +2,17 @@
 // extension-apiserver-authentication ConfigMap, requests through the aggregator, real SubjectAccessReviews and
 // TokenReviews, single-flight measured in kube-apiserver's audit log, and a CA added to the ConfigMap followed live.
 import { expect } from 'chai';
-import Koa from 'koa';
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
-import { auditMark, findReviews, waitForReviews } from '../../harness/audit-log.js';
+import { request, type Agent } from 'undici';
+import { auditMark } from '../../harness/audit-log.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
-import {
-  prepareExtensionServer,
-  type ExtensionServerSetup,
-  type RegisteredApiService,
-} from '../../harness/register-apiservice.js';
-import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
+import type { ExtensionServerSetup } from '../../harness/register-apiservice.js';
+import type { KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { createCertificate } from '../../lib/pki/certificates.js';
-import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
+import { waitFor } from '../support/wait-for.js';
 import { getCluster } from './support/cluster.js';
+import { reviewAbout, reviewedSpecs, reviewsSettled } from './support/reviews.js';
+import { grantResourceAccess, startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'delegated.e2e.kube-delegated-auth.io';
 const version = 'v1';
@@ -32,22 +28,10 @@ interface Echo {
 describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
   this.timeout(120_000);
   let cp: ControlPlane;
+  let ours: DelegatedAuthServer;
   let setup: ExtensionServerSetup;
   let auth: KoaDelegatedAuth;
-  let server: SecureServer;
-  // Unregistered after the file: a leftover APIService whose server is gone breaks legacy discovery (kubectl on 1.20).
-  let registration: RegisteredApiService | undefined;
   let proxyAgent: Agent;
-  const agents: Agent[] = [];
-
-  function agent(opts: { cert?: string; key?: string }): Agent {
-    const a = new Agent({
-      connect: { ca: readFileSync(setup.servingCaPath, 'utf8'), servername: 'localhost', ...opts },
-      connections: 64,
-    });
-    agents.push(a);
-    return a;
-  }
 
   async function direct(
     a: Agent,
@@ -55,7 +39,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     headers: Record<string, string | string[]> = {},
     method: 'GET' | 'POST' = 'GET',
   ): Promise<{ status: number; text: string; json?: Echo | undefined }> {
-    const res = await request(`https://localhost:${server.port}${path}`, { dispatcher: a, headers, method });
+    const res = await request(`${ours.url}${path}`, { dispatcher: a, headers, method });
     const text = await res.body.text();
     let json: Echo | undefined;
     try {
@@ -66,56 +50,35 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     return { status: res.statusCode, text, json };
   }
 
-  function reviewsFor(mark: ReturnType<typeof auditMark>, user: (name: string) => boolean) {
-    return findReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName }).filter((r) =>
-      user(String((r.request.spec as { user?: string }).user)),
+  /** Once the audit log holds every review sent so far: the reviews since `mark` about users `about` accepts. */
+  async function settledReviews(mark: ReturnType<typeof auditMark>, about: (user: string) => boolean) {
+    await reviewsSettled(cp, setup.userName, (probe) =>
+      direct(proxyAgent, `${base}/namespaces/default/things`, { 'x-remote-user': probe }),
     );
+    return reviewedSpecs(cp, setup.userName, mark, about);
   }
 
   before(async function () {
     cp = getCluster();
-    setup = await prepareExtensionServer(cp, { group, version, serviceName: 'delegated-e2e' });
-    auth = delegatedAuth({ kubeconfig: setup.kubeconfigPath });
-    await auth.start();
-    const app = new Koa();
-    app.silent = true;
-    app.use(auth.middleware);
-    app.use((ctx) => {
-      ctx.body = { user: ctx.state.user, attributes: ctx.state.attributes, headers: ctx.request.headers };
+    ours = await startDelegatedAuthServer(cp, {
+      group,
+      version,
+      serviceName: 'delegated-e2e',
+      respond: (ctx) => ({ user: ctx.state.user, attributes: ctx.state.attributes, headers: ctx.request.headers }),
     });
-    server = createSecureServer({
-      handler: app.callback(),
-      tlsCertFile: setup.servingCertPath,
-      tlsPrivateKeyFile: setup.servingKeyPath,
-      clientCA: auth.trust.clientCA,
-      requestHeaderCA: auth.trust.requestHeaderCA,
-      bindAddress: '127.0.0.1',
-      securePort: 0,
-    });
-    await server.listen();
-    registration = await setup.register(server.port);
-    proxyAgent = agent({ cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem });
+    ({ setup, auth } = ours);
+    proxyAgent = ours.agent({ cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem });
     // RBAC in kube-apiserver: alice may list things (kube-apiserver checks first, our server checks again).
-    await cp.admin.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'delegated-e2e-things-reader' },
-      rules: [{ apiGroups: [group], resources: ['things'], verbs: ['get', 'list'] }],
-    });
-    await cp.admin.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'delegated-e2e-things-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'delegated-e2e-things-reader' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
-    });
+    await grantResourceAccess(
+      cp.admin,
+      'delegated-e2e-things-reader',
+      { group, resources: ['things'], verbs: ['get', 'list'] },
+      ['alice'],
+    );
   });
 
   after(async function () {
-    await registration?.unregister().catch(() => undefined);
-    await Promise.all(agents.map((a) => a.close()));
-    await server?.close();
-    await auth?.close();
+    await ours?.close();
   });
 
   it('loads the front-proxy CA, allowed names and header names from the ConfigMap', function () {
@@ -136,8 +99,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     expect(echo.user.groups).to.deep.equal(['team-a', 'with,comma', 'system:authenticated']);
     expect(echo.attributes).to.deep.include({ verb: 'list', resource: 'things', namespace: 'default' });
     for (const h of Object.keys(echo.headers)) expect(h).to.not.match(/^(x-remote-|authorization$|impersonate-)/);
-    const sars = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName });
-    const spec = sars.map((s) => s.request.spec as Record<string, unknown>).find((s) => s.user === 'alice');
+    const spec = await reviewAbout(cp, setup.userName, mark, 'alice');
     expect(spec).to.deep.include({ user: 'alice', groups: ['team-a', 'with,comma', 'system:authenticated'] });
     expect(spec?.resourceAttributes).to.deep.equal({
       namespace: 'default',
@@ -174,12 +136,9 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
       ),
     );
     expect(results.every((r) => r.status === 403)).to.equal(true);
-    await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName });
-    // Give the audit backend a moment to flush anything else, then count exactly.
-    await new Promise((r) => setTimeout(r, 1500));
     // Only reviews about this identity: the aggregator's own /openapi/v2 calls are reviewed too, as system:aggregator.
-    const sars = reviewsFor(mark, (u) => u === who);
-    expect(sars.length, JSON.stringify(sars.map((s) => s.request.spec))).to.equal(1);
+    const sars = await settledReviews(mark, (u) => u === who);
+    expect(sars.length, JSON.stringify(sars)).to.equal(1);
   });
 
   it('1000 requests over 100 identities send at most 100 SubjectAccessReviews', async function () {
@@ -191,14 +150,12 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
       ),
     );
     expect(results.every((r) => r.status === 403)).to.equal(true);
-    await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName, min: 100 });
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(reviewsFor(mark, (u) => u.startsWith(`many-${stamp}-`)).length).to.equal(100);
+    expect((await settledReviews(mark, (u) => u.startsWith(`many-${stamp}-`))).length).to.equal(100);
   });
 
   it('a real service-account token is authenticated through TokenReview on a direct call', async function () {
     const token = await cp.admin.createServiceAccountToken('default', 'delegated-e2e-sa');
-    const a = agent({});
+    const a = ours.agent();
     const res = await direct(a, '/healthz', { authorization: `Bearer ${token}` });
     expect(res.status).to.equal(200);
     const who = await direct(a, `${base}/namespaces/default/things`, { authorization: `Bearer ${token}` });
@@ -211,7 +168,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
   });
 
   it('a spoofed X-Remote-User without a client certificate is anonymous, never that identity', async function () {
-    const res = await direct(agent({}), `${base}/namespaces/default/things`, {
+    const res = await direct(ours.agent(), `${base}/namespaces/default/things`, {
       'x-remote-user': 'alice',
       'x-remote-group': 'system:masters',
     });
@@ -223,7 +180,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     const original = await cp.admin.get<{ data: Record<string, string> }>(cmPath);
     const newCa = createCertificate({ commonName: 'rotated-front-proxy-ca', isCA: true });
     const newProxy = createCertificate({ commonName: 'front-proxy-client', issuer: newCa });
-    const rotatedAgent = agent({ cert: newProxy.certPem, key: newProxy.keyPem });
+    const rotatedAgent = ours.agent({ cert: newProxy.certPem, key: newProxy.keyPem });
     const before = await direct(rotatedAgent, `${base}/namespaces/default/things`, { 'x-remote-user': 'alice' });
     expect(before.status, 'a proxy cert from an unknown CA is refused').to.equal(401);
     const version = auth.trust.requestHeaderCA.current()!.version;
@@ -235,10 +192,13 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
           'requestheader-client-ca-file': original.data['requestheader-client-ca-file']!.trim() + '\n' + newCa.certPem,
         },
       });
-      const deadline = Date.now() + 20_000;
-      while (auth.trust.requestHeaderCA.current()!.version === version && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // The ConfigMap watch replaces the bundle; the provider's listeners are told (the interval is a safety net).
+      await waitFor(() => auth.trust.requestHeaderCA.current()!.version !== version, {
+        what: 'the edited ConfigMap to reach delegatedAuth() as a new requestheader CA bundle',
+        timeoutMs: 20_000,
+        intervalMs: 1_000,
+        wakeOn: (wake) => auth.trust.requestHeaderCA.addListener(wake),
+      });
       const after = await direct(rotatedAgent, `${base}/namespaces/default/things`, { 'x-remote-user': 'alice' });
       expect(after.status, after.text).to.equal(200);
       expect(after.json?.user.name).to.equal('alice');

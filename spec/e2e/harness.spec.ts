@@ -22,6 +22,7 @@ import {
   prepareExtensionServer,
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
+import { waitFor } from '../support/wait-for.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
 
 const execFileP = promisify(execFile);
@@ -391,14 +392,30 @@ describe('harness: real control plane', () => {
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        const seen = async (name: string) => {
-          const deadline = Date.now() + 30_000;
-          const line = new RegExp(`^flunder\\.wardle\\.example\\.com/${name}$`, 'm');
-          while (!line.test(out) && child.exitCode === null && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          expect(out, `kubectl stderr: ${err}`).to.match(line);
-        };
+        // Checked on each chunk kubectl writes and when it exits (an exit before the line fails at once).
+        const seen = (name: string) =>
+          waitFor(
+            () => {
+              if (line(name).test(out)) return true;
+              if (child.exitCode !== null) throw new Error(`kubectl exited with ${child.exitCode}: ${err}`);
+              return false;
+            },
+            {
+              what: `kubectl get -w to print flunder ${name}`,
+              timeoutMs: 30_000,
+              intervalMs: 1_000,
+              detail: () => `stdout: ${out}\nstderr: ${err}`,
+              wakeOn: (wake) => {
+                child.stdout.on('data', wake);
+                child.on('exit', wake);
+                return () => {
+                  child.stdout.off('data', wake);
+                  child.off('exit', wake);
+                };
+              },
+            },
+          );
+        const line = (name: string) => new RegExp(`^flunder\\.wardle\\.example\\.com/${name}$`, 'm');
         try {
           // The initial list shows the earlier flunder; the watch then starts at that list's resourceVersion, so
           // anything created from here on arrives as a watch event.

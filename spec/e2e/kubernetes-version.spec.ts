@@ -3,22 +3,16 @@
 // SubjectAccessReviews, UIDs in client certificates. Each case asserts the current behaviour on a release that has
 // it and the old behaviour on one that does not, so the file passes on both and fails if either side drifts.
 import { expect } from 'chai';
-import Koa from 'koa';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { connect } from 'node:tls';
 import forge from 'node-forge';
 import { Agent, request } from 'undici';
 import { auditMark, waitForReviews } from '../../harness/audit-log.js';
 import { kubernetesRelease, type ControlPlane } from '../../harness/control-plane.js';
-import {
-  prepareExtensionServer,
-  type ExtensionServerSetup,
-  type RegisteredApiService,
-} from '../../harness/register-apiservice.js';
-import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
-import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
+import type { ExtensionServerSetup } from '../../harness/register-apiservice.js';
+import type { KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { getCluster } from './support/cluster.js';
+import { rawTlsRequest } from './support/raw-tls.js';
+import { grantResourceAccess, startDelegatedAuthServer, type DelegatedAuthServer } from './support/serve.js';
 
 const group = 'versions.e2e.kube-delegated-auth.io';
 const version = 'v1';
@@ -58,101 +52,36 @@ function clientCertWithUid(cp: ControlPlane, commonName: string, uid: string): {
   return { certPem, keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
 }
 
-/**
- * One raw HTTP/1.1 request over TLS, so that header lines reach the server exactly as written (HTTP clients merge
- * or refuse repeated `Connection` lines). Resolves to the status code and body.
- */
-function rawTlsRequest(url: string, ca: string, lines: readonly string[]): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: u.hostname, port: Number(u.port), ca, servername: 'localhost' }, () => {
-      socket.write([...lines, `Host: ${u.host}`, '', ''].join('\r\n'));
-    });
-    let data = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      data += chunk;
-      const head = data.indexOf('\r\n\r\n');
-      if (head < 0) return;
-      const length = /\r\ncontent-length: *(\d+)/i.exec(data.slice(0, head));
-      const chunked = /\r\ntransfer-encoding: *chunked/i.test(data.slice(0, head));
-      if (length ? data.length - head - 4 >= Number(length[1]) : chunked && data.endsWith('\r\n0\r\n\r\n')) {
-        socket.end();
-      }
-    });
-    socket.on('end', () => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
-      resolve({ status, body: data.slice(data.indexOf('\r\n\r\n') + 4) });
-    });
-    socket.on('error', reject);
-    socket.setTimeout(30_000, () => socket.destroy(new Error('no answer within 30 s')));
-  });
-}
-
 describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth`, function () {
   this.timeout(120_000);
   let cp: ControlPlane;
+  let ours: DelegatedAuthServer;
   let setup: ExtensionServerSetup;
   let auth: KoaDelegatedAuth;
-  let server: SecureServer;
-  // Unregistered after the file: a leftover APIService whose server is gone breaks legacy discovery (kubectl on 1.20).
-  let registration: RegisteredApiService | undefined;
-  const agents: Agent[] = [];
   /** kube-apiserver's minor (37, 20). */
   let minor: number;
-
-  function agent(opts: { cert?: string; key?: string }): Agent {
-    const a = new Agent({
-      connect: { ca: readFileSync(setup.servingCaPath, 'utf8'), servername: 'localhost', ...opts },
-    });
-    agents.push(a);
-    return a;
-  }
 
   before(async function () {
     cp = getCluster();
     minor = cp.kubernetesVersion.minor;
-    setup = await prepareExtensionServer(cp, { group, version, serviceName: 'versions-e2e' });
-    auth = delegatedAuth({ kubeconfig: setup.kubeconfigPath, authorizationSelectors: true });
-    await auth.start();
-    const app = new Koa();
-    app.silent = true;
-    app.use(auth.middleware);
-    app.use((ctx) => {
-      ctx.body = { user: ctx.state.user, headers: ctx.request.headers };
+    ours = await startDelegatedAuthServer(cp, {
+      group,
+      version,
+      serviceName: 'versions-e2e',
+      auth: { authorizationSelectors: true },
+      respond: (ctx) => ({ user: ctx.state.user, headers: ctx.request.headers }),
     });
-    server = createSecureServer({
-      handler: app.callback(),
-      tlsCertFile: setup.servingCertPath,
-      tlsPrivateKeyFile: setup.servingKeyPath,
-      clientCA: auth.trust.clientCA,
-      requestHeaderCA: auth.trust.requestHeaderCA,
-      bindAddress: '127.0.0.1',
-      securePort: 0,
-    });
-    await server.listen();
-    registration = await setup.register(server.port);
-    await cp.admin.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'versions-e2e-things-reader' },
-      rules: [{ apiGroups: [group], resources: ['things'], verbs: ['get', 'list', 'watch'] }],
-    });
-    // apply() returns once a SubjectAccessReview for bob says allowed (RBAC's cache has caught up).
-    await cp.admin.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'versions-e2e-things-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'versions-e2e-things-reader' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bob' }],
-    });
+    ({ setup, auth } = ours);
+    await grantResourceAccess(
+      cp.admin,
+      'versions-e2e-things-reader',
+      { group, resources: ['things'], verbs: ['get', 'list', 'watch'] },
+      ['bob'],
+    );
   });
 
   after(async function () {
-    await registration?.unregister().catch(() => undefined);
-    await Promise.all(agents.map((a) => a.close()));
-    await server?.close();
-    await auth?.close();
+    await ours?.close();
   });
 
   it('runs against the kube-apiserver KDA_KUBERNETES_VERSION selects (its /version agrees with --version)', async function () {
@@ -186,9 +115,9 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
   });
 
   it('front-proxy UID: a UID header is honoured only under the name the ConfigMap lists (X-Remote-Uid), never another', async function () {
-    const proxy = agent({ cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem });
+    const proxy = ours.agent({ cert: cp.pki.frontProxyClient.certPem, key: cp.pki.frontProxyClient.keyPem });
     const get = async (headers: Record<string, string>) => {
-      const r = await request(`https://localhost:${server.port}${base}/namespaces/default/things`, {
+      const r = await request(`${ours.url}${base}/namespaces/default/things`, {
         dispatcher: proxy,
         headers: { 'x-remote-user': 'bob', ...headers },
       });
@@ -264,8 +193,8 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
 
   it('x509 UID: a client certificate with the UID attribute authenticates with that UID (kube-apiserver 1.33+ agrees)', async function () {
     const { certPem, keyPem } = clientCertWithUid(cp, 'bob', 'bob-x509-uid');
-    const r = await request(`https://localhost:${server.port}${base}/namespaces/default/things`, {
-      dispatcher: agent({ cert: certPem, key: keyPem }),
+    const r = await request(`${ours.url}${base}/namespaces/default/things`, {
+      dispatcher: ours.agent({ cert: certPem, key: keyPem }),
     });
     const echo = (await r.body.json()) as Echo;
     expect(r.statusCode).to.equal(200);
@@ -303,24 +232,24 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
     ];
     // kube-apiserver itself: discovery needs an authenticated user (system:discovery). Control: with `upgrade` on
     // the only Connection line every release reads the token.
-    const control = await rawTlsRequest(`${cp.apiServerUrl}/apis`, cp.pki.ca.certPem, [
+    const control = await rawTlsRequest(`${cp.apiServerUrl}/apis`, { ca: cp.pki.ca.certPem }, [
       'GET /apis HTTP/1.1',
       'Connection: Upgrade',
       'Upgrade: websocket',
       `Sec-WebSocket-Protocol: ${protocol}`,
     ]);
     expect(control.status, `control: ${control.body}`).to.equal(200);
-    const kas = await rawTlsRequest(`${cp.apiServerUrl}/apis`, cp.pki.ca.certPem, upgradeLines('/apis'));
+    const kas = await rawTlsRequest(`${cp.apiServerUrl}/apis`, { ca: cp.pki.ca.certPem }, upgradeLines('/apis'));
     if (minor >= 29) expect(kas.status, kas.body).to.equal(200);
     else expect(kas.status, kas.body).to.be.oneOf([401, 403]);
     // Our server follows current Kubernetes on every release: the token authenticates (RBAC then denies the
     // ServiceAccount, and the 403 names it, not system:anonymous).
-    const ours = await rawTlsRequest(
-      `https://localhost:${server.port}`,
-      readFileSync(setup.servingCaPath, 'utf8'),
+    const answer = await rawTlsRequest(
+      ours.url,
+      { ca: setup.servingPki.ca.certPem },
       upgradeLines(`${base}/namespaces/default/things`),
     );
-    expect(ours.status, ours.body).to.equal(403);
-    expect(JSON.parse(ours.body).message).to.contain('system:serviceaccount:default:ws-e2e');
+    expect(answer.status, answer.body).to.equal(403);
+    expect(JSON.parse(answer.body).message).to.contain('system:serviceaccount:default:ws-e2e');
   });
 });
