@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { devPkiFiles, writeDevPki } from '../lib/pki/index.js';
+import { devPkiFiles, writeDevPki } from '../lib/dev-pki/index.js';
 import type { LoadTls } from './load.js';
 
 /** A throw-away dev PKI for scenarios that do not need the real control plane. */

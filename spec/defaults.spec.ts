@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { serveDefaults } from '../lib/cli/flags.js';
+import { serveDefaults } from '../cli/flags.js';
 import { defaultAlwaysAllowGroups } from '../lib/authz/always-allow-groups.js';
 import { defaultAlwaysAllowPaths } from '../lib/authz/always-allow-paths.js';
 import { defaultWebhookBackoff } from '../lib/util/backoff.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { InvalidOptionError } from '../../lib/errors.js';
-import { readCsv } from '../../lib/cli/flag-set.js';
-import { parseCertsFlags, parseServeFlags, serveDefaults, serveUsage, type ServeOptions } from '../../lib/cli/flags.js';
+import { readCsv } from '../../cli/flag-set.js';
+import { parseCertsFlags, parseServeFlags, serveDefaults, serveUsage, type ServeOptions } from '../../cli/flags.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { writeDevPki } from '../../lib/pki/dev-pki.js';
+import { writeDevPki } from '../../lib/dev-pki/dev-pki.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from '../cluster/fake-apiserver.js';
 import { testPki } from '../support/pki.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const mainTs = join(repoRoot, 'lib/cli/main.ts');
+const mainTs = join(repoRoot, 'cli/main.ts');
 
 interface Run {
   readonly code: number | null;

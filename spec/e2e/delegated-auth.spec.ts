@@ -13,7 +13,7 @@ import {
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
-import { createCertificate } from '../../lib/pki/certificates.js';
+import { createCertificate } from '../../lib/dev-pki/certificates.js';
 import { createSecureServer, type SecureServer } from '../../lib/server/secure-server.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { getCluster } from './support/cluster.js';

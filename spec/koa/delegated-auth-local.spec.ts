@@ -11,7 +11,7 @@ import { InvalidOptionError, KdaError } from '../../lib/errors.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { delegatedAuthStackOptions } from '../../lib/http/pipeline.js';
 import { withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
-import { createCertificate } from '../../lib/pki/index.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 

@@ -1,4 +1,4 @@
-// `kube-delegated-auth serve` spawned as a user runs it (`tsx lib/cli/main.ts serve …`), on 127.0.0.1 and a port the
+// `kube-delegated-auth serve` spawned as a user runs it (`tsx cli/main.ts serve …`), on 127.0.0.1 and a port the
 // kernel picks, for the e2e specs that put it behind the real aggregator.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -43,7 +43,7 @@ export function startServe(
     [
       '--import',
       'tsx',
-      join(repoRoot, 'lib/cli/main.ts'),
+      join(repoRoot, 'cli/main.ts'),
       'serve',
       ...args,
       '--bind-address',
