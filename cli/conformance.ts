@@ -1,7 +1,15 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseFlags, formatFlagUsages, type FlagSpec } from './flag-set.js';
+import {
+  flagErrorLines,
+  FlagError,
+  formatFlagUsages,
+  parseFlags,
+  positionalProblems,
+  type FlagProblem,
+  type FlagSpec,
+} from './flag-set.js';
 import { parseGoDuration } from 'kube-delegated-auth';
 import { loadConnectionConfig, RestClient } from 'kube-delegated-auth/cluster';
 import { probeCases, runProbes, type ProbeContext, type ProbeResult } from './conformance/cases.js';
@@ -66,21 +74,27 @@ function defaultKubeconfig(): string | undefined {
 /** `kube-delegated-auth conformance …`: resolves to the exit code (0 all passed or skipped, 1 failures, 2 bad flags). */
 export async function runConformanceCommand(args: readonly string[], io: ConformanceIo): Promise<number> {
   const parsed = parseFlags(flags, args, parseGoDuration);
-  const problems = [...parsed.problems];
+  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
   if (parsed.values.get('help') === true) {
     io.out(conformanceUsage);
     return 0;
   }
   const apiService = parsed.values.get('apiservice') as string | undefined;
   const output = (parsed.values.get('output') as string | undefined) ?? 'table';
-  if (!apiService) problems.push('required flag "apiservice" not set: pass --apiservice <version>.<group>');
+  if (!apiService)
+    problems.push({
+      flag: '--apiservice',
+      cause: 'required flag not set',
+      fix: '--apiservice=<version>.<group> (kubectl get apiservices lists them)',
+    });
   if (output !== 'table' && output !== 'json')
-    problems.push(`invalid argument "${output}" for "--output" flag: must be table or json`);
-  if (parsed.positionals.length > 0) problems.push(`unexpected arguments: ${parsed.positionals.join(' ')}`);
+    problems.push({
+      flag: '--output',
+      cause: `invalid argument ${JSON.stringify(output)}`,
+      fix: '--output=table or --output=json',
+    });
   if (problems.length > 0) {
-    io.err('Error: invalid flags for "kube-delegated-auth conformance":');
-    for (const p of problems) io.err(`  ${p}`);
-    io.err("Run 'kube-delegated-auth conformance --help' for usage.");
+    for (const line of flagErrorLines(new FlagError(problems), 'conformance')) io.err(line);
     return 2;
   }
   const kubeconfig = parsed.values.get('kubeconfig') as string | undefined;
@@ -93,9 +107,8 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
     const path = kubeconfig ?? defaultKubeconfig();
     connection = loadConnectionConfig({ ...(path !== undefined && { kubeconfig: path }) });
   } catch (err) {
-    io.err(
-      `Error: --kubeconfig: ${(err as Error).message.replace(/^failed to get delegated authentication kubeconfig: /, '')}`,
-    );
+    const cause = (err as Error).message.replace(/^failed to get delegated authentication kubeconfig: /, '');
+    io.err(`error: --kubeconfig: ${cause}; fix: --kubeconfig=<a kubeconfig whose current context names its cluster>`);
     return 1;
   }
   const rest = new RestClient({ connection, userAgent: 'kube-delegated-auth-conformance' });

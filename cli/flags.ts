@@ -1,36 +1,61 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { InvalidOptionError, parseGoDuration } from 'kube-delegated-auth';
+import { delegatingDefaults, parseGoDuration } from 'kube-delegated-auth';
 import type { ParsedServe, ServeOptions } from '../examples/sample-apiserver/options.js';
+import { logLevels } from 'kube-delegated-auth/pino';
 import { packageRoot } from './package-root.js';
-import { formatFlagUsages, parseFlags, type FlagSpec, type FlagValue } from './flag-set.js';
+import {
+  formatFlagUsages,
+  parseFlags,
+  positionalProblems,
+  throwFlagProblems,
+  type FlagProblem,
+  type FlagSpec,
+  type FlagValue,
+} from './flag-set.js';
 
 export type { ParsedServe, ServeOptions };
 
 /** The packaged policy, `fixtures/policy.yaml` at the package root. */
 export const defaultPolicyFile = join(packageRoot(), 'fixtures/policy.yaml');
 
+const d = delegatingDefaults;
+
+/**
+ * The `serve` defaults: the delegating options' Go defaults from lib/defaults.ts (read, not copied: D8 of the
+ * architecture review), plus the sample program's own (port, bind address, policy and certificate directory).
+ */
 export const serveDefaults: ServeOptions = Object.freeze({
   securePort: 8443,
   bindAddress: '0.0.0.0',
-  requestheaderAllowedNames: [],
-  requestheaderUsernameHeaders: ['x-remote-user'],
-  requestheaderGroupHeaders: ['x-remote-group'],
-  requestheaderExtraHeadersPrefix: ['x-remote-extra-'],
-  requestheaderUidHeaders: [],
+  requestheaderAllowedNames: d.requestheaderAllowedNames,
+  requestheaderUsernameHeaders: d.requestheaderUsernameHeaders,
+  requestheaderGroupHeaders: d.requestheaderGroupHeaders,
+  requestheaderExtraHeadersPrefix: d.requestheaderExtraHeadersPrefix,
+  requestheaderUidHeaders: d.requestheaderUidHeaders,
   authenticationSkipLookup: false,
   authenticationTolerateLookupFailure: false,
-  // Probes come without credentials; Go stopped sending SARs for these in 1.21 (PR #98325).
-  authorizationAlwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
-  // "very low for responsiveness, but high enough to handle storms" (Go's comment on the 10s TTLs).
-  authorizationWebhookCacheAuthorizedTtl: 10_000,
-  authorizationWebhookCacheUnauthorizedTtl: 10_000,
-  authenticationTokenWebhookCacheTtl: 10_000,
+  authorizationAlwaysAllowPaths: d.authorizationAlwaysAllowPaths,
+  authorizationWebhookCacheAuthorizedTtl: d.authorizationWebhookCacheAuthorizedTtl,
+  authorizationWebhookCacheUnauthorizedTtl: d.authorizationWebhookCacheUnauthorizedTtl,
+  authenticationTokenWebhookCacheTtl: d.authenticationTokenWebhookCacheTtl,
   anonymousAuth: true,
   policyFile: defaultPolicyFile,
   certDir: '.kda/certs',
   enableMetrics: false,
 });
+
+/** A default list in pflag's --help form, `[a,b]`. */
+const listText = (list: readonly string[]) => `[${list.join(',')}]`;
+
+/** A default duration in Go's form (`10s`, `1m30s`, `500ms`). */
+function durationText(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const sec = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}s`;
+}
 
 /** Flag name → option key, in --help order. */
 const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions })[] = [
@@ -39,7 +64,7 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     option: 'securePort',
     kind: 'int',
     defaultText: '8443',
-    help: 'The port on which to serve HTTPS; 0 picks a free port.',
+    help: 'The port on which to serve HTTPS; 0 = a free port the kernel picks (Go: 0 = do not serve HTTPS).',
   },
   {
     name: 'bind-address',
@@ -82,7 +107,7 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     name: 'requestheader-username-headers',
     option: 'requestheaderUsernameHeaders',
     kind: 'stringSlice',
-    defaultText: '[x-remote-user]',
+    defaultText: listText(serveDefaults.requestheaderUsernameHeaders),
     help: 'Request headers to inspect for the username.',
   },
   {
@@ -95,14 +120,14 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     name: 'requestheader-group-headers',
     option: 'requestheaderGroupHeaders',
     kind: 'stringSlice',
-    defaultText: '[x-remote-group]',
+    defaultText: listText(serveDefaults.requestheaderGroupHeaders),
     help: 'Request headers to inspect for groups.',
   },
   {
     name: 'requestheader-extra-headers-prefix',
     option: 'requestheaderExtraHeadersPrefix',
     kind: 'stringSlice',
-    defaultText: '[x-remote-extra-]',
+    defaultText: listText(serveDefaults.requestheaderExtraHeadersPrefix),
     help: 'Request header prefixes to inspect for extra user info.',
   },
   {
@@ -139,28 +164,28 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     name: 'authorization-always-allow-paths',
     option: 'authorizationAlwaysAllowPaths',
     kind: 'stringSlice',
-    defaultText: '[/healthz,/readyz,/livez]',
+    defaultText: listText(serveDefaults.authorizationAlwaysAllowPaths),
     help: 'Non-resource paths allowed without authorization (trailing * = prefix).',
   },
   {
     name: 'authorization-webhook-cache-authorized-ttl',
     option: 'authorizationWebhookCacheAuthorizedTtl',
     kind: 'duration',
-    defaultText: '10s',
+    defaultText: durationText(serveDefaults.authorizationWebhookCacheAuthorizedTtl),
     help: 'How long to cache allowed SubjectAccessReview answers.',
   },
   {
     name: 'authorization-webhook-cache-unauthorized-ttl',
     option: 'authorizationWebhookCacheUnauthorizedTtl',
     kind: 'duration',
-    defaultText: '10s',
+    defaultText: durationText(serveDefaults.authorizationWebhookCacheUnauthorizedTtl),
     help: 'How long to cache denied SubjectAccessReview answers.',
   },
   {
     name: 'authentication-token-webhook-cache-ttl',
     option: 'authenticationTokenWebhookCacheTtl',
     kind: 'duration',
-    defaultText: '10s',
+    defaultText: durationText(serveDefaults.authenticationTokenWebhookCacheTtl),
     help: 'How long to cache TokenReview answers.',
   },
   {
@@ -195,7 +220,7 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     option: 'logLevel',
     kind: 'string',
     defaultText: 'info',
-    help: 'Lowest level of the JSON log lines on stderr: trace, debug, info, warn, error, fatal, silent.',
+    help: 'Lowest level logged on stderr (JSON lines, or text on a terminal): trace, debug, info, warn, error, fatal, silent.',
   },
 ];
 
@@ -204,18 +229,13 @@ const helpFlag: FlagSpec = { name: 'help', short: 'h', kind: 'boolean', help: 'S
 /** The `serve` flags, for --help and documentation. */
 export const serveFlags: readonly FlagSpec[] = [...serveFlagTable, helpFlag];
 
-function optionName(key: string, flag: string): string {
-  return `"${key}" (--${flag})`;
-}
-
 /**
- * Parses and validates `serve` flags. Throws one {@link InvalidOptionError} listing every problem: unknown flags,
- * missing arguments, bad numbers or durations, and the option checks of Go's `Validate()`.
+ * Parses and validates `serve` flags. Throws one {@link FlagError} listing every problem (unknown flags, missing
+ * arguments, bad numbers or durations, and the option checks of Go's `Validate()`), each naming its flag and a fix.
  */
 export function parseServeFlags(argv: readonly string[]): ParsedServe {
   const parsed = parseFlags(serveFlags, argv, parseGoDuration);
-  const problems = [...parsed.problems];
-  if (parsed.positionals.length > 0) problems.push(`unexpected arguments: ${parsed.positionals.join(' ')}`);
+  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
   const given: Record<string, FlagValue> = {};
   for (const spec of serveFlagTable) {
     const v = parsed.values.get(spec.name);
@@ -224,19 +244,27 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
   const options = { ...serveDefaults, ...given } as ServeOptions;
   const help = parsed.values.get('help') === true;
   const warnings: string[] = [];
+  const problem = (flag: string, cause: string, fix: string) => problems.push({ flag: `--${flag}`, cause, fix });
 
   if (!Number.isInteger(options.securePort) || options.securePort < 0 || options.securePort > 65535) {
-    problems.push(`${optionName('securePort', 'secure-port')} must be between 0 and 65535, got ${options.securePort}`);
+    problem(
+      'secure-port',
+      `must be between 0 and 65535, got ${options.securePort}`,
+      '--secure-port=8443 (0 = a free port the kernel picks)',
+    );
   }
   if (isIP(options.bindAddress) === 0) {
-    problems.push(
-      `${optionName('bindAddress', 'bind-address')} must be an IP address, got ${JSON.stringify(options.bindAddress)}`,
+    problem(
+      'bind-address',
+      `must be an IP address, got ${JSON.stringify(options.bindAddress)}`,
+      '--bind-address=0.0.0.0 (all IPv4 addresses), 127.0.0.1 or :: (all addresses)',
     );
   }
   if (Boolean(options.tlsCertFile) !== Boolean(options.tlsPrivateKeyFile)) {
-    problems.push(
-      `${optionName('tlsCertFile', 'tls-cert-file')} and ${optionName('tlsPrivateKeyFile', 'tls-private-key-file')} must be set together`,
-    );
+    const [set, missing] = options.tlsCertFile
+      ? ['tls-cert-file', 'tls-private-key-file']
+      : ['tls-private-key-file', 'tls-cert-file'];
+    problem(missing, `must be set together with --${set}`, `give both, or neither for a development certificate`);
   }
   for (const [option, flag] of [
     ['requestheaderAllowedNames', 'requestheader-allowed-names'],
@@ -248,13 +276,15 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
   ] as const) {
     const list = options[option];
     if (list.some((v) => v.trim() === ''))
-      problems.push(`${optionName(option, flag)} must not contain an empty string`);
+      problem(flag, 'must not contain an empty string', `drop the empty entry (a doubled or trailing comma)`);
   }
   for (const p of options.authorizationAlwaysAllowPaths) {
     const star = p.indexOf('*');
     if (star !== -1 && star !== p.length - 1) {
-      problems.push(
-        `${optionName('authorizationAlwaysAllowPaths', 'authorization-always-allow-paths')}: only trailing * allowed in ${JSON.stringify(p)}`,
+      problem(
+        'authorization-always-allow-paths',
+        `only a trailing * is allowed, got ${JSON.stringify(p)}`,
+        `a prefix such as ${JSON.stringify(p.slice(0, star + 1))}`,
       );
     }
   }
@@ -263,12 +293,15 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
     ['authorizationWebhookCacheUnauthorizedTtl', 'authorization-webhook-cache-unauthorized-ttl'],
     ['authenticationTokenWebhookCacheTtl', 'authentication-token-webhook-cache-ttl'],
   ] as const) {
-    if (options[option] < 0) problems.push(`${optionName(option, flag)} must not be negative`);
+    if (options[option] < 0)
+      problem(flag, 'must not be negative', `--${flag}=${durationText(serveDefaults[option])} (0 = no caching)`);
   }
   const has = (list: readonly string[], h: string) => list.some((v) => v.toLowerCase() === h);
   if (options.requestheaderUidHeaders.length > 0 && !has(options.requestheaderUidHeaders, 'x-remote-uid')) {
-    problems.push(
-      '--requestheader-uid-headers is set without specifying the standard X-Remote-Uid header - API aggregation will not work',
+    problem(
+      'requestheader-uid-headers',
+      'is set without specifying the standard X-Remote-Uid header - API aggregation will not work',
+      'add X-Remote-Uid to the list',
     );
   }
   if (!has(options.requestheaderUsernameHeaders, 'x-remote-user')) {
@@ -286,13 +319,10 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
       '--requestheader-extra-headers-prefix is set without specifying the standard X-Remote-Extra- header prefix - API aggregation will not work',
     );
   }
-  const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-  if (options.logLevel !== undefined && !logLevels.includes(options.logLevel)) {
-    problems.push(
-      `${optionName('logLevel', 'log-level')} must be one of ${logLevels.join(', ')}, got ${JSON.stringify(options.logLevel)}`,
-    );
+  if (options.logLevel !== undefined && !(logLevels as readonly string[]).includes(options.logLevel)) {
+    problem('log-level', `unknown level ${JSON.stringify(options.logLevel)}`, `one of ${logLevels.join(', ')}`);
   }
-  if (problems.length > 0 && !help) throw new InvalidOptionError(problems);
+  throwFlagProblems(problems, help);
   return { options, warnings, help };
 }
 
@@ -330,8 +360,7 @@ export const certsFlags: readonly FlagSpec[] = [
 
 export function parseCertsFlags(argv: readonly string[]): CertsOptions {
   const parsed = parseFlags(certsFlags, argv, parseGoDuration);
-  const problems = [...parsed.problems];
-  if (parsed.positionals.length > 0) problems.push(`unexpected arguments: ${parsed.positionals.join(' ')}`);
+  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
   const v = parsed.values;
   const opts: CertsOptions = {
     dir: (v.get('dir') as string | undefined) ?? 'certs',
@@ -340,8 +369,8 @@ export function parseCertsFlags(argv: readonly string[]): CertsOptions {
     ipAddresses: (v.get('ip-address') as readonly string[] | undefined) ?? [],
     help: v.get('help') === true,
   };
-  if (opts.dir === '') problems.push('"dir" (--dir) must not be empty');
-  if (problems.length > 0 && !opts.help) throw new InvalidOptionError(problems);
+  if (opts.dir === '') problems.push({ flag: '--dir', cause: 'must not be empty', fix: '--dir=certs' });
+  throwFlagProblems(problems, opts.help);
   return opts;
 }
 

@@ -5,6 +5,8 @@ import { InvalidOptionError } from 'kube-delegated-auth';
 import { runCerts } from './certs.js';
 import { certsUsage, parseCertsFlags, parseServeFlags, serveUsage } from './flags.js';
 import { startupErrorLines } from 'kube-delegated-auth/startup';
+import { FlagError, flagErrorLines } from './flag-set.js';
+import { readManifest } from './package-root.js';
 
 export const usage = `Usage: kube-delegated-auth <command> [flags]
 
@@ -15,10 +17,12 @@ Commands:
   webhook   Run a TokenReview/SubjectAccessReview webhook server (static tokens, identity mapping, policy)
   conformance  Check any APIService backend's delegated-auth contract (spoofed headers, paths, tokens, TLS)
 
-Run 'kube-delegated-auth <command> --help' for the flags of a command.
+Run 'kube-delegated-auth <command> --help' for the flags of a command, 'kube-delegated-auth --version' for the
+version.
 
-Exit codes: 0 success, 1 a failure (one line: error: <flag or file>: <cause>; fix: <command>), 2 a flag-usage
-error. NODE_DEBUG=kube-delegated-auth adds the stack and causes to a failure.
+Exit codes: 0 success, 1 a failure, 2 a flag-usage error; either is one line per problem,
+error: <flag or file>: <cause>; fix: <what to do>. NODE_DEBUG=kube-delegated-auth adds the stack and causes to a
+failure. Logs go to stderr: JSON lines, or text when stderr is a terminal.
 `;
 
 /** Where a command writes: plain lines for humans on stdout, problems on stderr. */
@@ -85,6 +89,11 @@ function missingPeer(pkg: string, command: string) {
   };
 }
 
+/** The `version` of the package.json this CLI belongs to. */
+export function packageVersion(): string {
+  return readManifest().version ?? 'unknown';
+}
+
 /** Runs the CLI; resolves to the process exit code (for `serve`, once the server has shut down). */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const [name, ...rest] = argv;
@@ -92,19 +101,26 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     io.out(usage);
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === 'version') {
+    io.out(`kube-delegated-auth ${packageVersion()}`);
+    return 0;
+  }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    io.err(`unknown command ${JSON.stringify(name)} for "kube-delegated-auth"\n`);
-    io.err(usage);
+    const what = name.startsWith('-') ? 'unknown flag (commands come first)' : 'unknown command';
+    io.err(`error: ${name}: ${what}; fix: one of ${Object.keys(commands).join(', ')}, --version or --help`);
     return 2;
   }
   try {
     return await command(rest, io);
   } catch (err) {
+    // Flag problems: one line each, naming the flag, the cause and the fix; exit 2 (cobra's usage-error code).
+    if (err instanceof FlagError) {
+      for (const line of flagErrorLines(err, name)) io.err(line);
+      return 2;
+    }
     if (err instanceof InvalidOptionError) {
-      io.err(`Error: invalid flags for "kube-delegated-auth ${name}":`);
-      for (const p of err.problems) io.err(`  ${p}`);
-      io.err(`Run 'kube-delegated-auth ${name} --help' for usage.`);
+      for (const p of err.problems) io.err(`error: ${p}; fix: run 'kube-delegated-auth ${name} --help' for the flags`);
       return 2;
     }
     // A StartupError names the flag or file, the cause and the fix; anything else is one `error:` line too.

@@ -1,8 +1,7 @@
 import { isIP, type AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { flagFile, loadCaBundle, loadServingPair, startupStep } from 'kube-delegated-auth/startup';
-import { InvalidOptionError, type Logger, parseGoDuration } from 'kube-delegated-auth';
+import { type Logger, parseGoDuration } from 'kube-delegated-auth';
+import { createPinoLogger, type LogLevel } from 'kube-delegated-auth/pino';
 import {
   fileMappingSource,
   IdentityMapping,
@@ -15,6 +14,56 @@ import {
   subjectAccessReviewWebhook,
   tokenReviewWebhook,
 } from 'kube-delegated-auth/webhook';
+import {
+  formatFlagUsages,
+  parseFlags,
+  positionalProblems,
+  throwFlagProblems,
+  type FlagProblem,
+  type FlagSpec,
+} from './flag-set.js';
+
+const webhookFlags: readonly FlagSpec[] = [
+  {
+    name: 'token-auth-file',
+    kind: 'string',
+    help: 'CSV token file as kube-apiserver\'s: token,user,uid,"group1,group2"',
+  },
+  {
+    name: 'mapping-file',
+    kind: 'string',
+    help: 'identity mapping (YAML/JSON), watched; bad edits keep the last good mapping',
+  },
+  {
+    name: 'mapping-poll-interval',
+    kind: 'duration',
+    defaultText: '10s',
+    help: 're-read interval for the mapping file',
+  },
+  {
+    name: 'authorization-policy-file',
+    kind: 'string',
+    help: 'static authorization policy (YAML); /authorize is served only with it',
+  },
+  { name: 'tls-cert-file', kind: 'string', help: 'serving certificate (PEM), required' },
+  { name: 'tls-private-key-file', kind: 'string', help: 'serving private key (PEM), required' },
+  { name: 'client-ca-file', kind: 'string', help: 'require client certificates signed by this CA bundle' },
+  { name: 'bind-address', kind: 'string', defaultText: '0.0.0.0', help: 'the IP address on which to listen' },
+  {
+    name: 'secure-port',
+    kind: 'int',
+    defaultText: '8443',
+    help: 'the port on which to serve HTTPS; 0 = a free port the kernel picks (Go: 0 = do not serve)',
+  },
+  { name: 'max-body-bytes', kind: 'int', defaultText: '1048576', help: 'largest accepted review body' },
+  {
+    name: 'log-level',
+    kind: 'string',
+    defaultText: 'info',
+    help: 'lowest level logged on stderr (JSON lines, or text on a terminal): debug, info, warn, error',
+  },
+  { name: 'help', short: 'h', kind: 'boolean', help: 'Show this help.' },
+];
 
 export const webhookUsage = `Usage: kube-delegated-auth webhook [flags]
 
@@ -24,18 +73,7 @@ Serves kube-apiserver's authentication and authorization webhooks over HTTPS:
   GET  /healthz, /readyz
 
 Flags:
-      --token-auth-file string              CSV token file as kube-apiserver's: token,user,uid,"group1,group2"
-      --mapping-file string                 identity mapping (YAML/JSON), watched; bad edits keep the last good mapping
-      --mapping-poll-interval duration      re-read interval for the mapping file (default 10s)
-      --authorization-policy-file string    static authorization policy (YAML); /authorize is served only with it
-      --tls-cert-file string                serving certificate (PEM), required
-      --tls-private-key-file string         serving private key (PEM), required
-      --client-ca-file string               require client certificates signed by this CA bundle
-      --bind-address string                 default 0.0.0.0
-      --secure-port int                     default 8443 (0 = any free port)
-      --max-body-bytes int                  largest accepted review body (default 1048576)
-      --log-level string                    debug|info|warn|error (default info)
-  -h, --help
+${formatFlagUsages(webhookFlags)}
 `;
 
 /** The `webhook` command's flags, camelCased (`--token-auth-file` → `tokenAuthFile`). */
@@ -66,85 +104,63 @@ export interface WebhookCommandOptions {
   readonly help: boolean;
 }
 
-function parseFlagsStrict(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: true,
+const webhookLogLevels = ['debug', 'info', 'warn', 'error'] as const;
 
-    options: {
-      'token-auth-file': { type: 'string' },
-      'mapping-file': { type: 'string' },
-      'mapping-poll-interval': { type: 'string', default: '10s' },
-      'authorization-policy-file': { type: 'string' },
-      'tls-cert-file': { type: 'string' },
-      'tls-private-key-file': { type: 'string' },
-      'client-ca-file': { type: 'string' },
-      'bind-address': { type: 'string', default: '0.0.0.0' },
-      'secure-port': { type: 'string', default: '8443' },
-      'max-body-bytes': { type: 'string', default: String(1024 * 1024) },
-      'log-level': { type: 'string', default: 'info' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-}
-
-/** Parses `webhook` flags (`--flag value` or `--flag=value`); throws `InvalidOptionError` listing every problem. */
+/** Parses `webhook` flags (pflag semantics, as every command); throws a `FlagError` listing every problem. */
 export function parseWebhookFlags(argv: readonly string[]): WebhookCommandOptions {
-  let parsed;
-  try {
-    parsed = parseFlagsStrict(argv);
-  } catch (err) {
-    // node:util reports unknown flags and missing values as TypeError; keep one error type for every flag problem.
-    throw new InvalidOptionError([(err as Error).message]);
-  }
-  const { values, positionals } = parsed;
-
-  const problems: string[] = [];
-  if (positionals.length > 0) problems.push(`unexpected arguments: ${positionals.join(' ')}`);
-  const help = values.help === true;
-  const int = (name: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      problems.push(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
-      return min;
-    }
+  const parsed = parseFlags(webhookFlags, argv, parseGoDuration);
+  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
+  const v = <T extends string | number | boolean>(name: string) => parsed.values.get(name) as T | undefined;
+  const help = v<boolean>('help') === true;
+  const problem = (flag: string, cause: string, fix: string) => problems.push({ flag: `--${flag}`, cause, fix });
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const n = v<number>(name) ?? fallback;
+    if (n < min || n > max) problem(name, `must be an integer in [${min}, ${max}], got ${n}`, `--${name}=${fallback}`);
     return n;
   };
-  let mappingPollInterval = 10_000;
-  try {
-    mappingPollInterval = parseGoDuration(values['mapping-poll-interval']!);
-    if (mappingPollInterval < 0) problems.push('--mapping-poll-interval must not be negative');
-  } catch (err) {
-    problems.push(`--mapping-poll-interval: ${(err as Error).message}`);
-  }
+  const mappingPollInterval = v<number>('mapping-poll-interval') ?? 10_000;
+  if (mappingPollInterval < 0) problem('mapping-poll-interval', 'must not be negative', '--mapping-poll-interval=10s');
+  const str = (name: string) => v<string>(name) || undefined;
+  const tokenAuthFile = str('token-auth-file');
+  const mappingFile = str('mapping-file');
+  const authorizationPolicyFile = str('authorization-policy-file');
+  const clientCaFile = str('client-ca-file');
   const opts: WebhookCommandOptions = {
-    ...(values['token-auth-file'] ? { tokenAuthFile: values['token-auth-file'] } : {}),
-    ...(values['mapping-file'] ? { mappingFile: values['mapping-file'] } : {}),
+    ...(tokenAuthFile && { tokenAuthFile }),
+    ...(mappingFile && { mappingFile }),
     mappingPollInterval,
-    ...(values['authorization-policy-file'] ? { authorizationPolicyFile: values['authorization-policy-file'] } : {}),
-    tlsCertFile: values['tls-cert-file'] ?? '',
-    tlsPrivateKeyFile: values['tls-private-key-file'] ?? '',
-    ...(values['client-ca-file'] ? { clientCaFile: values['client-ca-file'] } : {}),
-    bindAddress: values['bind-address']!,
-    securePort: int('secure-port', values['secure-port']!, 0, 65535),
-    maxBodyBytes: int('max-body-bytes', values['max-body-bytes']!, 1, 64 * 1024 * 1024),
-    logLevel: values['log-level']!,
+    ...(authorizationPolicyFile && { authorizationPolicyFile }),
+    tlsCertFile: v<string>('tls-cert-file') ?? '',
+    tlsPrivateKeyFile: v<string>('tls-private-key-file') ?? '',
+    ...(clientCaFile && { clientCaFile }),
+    bindAddress: v<string>('bind-address') ?? '0.0.0.0',
+    securePort: int('secure-port', 8443, 0, 65535),
+    maxBodyBytes: int('max-body-bytes', 1024 * 1024, 1, 64 * 1024 * 1024),
+    logLevel: v<string>('log-level') ?? 'info',
     help,
   };
   if (!help) {
-    if (!opts.tlsCertFile || !opts.tlsPrivateKeyFile)
-      problems.push('--tls-cert-file and --tls-private-key-file are required');
+    for (const flag of ['tls-cert-file', 'tls-private-key-file'] as const)
+      if (!v<string>(flag)) problem(flag, 'required', `--${flag}=<PEM file> (kube-delegated-auth certs writes a pair)`);
     if (!opts.tokenAuthFile && !opts.authorizationPolicyFile) {
-      problems.push('nothing to serve: give --token-auth-file and/or --authorization-policy-file');
+      problem(
+        'token-auth-file',
+        'nothing to serve: neither --token-auth-file nor --authorization-policy-file is set',
+        'give --token-auth-file and/or --authorization-policy-file',
+      );
     }
-    if (opts.mappingFile && !opts.tokenAuthFile) problems.push('--mapping-file needs --token-auth-file');
-    if (!['debug', 'info', 'warn', 'error'].includes(opts.logLevel))
-      problems.push(`--log-level: unknown level ${JSON.stringify(opts.logLevel)}`);
+    if (opts.mappingFile && !opts.tokenAuthFile)
+      problem('mapping-file', 'needs --token-auth-file (it maps the identities of tokens)', 'add --token-auth-file');
+    if (!(webhookLogLevels as readonly string[]).includes(opts.logLevel))
+      problem('log-level', `unknown level ${JSON.stringify(opts.logLevel)}`, `one of ${webhookLogLevels.join(', ')}`);
     if (isIP(opts.bindAddress) === 0)
-      problems.push(`--bind-address must be an IP address, got ${JSON.stringify(opts.bindAddress)}`);
+      problem(
+        'bind-address',
+        `must be an IP address, got ${JSON.stringify(opts.bindAddress)}`,
+        '--bind-address=0.0.0.0',
+      );
   }
-  if (problems.length) throw new InvalidOptionError(problems);
+  throwFlagProblems(problems, help);
   return opts;
 }
 
@@ -165,7 +181,11 @@ export async function startWebhookCommand(
   opts: WebhookCommandOptions,
   deps: { readonly logger?: Logger } = {},
 ): Promise<RunningWebhook> {
-  const logger: Logger = deps.logger ?? pino({ level: opts.logLevel, base: { component: 'webhook' } });
+  // createPinoLogger, not a raw pino: this process handles raw bearer tokens all day, so it gets the library's
+  // redaction (authorization, token, spec.token, …) and the same line shape as `serve` (review D11).
+  const logger: Logger =
+    deps.logger ??
+    createPinoLogger({ level: opts.logLevel as LogLevel, format: 'auto', base: { component: 'webhook' } });
   const { cert, key } = await loadServingPair(
     flagFile('--tls-cert-file', opts.tlsCertFile),
     flagFile('--tls-private-key-file', opts.tlsPrivateKeyFile),

@@ -429,9 +429,12 @@ export async function runServe(
   parsed: ParsedServe,
   io: { out: (line: string) => void; err: (line: string) => void },
 ): Promise<number> {
-  // JSON lines on stderr (as klog does); stdout keeps the human-readable banner.
+  // Logs on stderr (as klog does): JSON lines, or text when stderr is a terminal; stdout keeps the banner. The same
+  // logger shape as the webhook command (createPinoLogger: redaction, `component`).
   const logger: Logger = createPinoLogger({
     level: (parsed.options.logLevel ?? process.env.LOG_LEVEL ?? 'info') as LogLevel,
+    format: 'auto',
+    base: { component: 'sample-apiserver' },
   });
   for (const w of parsed.warnings) logger.warn({}, w);
   const running = await startSampleServer(parsed.options, { logger });

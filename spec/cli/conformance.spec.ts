@@ -27,13 +27,11 @@ describe('kube-delegated-auth conformance (flags)', () => {
     const r = await cli(['conformance', '--output', 'yaml', '--csr-timeout', 'soon', '--bogus', 'extra']);
     expect(r.code).to.equal(2);
     expect(r.err).to.deep.equal([
-      'Error: invalid flags for "kube-delegated-auth conformance":',
-      '  invalid argument "soon" for "--csr-timeout" flag: time: invalid duration "soon"',
-      '  unknown flag: --bogus',
-      '  required flag "apiservice" not set: pass --apiservice <version>.<group>',
-      '  invalid argument "yaml" for "--output" flag: must be table or json',
-      '  unexpected arguments: extra',
-      "Run 'kube-delegated-auth conformance --help' for usage.",
+      'error: --csr-timeout: invalid argument "soon": time: invalid duration "soon"; fix: --csr-timeout=20s',
+      "error: --bogus: unknown flag; fix: run 'kube-delegated-auth conformance --help' for the flags",
+      'error: extra: unexpected argument (this command takes flags only); fix: drop it, or give it to the flag it belongs to (--flag extra)',
+      'error: --apiservice: required flag not set; fix: --apiservice=<version>.<group> (kubectl get apiservices lists them)',
+      'error: --output: invalid argument "yaml"; fix: --output=table or --output=json',
     ]);
   });
 
@@ -43,13 +41,13 @@ describe('kube-delegated-auth conformance (flags)', () => {
     const r = await cli(['conformance', '--kubeconfig', missing, '--apiservice', 'v1.x.example.com']);
     expect(r.code).to.equal(1);
     expect(r.err).to.have.length(1);
-    expect(r.err[0]).to.match(/^Error: --kubeconfig: .*missing\.kubeconfig/);
+    expect(r.err[0]).to.match(/^error: --kubeconfig: .*missing\.kubeconfig.*; fix: --kubeconfig=/);
     const empty = join(dir, 'empty.kubeconfig');
     writeFileSync(empty, 'apiVersion: v1\nkind: Config\n');
     const e = await cli(['conformance', '--kubeconfig', empty, '--apiservice', 'v1.x.example.com']);
     expect(e.code).to.equal(1);
     expect(e.err).to.deep.equal([
-      `Error: --kubeconfig: kubeconfig:${empty}: no current context or its cluster is missing`,
+      `error: --kubeconfig: kubeconfig:${empty}: no current context or its cluster is missing; fix: --kubeconfig=<a kubeconfig whose current context names its cluster>`,
     ]);
   });
 });
