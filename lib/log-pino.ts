@@ -105,7 +105,9 @@ function textLines(out: DestinationStream): DestinationStream {
       const fields = Object.entries(entry)
         .filter(([k]) => !textSkipped.has(k))
         .map(([k, v]) => `${k}=${typeof v === 'string' && /^[\w./:@-]+$/.test(v) ? v : JSON.stringify(v)}`);
-      out.write(`${[time, level, String(entry.msg ?? ''), ...fields].filter((p) => p !== '').join(' ')}\n`);
+      out.write(
+        `${[time, level, String(entry.msg ?? '').replace(/\n/g, '\\n'), ...fields].filter((p) => p !== '').join(' ')}\n`,
+      );
     },
   };
 }

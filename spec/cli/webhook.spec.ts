@@ -302,8 +302,14 @@ describe('webhook/runWebhookCommand (spawned process)', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     await eventually(() => /"msg":"webhook server listening"/.test(out), 'the listening log line');
-    const port = (JSON.parse(out.split('\n').find((l) => l.includes('webhook server listening'))!) as { port: number })
-      .port;
+    const listening = JSON.parse(out.split('\n').find((l) => l.includes('webhook server listening'))!) as {
+      port: number;
+      level: unknown;
+      component: unknown;
+    };
+    // createPinoLogger's shape (level label, component), not a raw pino (level 30): the redacting logger (D11).
+    expect([listening.level, listening.component]).to.deep.equal(['info', 'webhook']);
+    const port = listening.port;
     const agent = new Agent({ connect: { ca: pki.servingCA.certPem } });
     try {
       const res = await post(
