@@ -261,6 +261,8 @@ describe('parseServeFlags', () => {
   it('--help and -h are reported instead of failing, and the usage lists every flag', () => {
     expect(parseServeFlags(['--help']).help).to.equal(true);
     expect(parseServeFlags(['-h', '--bogus']).help).to.equal(true);
+    // --secure-port 0 differs from Go (where 0 turns HTTPS serving off) and says so.
+    expect(serveUsage).to.match(/--secure-port int +.*0 = a free port the kernel picks \(Go: 0 = do not serve HTTPS\)/);
     for (const flag of [
       '--secure-port int',
       '--requestheader-allowed-names strings',
