@@ -24,7 +24,7 @@ describe('kube-delegated-auth conformance (flags)', () => {
   });
 
   it('reports every flag problem at once with exit 2', async () => {
-    const r = await cli(['conformance', '--output', 'yaml', '--csr-timeout', 'soon', '--bogus', 'extra']);
+    const r = await cli(['conformance', '--output', 'yaml', '--csr-timeout', 'soon', 'extra', '--bogus']);
     expect(r.code).to.equal(2);
     expect(r.err).to.deep.equal([
       'error: --csr-timeout: invalid argument "soon": time: invalid duration "soon"; fix: --csr-timeout=20s',

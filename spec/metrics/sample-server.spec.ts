@@ -16,7 +16,7 @@ describe('serve flags: --enable-metrics and --log-level', () => {
     {
       name: '--log-level loud is refused',
       argv: ['--log-level', 'loud'],
-      error: /"logLevel" \(--log-level\) must be one of/,
+      error: /^--log-level: unknown level "loud"$/,
     },
   ];
   for (const c of cases) {
