@@ -4,8 +4,10 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.cli.json ./
 COPY lib ./lib
+COPY cli ./cli
+COPY examples/sample-apiserver ./examples/sample-apiserver
 COPY fixtures ./fixtures
 RUN npm run build && npm prune --omit=dev
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificate, devPkiFiles, writeDevPki } from '../lib/pki/index.js';
+import { createCertificate, devPkiFiles, writeDevPki } from '../lib/dev-pki/index.js';
 import type { LoadTls } from './load.js';
 import { allowedGroup } from './review-peer.js';
 

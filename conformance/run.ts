@@ -31,7 +31,7 @@ export interface RunConformanceOptions {
   readonly keep?: boolean;
   /** Local mode: directory with etcd and kube-apiserver. Default the harness default. */
   readonly binDir?: string;
-  /** Local mode: CLI entry to run as the server, e.g. a built `dist/cli/main.js`. Default `lib/cli/main.ts` (tsx). */
+  /** Local mode: CLI entry to run as the server, e.g. a built `dist/cli/main.js`. Default `cli/main.ts` (tsx). */
   readonly serverEntry?: string;
   /** JUnit XML path; `null` writes none. Default `conformance/results/junit.xml`. */
   readonly junitPath?: string | null;

@@ -1,4 +1,4 @@
-import type { IssuedCertificate } from '../lib/pki/index.js';
+import type { IssuedCertificate } from '../lib/dev-pki/index.js';
 import type { KubeClient } from '../harness/kube.js';
 
 /** Where the suite runs: a control plane it starts itself, or any cluster given by a kubeconfig. */

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCertificate, generateKeyPair, type IssuedCertificate, type KeyPairPem } from '../lib/pki/index.js';
+import { createCertificate, generateKeyPair, type IssuedCertificate, type KeyPairPem } from '../lib/dev-pki/index.js';
 
 /** Paths of the PEM files of a cluster PKI. */
 export interface ClusterPkiPaths {

@@ -61,6 +61,8 @@ export * from './util/go-quote.js';
 export * from './http/read-json-body.js';
 export * from './http/request.js';
 export * from './http/request-info.js';
+// The RequestInfo filter as one step (refusal body included), for handlers that run without an adapter's chain.
+export { requestInfoStep } from './http/pipeline.js';
 export * from './http/request-target.js';
 export * from './http/selectors.js';
 export * from './util/refusal-log.js';

@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from 'pino';
 import { InvalidOptionError } from './errors.js';
 import type { Logger } from './log.js';
@@ -16,6 +17,12 @@ export interface PinoLoggerOptions {
   readonly destination?: number | string | DestinationStream | NodeJS.WritableStream;
   /** Fields on every line, e.g. `{ component: 'sample-apiserver' }`. Default `{ pid, hostname }` (pino's). */
   readonly base?: Record<string, unknown>;
+  /**
+   * `json` (default): one JSON object per line, for collectors. `text`: one human-readable line per entry
+   * (`04:12:09.311 WARN  msg key=value …`), same fields, same redaction. `auto`: text when `destination` is a file
+   * descriptor on a terminal, JSON otherwise (what the bundled CLI uses).
+   */
+  readonly format?: 'json' | 'text' | 'auto';
 }
 
 /** A pino logger that satisfies lib/log.ts `Logger`; `pino` is the underlying instance (child loggers, flush). */
@@ -47,10 +54,13 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): KdaPinoLogger
     ]);
   }
   const dest = options.destination ?? 2;
-  const stream =
+  const format = options.format ?? 'json';
+  const text = format === 'text' || (format === 'auto' && typeof dest === 'number' && isatty(dest));
+  const raw =
     typeof dest === 'number' || typeof dest === 'string'
       ? pino.destination({ dest, sync: true })
       : (dest as DestinationStream);
+  const stream = text ? textLines(raw) : raw;
   const instance = pino(
     {
       level: level as Level | 'silent',
@@ -67,5 +77,37 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): KdaPinoLogger
     info: (fields, msg) => instance.info(fields, msg),
     warn: (fields, msg) => instance.warn(fields, msg),
     error: (fields, msg) => instance.error(fields, msg),
+  };
+}
+
+/** Fields that every line has or that say nothing to a reader at a terminal. */
+const textSkipped = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
+
+/**
+ * Turns pino's JSON lines into one readable line each: `HH:MM:SS.mmm LEVEL msg key=value …` (values that are not
+ * plain words are JSON-quoted, so a line stays one line). A small formatter of our own: pino-pretty is a worker-thread
+ * transport with its own dependencies, and a terminal needs no more than this.
+ */
+function textLines(out: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        out.write(line);
+        return;
+      }
+      const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
+      const level = String(entry.level ?? '')
+        .toUpperCase()
+        .padEnd(5);
+      const fields = Object.entries(entry)
+        .filter(([k]) => !textSkipped.has(k))
+        .map(([k, v]) => `${k}=${typeof v === 'string' && /^[\w./:@-]+$/.test(v) ? v : JSON.stringify(v)}`);
+      out.write(
+        `${[time, level, String(entry.msg ?? '').replace(/\n/g, '\\n'), ...fields].filter((p) => p !== '').join(' ')}\n`,
+      );
+    },
   };
 }

@@ -29,7 +29,7 @@ echo "pack-check: serve without koa: $out"
 # koa, express and fastify are optional peers: a user installs the one they use.
 npm install --no-audit --no-fund --omit=dev koa express fastify >/dev/null 2>&1
 node --input-type=module -e '
-const entries = ["", "/cluster", "/server", "/pino", "/dev-pki", "/koa", "/express", "/fastify", "/node-http",
+const entries = ["", "/cluster", "/server", "/pino", "/dev-pki", "/startup", "/koa", "/express", "/fastify", "/node-http",
   "/webhook", "/doctor", "/metrics", "/apiserver"].map((s) => "kube-delegated-auth" + s);
 for (const e of entries) {
   const m = await import(e);
@@ -40,6 +40,11 @@ if (typeof delegatedAuth !== "function") throw new Error("delegatedAuth missing"
 console.log(`pack-check: ${entries.length} entry points import from the installed tarball`);
 '
 npx --no-install kube-delegated-auth --help | head -1
+version=$(npx --no-install kube-delegated-auth --version)
+test "$version" = "kube-delegated-auth $(node -p 'require("./node_modules/kube-delegated-auth/package.json").version')"
 npx --no-install kube-delegated-auth certs --dir "$work/certs" >/dev/null
 test -s "$work/certs/front-proxy-client.crt"
-echo "pack-check: bin runs (help, certs)"
+for command in serve doctor webhook conformance; do
+  npx --no-install kube-delegated-auth "$command" --help >/dev/null
+done
+echo "pack-check: bin runs ($version: --help of every command, certs)"

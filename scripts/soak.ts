@@ -15,7 +15,7 @@ import { startControlPlane, type ControlPlane } from '../harness/control-plane.j
 import { KubeClient } from '../harness/kube.js';
 import { exitDescription, freePort, startProcess, stopProcess, waitUntil, type Proc } from '../harness/process.js';
 import { prepareExtensionServer, type RegisteredApiService } from '../harness/register-apiservice.js';
-import { createCertificate } from '../lib/pki/index.js';
+import { createCertificate } from '../lib/dev-pki/index.js';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const group = 'sample.kube-delegated-auth.io';
@@ -217,7 +217,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       [
         '--import',
         'tsx',
-        join(repoRoot, 'lib/cli/main.ts'),
+        join(repoRoot, 'cli/main.ts'),
         'serve',
         `--secure-port=${port}`,
         '--bind-address=127.0.0.1',

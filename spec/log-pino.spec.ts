@@ -211,3 +211,39 @@ describe('refusal logs: exactly one line per refusal, with its cause (real TLS, 
     expect(out.lines.slice(from)).to.deep.equal([]);
   });
 });
+
+describe('createPinoLogger format', () => {
+  function textCapture(): Writable & { text: string } {
+    const w = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        w.text += chunk.toString('utf8');
+        cb();
+      },
+    }) as Writable & { text: string };
+    w.text = '';
+    return w;
+  }
+
+  it('text: one line per entry (time, level, message, fields), redaction kept, a newline in a message escaped', () => {
+    const out = textCapture();
+    const log = createPinoLogger({ destination: out, format: 'text', base: { component: 'webhook' } });
+    log.warn({ authorization: 'Bearer secret-token', user: 'alice', groups: ['a b'] }, 'refused\nsecond line');
+    log.debug({}, 'below the level');
+    const lines = out.text.split('\n');
+    expect(lines).to.have.length(2);
+    expect(lines[1]).to.equal('');
+    expect(lines[0]).to.match(
+      /^\d\d:\d\d:\d\d\.\d{3} WARN {2}refused\\nsecond line component=webhook authorization="\[redacted\]" user=alice groups=\["a b"\]$/,
+    );
+    expect(out.text).to.not.contain('secret-token');
+  });
+
+  it('json is the default, and auto writes JSON to a stream (a terminal is only detected on a file descriptor)', () => {
+    for (const format of [undefined, 'json', 'auto'] as const) {
+      const out = captureStream();
+      createPinoLogger({ destination: out, ...(format && { format }) }).info({ token: 'abc' }, 'hello');
+      expect(out.lines, String(format)).to.have.length(1);
+      expect(out.lines[0]).to.deep.include({ level: 'info', msg: 'hello', token: '[redacted]' });
+    }
+  });
+});

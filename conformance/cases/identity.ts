@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { auditMark, waitForReviews } from '../../harness/audit-log.js';
-import { createCertificate } from '../../lib/pki/index.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import type { ConformanceCase, ConformanceContext } from '../types.js';
 import { gvPath, sanitizeForbiddenMessage, reviewedUser, serviceAccountToken, testIdentities } from './support.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { runConformanceCommand } from '../../lib/conformance/command.js';
-import type { ProbeReport } from '../../lib/conformance/output.js';
+import { runConformanceCommand } from '../../cli/conformance.js';
+import type { ProbeReport } from '../../cli/conformance/output.js';
 import type { ConformanceCase } from '../types.js';
 
 /**
- * The generic checks (`kube-delegated-auth conformance`, lib/conformance) pointed at the sample: what any APIService
+ * The generic checks (`kube-delegated-auth conformance`, cli/conformance) pointed at the sample: what any APIService
  * backend must do. The other cases of this suite are the sample-specific ones.
  */
 export const probeCases: readonly ConformanceCase[] = [

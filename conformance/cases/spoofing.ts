@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createCertificate } from '../../lib/pki/index.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import type { ConformanceCase, ConformanceContext, DirectRequest, DirectResponse } from '../types.js';
 import { gvPath, reviewedUser } from './support.js';
 

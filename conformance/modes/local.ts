@@ -20,7 +20,7 @@ export interface LocalModeOptions {
   readonly testNamespace?: string;
   /**
    * The CLI entry to run as the sample server, e.g. a built `dist/cli/main.js` (what the Docker image runs). Default
-   * `lib/cli/main.ts` through tsx.
+   * `cli/main.ts` through tsx.
    */
   readonly serverEntry?: string;
   readonly log?: (msg: string) => void;
@@ -31,7 +31,7 @@ export interface LocalModeOptions {
 const hostKinds = new Set(['Namespace', 'ServiceAccount', 'ClusterRoleBinding', 'RoleBinding', 'ClusterRole']);
 
 /**
- * Local mode: etcd + kube-apiserver from the harness, the sample server as a host process (`lib/cli/main.ts serve` in
+ * Local mode: etcd + kube-apiserver from the harness, the sample server as a host process (`cli/main.ts serve` in
  * cluster mode, authenticating as the deploy/ ServiceAccount with a TokenRequest token), registered behind an
  * ExternalName Service whose port differs from the server's port.
  */
@@ -94,7 +94,7 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
       proc = startProcess(
         process.execPath,
         [
-          ...(opts.serverEntry ? [resolve(opts.serverEntry)] : ['--import', 'tsx', join(repoRoot, 'lib/cli/main.ts')]),
+          ...(opts.serverEntry ? [resolve(opts.serverEntry)] : ['--import', 'tsx', join(repoRoot, 'cli/main.ts')]),
           'serve',
           `--secure-port=${serverPort}`,
           '--bind-address=127.0.0.1',

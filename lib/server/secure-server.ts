@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { InvalidOptionError, KdaError } from '../errors.js';
 import { refusalLogFor } from '../util/refusal-log.js';
 import { noopLogger, type Logger } from '../log.js';
-import { createCertificate } from '../pki/certificates.js';
+import { createCertificate } from '../dev-pki/certificates.js';
 import type { CABundleProvider, CertKeyPair, CertKeyProvider } from '../trust/interfaces.js';
 import { fileCertKeyPair, staticCertKeyPair, type FileCertKeyPairProvider } from '../trust/serving-cert.js';
 import { unionCABundle } from '../trust/union.js';

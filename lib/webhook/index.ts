@@ -1,5 +1,5 @@
 // Public surface of the webhook servers (proposed subpath export `kube-delegated-auth/webhook`). The `webhook` CLI
-// command lives in ./cli.js and is wired by lib/cli/main.ts.
+// command lives in cli/webhook.ts (the program), outside the library.
 export { TransientError } from './transient-error.js';
 export {
   tokenReviewWebhook,

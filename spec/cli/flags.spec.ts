@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { InvalidOptionError } from '../../lib/errors.js';
-import { readCsv } from '../../lib/cli/flag-set.js';
-import { parseCertsFlags, parseServeFlags, serveDefaults, serveUsage, type ServeOptions } from '../../lib/cli/flags.js';
+import { FlagError, flagErrorLines, readCsv, type FlagProblem } from '../../cli/flag-set.js';
+import { parseCertsFlags, parseServeFlags, serveDefaults, serveUsage, type ServeOptions } from '../../cli/flags.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -12,6 +12,16 @@ function problemsOf(fn: () => unknown): readonly string[] {
     return (err as InvalidOptionError).problems;
   }
   throw new Error('expected an InvalidOptionError');
+}
+
+function flagProblemsOf(fn: () => unknown): readonly FlagProblem[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(FlagError);
+    return (err as FlagError).flagProblems;
+  }
+  throw new Error('expected a FlagError');
 }
 
 describe('parseServeFlags', () => {
@@ -98,83 +108,146 @@ describe('parseServeFlags', () => {
     }
   });
 
-  describe('rejected flags (every problem is reported)', () => {
-    const cases: readonly { name: string; argv: readonly string[]; problems: readonly (string | RegExp)[] }[] = [
-      { name: 'unknown flag', argv: ['--secure-prot=1'], problems: ['unknown flag: --secure-prot'] },
-      { name: 'unknown shorthand', argv: ['-x'], problems: ['unknown shorthand flag: -x'] },
-      { name: 'missing argument', argv: ['--secure-port'], problems: ['flag needs an argument: --secure-port'] },
+  describe('rejected flags (every problem is reported: the flag, the cause, the fix)', () => {
+    type Expected = readonly [flag: string, cause: string | RegExp, fix: string | RegExp];
+    const cases: readonly { name: string; argv: readonly string[]; problems: readonly Expected[] }[] = [
+      {
+        name: 'unknown flag, with the closest flag as the fix',
+        argv: ['--secure-prot=1'],
+        problems: [['--secure-prot', 'unknown flag', 'did you mean --secure-port?']],
+      },
+      {
+        name: 'unknown flag with nothing close: the fix is --help (filled in by the CLI)',
+        argv: ['--zzzzzz'],
+        problems: [['--zzzzzz', 'unknown flag', /^$/]],
+      },
+      { name: 'unknown shorthand', argv: ['-x'], problems: [['-x', 'unknown shorthand flag', /^$/]] },
+      {
+        name: 'missing argument',
+        argv: ['--secure-port'],
+        problems: [['--secure-port', 'flag needs an argument', '--secure-port=8443']],
+      },
       {
         name: 'not an int',
         argv: ['--secure-port=https'],
         problems: [
-          'invalid argument "https" for "--secure-port" flag: strconv.ParseInt: parsing "https": invalid syntax',
+          [
+            '--secure-port',
+            'invalid argument "https": strconv.ParseInt: parsing "https": invalid syntax',
+            '--secure-port=8443',
+          ],
         ],
       },
       {
         name: 'port out of range',
         argv: ['--secure-port=70000'],
-        problems: ['"securePort" (--secure-port) must be between 0 and 65535, got 70000'],
+        problems: [['--secure-port', 'must be between 0 and 65535, got 70000', /^--secure-port=8443 /]],
       },
       {
         name: 'bad duration',
         argv: ['--authentication-token-webhook-cache-ttl=10'],
-        problems: [/^invalid argument "10" for "--authentication-token-webhook-cache-ttl" flag: time: missing unit/],
+        problems: [
+          [
+            '--authentication-token-webhook-cache-ttl',
+            /^invalid argument "10": time: missing unit/,
+            '--authentication-token-webhook-cache-ttl=10s',
+          ],
+        ],
       },
       {
         name: 'negative duration',
         argv: ['--authorization-webhook-cache-authorized-ttl=-1s'],
         problems: [
-          '"authorizationWebhookCacheAuthorizedTtl" (--authorization-webhook-cache-authorized-ttl) must not be negative',
+          [
+            '--authorization-webhook-cache-authorized-ttl',
+            'must not be negative',
+            '--authorization-webhook-cache-authorized-ttl=10s (0 = no caching)',
+          ],
         ],
       },
       {
         name: 'bad boolean',
         argv: ['--anonymous-auth=maybe'],
         problems: [
-          'invalid argument "maybe" for "--anonymous-auth" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+          [
+            '--anonymous-auth',
+            'invalid argument "maybe": strconv.ParseBool: parsing "maybe": invalid syntax',
+            '--anonymous-auth=true or --anonymous-auth=false',
+          ],
         ],
       },
       {
         name: 'empty value inside a list',
         argv: ['--requestheader-group-headers=X-Remote-Group,,X-Other'],
-        problems: ['"requestheaderGroupHeaders" (--requestheader-group-headers) must not contain an empty string'],
+        problems: [['--requestheader-group-headers', 'must not contain an empty string', /empty entry/]],
       },
       {
         name: 'uid headers without the standard header',
         argv: ['--requestheader-uid-headers=X-Uid'],
-        problems: [/without specifying the standard X-Remote-Uid header - API aggregation will not work$/],
+        problems: [
+          [
+            '--requestheader-uid-headers',
+            /without specifying the standard X-Remote-Uid header - API aggregation will not work$/,
+            'add X-Remote-Uid to the list',
+          ],
+        ],
       },
       {
         name: 'star not at the end of an always-allow path',
         argv: ['--authorization-always-allow-paths=/a*b'],
-        problems: [/only trailing \* allowed in "\/a\*b"$/],
+        problems: [['--authorization-always-allow-paths', 'only a trailing * is allowed, got "/a*b"', /"\/a\*"/]],
       },
       {
         name: 'cert without key and a bind address that is not an IP',
         argv: ['--tls-cert-file=/a.crt', '--bind-address=localhost'],
-        problems: [/"bindAddress" \(--bind-address\) must be an IP address/, /must be set together$/],
+        problems: [
+          ['--bind-address', 'must be an IP address, got "localhost"', /^--bind-address=0\.0\.0\.0/],
+          ['--tls-private-key-file', 'must be set together with --tls-cert-file', /give both/],
+        ],
       },
-      { name: 'stray positional', argv: ['extra'], problems: ['unexpected arguments: extra'] },
+      {
+        name: 'stray positional',
+        argv: ['extra'],
+        problems: [['extra', 'unexpected argument (this command takes flags only)', /^drop it/]],
+      },
       {
         name: 'all problems collected in argument order',
         argv: ['--nope', '--secure-port=x', '--anonymous-auth=2', '--authentication-token-webhook-cache-ttl=soon'],
         problems: [
-          'unknown flag: --nope',
-          /^invalid argument "x" for "--secure-port"/,
-          /^invalid argument "2" for "--anonymous-auth"/,
-          /^invalid argument "soon" for "--authentication-token-webhook-cache-ttl" flag: time: invalid duration/,
+          ['--nope', 'unknown flag', /^$/],
+          ['--secure-port', /^invalid argument "x"/, '--secure-port=8443'],
+          ['--anonymous-auth', /^invalid argument "2"/, /^--anonymous-auth=true/],
+          ['--authentication-token-webhook-cache-ttl', /^invalid argument "soon": time: invalid duration/, /=10s$/],
         ],
       },
     ];
+    const matches = (actual: string, want: string | RegExp) =>
+      typeof want === 'string' ? expect(actual).to.equal(want) : expect(actual).to.match(want);
     for (const c of cases) {
       it(c.name, () => {
-        const problems = problemsOf(() => parseServeFlags(c.argv));
-        expect(problems).to.have.length(c.problems.length, problems.join('\n'));
-        c.problems.forEach((p, i) =>
-          typeof p === 'string' ? expect(problems[i]).to.equal(p) : expect(problems[i]).to.match(p),
-        );
+        const problems = flagProblemsOf(() => parseServeFlags(c.argv));
+        expect(problems).to.have.length(c.problems.length, JSON.stringify(problems));
+        c.problems.forEach(([flag, cause, fix], i) => {
+          expect(problems[i]!.flag).to.equal(flag);
+          matches(problems[i]!.cause, cause);
+          matches(problems[i]!.fix ?? '', fix);
+        });
       });
     }
+
+    it('renders each problem as one line: error: <flag>: <cause>; fix: <fix> (--help when no better fix)', () => {
+      let err: unknown;
+      try {
+        parseServeFlags(['--zzzzzz', '--secure-port=70000']);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(FlagError);
+      expect(flagErrorLines(err as FlagError, 'serve')).to.deep.equal([
+        "error: --zzzzzz: unknown flag; fix: run 'kube-delegated-auth serve --help' for the flags",
+        'error: --secure-port: must be between 0 and 65535, got 70000; fix: --secure-port=8443 (0 = a free port the kernel picks)',
+      ]);
+    });
   });
 
   it('warns (not fails) when the standard X-Remote-* headers are missing', () => {
@@ -188,6 +261,8 @@ describe('parseServeFlags', () => {
   it('--help and -h are reported instead of failing, and the usage lists every flag', () => {
     expect(parseServeFlags(['--help']).help).to.equal(true);
     expect(parseServeFlags(['-h', '--bogus']).help).to.equal(true);
+    // --secure-port 0 differs from Go (where 0 turns HTTPS serving off) and says so.
+    expect(serveUsage).to.match(/--secure-port int +.*0 = a free port the kernel picks \(Go: 0 = do not serve HTTPS\)/);
     for (const flag of [
       '--secure-port int',
       '--requestheader-allowed-names strings',
@@ -213,8 +288,8 @@ describe('parseCertsFlags', () => {
   });
   it('rejects unknown flags and empty --dir together', () => {
     expect(problemsOf(() => parseCertsFlags(['--dir=', '--force']))).to.deep.equal([
-      'unknown flag: --force',
-      '"dir" (--dir) must not be empty',
+      '--force: unknown flag',
+      '--dir: must not be empty',
     ]);
   });
 });

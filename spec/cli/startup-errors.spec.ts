@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { writeDevPki } from '../../lib/pki/dev-pki.js';
+import { writeDevPki } from '../../lib/dev-pki/dev-pki.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from '../cluster/fake-apiserver.js';
 import { testPki } from '../support/pki.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const mainTs = join(repoRoot, 'lib/cli/main.ts');
+const mainTs = join(repoRoot, 'cli/main.ts');
 
 interface Run {
   readonly code: number | null;
@@ -476,11 +476,15 @@ describe('CLI startup errors (spawned kube-delegated-auth)', function () {
   it('serve and webhook flag-usage errors keep exit 2 and name the flag', async () => {
     const serve = await cli(['serve', '--secure-port', 'x']);
     expect(serve.code).to.equal(2);
-    expect(serve.stderr).to.match(/invalid argument "x" for "--secure-port" flag/);
+    expect(serve.stderr).to.equal(
+      'error: --secure-port: invalid argument "x": strconv.ParseInt: parsing "x": invalid syntax; fix: --secure-port=8443\n',
+    );
     expectNoStack(serve);
     const hook = await cli(webhook([...webhookServing(), '--bind-address', 'not-an-ip']));
     expect(hook.code).to.equal(2);
-    expect(hook.stderr).to.match(/--bind-address must be an IP address, got "not-an-ip"/);
+    expect(hook.stderr).to.equal(
+      'error: --bind-address: must be an IP address, got "not-an-ip"; fix: --bind-address=0.0.0.0\n',
+    );
     expectNoStack(hook);
   });
 

@@ -1,4 +1,4 @@
-// `kube-delegated-auth conformance` (lib/conformance) run as a CLI child process against real backends behind the
+// `kube-delegated-auth conformance` (cli/conformance) run as a CLI child process against real backends behind the
 // real kube-apiserver aggregator: our sample server (passes), the Go sample-apiserver (its findings are asserted
 // as findings about Go, with their evidence), and three deliberately flawed backends (each fails with the exact
 // finding). Also: JUnit/table output, cleanup of every labelled object, also after SIGINT.
@@ -8,8 +8,8 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import type { ProbeResult } from '../../lib/conformance/cases.js';
-import type { ProbeReport } from '../../lib/conformance/output.js';
+import type { ProbeResult } from '../../cli/conformance/cases.js';
+import type { ProbeReport } from '../../cli/conformance/output.js';
 import { prepareExtensionServer, type RegisteredApiService } from '../../harness/register-apiservice.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
 import { startFlawedBackend, type FlawedBackend } from './support/flawed-backend.js';
@@ -23,17 +23,13 @@ interface ToolRun {
   readonly stderr: string;
 }
 
-/** The CLI as a user runs it (`tsx lib/cli/main.ts`), in its own process so that signals reach it directly. */
+/** The CLI as a user runs it (`tsx cli/main.ts`), in its own process so that signals reach it directly. */
 function startTool(args: readonly string[]): { child: ChildProcess; done: Promise<ToolRun> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'lib/cli/main.ts'), 'conformance', ...args],
-    {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KUBECONFIG: '' },
-    },
-  );
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'cli/main.ts'), 'conformance', ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KUBECONFIG: '' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -7,7 +7,7 @@ import { auditMark } from '../../harness/audit-log.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
 import type { ExtensionServerSetup } from '../../harness/register-apiservice.js';
 import type { KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
-import { createCertificate } from '../../lib/pki/certificates.js';
+import { createCertificate } from '../../lib/dev-pki/certificates.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { waitFor } from '../support/wait-for.js';
 import { getCluster } from './support/cluster.js';

@@ -10,7 +10,7 @@ import { createDelegatedAuth, type DelegatedAuthOptions } from '../../lib/delega
 import { InvalidOptionError, KdaError } from '../../lib/errors.js';
 import { delegatedAuth, type KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
-import { createCertificate } from '../../lib/pki/index.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 

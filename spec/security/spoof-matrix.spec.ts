@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { Client, request, type Agent, type Dispatcher } from 'undici';
 import type { RequestAttributes } from '../../lib/authz/interfaces.js';
-import { serveDefaults } from '../../lib/cli/flags.js';
+import { serveDefaults } from '../../cli/flags.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { noopLogger } from '../../lib/log.js';
-import { startSampleServer, type RunningSampleServer } from '../../lib/sample/serve.js';
-import { createCertificate } from '../../lib/pki/index.js';
+import { startSampleServer, type RunningSampleServer } from '../../examples/sample-apiserver/serve.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
 import forge from 'node-forge';
 import {

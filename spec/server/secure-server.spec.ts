@@ -7,7 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { InvalidOptionError } from '../../lib/errors.js';
-import { createCertificate, generateKeyPair, type IssuedCertificate } from '../../lib/pki/certificates.js';
+import { createCertificate, generateKeyPair, type IssuedCertificate } from '../../lib/dev-pki/certificates.js';
 import { createSecureServer, type SecureServer, type SecureServerOptions } from '../../lib/server/secure-server.js';
 import type { CABundle, CABundleProvider, CertKeyPair, CertKeyProvider, Listener } from '../../lib/trust/interfaces.js';
 

@@ -5,7 +5,7 @@ import {
   type CertificateSpec,
   type IssuedCertificate,
   type KeyPairPem,
-} from '../../lib/pki/index.js';
+} from '../../lib/dev-pki/index.js';
 
 /** A certificate with its key and the PEM a client sends (leaf + any intermediates). */
 export interface TestCert {

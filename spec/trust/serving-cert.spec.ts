@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { createCertificate } from '../../lib/pki/certificates.js';
+import { createCertificate } from '../../lib/dev-pki/certificates.js';
 import { fileCertKeyPair, staticCertKeyPair } from '../../lib/trust/serving-cert.js';
 import { testPki } from '../support/pki.js';
 

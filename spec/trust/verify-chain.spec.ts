@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { X509Certificate } from 'node:crypto';
-import { createCertificate } from '../../lib/pki/index.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import type { CABundle } from '../../lib/trust/interfaces.js';
 import {
   chainVerifierStats,

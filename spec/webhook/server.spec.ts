@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
-import { createCertificate } from '../../lib/pki/certificates.js';
+import { createCertificate } from '../../lib/dev-pki/certificates.js';
 import type { CertKeyPair } from '../../lib/trust/interfaces.js';
 import { MutableProvider } from '../../lib/trust/mutable-provider.js';
 import type { IdentityMappingStatus } from '../../lib/mapping/identity-mapping.js';

@@ -11,7 +11,7 @@ import { subjectAccessReviewClient, tokenReviewClient } from '../../../lib/clust
 import type { SubjectAccessReviewSpec } from '../../../lib/authz/interfaces.js';
 import { KdaError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
-import { createCertificate } from '../../../lib/pki/index.js';
+import { createCertificate } from '../../../lib/dev-pki/index.js';
 import { createIdentityKubeconfig, grantDelegatedAuth } from '../../../harness/register-apiservice.js';
 import { getCluster } from '../support/cluster.js';
 

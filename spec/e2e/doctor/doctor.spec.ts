@@ -9,9 +9,9 @@ import {
   registerApiService,
   type RegisteredApiService,
 } from '../../../harness/register-apiservice.js';
-import { runDoctorCommand } from '../../../lib/doctor/command.js';
+import { runDoctorCommand } from '../../../cli/doctor.js';
 import type { DoctorCheck, DoctorReport } from '../../../lib/doctor/report.js';
-import { createCertificate, generateKeyPair } from '../../../lib/pki/index.js';
+import { createCertificate, generateKeyPair } from '../../../lib/dev-pki/index.js';
 import { getCluster, getGoSampleApiserver } from '../support/cluster.js';
 
 const cmPath = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';

@@ -1,5 +1,5 @@
 // Servers behind the real aggregator for the e2e specs: `kube-delegated-auth serve` spawned as a user runs it
-// (`tsx lib/cli/main.ts serve …`), and an in-process Koa app behind delegatedAuth() (`startDelegatedAuthServer`), each
+// (`tsx cli/main.ts serve …`), and an in-process Koa app behind delegatedAuth() (`startDelegatedAuthServer`), each
 // on 127.0.0.1 and a port the kernel picks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -55,7 +55,7 @@ export function startServe(
     [
       '--import',
       'tsx',
-      join(repoRoot, 'lib/cli/main.ts'),
+      join(repoRoot, 'cli/main.ts'),
       'serve',
       ...args,
       '--bind-address',

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { createCertificate, generateKeyPair } from '../../../lib/pki/index.js';
+import { createCertificate, generateKeyPair } from '../../../lib/dev-pki/index.js';
 
 /** The log line kube-apiserver writes when a TokenReview webhook call fails (after retries). */
 export const webhookFailureLine = 'Failed to make webhook authenticator request';

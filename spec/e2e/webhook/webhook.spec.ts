@@ -7,7 +7,7 @@ import { waitForAuditEvents } from '../../../harness/audit-log.js';
 import { startControlPlane, type ControlPlane } from '../../../harness/control-plane.js';
 import { createClusterClients, KubeApiError } from '../../../lib/cluster/index.js';
 import { configMapMappingSource, IdentityMapping } from '../../../lib/mapping/identity-mapping.js';
-import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../../lib/webhook/cli.js';
+import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../../cli/webhook.js';
 import { eventually, recordingLogger } from '../../webhook/helpers.js';
 import { webhookFailureLine, writeWebhookKubeconfig, writeWebhookPki } from './support.js';
 

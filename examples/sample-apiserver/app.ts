@@ -1,0 +1,861 @@
+import Koa from 'koa';
+import type { Context, Middleware } from 'koa';
+import {
+  type UserInfo,
+  InvalidOptionError,
+  type RequestInfo,
+  goQuote,
+  requestInfoStep,
+  goParseQuery,
+  goJson,
+  internalError,
+  statusFailure,
+  type HttpResponse,
+  noopLogger,
+  type Logger,
+} from 'kube-delegated-auth';
+import {
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  rootPaths,
+  sampleGroup,
+  sampleGroupVersion,
+  sampleVersion,
+} from './discovery.js';
+import { openApiV2, openApiV3Discovery, openApiV3GroupVersion, widgetPatchTypes } from './openapi.js';
+import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
+import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
+import { pingCheck, runHealthChecks, type HealthCheck } from './health.js';
+import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
+import { unknownFields } from './widget-fields.js';
+import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
+
+/** `fieldValidation` of Create/Update/PatchOptions. */
+type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
+export interface SampleAppOptions {
+  /**
+   * The auth pipeline, run in order before any route: normally `[requestInfo(), authenticate(...), authorize(...)]`
+   * from `kube-delegated-auth/koa`. Required so that nobody runs the sample unauthenticated by accident; pass `[]`
+   * explicitly in tests of the routes alone.
+   */
+  readonly pipeline: readonly Middleware[];
+  /** Extra checks for /readyz (trust sources, shutdown); `ping` is always included. Default none. */
+  readonly readinessChecks?: readonly HealthCheck[];
+  /** Largest accepted JSON request body, in bytes. Default 1 MiB (kube-apiserver allows 3 MiB; widgets are small). */
+  readonly maxBodyBytes?: number;
+  /** The widget store; default a fresh in-memory one. */
+  readonly store?: WidgetStore;
+  readonly logger?: Logger;
+}
+
+type Handler = (ctx: Context) => Promise<void> | void;
+
+function send(ctx: Context, r: HttpResponse): void {
+  ctx.status = r.status;
+  for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
+  ctx.body = r.body;
+}
+
+function sendJson(ctx: Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(body) + '\n';
+}
+
+const notFound = (ctx: Context) =>
+  send(ctx, statusFailure(404, 'NotFound', 'the server could not find the requested resource', {}));
+
+/**
+ * Deepest JSON nesting accepted in a body. Go's JSON decoders cap depth too (10000); serialising (and merge-patching)
+ * recurses, so an object nested tens of thousands deep would otherwise exhaust the stack when it is echoed back.
+ */
+const maxJsonDepth = 1000;
+
+/** The maximum `{`/`[` nesting of JSON text, ignoring brackets inside strings (linear, no parse). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** A request body as received: its media type (Content-Type essence) and text. */
+interface RawBody {
+  readonly mediaType: string;
+  readonly text: string;
+}
+
+/**
+ * Reads the request body up to `limit` bytes if its Content-Type is one of `accepted` (a body without one counts as
+ * `application/json` when that is accepted, as Go's decoder does); `undefined` means a response was already written.
+ */
+async function readBody(ctx: Context, limit: number, accepted: readonly string[]): Promise<RawBody | undefined> {
+  const type = ctx.get('content-type');
+  const essence = type ? type.split(';')[0]!.trim().toLowerCase() : 'application/json';
+  if (!accepted.includes(essence)) {
+    send(
+      ctx,
+      statusFailure(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+      ),
+    );
+    return undefined;
+  }
+  const declared = Number(ctx.get('content-length') || '0');
+  const tooLarge = () =>
+    send(ctx, statusFailure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`));
+  if (declared > limit) {
+    tooLarge();
+    // Stop reading; the connection is closed after the reply so the rest of the upload is not parsed as a request.
+    ctx.set('connection', 'close');
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      tooLarge();
+      ctx.set('connection', 'close');
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return { mediaType: essence, text: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** Parses JSON text (an object, or an array when `array`); `undefined` means the 400 was written. */
+function parseJsonText(ctx: Context, text: string, required: boolean, array = false): unknown {
+  if (text.trim() === '') {
+    if (!required) return {};
+    send(ctx, statusFailure(400, 'BadRequest', 'the request body is empty'));
+    return undefined;
+  }
+  if (nestingDepth(text) > maxJsonDepth) {
+    send(ctx, statusFailure(400, 'BadRequest', `the request body nests deeper than ${maxJsonDepth} levels`));
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    send(ctx, statusFailure(400, 'BadRequest', `the request body is not valid JSON: ${(err as Error).message}`));
+    return undefined;
+  }
+  const isArray = Array.isArray(parsed);
+  if (typeof parsed !== 'object' || parsed === null || isArray !== array) {
+    send(ctx, statusFailure(400, 'BadRequest', `the request body must be a JSON ${array ? 'array' : 'object'}`));
+    return undefined;
+  }
+  return parsed;
+}
+
+/** Reads a JSON object body (`application/json`); `undefined` means a response was already written. */
+async function readJson(ctx: Context, limit: number, required: boolean): Promise<Record<string, unknown> | undefined> {
+  const raw = await readBody(ctx, limit, ['application/json']);
+  if (!raw) return undefined;
+  return parseJsonText(ctx, raw.text, required) as Record<string, unknown> | undefined;
+}
+
+/** Checks apiVersion/kind of a submitted object the way the apiserver's decoder does. */
+function checkTypeMeta(ctx: Context, body: Record<string, unknown>, kind: string): boolean {
+  const { apiVersion, kind: k } = body;
+  if ((apiVersion !== undefined && apiVersion !== sampleGroupVersion) || (k !== undefined && k !== kind)) {
+    send(
+      ctx,
+      statusFailure(
+        400,
+        'BadRequest',
+        `the API version in the data (${String(apiVersion ?? '')}) or kind (${String(k ?? '')}) does not match the expected ${sampleGroupVersion}, Kind=${kind}`,
+      ),
+    );
+    return false;
+  }
+  return true;
+}
+
+/** The identity `authenticate()` stored; absent only when the pipeline has no authenticator. */
+function userOf(ctx: Context): UserInfo | undefined {
+  return (ctx.state as { user?: UserInfo }).user;
+}
+
+/** authentication.k8s.io/v1 UserInfo JSON: `uid` and `extra` omitted when empty (Go's omitempty). */
+function userInfoJson(u: UserInfo): object {
+  const extra = Object.keys(u.extra).length > 0 ? { extra: u.extra } : {};
+  return { username: u.name, ...(u.uid ? { uid: u.uid } : {}), groups: [...u.groups], ...extra };
+}
+
+/** `{kind}.{group}` as Go's `schema.GroupKind.String()`. */
+function groupKindString(group: string, kind: string): string {
+  return group ? `${kind}.${group}` : kind;
+}
+
+/**
+ * Go's `errors.NewInvalid(groupKind, name, errs)`: 422 with one `details.causes` entry per field error, which is
+ * what `kubectl` prints (`* metadata.name: Invalid value: ...`).
+ */
+export function invalidStatus(group: string, kind: string, name: string, errors: readonly FieldError[]): HttpResponse {
+  const messages = [...new Set(errors.map((e) => `${e.field}: ${e.message}`))];
+  const aggregate = messages.length === 1 ? messages[0]! : `[${messages.join(', ')}]`;
+  const body = {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `${groupKindString(group, kind)} ${goQuote(name)} is invalid: ${aggregate}`,
+    reason: 'Invalid',
+    details: {
+      ...(name ? { name } : {}),
+      group,
+      kind,
+      causes: errors.map((e) => ({ reason: e.type, message: e.message, field: e.field })),
+    },
+    code: 422,
+  };
+  return { status: 422, headers: { 'content-type': 'application/json' }, body: goJson(body) + '\n' };
+}
+
+type DryRunResult =
+  { readonly ok: true; readonly dryRun: boolean } | { readonly ok: false; readonly error: FieldError };
+
+/**
+ * `dryRun` of Create/Update/Patch/DeleteOptions, validated as Go's `ValidateDryRun`: every value must be exactly
+ * `All` (case-sensitive; `dryRun=all` is refused, never taken as a real write).
+ */
+function parseDryRun(rawQuery: string): DryRunResult {
+  return checkDryRun(goParseQuery(rawQuery).get('dryRun') ?? []);
+}
+
+function checkDryRun(values: readonly string[]): DryRunResult {
+  if (values.every((v) => v === 'All')) return { ok: true, dryRun: values.length > 0 };
+  return {
+    ok: false,
+    error: {
+      type: 'FieldValueNotSupported',
+      field: 'dryRun',
+      message: `Unsupported value: []string{${values.map(goQuote).join(', ')}}: supported values: "All"`,
+    },
+  };
+}
+
+/** The raw query of the request-target, as RequestInfo read it. */
+function rawQueryOf(ctx: Context): string {
+  const url = ctx.req.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+/** Default watch duration without `timeoutSeconds`: Go's `--min-request-timeout` (1800 s) times [1, 2). */
+const minRequestTimeoutSeconds = 1800;
+/** setTimeout's ceiling (~24.8 days); a longer `timeoutSeconds` is clamped to it. */
+const maxTimerMs = 2 ** 31 - 1;
+/** A watcher this far behind (bytes queued on its socket) is ended, as Go drops watchers that cannot keep up. */
+const maxWatchBacklogBytes = 4 * 1024 * 1024;
+
+/**
+ * The sample extension apiserver as a Koa app: discovery, OpenAPI, health, in-memory `widgets` and
+ * `selfsubjectreviews`, behind the caller's auth pipeline (RequestInfo → authentication → authorization, Go's
+ * filter order).
+ *
+ * Requests are routed on the RequestInfo the pipeline resolved (`ctx.state.requestInfo`, the attributes that were
+ * authorized), never on a second parse of the path: the group, version, namespace, resource, name and verb served are
+ * those authorized. Without a `requestInfo()` middleware in the pipeline the app resolves RequestInfo itself, the same
+ * way.
+ */
+export function createSampleApp(opts: SampleAppOptions): Koa {
+  const problems: string[] = [];
+  if (!Array.isArray(opts.pipeline)) problems.push('"pipeline" must be an array of Koa middleware');
+  else if (opts.pipeline.some((m) => typeof m !== 'function')) problems.push('"pipeline" must contain only functions');
+  if (opts.maxBodyBytes !== undefined && !(Number.isInteger(opts.maxBodyBytes) && opts.maxBodyBytes > 0)) {
+    problems.push('"maxBodyBytes" must be a positive integer (bytes)');
+  }
+  if (problems.length > 0) throw new InvalidOptionError(problems);
+  const logger = opts.logger ?? noopLogger;
+  const store = opts.store ?? new WidgetStore();
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const readiness = [pingCheck, ...(opts.readinessChecks ?? [])];
+
+  const health =
+    (endpoint: string, checks: readonly HealthCheck[]): Handler =>
+    (ctx) => {
+      const report = runHealthChecks(endpoint, checks, ctx.query.verbose !== undefined);
+      for (const f of report.failures) logger.warn({ check: f.name, error: f.error }, `${endpoint} check failed`);
+      ctx.status = report.status;
+      ctx.set('content-type', 'text/plain; charset=utf-8');
+      ctx.set('x-content-type-options', 'nosniff');
+      ctx.body = report.body;
+    };
+  const json =
+    (body: () => unknown): Handler =>
+    (ctx) =>
+      sendJson(ctx, 200, body());
+
+  const widgetNotFound = (ctx: Context, name: string) =>
+    send(
+      ctx,
+      statusFailure(404, 'NotFound', `widgets.${sampleGroup} ${goQuote(name)} not found`, {
+        name,
+        group: sampleGroup,
+        kind: 'widgets',
+      }),
+    );
+  const methodNotAllowed = (ctx: Context) =>
+    send(
+      ctx,
+      statusFailure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {}),
+    );
+  const badRequest = (ctx: Context, message: string) => send(ctx, statusFailure(400, 'BadRequest', message));
+
+  /** Answers a failed store write the way Go's registry does. */
+  const writeFailed = (ctx: Context, r: Exclude<WriteResult, { ok: true }>) => {
+    switch (r.reason) {
+      case 'AlreadyExists':
+        return send(
+          ctx,
+          statusFailure(409, 'AlreadyExists', `widgets.${sampleGroup} ${goQuote(r.name)} already exists`, {
+            name: r.name,
+            group: sampleGroup,
+            kind: 'widgets',
+          }),
+        );
+      case 'NotFound':
+        return widgetNotFound(ctx, r.name);
+      case 'Conflict':
+        return send(
+          ctx,
+          statusFailure(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on widgets.${sampleGroup} ${goQuote(r.name)}: the object has been modified; please apply your changes to the latest version and try again`,
+            { name: r.name, group: sampleGroup, kind: 'widgets' },
+          ),
+        );
+      case 'Invalid':
+        return send(ctx, invalidStatus(sampleGroup, 'Widget', r.name, r.errors));
+      case 'BadRequest':
+        return badRequest(ctx, r.message);
+    }
+  };
+
+  /** Reads `dryRun`; undefined means the 422 was written (Go: `<Kind>Options.meta.k8s.io "" is invalid`). */
+  const dryRunOf = (ctx: Context, optionsKind: string): boolean | undefined => {
+    const d = parseDryRun(rawQueryOf(ctx));
+    if (d.ok) return d.dryRun;
+    send(ctx, invalidStatus('meta.k8s.io', optionsKind, '', [d.error]));
+    return undefined;
+  };
+
+  /** List options for list and watch; undefined means the 400 was written. */
+  const listOptionsOf = (ctx: Context): ListOptions | undefined => {
+    const parsed = parseListOptions(rawQueryOf(ctx));
+    if (!parsed.ok) {
+      if (parsed.invalid) send(ctx, invalidStatus('meta.k8s.io', 'ListOptions', '', [parsed.invalid]));
+      else badRequest(ctx, parsed.message);
+      return undefined;
+    }
+    return parsed.options;
+  };
+
+  /**
+   * The objects a list or watch may show: in the authorized namespace ('' = all), matching the selectors, and, when
+   * RequestInfo narrowed the name (from `fieldSelector=metadata.name=` or a `/watch/.../name` path), that name only.
+   */
+  const visible = (info: RequestInfo, options: ListOptions) => (w: Widget) =>
+    (info.namespace === '' || w.metadata.namespace === info.namespace) &&
+    (info.name === '' || w.metadata.name === info.name) &&
+    matchesSelectors(w, options);
+
+  /**
+   * How a read answers (JSON or a meta.k8s.io Table, from Accept and `includeObject`); undefined means the 406 or
+   * 422 was written.
+   */
+  const readFormatOf = (ctx: Context): { table?: { apiVersion: string; includeObject: IncludeObject } } | undefined => {
+    const format = negotiateRead(ctx.get('accept') || undefined);
+    if (format.kind === 'none') {
+      send(
+        ctx,
+        statusFailure(
+          406,
+          'NotAcceptable',
+          'only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io',
+        ),
+      );
+      return undefined;
+    }
+    if (format.kind === 'json') return {};
+    const includeObject = parseIncludeObject(goParseQuery(rawQueryOf(ctx)).get('includeObject'));
+    if (typeof includeObject !== 'string') {
+      send(ctx, invalidStatus('meta.k8s.io', 'TableOptions', '', [includeObject]));
+      return undefined;
+    }
+    return { table: { apiVersion: format.apiVersion, includeObject } };
+  };
+
+  const listWidgets = (ctx: Context, info: RequestInfo) => {
+    const options = listOptionsOf(ctx);
+    if (!options) return;
+    const format = readFormatOf(ctx);
+    if (!format) return;
+    const resourceVersion = store.resourceVersion;
+    const items = store.list(info.namespace).filter(visible(info, options));
+    if (format.table) return sendJson(ctx, 200, widgetTable(items, { ...format.table, resourceVersion }));
+    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata: { resourceVersion }, items });
+  };
+
+  /**
+   * A watch stream as Go's `serveWatch` writes it for JSON: 200, chunked `application/json`, one
+   * `{"type":...,"object":...}` line per event. Events for objects that stop matching are not translated into
+   * DELETED (Go's watch cache does that for selector changes; kubectl does not rely on it).
+   */
+  const watchWidgets = (ctx: Context, info: RequestInfo) => {
+    const options = listOptionsOf(ctx);
+    if (!options) return;
+    const format = readFormatOf(ctx);
+    if (!format) return;
+    const table = format.table;
+    const matches = visible(info, options);
+    const res = ctx.res;
+    let ended = false;
+    const seconds =
+      options.timeoutSeconds !== undefined && options.timeoutSeconds > 0
+        ? options.timeoutSeconds
+        : minRequestTimeoutSeconds * (1 + Math.random());
+    // Armed first so every exit path below can clear it; it fires only after this function returned.
+    const timer = setTimeout(() => end(), Math.min(seconds * 1000, maxTimerMs));
+    const writeEvent = (type: string, object: unknown) => {
+      if (ended) return;
+      res.write(goJson({ type, object }) + '\n');
+      if (res.writableLength > maxWatchBacklogBytes) {
+        logger.warn({ path: info.path, backlog: res.writableLength }, 'watch ended: the client is not reading');
+        end();
+      }
+    };
+    const listener = (e: StoreEvent) => {
+      // With a Table, each event carries a one-row Table of the object, as Go's watch does for `as=Table`.
+      if (matches(e.object)) writeEvent(e.type, table ? widgetTable([e.object], table) : e.object);
+    };
+    const start = store.watch(options.resourceVersion, listener);
+    let removeCloseHook = () => {};
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      if (start.ok) start.stop();
+      removeCloseHook();
+      res.end();
+    };
+    ctx.respond = false;
+    ctx.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+    res.flushHeaders();
+    if (!start.ok) {
+      // Go answers an expired resourceVersion inside the stream: one ERROR event carrying a 410 Status.
+      writeEvent('ERROR', {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: start.expired,
+        reason: 'Expired',
+        code: 410,
+      });
+      end();
+      return;
+    }
+    res.once('close', end);
+    // A client gone before the listener was attached would otherwise leave the watcher registered forever.
+    if (res.destroyed) return end();
+    removeCloseHook = store.onClose(end);
+    for (const e of start.initial) listener(e);
+  };
+
+  /**
+   * `fieldValidation` of Create/Update/PatchOptions; undefined means the 422 was written. Go's default is Warn.
+   */
+  const fieldValidationOf = (ctx: Context, optionsKind: string): FieldValidation | undefined => {
+    const values = goParseQuery(rawQueryOf(ctx)).get('fieldValidation') ?? [];
+    const v = values[0] ?? '';
+    if (v === '') return 'Warn';
+    if (v === 'Ignore' || v === 'Warn' || v === 'Strict') return v;
+    send(
+      ctx,
+      invalidStatus('meta.k8s.io', optionsKind, '', [
+        {
+          type: 'FieldValueNotSupported',
+          field: 'fieldValidation',
+          message: `Unsupported value: ${goQuote(v)}: supported values: "Ignore", "Strict", "Warn"`,
+        },
+      ]),
+    );
+    return undefined;
+  };
+
+  /**
+   * Fields the Widget schema does not declare are dropped by the store; Go says so per `fieldValidation`: a
+   * `Warning: 299` header each (Warn), nothing (Ignore), or 400 before anything is written (Strict). False means the
+   * 400 was written.
+   */
+  const checkUnknownFields = (ctx: Context, body: Record<string, unknown>, mode: FieldValidation): boolean => {
+    const unknown = unknownFields(body);
+    if (unknown.length === 0 || mode === 'Ignore') return true;
+    if (mode === 'Strict') {
+      badRequest(
+        ctx,
+        `Widget in version "${sampleVersion}" cannot be handled as a Widget: strict decoding error: ${unknown.map((f) => `unknown field ${goQuote(f)}`).join(', ')}`,
+      );
+      return false;
+    }
+    for (const f of unknown) ctx.append('warning', `299 - ${goQuote(`unknown field ${goQuote(f)}`)}`);
+    return true;
+  };
+
+  /** The write options every create/update/patch reads first; undefined means the 422 was written. */
+  const writeOptionsOf = (ctx: Context, optionsKind: string) => {
+    const dryRun = dryRunOf(ctx, optionsKind);
+    if (dryRun === undefined) return undefined;
+    const validation = fieldValidationOf(ctx, optionsKind);
+    if (validation === undefined) return undefined;
+    return { dryRun, validation };
+  };
+
+  const createWidget = async (ctx: Context, info: RequestInfo) => {
+    const options = writeOptionsOf(ctx, 'CreateOptions');
+    if (!options) return;
+    const body = await readJson(ctx, maxBody, true);
+    if (!body || !checkTypeMeta(ctx, body, 'Widget') || !checkUnknownFields(ctx, body, options.validation)) return;
+    const r = store.create(info.namespace, body, { dryRun: options.dryRun });
+    if (r.ok) return sendJson(ctx, 201, r.widget);
+    writeFailed(ctx, r);
+  };
+
+  const getWidget = (ctx: Context, info: RequestInfo) => {
+    const format = readFormatOf(ctx);
+    if (!format) return;
+    const w = store.get(info.namespace, info.name);
+    if (!w) return widgetNotFound(ctx, info.name);
+    sendJson(ctx, 200, format.table ? widgetTable([w], format.table) : w);
+  };
+
+  /** PUT: the whole object; `metadata.resourceVersion` in it is a precondition (409 Conflict when stale). */
+  const updateWidget = async (ctx: Context, info: RequestInfo) => {
+    const options = writeOptionsOf(ctx, 'UpdateOptions');
+    if (!options) return;
+    const body = await readJson(ctx, maxBody, true);
+    if (!body || !checkTypeMeta(ctx, body, 'Widget') || !checkUnknownFields(ctx, body, options.validation)) return;
+    const r = store.update(info.namespace, info.name, body, { dryRun: options.dryRun });
+    if (r.ok) return sendJson(ctx, 200, r.widget);
+    writeFailed(ctx, r);
+  };
+
+  /**
+   * PATCH, in the formats Go accepts for a custom resource: JSON merge patch (what kubectl label/annotate/edit and
+   * client-side apply send for this type, since its OpenAPI `consumes` has no strategic merge patch), JSON patch,
+   * and an apply configuration (server-side apply: creates the widget when it does not exist; a later apply by the
+   * same `fieldManager` removes the labels, annotations and spec fields it no longer applies, unless another writer
+   * changed them since. Simpler than Go: no managedFields and no conflicts between managers). Strategic merge patch
+   * is refused with 415, as Go refuses it for custom resources. The patched object is then an update: validated
+   * (422), with its `metadata.resourceVersion` as the precondition (409 when a patch sets a stale one).
+   */
+  const patchWidget = async (ctx: Context, info: RequestInfo) => {
+    const options = writeOptionsOf(ctx, 'PatchOptions');
+    if (!options) return;
+    const query = goParseQuery(rawQueryOf(ctx));
+    const manager = query.get('fieldManager')?.[0] ?? '';
+    const force = query.get('force')?.[0];
+    const raw = await readBody(ctx, maxBody, widgetPatchTypes);
+    if (!raw) return;
+    const isApply = raw.mediaType === 'application/apply-patch+yaml';
+    const patchOptionErrors: FieldError[] = [];
+    if (isApply && manager === '') {
+      patchOptionErrors.push({
+        type: 'FieldValueRequired',
+        field: 'fieldManager',
+        message: 'Required value: is required for apply patch',
+      });
+    }
+    if (!isApply && force !== undefined) {
+      patchOptionErrors.push({
+        type: 'FieldValueForbidden',
+        field: 'force',
+        message: 'Forbidden: may not be specified for non-apply patch',
+      });
+    }
+    if (patchOptionErrors.length > 0) {
+      return send(ctx, invalidStatus('meta.k8s.io', 'PatchOptions', '', patchOptionErrors));
+    }
+    const current = store.get(info.namespace, info.name);
+    let patched: unknown;
+    /** The apply configuration, recorded for the manager once the write succeeded. */
+    let applied: Record<string, unknown> | undefined;
+    switch (raw.mediaType) {
+      case 'application/merge-patch+json': {
+        const patch = parseJsonText(ctx, raw.text, true);
+        if (!patch) return;
+        if (!current) return widgetNotFound(ctx, info.name);
+        patched = mergePatch(current, patch);
+        break;
+      }
+      case 'application/json-patch+json': {
+        const ops = parseJsonText(ctx, raw.text, true, true);
+        if (!ops) return;
+        if (!current) return widgetNotFound(ctx, info.name);
+        const r = applyJsonPatch(current, ops);
+        if (!r.ok) {
+          // Go: a patch that cannot be decoded is a 400; one that does not apply to the object a 422.
+          return send(
+            ctx,
+            r.malformed ? statusFailure(400, 'BadRequest', r.message) : statusFailure(422, 'Invalid', r.message),
+          );
+        }
+        patched = r.value;
+        break;
+      }
+      default: {
+        const r = parseApplyConfiguration(raw.text);
+        if (!r.ok) return badRequest(ctx, r.message);
+        if (dataDepth(r.value) > maxJsonDepth) {
+          return badRequest(ctx, `the request body nests deeper than ${maxJsonDepth} levels`);
+        }
+        const config = r.value as Record<string, unknown>;
+        if (config.apiVersion === undefined || config.kind === undefined) {
+          return badRequest(ctx, 'an apply configuration must set apiVersion and kind');
+        }
+        if (!checkTypeMeta(ctx, config, 'Widget') || !checkUnknownFields(ctx, config, options.validation)) return;
+        const meta = (config.metadata ?? {}) as Record<string, unknown>;
+        if (typeof meta.name === 'string' && meta.name !== '' && meta.name !== info.name) {
+          return badRequest(
+            ctx,
+            `the name of the object (${meta.name}) does not match the name on the URL (${info.name})`,
+          );
+        }
+        if (!current) {
+          // Server-side apply creates what does not exist (authorized as patch, as in Go).
+          const created = store.create(
+            info.namespace,
+            { ...config, metadata: { ...meta, name: info.name } },
+            { dryRun: options.dryRun },
+          );
+          if (!created.ok) return writeFailed(ctx, created);
+          if (!options.dryRun) store.recordApplied(created.widget, manager, config);
+          return sendJson(ctx, 201, created.widget);
+        }
+        // Fields this manager applied before and no longer applies are removed (when nobody changed them since).
+        const previous = store.lastApplied(current.metadata.uid, manager);
+        patched = mergePatch(previous ? removeUnapplied(current, previous, config) : current, config);
+        applied = config;
+        break;
+      }
+    }
+    if (!isPlainObject(patched)) return badRequest(ctx, 'the patched object must be a JSON object');
+    if (!checkTypeMeta(ctx, patched, 'Widget')) return;
+    if (!isApply && !checkUnknownFields(ctx, patched, options.validation)) return;
+    const r = store.update(info.namespace, info.name, patched, { dryRun: options.dryRun });
+    if (!r.ok) return writeFailed(ctx, r);
+    if (applied && !options.dryRun) store.recordApplied(r.widget, manager, applied);
+    sendJson(ctx, 200, r.widget);
+  };
+
+  /**
+   * DELETE: DeleteOptions come in the body (what kubectl and client-go send, `dryRun` included) or in the query.
+   * Go reads only the body when there is one; here a dry run asked for in either place is honoured (both are
+   * validated), so a stray empty body can never turn `?dryRun=All` into a real deletion. Preconditions (uid,
+   * resourceVersion) are checked as Go does.
+   */
+  const deleteWidget = async (ctx: Context, info: RequestInfo) => {
+    const queryDryRun = dryRunOf(ctx, 'DeleteOptions');
+    if (queryDryRun === undefined) return;
+    const options = await readJson(ctx, maxBody, false);
+    if (!options) return;
+    const { kind, apiVersion, dryRun: bodyDryRun, preconditions } = options;
+    if (
+      (kind !== undefined && kind !== 'DeleteOptions') ||
+      !['v1', 'meta.k8s.io/v1', undefined].includes(apiVersion as string)
+    ) {
+      return badRequest(
+        ctx,
+        `the API version in the data (${String(apiVersion ?? '')}) or kind (${String(kind ?? '')}) does not match the expected meta.k8s.io/v1, Kind=DeleteOptions`,
+      );
+    }
+    if (
+      bodyDryRun !== undefined &&
+      bodyDryRun !== null &&
+      !(Array.isArray(bodyDryRun) && bodyDryRun.every((v) => typeof v === 'string'))
+    ) {
+      return badRequest(ctx, 'DeleteOptions.dryRun must be an array of strings');
+    }
+    const fromBody = checkDryRun((bodyDryRun as string[] | null | undefined) ?? []);
+    if (!fromBody.ok) return send(ctx, invalidStatus('meta.k8s.io', 'DeleteOptions', '', [fromBody.error]));
+    const current = store.get(info.namespace, info.name);
+    if (!current) return widgetNotFound(ctx, info.name);
+    const pre = (preconditions ?? {}) as { uid?: unknown; resourceVersion?: unknown };
+    const failed =
+      typeof pre.uid === 'string' && pre.uid !== current.metadata.uid
+        ? `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`
+        : typeof pre.resourceVersion === 'string' && pre.resourceVersion !== current.metadata.resourceVersion
+          ? `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion ?? ''}`
+          : undefined;
+    if (failed) {
+      return send(
+        ctx,
+        statusFailure(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on widgets.${sampleGroup} ${goQuote(info.name)}: ${failed}`,
+          {
+            name: info.name,
+            group: sampleGroup,
+            kind: 'widgets',
+          },
+        ),
+      );
+    }
+    const w = store.delete(info.namespace, info.name, { dryRun: queryDryRun || fromBody.dryRun });
+    if (!w) return widgetNotFound(ctx, info.name);
+    sendJson(ctx, 200, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: { name: w.metadata.name, group: sampleGroup, kind: 'widgets', uid: w.metadata.uid },
+    });
+  };
+
+  const createSelfSubjectReview = async (ctx: Context) => {
+    const body = await readJson(ctx, maxBody, false);
+    if (!body || !checkTypeMeta(ctx, body, 'SelfSubjectReview')) return;
+    const user = userOf(ctx);
+    if (!user) {
+      logger.error({ path: ctx.path }, 'no user on the request: the pipeline has no authenticate() middleware');
+      return send(ctx, internalError(ctx.originalUrl, 'no user on request.'));
+    }
+    sendJson(ctx, 201, {
+      kind: 'SelfSubjectReview',
+      apiVersion: sampleGroupVersion,
+      metadata: { creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      status: { userInfo: userInfoJson(user) },
+    });
+  };
+
+  /** Non-resource paths, matched exactly against RequestInfo's path (no pattern, nothing to look alike). */
+  const nonResource = new Map<string, Handler>([
+    ['/', json(rootPaths)],
+    ['/healthz', health('healthz', [pingCheck])],
+    ['/livez', health('livez', [pingCheck])],
+    ['/readyz', health('readyz', readiness)],
+    ['/openapi/v2', json(openApiV2)],
+    ['/openapi/v3', json(openApiV3Discovery)],
+    [`/openapi/v3/apis/${sampleGroupVersion}`, json(openApiV3GroupVersion)],
+    // Discovery with and without the trailing slash, as Go's go-restful routes serve it (OpenAPI names `.../v1alpha1/`).
+    ['/apis', json(apiGroupList)],
+    ['/apis/', json(apiGroupList)],
+    [`/apis/${sampleGroup}`, json(() => apiGroup())],
+    [`/apis/${sampleGroup}/`, json(() => apiGroup())],
+    [`/apis/${sampleGroupVersion}`, json(apiResourceList)],
+    [`/apis/${sampleGroupVersion}/`, json(apiResourceList)],
+  ]);
+
+  /**
+   * Widgets, by the authorized verb. `parts` after the namespace: [widgets] (collection) or [widgets, name]. The
+   * verbs handled here are discovery's `widgetVerbs`; widgets.spec.ts checks each advertised verb is served.
+   */
+  const serveWidgets = (ctx: Context, info: RequestInfo): Promise<void> | void => {
+    const item = info.parts.length === 2;
+    // A namespaced resource has no cluster-scoped item path (Go registers none: 404).
+    if (item && info.namespace === '') return notFound(ctx);
+    // HEAD gets what GET gets, except a stream that would never end.
+    const read = ctx.method === 'GET' || ctx.method === 'HEAD';
+    switch (info.verb) {
+      case 'list':
+        return read && !item ? listWidgets(ctx, info) : methodNotAllowed(ctx);
+      case 'watch':
+        // `/watch/...` paths resolve to watch whatever the method; Go registers them for GET only.
+        return ctx.method === 'GET' ? watchWidgets(ctx, info) : methodNotAllowed(ctx);
+      // Each write is served only for the method its verb comes from, so the handler run is the verb authorized.
+      case 'create':
+        return !item && info.namespace !== '' && ctx.method === 'POST'
+          ? createWidget(ctx, info)
+          : methodNotAllowed(ctx);
+      case 'get':
+        return item && read ? getWidget(ctx, info) : methodNotAllowed(ctx);
+      case 'update':
+        return item && ctx.method === 'PUT' ? updateWidget(ctx, info) : methodNotAllowed(ctx);
+      case 'patch':
+        return item && ctx.method === 'PATCH' ? patchWidget(ctx, info) : methodNotAllowed(ctx);
+      case 'delete':
+        return item && ctx.method === 'DELETE' ? deleteWidget(ctx, info) : methodNotAllowed(ctx);
+      default:
+        // deletecollection and anything else: not served, and not advertised in discovery.
+        return methodNotAllowed(ctx);
+    }
+  };
+
+  const router: Middleware = async function sampleRoutes(ctx) {
+    let info = (ctx.state as { requestInfo?: RequestInfo }).requestInfo;
+    if (!info) {
+      const resolved = requestInfoStep(ctx.method, ctx.req.url ?? ctx.url, {}, logger);
+      if (!resolved.ok) {
+        if (resolved.closeConnection) ctx.set('connection', 'close');
+        return send(ctx, resolved.response);
+      }
+      info = resolved.info;
+    }
+    if (!info.isResourceRequest) {
+      const handler = nonResource.get(info.path);
+      if (!handler) return notFound(ctx);
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        ctx.set('allow', 'GET');
+        return methodNotAllowed(ctx);
+      }
+      return handler(ctx);
+    }
+    if (info.apiPrefix !== 'apis' || info.apiGroup !== sampleGroup || info.apiVersion !== sampleVersion) {
+      return notFound(ctx);
+    }
+    if (info.parts.length === 0 || info.parts.length > 2) return notFound(ctx); // no subresources
+    if (info.resource === 'widgets') return serveWidgets(ctx, info);
+    if (info.resource === 'selfsubjectreviews' && info.namespace === '' && info.parts.length === 1) {
+      return info.verb === 'create' ? createSelfSubjectReview(ctx) : methodNotAllowed(ctx);
+    }
+    return notFound(ctx);
+  };
+
+  const recover: Middleware = async function recoverPanics(ctx, next) {
+    try {
+      await next();
+    } catch (err) {
+      // Go's WithPanicRecovery: log the cause, answer a generic 500 in the apiserver's format.
+      logger.error({ path: ctx.path, error: (err as Error).message }, 'request handler failed');
+      if (ctx.respond === false) {
+        ctx.res.destroy();
+        return;
+      }
+      send(ctx, internalError(ctx.originalUrl, 'an error on the server prevented the request from succeeding'));
+    }
+  };
+
+  const app = new Koa();
+  // Client aborts under load are normal; everything else is logged by recover().
+  app.silent = true;
+  app.use(recover);
+  for (const m of opts.pipeline) app.use(m);
+  app.use(router);
+  return app;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

@@ -1,0 +1,117 @@
+import {
+  goParseQuery,
+  isGoInt64,
+  parseFieldSelector,
+  parseLabelSelector,
+  type FieldRequirement,
+  type LabelRequirement,
+} from 'kube-delegated-auth';
+import type { FieldError, Widget } from './widget-store.js';
+
+/** The metav1.ListOptions the sample honours for list and watch. */
+export interface ListOptions {
+  readonly fieldSelector: readonly FieldRequirement[];
+  readonly labelSelector: readonly LabelRequirement[];
+  /** Watch only: resume after this revision; undefined (or 0) = start with the current objects. */
+  readonly resourceVersion?: number;
+  /** Watch only: end the stream after this many seconds. */
+  readonly timeoutSeconds?: number;
+}
+
+/** A failure is either Go's 400 (`message`) or its 422 `ListOptions.meta.k8s.io "" is invalid` (`invalid`). */
+export type ListOptionsResult =
+  | { readonly ok: true; readonly options: ListOptions }
+  | { readonly ok: false; readonly message: string; readonly invalid?: FieldError };
+
+/** Field labels Go's `DefaultMetaV1FieldSelectorConversion` accepts (the Go sample registers no others). */
+const supportedFields = new Set(['metadata.name', 'metadata.namespace']);
+
+/**
+ * Decodes list options from the raw query exactly as RequestInfo read it (`goParseQuery`, first value of each key),
+ * so the selector served is the selector that was authorized. Anything Go's parameter codec or field-label
+ * conversion refuses is a failure whose message the caller answers as 400 BadRequest.
+ */
+export function parseListOptions(rawQuery: string): ListOptionsResult {
+  const q = goParseQuery(rawQuery);
+  const first = (k: string) => q.get(k)?.[0];
+  for (const k of ['timeoutSeconds', 'limit']) {
+    const v = first(k);
+    if (v !== undefined && !isGoInt64(v)) {
+      return { ok: false, message: `strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax` };
+    }
+  }
+  const field = parseFieldSelector(first('fieldSelector') ?? '');
+  if (!field.ok) return { ok: false, message: field.error };
+  for (const r of field.value) {
+    if (!supportedFields.has(r.field)) {
+      return {
+        ok: false,
+        message: `${JSON.stringify(r.field)} is not a known field selector: only "metadata.name", "metadata.namespace"`,
+      };
+    }
+  }
+  const label = parseLabelSelector(first('labelSelector') ?? '');
+  if (!label.ok) return { ok: false, message: label.error };
+  let resourceVersion: number | undefined;
+  const rv = first('resourceVersion');
+  if (rv !== undefined && rv !== '') {
+    if (!/^\d{1,15}$/.test(rv)) return { ok: false, message: `invalid resource version: ${JSON.stringify(rv)}` };
+    resourceVersion = Number(rv);
+  }
+  if (q.has('sendInitialEvents')) {
+    // Watch-list streams need the initial-events-end bookmark, which this store does not produce: refused as Go
+    // refuses it with the WatchList feature gate off, so client-go falls back to list + watch.
+    const detail = 'Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled';
+    return {
+      ok: false,
+      message: `sendInitialEvents: ${detail}`,
+      invalid: { type: 'FieldValueForbidden', field: 'sendInitialEvents', message: detail },
+    };
+  }
+  const timeout = first('timeoutSeconds');
+  return {
+    ok: true,
+    options: {
+      fieldSelector: field.value,
+      labelSelector: label.value,
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(timeout !== undefined ? { timeoutSeconds: Number(timeout) } : {}),
+    },
+  };
+}
+
+/** Go's `labels.Requirement.Matches`. */
+function labelMatches(r: LabelRequirement, labels: Readonly<Record<string, string>>): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  const value = has ? labels[r.key]! : undefined;
+  switch (r.operator) {
+    case '=':
+    case '==':
+    case 'in':
+      return has && r.values.includes(value!);
+    case '!=':
+    case 'notin':
+      return !has || !r.values.includes(value!);
+    case 'exists':
+      return has;
+    case '!':
+      return !has;
+    case 'gt':
+    case 'lt': {
+      if (!has || !isGoInt64(value!) || r.values.length !== 1) return false;
+      const actual = BigInt(value!);
+      const bound = BigInt(r.values[0]!);
+      return r.operator === 'gt' ? actual > bound : actual < bound;
+    }
+  }
+}
+
+/** Whether a widget matches both selectors (requirements are ANDed, as Go). */
+export function matchesSelectors(w: Widget, options: ListOptions): boolean {
+  for (const r of options.fieldSelector) {
+    const actual = r.field === 'metadata.name' ? w.metadata.name : w.metadata.namespace;
+    if ((actual === r.value) !== (r.operator === '=')) return false;
+  }
+  const labels = w.metadata.labels ?? {};
+  return options.labelSelector.every((r) => labelMatches(r, labels));
+}

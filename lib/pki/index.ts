@@ -1,2 +1,0 @@
-export * from './certificates.js';
-export * from './dev-pki.js';
