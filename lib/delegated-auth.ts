@@ -56,11 +56,11 @@ export interface DelegatedAuthOptions
    */
   readonly mode?: 'cluster' | 'local';
   /** One kubeconfig for both reviews and the ConfigMap. Default: `KUBECONFIG`, then the in-cluster service account. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   /** `--authentication-kubeconfig`: TokenReview and the ConfigMap. Default: `kubeconfig`. */
-  readonly authenticationKubeconfig?: string;
+  readonly authenticationKubeconfig?: string | undefined;
   /** `--authorization-kubeconfig`: SubjectAccessReview. Default: `kubeconfig`. */
-  readonly authorizationKubeconfig?: string;
+  readonly authorizationKubeconfig?: string | undefined;
   /** Environment used to find KUBECONFIG / KUBERNETES_SERVICE_HOST. Default: `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
   /** `--authentication-token-webhook-cache-ttl`, ms. Default 10_000. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { devPkiFiles } from '../../lib/pki/index.js';
+import { devPkiFiles } from '../../lib/dev-pki/index.js';
 import { processRssBytes } from '../proc.js';
 import type { BenchContext, FindingRow, Scenario } from './types.js';
 

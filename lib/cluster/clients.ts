@@ -22,11 +22,11 @@ export interface ClusterClientsOptions extends Pick<
   'timeout' | 'qps' | 'burst' | 'connections' | 'userAgent'
 > {
   /** `--authentication-kubeconfig`; default `kubeconfig`, then `KUBECONFIG`, then in-cluster. */
-  readonly authenticationKubeconfig?: string;
+  readonly authenticationKubeconfig?: string | undefined;
   /** `--authorization-kubeconfig`; default `kubeconfig`, then `KUBECONFIG`, then in-cluster. */
-  readonly authorizationKubeconfig?: string;
+  readonly authorizationKubeconfig?: string | undefined;
   /** One kubeconfig for both. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig?: string | undefined;
   readonly env?: LoadConnectionConfigOptions['env'];
   readonly serviceAccountDir?: string;
 }

@@ -5,7 +5,7 @@ import {
   mergePatch,
   parseApplyConfiguration,
   removeUnapplied,
-} from '../../lib/sample/patch.js';
+} from '../../../examples/sample-apiserver/patch.js';
 
 // The patch formats on plain data: RFC 6902 and RFC 7386 examples, and hostile inputs. The same code runs behind
 // the real TLS stack in widgets.spec.ts ("update and patch, as kubectl sends them").
