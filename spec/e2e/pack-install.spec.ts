@@ -2,7 +2,8 @@
 // Fastify, node:http; spec/e2e/fixtures/pack-install/<framework>/), each compiled by `tsc` twice with strict settings
 // and `skipLibCheck: false` (module/moduleResolution nodenext; module esnext + moduleResolution bundler), then run:
 // in local mode (CA files from the installed bin's `certs`) with real mTLS requests, and in cluster mode behind the
-// real kube-apiserver's aggregator (`kubectl get --raw` as an admin and as a user RBAC does not allow).
+// real kube-apiserver's aggregator (`kubectl get --raw` as an admin and as a user RBAC does not allow; that user
+// sent by the front proxy straight to the server is refused by the server's own SubjectAccessReview).
 //
 // Installing without the network: the tarball is unpacked into `node_modules/kube-delegated-auth` as a real
 // directory, and every other package the project or the tarball declares is a symlink to the repository's
@@ -235,7 +236,7 @@ describe('e2e: the packed tarball installed into Koa, Express, Fastify and node:
 
   describe('cluster mode behind the real aggregator (nodenext build)', () => {
     for (const framework of frameworks) {
-      it(`${framework}: kubectl get --raw through the aggregator answers an admin, and 403 for a user RBAC does not allow`, async () => {
+      it(`${framework}: kubectl get --raw through the aggregator answers an admin; a user RBAC does not allow gets 403 there and from the server's SubjectAccessReview`, async () => {
         const cp = getCluster();
         const group = `pack-${framework}.e2e.kube-delegated-auth.io`;
         const setup = await prepareExtensionServer(cp, { group, version: 'v1', serviceName: `pack-${framework}` });
@@ -263,6 +264,21 @@ describe('e2e: the packed tarball installed into Koa, Express, Fastify and node:
           expect(denied.failed, `kubectl as a user without RBAC succeeded: ${denied.stdout}`).to.equal(true);
           expect(denied.stderr).to.include('Error from server (Forbidden)');
           expect(denied.stderr).to.include(`User "pack-${framework}-nobody" cannot list resource "things"`);
+
+          // kube-apiserver authorizes before it proxies, so that 403 may be its own. Our server's refusal: the same
+          // user sent by the cluster's front proxy straight to it, authorized by its SubjectAccessReview.
+          const direct = await getJson(
+            `https://localhost:${app.port}${path}`,
+            {
+              ca: readFileSync(setup.servingCaPath, 'utf8'),
+              cert: cp.pki.frontProxyClient.certPem,
+              key: cp.pki.frontProxyClient.keyPem,
+            },
+            { 'x-remote-user': `pack-${framework}-nobody` },
+          );
+          expect(direct.status, JSON.stringify(direct.body)).to.equal(403);
+          expect(direct.body).to.include({ kind: 'Status', reason: 'Forbidden', code: 403 });
+          expect(direct.body.message).to.include(`User "pack-${framework}-nobody" cannot list resource "things"`);
         } finally {
           const code = await app.stop();
           await registered.unregister();
