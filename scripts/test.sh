@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test run: unit specs (real TLS, in-process) once, then the end-to-end specs and the
+# The whole test run: unit specs (real TLS, in-process) on this machine's node and on each maintained Node.js line
+# (scripts/node-lines.sh), then the end-to-end specs and the
 # conformance suite against a real etcd + kube-apiserver 1.37 and again against 1.20 (installed and cached
 # by scripts/control-plane/install.sh). Prints one closing `N passed, N failed` line for all of it.
 set -uo pipefail
@@ -12,8 +13,9 @@ status=0
 # Unit specs under c8: coverage summary printed here, lcov written to coverage/.
 npx c8 mocha || status=1
 
-if [ "${KDA_SKIP_SECOND_RUNTIME:-}" != "1" ]; then
-  bash scripts/second-runtime.sh || status=1
+# The same unit specs on each maintained Node.js line (22, 24, 26); KDA_SKIP_NODE_LINES=1 skips them.
+if [ "${KDA_SKIP_NODE_LINES:-${KDA_SKIP_SECOND_RUNTIME:-}}" != "1" ]; then
+  bash scripts/node-lines.sh || status=1
 fi
 
 # End-to-end specs + conformance suite (spec/e2e/conformance.spec.ts), once per Kubernetes release:

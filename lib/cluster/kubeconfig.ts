@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KdaError } from '../errors.js';
@@ -110,9 +111,40 @@ function fromKubeConfigFiles(files: readonly string[], opts: LoadConnectionConfi
   return fromKubeConfig(kc, `kubeconfig:${files.join(':')}`, opts);
 }
 
+/**
+ * The members of a loaded `@kubernetes/client-node` `KubeConfig` that {@link fromKubeConfig} reads (a `KubeConfig`
+ * is one). Written out rather than imported so the published declarations do not pull in client-node's types, which
+ * import `ws` types client-node does not install: a user's `tsc` with `skipLibCheck: false` failed with TS7016 in
+ * `isomorphic-ws` (spec/e2e/pack-install.spec.ts).
+ */
+export interface LoadedKubeConfig {
+  getCurrentCluster(): {
+    readonly name: string;
+    readonly server: string;
+    readonly caData?: string;
+    readonly caFile?: string;
+    readonly tlsServerName?: string;
+    readonly skipTLSVerify: boolean;
+  } | null;
+  getCurrentUser(): {
+    readonly name: string;
+    readonly certData?: string;
+    readonly certFile?: string;
+    readonly keyData?: string;
+    readonly keyFile?: string;
+    readonly token?: string;
+    readonly impersonateUser?: string;
+    /** client-node types these as `any`: exec and auth-provider plugins, run by `applyToHTTPSOptions`. */
+    readonly exec?: unknown;
+    readonly authProvider?: unknown;
+  } | null;
+  /** Sets the `Authorization` header for exec and auth-provider users (client-node runs and caches the plugin). */
+  applyToHTTPSOptions(opts: RequestOptions): Promise<void>;
+}
+
 /** Extracts a ConnectionConfig from an already loaded client-node KubeConfig (current context). */
 export function fromKubeConfig(
-  kc: KubeConfig,
+  kc: LoadedKubeConfig,
   source: string,
   opts: LoadConnectionConfigOptions = {},
 ): ConnectionConfig {
@@ -140,7 +172,7 @@ export function fromKubeConfig(
     // exec / oidc / azure / gcp plugins: let client-node run them; it caches their tokens itself.
     token = async () => {
       const o: { headers?: Record<string, string> } = { headers: {} };
-      await kc.applyToHTTPSOptions(o as never);
+      await kc.applyToHTTPSOptions(o as RequestOptions);
       const h = o.headers?.Authorization ?? o.headers?.authorization;
       return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
     };

@@ -26,7 +26,7 @@ export {
   type SubjectAccessReviewSpec,
   type SubjectAccessReviewWebhookOptions,
 } from './subject-access-review-webhook.js';
-export { reviewWebhookMiddleware, type ReviewWebhookMiddlewareOptions } from './koa.js';
+export { reviewWebhookMiddleware, type ReviewWebhookContext, type ReviewWebhookMiddlewareOptions } from './koa.js';
 export { loadTokenFile, parseTokenFile, staticTokenVerifier, type StaticTokenTable } from './static-tokens.js';
 export {
   evaluateStaticPolicy,

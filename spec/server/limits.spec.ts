@@ -267,10 +267,15 @@ describe('resource limits (issue 10 finding 6)', function () {
           handled++;
           res.end('ok');
         },
-        { readHeaderTimeout: 300, requestTimeout: 600 },
+        { readHeaderTimeout: 1000, requestTimeout: 2000 },
       );
       servers.push(started.server);
-      const sockets = await Promise.all(Array.from({ length: 20 }, () => tls(started.server)));
+      // The timeout also bounds the TLS handshake: on a loaded machine a few of the 20 handshakes may not finish in
+      // time and are reset by the server, which is the same protection; the others drip header bytes.
+      const sockets = (
+        await Promise.all(Array.from({ length: 20 }, () => tls(started.server).catch(() => undefined)))
+      ).filter((s) => s !== undefined);
+      expect(sockets.length, 'connections that finished the TLS handshake and drip headers').to.be.greaterThan(0);
       const received: string[] = sockets.map(() => '');
       const drips: NodeJS.Timeout[] = [];
       sockets.forEach((s, i) => {
@@ -294,7 +299,9 @@ describe('resource limits (issue 10 finding 6)', function () {
       servers.push(started.server);
       const idleTls = await Promise.all(Array.from({ length: 10 }, () => tls(started.server)));
       const idleTcp = Array.from({ length: 10 }, () => netConnect(started.server.port, '127.0.0.1'));
-      for (const s of [...idleTls, ...idleTcp]) s.on('error', () => {});
+      // Read what arrives (Node's own 408 may race our timer): a socket with unread bytes never sees the server's
+      // EOF, so it would stay open although the server closed it.
+      for (const s of [...idleTls, ...idleTcp]) s.on('error', () => {}).resume();
       await Promise.all([...idleTls, ...idleTcp].map(closed));
       // Every one was closed by the server (the client never ended any of them).
       for (const s of [...idleTls, ...idleTcp]) expect(s.destroyed).to.equal(true);
