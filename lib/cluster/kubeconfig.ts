@@ -125,6 +125,7 @@ export interface LoadedKubeConfig {
     readonly caFile?: string;
     readonly tlsServerName?: string;
     readonly skipTLSVerify: boolean;
+    readonly proxyUrl?: string;
   } | null;
   getCurrentUser(): {
     readonly name: string;

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { humanDuration, negotiateRead, parseIncludeObject, widgetTable } from '../../../examples/sample-apiserver/table.js';
+import {
+  humanDuration,
+  negotiateRead,
+  parseIncludeObject,
+  widgetTable,
+} from '../../../examples/sample-apiserver/table.js';
 import type { Widget } from '../../../examples/sample-apiserver/widget-store.js';
 
 // Content negotiation and the Table body; widgets.spec.ts runs them behind the real TLS stack and the e2e spec
