@@ -13,11 +13,11 @@ export interface ServeProcess extends RunningServer {
 }
 
 /**
- * Starts `lib/cli/main.ts serve <flags>` (through tsx, as the other bench servers) with `--secure-port 0` and resolves
+ * Starts `cli/main.ts serve <flags>` (through tsx, as the other bench servers) with `--secure-port 0` and resolves
  * with its port once it prints `listening on https://…:<port>`. Stats are its /proc CPU time (no IPC channel).
  */
 export async function startServe(flags: readonly string[], log: (m: string) => void): Promise<ServeProcess> {
-  const main = fileURLToPath(new URL('../lib/cli/main.ts', import.meta.url));
+  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--secure-port', '0', ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,8 @@ export const entryPoints = [
   './doctor',
   './pino',
   './dev-pki',
+  './apiserver',
+  './startup',
 ] as const;
 export const importFindingLabel = (entry: string) => `import kube-delegated-auth${entry === '.' ? '' : entry.slice(1)}`;
 export const serveStartFindingLabel = 'start `kube-delegated-auth serve` until /readyz is ok';
@@ -31,16 +33,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const mib = (n: number) => n / 2 ** 20;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Builds `lib/` into `<dir>/dist` (the package's `exports`), as `npm pack` does. */
+/**
+ * Builds `lib/` into `<dir>/dist` (the package's `exports`), then the programs (`cli/`, the sample) against it when the
+ * tree has them apart (`tsconfig.cli.json`), as `npm run build` / `npm pack` do.
+ */
 function build(dir: string): void {
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.build.json')],
-    {
+  for (const config of ['tsconfig.build.json', 'tsconfig.cli.json']) {
+    if (!existsSync(join(dir, config))) continue;
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, config)], {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+    });
+  }
 }
 
 interface ImportFigure {
@@ -200,7 +204,7 @@ export const startup: Scenario = {
   description: 'import time/RSS of every entry point, `serve` start-up until /readyz, installed size',
   async run(ctx: BenchContext) {
     const runs = ctx.settings.quick ? 1 : 3;
-    ctx.log('  building dist/ (tsc -p tsconfig.build.json)...');
+    ctx.log('  building dist/ (tsc -p tsconfig.build.json, then tsconfig.cli.json)...');
     build(root);
     let before: ReturnType<typeof beforeTree> | undefined;
     let beforeError: string | undefined;
