@@ -1,4 +1,4 @@
-// Public surface of the webhook servers (proposed subpath export `kube-delegated-auth/webhook`). The `webhook` CLI
+// `kube-delegated-auth/webhook`: the TokenReview/SubjectAccessReview webhook servers (the package's subpath export). The `webhook` CLI
 // command lives in cli/webhook.ts (the program), outside the library.
 export { TransientError } from './transient-error.js';
 export {
