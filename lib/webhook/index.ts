@@ -1,5 +1,5 @@
-// `kube-delegated-auth/webhook`: the TokenReview/SubjectAccessReview webhook servers (the package's subpath export). The `webhook` CLI
-// command lives in cli/webhook.ts (the program), outside the library.
+// `kube-delegated-auth/webhook` (a subpath export of the package): the TokenReview and SubjectAccessReview webhook
+// servers. The `webhook` CLI command lives in cli/webhook.ts (the program), outside the library.
 export { TransientError } from './transient-error.js';
 export {
   tokenReviewWebhook,
