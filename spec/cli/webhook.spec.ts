@@ -216,27 +216,36 @@ describe('webhook/startWebhookCommand with the fixture token file, mapping and p
   });
 });
 
+/**
+ * Starts the webhook command on a free loopback port with the test PKI's serving pair (`tls.crt`, `tls.key`) and the
+ * fixture token file, all written into `dir`, plus `extraFlags`.
+ */
+function startTokenWebhook(dir: string, extraFlags: readonly string[] = []): Promise<RunningWebhook> {
+  const pki = testPki();
+  writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
+  writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
+  copyFileSync(join(fixtures, 'tokens.csv'), join(dir, 'tokens.csv'));
+  return startWebhookCommand(
+    parseWebhookFlags([
+      `--tls-cert-file=${join(dir, 'tls.crt')}`,
+      `--tls-private-key-file=${join(dir, 'tls.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      ...extraFlags,
+    ]),
+    { logger: recordingLogger() },
+  );
+}
+
 describe('webhook/startWebhookCommand with --client-ca-file', () => {
   let dir: string;
   let running: RunningWebhook;
   before(async () => {
     const pki = testPki();
     dir = mkdtempSync(join(tmpdir(), 'kda-webhook-mtls-'));
-    writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
-    writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
     writeFileSync(join(dir, 'ca.crt'), pki.clientCA.certPem);
-    copyFileSync(join(fixtures, 'tokens.csv'), join(dir, 'tokens.csv'));
-    running = await startWebhookCommand(
-      parseWebhookFlags([
-        `--tls-cert-file=${join(dir, 'tls.crt')}`,
-        `--tls-private-key-file=${join(dir, 'tls.key')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        `--client-ca-file=${join(dir, 'ca.crt')}`,
-        '--bind-address=127.0.0.1',
-        '--secure-port=0',
-      ]),
-      { logger: recordingLogger() },
-    );
+    running = await startTokenWebhook(dir, [`--client-ca-file=${join(dir, 'ca.crt')}`]);
   });
   after(async () => {
     await running.close();
@@ -278,7 +287,6 @@ describe('webhook/startWebhookCommand with --client-ca-file', () => {
 describe('webhook/startWebhookCommand reloads its serving certificate (as serve does)', () => {
   let dir: string;
   let running: RunningWebhook;
-  const logger = recordingLogger();
   const pki = testPki();
   // A second serving certificate of the same CA and key: a renewal.
   const renewed = createCertificate({
@@ -305,19 +313,7 @@ describe('webhook/startWebhookCommand reloads its serving certificate (as serve 
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kda-webhook-rotate-'));
-    writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
-    writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
-    copyFileSync(join(fixtures, 'tokens.csv'), join(dir, 'tokens.csv'));
-    running = await startWebhookCommand(
-      parseWebhookFlags([
-        `--tls-cert-file=${join(dir, 'tls.crt')}`,
-        `--tls-private-key-file=${join(dir, 'tls.key')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--bind-address=127.0.0.1',
-        '--secure-port=0',
-      ]),
-      { logger },
-    );
+    running = await startTokenWebhook(dir);
   });
   after(async () => {
     await running.close();
