@@ -133,7 +133,7 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
       target = await resolveTarget(rest, apiService!, backendUrl);
     } catch (err) {
       if (err instanceof TargetError) {
-        io.err(`Error: ${err.message}`);
+        io.err(err.line());
         return 1;
       }
       throw err;
@@ -193,7 +193,10 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
       else io.out(formatSummary(report));
       if (junit) writeFileSync(junit, toJunit(report));
     }
-    for (const p of cleanupProblems) io.err(`Error: cleanup: ${p}`);
+    for (const p of cleanupProblems)
+      io.err(
+        `error: cleanup: ${p}; fix: delete it by hand (every object of this run has the label kube-delegated-auth.io/conformance-run=${tracker.runId})`,
+      );
     code = report.failed > 0 || cleanupProblems.length > 0 || interrupted !== undefined ? 1 : 0;
   }
   return code;

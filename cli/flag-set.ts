@@ -2,7 +2,7 @@
 // node:util parseArgs (`--flag=value`, `--flag value`, bool flags with Go's `--flag=false`, string slices repeated or
 // comma-separated, `-h/--help`), every problem collected at once, each one line naming the flag, the cause and the fix.
 import { parseArgs } from 'node:util';
-import { InvalidOptionError } from 'kube-delegated-auth';
+import { InvalidOptionError, parseGoBool, parseStringSliceValue } from 'kube-delegated-auth';
 
 /**
  * Flag kinds, after pflag: `stringSlice` accepts repeated flags and comma-separated (CSV) values; the first use
@@ -107,53 +107,6 @@ const kindFix: Readonly<Record<Exclude<FlagKind, 'boolean'>, string>> = {
 /** Parses a Go duration (`300ms`, `1m30s`, `-1.5h`) into milliseconds; throws with Go's message on bad input. */
 export type DurationParser = (text: string) => number;
 
-const goBools: Readonly<Record<string, boolean>> = {
-  '1': true,
-  t: true,
-  T: true,
-  true: true,
-  TRUE: true,
-  True: true,
-  '0': false,
-  f: false,
-  F: false,
-  false: false,
-  FALSE: false,
-  False: false,
-};
-
-/** One CSV record the way Go's encoding/csv reads pflag StringSlice values: quotes group, `""` escapes a quote. */
-export function readCsv(text: string): string[] {
-  if (text === '') return [];
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  let atFieldStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"' && atFieldStart) {
-      quoted = true;
-      atFieldStart = false;
-    } else if (ch === ',') {
-      out.push(field);
-      field = '';
-      atFieldStart = true;
-    } else {
-      field += ch;
-      atFieldStart = false;
-    }
-  }
-  if (quoted) throw new Error(`extraneous or missing " in quoted-field`);
-  out.push(field);
-  return out;
-}
-
 /**
  * Parses `argv` against `specs` with node:util `parseArgs` in non-strict mode, then applies pflag's rules itself so
  * that every problem is reported at once (parseArgs' strict mode stops at the first) and Go's `--flag=false`
@@ -199,14 +152,11 @@ export function parseFlags(
     const invalid = (value: string, why: string, fix: string) =>
       problems.push({ flag: shown, cause: `invalid argument ${JSON.stringify(value)}: ${why}`, fix });
     if (spec.kind === 'boolean') {
-      if (t.value === undefined) values.set(spec.name, true);
-      else if (t.value in goBools) values.set(spec.name, goBools[t.value]!);
-      else
-        invalid(
-          t.value,
-          `strconv.ParseBool: parsing ${JSON.stringify(t.value)}: invalid syntax`,
-          `--${spec.name}=true or --${spec.name}=false`,
-        );
+      try {
+        values.set(spec.name, t.value === undefined ? true : parseGoBool(t.value));
+      } catch (err) {
+        invalid(t.value!, (err as Error).message, `--${spec.name}=true or --${spec.name}=false`);
+      }
       continue;
     }
     const fix = `--${spec.name}=${spec.defaultText ?? kindFix[spec.kind]}`;
@@ -236,7 +186,7 @@ export function parseFlags(
       case 'stringSlice': {
         try {
           const prev = values.get(spec.name) as readonly string[] | undefined;
-          values.set(spec.name, [...(prev ?? []), ...readCsv(raw)]);
+          values.set(spec.name, [...(prev ?? []), ...parseStringSliceValue(raw)]);
         } catch (err) {
           invalid(raw, (err as Error).message, `quote a field that holds a comma: --${spec.name}='"a,b",c'`);
         }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { delegatingDefaults, parseGoDuration } from 'kube-delegated-auth';
 import type { ParsedServe, ServeOptions } from '../examples/sample-apiserver/options.js';
+import { delegatedAuthFlags, type DelegatedAuthFlag } from 'kube-delegated-auth/apiserver';
 import { logLevels } from 'kube-delegated-auth/pino';
 import { packageRoot } from './package-root.js';
 import {
@@ -9,6 +10,7 @@ import {
   parseFlags,
   positionalProblems,
   throwFlagProblems,
+  type FlagKind,
   type FlagProblem,
   type FlagSpec,
   type FlagValue,
@@ -45,19 +47,39 @@ export const serveDefaults: ServeOptions = Object.freeze({
   enableMetrics: false,
 });
 
-/** A default list in pflag's --help form, `[a,b]`. */
-const listText = (list: readonly string[]) => `[${list.join(',')}]`;
+/** The library's flag types in this parser's words. */
+const kindOf: Readonly<Record<DelegatedAuthFlag['type'], FlagKind>> = {
+  string: 'string',
+  bool: 'boolean',
+  stringSlice: 'stringSlice',
+  duration: 'duration',
+};
 
-/** A default duration in Go's form (`10s`, `1m30s`, `500ms`). */
-function durationText(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const sec = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${sec}s`;
-}
+/**
+ * The library's flags `serve` does not offer: `--authorization-always-allow-groups` is kube-delegated-auth's own
+ * (Go hard-codes system:masters), and the sample apiserver keeps Go's fixed group.
+ */
+const notServed: ReadonlySet<string> = new Set(['authorization-always-allow-groups']);
 
-/** Flag name → option key, in --help order. */
+/** The `ServeOptions` key of a library flag: its `delegatedAuth()` option, but `--anonymous-auth` is `anonymousAuth`. */
+const serveOption = (flag: DelegatedAuthFlag): keyof ServeOptions =>
+  flag.option === 'anonymous' ? 'anonymousAuth' : (flag.option as keyof ServeOptions);
+
+/**
+ * Go's delegated authn/authz flags as `serve` parses them: the library's table (`kube-delegated-auth/apiserver`),
+ * so name, type, default and Go's help text are one definition for the CLI and a user's own binary.
+ */
+export const serveDelegatedFlags: readonly (FlagSpec & { readonly option: keyof ServeOptions })[] = delegatedAuthFlags
+  .filter((f) => !notServed.has(f.name))
+  .map((f) => ({
+    name: f.name,
+    option: serveOption(f),
+    kind: kindOf[f.type],
+    help: f.help,
+    ...(f.defaultText !== undefined && { defaultText: f.defaultText }),
+  }));
+
+/** Flag name → option key, in --help order: serving, Go's delegated flags, then the sample program's own. */
 const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions })[] = [
   {
     name: 'secure-port',
@@ -85,116 +107,7 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     kind: 'string',
     help: 'Private key of --tls-cert-file.',
   },
-  {
-    name: 'client-ca-file',
-    option: 'clientCaFile',
-    kind: 'string',
-    help: 'CA bundle for client-certificate users (CN = user, O = groups).',
-  },
-  {
-    name: 'requestheader-client-ca-file',
-    option: 'requestheaderClientCaFile',
-    kind: 'string',
-    help: 'CA bundle of the front proxy (aggregator) allowed to assert X-Remote-* identities.',
-  },
-  {
-    name: 'requestheader-allowed-names',
-    option: 'requestheaderAllowedNames',
-    kind: 'stringSlice',
-    help: 'Front-proxy certificate common names allowed; empty = any.',
-  },
-  {
-    name: 'requestheader-username-headers',
-    option: 'requestheaderUsernameHeaders',
-    kind: 'stringSlice',
-    defaultText: listText(serveDefaults.requestheaderUsernameHeaders),
-    help: 'Request headers to inspect for the username.',
-  },
-  {
-    name: 'requestheader-uid-headers',
-    option: 'requestheaderUidHeaders',
-    kind: 'stringSlice',
-    help: 'Request headers to inspect for the UID (kube-apiserver 1.32+ sends X-Remote-Uid).',
-  },
-  {
-    name: 'requestheader-group-headers',
-    option: 'requestheaderGroupHeaders',
-    kind: 'stringSlice',
-    defaultText: listText(serveDefaults.requestheaderGroupHeaders),
-    help: 'Request headers to inspect for groups.',
-  },
-  {
-    name: 'requestheader-extra-headers-prefix',
-    option: 'requestheaderExtraHeadersPrefix',
-    kind: 'stringSlice',
-    defaultText: listText(serveDefaults.requestheaderExtraHeadersPrefix),
-    help: 'Request header prefixes to inspect for extra user info.',
-  },
-  {
-    name: 'kubeconfig',
-    option: 'kubeconfig',
-    kind: 'string',
-    help: 'Kubeconfig for both delegated authentication and authorization (cluster mode).',
-  },
-  {
-    name: 'authentication-kubeconfig',
-    option: 'authenticationKubeconfig',
-    kind: 'string',
-    help: 'Kubeconfig for TokenReview and the extension-apiserver-authentication ConfigMap.',
-  },
-  {
-    name: 'authorization-kubeconfig',
-    option: 'authorizationKubeconfig',
-    kind: 'string',
-    help: 'Kubeconfig for SubjectAccessReview.',
-  },
-  {
-    name: 'authentication-skip-lookup',
-    option: 'authenticationSkipLookup',
-    kind: 'boolean',
-    help: 'Do not read missing trust settings from the cluster ConfigMap.',
-  },
-  {
-    name: 'authentication-tolerate-lookup-failure',
-    option: 'authenticationTolerateLookupFailure',
-    kind: 'boolean',
-    help: 'Start even if the ConfigMap lookup fails (requests may all be anonymous).',
-  },
-  {
-    name: 'authorization-always-allow-paths',
-    option: 'authorizationAlwaysAllowPaths',
-    kind: 'stringSlice',
-    defaultText: listText(serveDefaults.authorizationAlwaysAllowPaths),
-    help: 'Non-resource paths allowed without authorization (trailing * = prefix).',
-  },
-  {
-    name: 'authorization-webhook-cache-authorized-ttl',
-    option: 'authorizationWebhookCacheAuthorizedTtl',
-    kind: 'duration',
-    defaultText: durationText(serveDefaults.authorizationWebhookCacheAuthorizedTtl),
-    help: 'How long to cache allowed SubjectAccessReview answers.',
-  },
-  {
-    name: 'authorization-webhook-cache-unauthorized-ttl',
-    option: 'authorizationWebhookCacheUnauthorizedTtl',
-    kind: 'duration',
-    defaultText: durationText(serveDefaults.authorizationWebhookCacheUnauthorizedTtl),
-    help: 'How long to cache denied SubjectAccessReview answers.',
-  },
-  {
-    name: 'authentication-token-webhook-cache-ttl',
-    option: 'authenticationTokenWebhookCacheTtl',
-    kind: 'duration',
-    defaultText: durationText(serveDefaults.authenticationTokenWebhookCacheTtl),
-    help: 'How long to cache TokenReview answers.',
-  },
-  {
-    name: 'anonymous-auth',
-    option: 'anonymousAuth',
-    kind: 'boolean',
-    defaultText: 'true',
-    help: 'Treat requests without credentials as system:anonymous (use --anonymous-auth=false to refuse them with 401).',
-  },
+  ...serveDelegatedFlags,
   {
     name: 'policy-file',
     option: 'policyFile',
@@ -223,6 +136,9 @@ const serveFlagTable: readonly (FlagSpec & { readonly option: keyof ServeOptions
     help: 'Lowest level logged on stderr (JSON lines, or text on a terminal): trace, debug, info, warn, error, fatal, silent.',
   },
 ];
+
+/** The --help default of a serve flag (`10s`), for fixes that name it. */
+const defaultTextOf = (name: string) => serveFlagTable.find((f) => f.name === name)?.defaultText ?? '';
 
 const helpFlag: FlagSpec = { name: 'help', short: 'h', kind: 'boolean', help: 'Show this help.' };
 
@@ -293,8 +209,7 @@ export function parseServeFlags(argv: readonly string[]): ParsedServe {
     ['authorizationWebhookCacheUnauthorizedTtl', 'authorization-webhook-cache-unauthorized-ttl'],
     ['authenticationTokenWebhookCacheTtl', 'authentication-token-webhook-cache-ttl'],
   ] as const) {
-    if (options[option] < 0)
-      problem(flag, 'must not be negative', `--${flag}=${durationText(serveDefaults[option])} (0 = no caching)`);
+    if (options[option] < 0) problem(flag, 'must not be negative', `--${flag}=${defaultTextOf(flag)} (0 = no caching)`);
   }
   const has = (list: readonly string[], h: string) => list.some((v) => v.toLowerCase() === h);
   if (options.requestheaderUidHeaders.length > 0 && !has(options.requestheaderUidHeaders, 'x-remote-uid')) {

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { InvalidOptionError } from 'kube-delegated-auth';
 import { runCerts } from './certs.js';
 import { certsUsage, parseCertsFlags, parseServeFlags, serveUsage } from './flags.js';
 import { startupErrorLines } from 'kube-delegated-auth/startup';
 import { FlagError, flagErrorLines } from './flag-set.js';
 import { readManifest } from './package-root.js';
+import { runIfEntryPoint } from './entry-point.js';
 
 export const usage = `Usage: kube-delegated-auth <command> [flags]
 
@@ -129,24 +128,4 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(startupErrorLines(err).join('\n') + '\n');
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main, startupErrorLines);

@@ -1,6 +1,6 @@
 import { isIP, type AddressInfo } from 'node:net';
 import { flagFile, loadCaBundle, loadServingPair, startupStep } from 'kube-delegated-auth/startup';
-import { type Logger, parseGoDuration } from 'kube-delegated-auth';
+import { fileCertKeyPair, type FileCertKeyPairProvider, type Logger, parseGoDuration } from 'kube-delegated-auth';
 import { createPinoLogger, type LogLevel } from 'kube-delegated-auth/pino';
 import {
   fileMappingSource,
@@ -169,6 +169,8 @@ export interface RunningWebhook {
   readonly address: AddressInfo;
   readonly server: WebhookServer;
   readonly mapping?: IdentityMapping;
+  /** The serving pair of --tls-cert-file/--tls-private-key-file, watched: new connections get the current pair. */
+  readonly servingCert: FileCertKeyPairProvider;
   /** Stops serving and watching. Idempotent. */
   close(): Promise<void>;
 }
@@ -186,12 +188,36 @@ export async function startWebhookCommand(
   const logger: Logger =
     deps.logger ??
     createPinoLogger({ level: opts.logLevel as LogLevel, format: 'auto', base: { component: 'webhook' } });
-  const { cert, key } = await loadServingPair(
+  // Checked first for the one-line startup error naming the flag; then served from a watched provider, as `serve`
+  // does, so a rotated pair reaches new connections and a bad rewrite keeps the last good pair.
+  await loadServingPair(
     flagFile('--tls-cert-file', opts.tlsCertFile),
     flagFile('--tls-private-key-file', opts.tlsPrivateKeyFile),
   );
   const clientCa = opts.clientCaFile ? await loadCaBundle(flagFile('--client-ca-file', opts.clientCaFile)) : undefined;
   const step = <T>(flag: string, file: string, run: () => Promise<T>) => startupStep(`${flag} ${file}`, run, { file });
+  const servingCert = fileCertKeyPair(opts.tlsCertFile, opts.tlsPrivateKeyFile, { logger });
+  await step('--tls-cert-file', opts.tlsCertFile, () => servingCert.runOnce()).catch(async (err: unknown) => {
+    await servingCert.close();
+    throw err;
+  });
+  servingCert.start();
+  try {
+    return await serveWebhook(opts, logger, servingCert, clientCa, step);
+  } catch (err) {
+    await servingCert.close();
+    throw err;
+  }
+}
+
+/** The rest of startWebhookCommand, once the serving pair is loaded and watched (closed by the caller on failure). */
+async function serveWebhook(
+  opts: WebhookCommandOptions,
+  logger: Logger,
+  servingCert: FileCertKeyPairProvider,
+  clientCa: string | undefined,
+  step: <T>(flag: string, file: string, run: () => Promise<T>) => Promise<T>,
+): Promise<RunningWebhook> {
   let policy;
   if (opts.authorizationPolicyFile) {
     const file = opts.authorizationPolicyFile;
@@ -226,8 +252,7 @@ export async function startWebhookCommand(
     });
   }
   const server = new WebhookServer({
-    cert,
-    key,
+    servingCert,
     ...(clientCa ? { clientCa } : {}),
     ...(tokenReview ? { tokenReview } : {}),
     ...(subjectAccessReview ? { subjectAccessReview } : {}),
@@ -252,7 +277,11 @@ export async function startWebhookCommand(
     address,
     server,
     ...(mapping ? { mapping } : {}),
-    close: () => (closing ??= Promise.all([server.close(), mapping?.close()]).then(() => undefined)),
+    servingCert,
+    close: () =>
+      (closing ??= Promise.all([server.close(), mapping?.close()])
+        .then(() => servingCert.close())
+        .then(() => undefined)),
   };
 }
 

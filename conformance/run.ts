@@ -2,9 +2,9 @@
 // `npm run conformance [-- --image <image>] [--junit <path>] [--only <text>]`: runs the conformance cases against
 // the sample extension apiserver through kube-apiserver's aggregator. Local mode (default) starts etcd and
 // kube-apiserver itself; with --image (or --mode cluster) it deploys deploy/ into the cluster of $KUBECONFIG.
-import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runIfEntryPoint } from '../cli/entry-point.js';
 import { allCases } from './cases/index.js';
 import { createClusterEnvironment } from './modes/cluster.js';
 import { createLocalEnvironment } from './modes/local.js';
@@ -200,24 +200,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   return report.failed > 0 ? 1 : 0;
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`${errorText(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main, (err) => [errorText(err)]);

@@ -70,4 +70,5 @@ export * from './http/status.js';
 
 export * from './util/review-retry.js';
 export * from './util/duration.js';
+export * from './util/pflag-values.js';
 export * from './util/single-flight.js';

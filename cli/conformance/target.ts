@@ -47,8 +47,30 @@ interface ApiResourceList {
   resources?: { name: string; namespaced?: boolean; verbs?: string[] }[];
 }
 
-/** A one-line problem the tool cannot go on from (printed as `Error: …`, exit 1). */
-export class TargetError extends Error {}
+/**
+ * A problem the tool cannot go on from: printed as every CLI failure is, one line
+ * `error: <subject>: <cause>; fix: <fix>` (see {@link TargetError.line}), exit 1.
+ */
+export class TargetError extends Error {
+  /** The flag (and value) or object at fault: `--backend https://127.0.0.1:1`. */
+  readonly subject: string;
+  /** What is wrong with it. */
+  readonly problem: string;
+  /** What to do. */
+  readonly fix: string;
+  constructor(subject: string, problem: string, fix: string) {
+    super(`${subject}: ${problem}`);
+    this.name = 'TargetError';
+    this.subject = subject;
+    this.problem = problem;
+    this.fix = fix;
+  }
+
+  /** The line the CLI prints. */
+  line(): string {
+    return `error: ${this.subject}: ${this.problem}; fix: ${this.fix}`;
+  }
+}
 
 /**
  * Resolves after one TLS handshake attempt: undefined when a TLS server answered, else the reason. A handshake rather
@@ -80,14 +102,24 @@ export async function resolveTarget(
   } catch (err) {
     if (err instanceof KubeApiError && err.statusCode === 404) {
       throw new TargetError(
-        `APIService ${apiServiceName} not found; list them with: kubectl get apiservices (the name is <version>.<group>)`,
+        `--apiservice ${apiServiceName}`,
+        'APIService not found',
+        'kubectl get apiservices lists them (the name is <version>.<group>)',
       );
     }
-    throw new TargetError(`cannot read APIService ${apiServiceName}: ${(err as Error).message}`);
+    throw new TargetError(
+      `--apiservice ${apiServiceName}`,
+      `cannot read the APIService: ${(err as Error).message}`,
+      `check that kube-apiserver answers and the --kubeconfig user may read it: kubectl get apiservice ${apiServiceName}`,
+    );
   }
   const spec = apiService.spec ?? {};
   if (!spec.service?.name || !spec.service.namespace) {
-    throw new TargetError(`APIService ${apiServiceName} has no spec.service: it is served by kube-apiserver itself`);
+    throw new TargetError(
+      `--apiservice ${apiServiceName}`,
+      'has no spec.service: it is served by kube-apiserver itself',
+      'name an APIService backed by a Service (kubectl get apiservices: SERVICE is not Local)',
+    );
   }
   const service = { namespace: spec.service.namespace, name: spec.service.name, port: spec.service.port ?? 443 };
   const caBundlePem = spec.caBundle ? Buffer.from(spec.caBundle, 'base64').toString('utf8') : undefined;
@@ -129,13 +161,27 @@ export async function resolveTarget(
     try {
       u = new URL(backendUrl);
     } catch {
-      throw new TargetError(`--backend ${JSON.stringify(backendUrl)} is not a URL; use https://host:port`);
+      throw new TargetError(
+        `--backend ${JSON.stringify(backendUrl)}`,
+        'not a URL',
+        '--backend=https://host:port (or leave it out to dial the Service)',
+      );
     }
-    if (u.protocol !== 'https:') throw new TargetError(`--backend must be an https:// URL, not ${u.protocol}`);
+    if (u.protocol !== 'https:')
+      throw new TargetError(
+        `--backend ${backendUrl}`,
+        `must be an https:// URL, not ${u.protocol}`,
+        '--backend=https://host:port (or leave it out to dial the Service)',
+      );
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = Number(u.port || 443);
     const why = await tlsReachable(host, port);
-    if (why) throw new TargetError(`--backend ${backendUrl} is not reachable: ${why}`);
+    if (why)
+      throw new TargetError(
+        `--backend ${backendUrl}`,
+        `not reachable: ${why}`,
+        'an address where the backend answers TLS from here (e.g. kubectl port-forward), or leave --backend out to dial the Service',
+      );
     backend = { host, port, servername, ...(caBundlePem && { caPem: caBundlePem }) };
   } else if (!serviceAddress) {
     backendSkipReason = svcProblem ?? `Service ${service.namespace}/${service.name} has no address to dial`;

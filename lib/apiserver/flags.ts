@@ -5,6 +5,7 @@ import { delegatingDefaults } from '../defaults.js';
 import type { DelegatedAuthOptions } from '../delegated-auth.js';
 import { InvalidOptionError } from '../errors.js';
 import { parseGoDuration } from '../util/duration.js';
+import { parseGoBool, parseStringSliceValue } from '../util/pflag-values.js';
 
 /** pflag's value types: `stringSlice` takes repeats and comma-separated values; `duration` a Go duration (`10s`). */
 export type DelegatedAuthFlagType = 'string' | 'bool' | 'stringSlice' | 'duration';
@@ -195,54 +196,6 @@ export function delegatedAuthParseArgsOptions(): Record<string, { type: 'string'
 /** `--requestheader-username-headers` → `requestheaderUsernameHeaders`, as commander and yargs key them. */
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** Go's strconv.ParseBool. */
-const goBools: Readonly<Record<string, boolean>> = {
-  '1': true,
-  t: true,
-  T: true,
-  true: true,
-  TRUE: true,
-  True: true,
-  '0': false,
-  f: false,
-  F: false,
-  false: false,
-  FALSE: false,
-  False: false,
-};
-
-/** One pflag StringSlice value: a CSV record (quotes group, `""` escapes a quote), as Go's encoding/csv reads it. */
-function readCsv(text: string): string[] {
-  if (text === '') return [];
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  let atStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"' && atStart) {
-      quoted = true;
-      atStart = false;
-    } else if (ch === ',') {
-      out.push(field);
-      field = '';
-      atStart = true;
-    } else {
-      field += ch;
-      atStart = false;
-    }
-  }
-  if (quoted) throw new Error('extraneous or missing " in quoted-field');
-  out.push(field);
-  return out;
-}
-
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 /** pflag's wording: `invalid argument "x" for "--flag" flag: <cause>`. */
 const invalid = (flag: string, value: unknown, cause: string) =>
@@ -255,7 +208,11 @@ function convert(flag: DelegatedAuthFlag, value: Exclude<FlagInputValue, undefin
       return value;
     case 'bool':
       if (typeof value === 'boolean') return value;
-      if (typeof value === 'string' && value in goBools) return goBools[value];
+      try {
+        if (typeof value === 'string') return parseGoBool(value);
+      } catch (err) {
+        throw new Error(invalid(flag.name, value, (err as Error).message), { cause: err });
+      }
       throw new Error(
         invalid(flag.name, value, `strconv.ParseBool: parsing ${JSON.stringify(show(value))}: invalid syntax`),
       );
@@ -279,7 +236,7 @@ function convert(flag: DelegatedAuthFlag, value: Exclude<FlagInputValue, undefin
         throw new Error(invalid(flag.name, value, 'must be a string or a list of strings'));
       }
       try {
-        return parts.flatMap((p) => readCsv(p));
+        return parts.flatMap((p) => parseStringSliceValue(p));
       } catch (err) {
         throw new Error(invalid(flag.name, value, (err as Error).message));
       }

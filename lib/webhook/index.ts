@@ -1,5 +1,5 @@
-// Public surface of the webhook servers (proposed subpath export `kube-delegated-auth/webhook`). The `webhook` CLI
-// command lives in cli/webhook.ts (the program), outside the library.
+// `kube-delegated-auth/webhook` (a subpath export of the package): the TokenReview and SubjectAccessReview webhook
+// servers. The `webhook` CLI command lives in cli/webhook.ts (the program), outside the library.
 export { TransientError } from './transient-error.js';
 export {
   tokenReviewWebhook,

@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { InvalidOptionError } from '../../lib/errors.js';
-import { FlagError, flagErrorLines, readCsv, type FlagProblem } from '../../cli/flag-set.js';
-import { parseCertsFlags, parseServeFlags, serveDefaults, serveUsage, type ServeOptions } from '../../cli/flags.js';
+import { FlagError, flagErrorLines, type FlagProblem } from '../../cli/flag-set.js';
+import { delegatedAuthFlags, delegatedAuthOptionsFromFlags } from '../../lib/apiserver/flags.js';
+import {
+  parseCertsFlags,
+  parseServeFlags,
+  serveDefaults,
+  serveFlags,
+  serveUsage,
+  type ServeOptions,
+} from '../../cli/flags.js';
 
 function problemsOf(fn: () => unknown): readonly string[] {
   try {
@@ -294,20 +302,46 @@ describe('parseCertsFlags', () => {
   });
 });
 
-describe('readCsv (pflag StringSlice values)', () => {
-  const cases: readonly { name: string; input: string; expect?: readonly string[]; error?: RegExp }[] = [
-    { name: 'empty', input: '', expect: [] },
-    { name: 'single', input: 'a', expect: ['a'] },
-    { name: 'several', input: 'a,b,c', expect: ['a', 'b', 'c'] },
-    { name: 'empty field kept', input: 'a,,b', expect: ['a', '', 'b'] },
-    { name: 'quoted comma', input: '"a,b",c', expect: ['a,b', 'c'] },
-    { name: 'escaped quote', input: '"say ""hi"""', expect: ['say "hi"'] },
-    { name: 'unterminated quote', input: '"a', error: /quoted-field/ },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      if (c.error) expect(() => readCsv(c.input)).to.throw(c.error);
-      else expect(readCsv(c.input)).to.deep.equal(c.expect);
+describe("serve's delegated authn/authz flags are the library's (kube-delegated-auth/apiserver)", () => {
+  const kindOf = { string: 'string', bool: 'boolean', stringSlice: 'stringSlice', duration: 'duration' } as const;
+  const listed = serveFlags.filter((f) => delegatedAuthFlags.some((d) => d.name === f.name));
+
+  it('serve --help lists every library flag but --authorization-always-allow-groups, and no other delegated flag', () => {
+    expect(listed.map((f) => f.name)).to.deep.equal(
+      delegatedAuthFlags.map((d) => d.name).filter((n) => n !== 'authorization-always-allow-groups'),
+    );
+  });
+
+  for (const def of delegatedAuthFlags.filter((d) => d.name !== 'authorization-always-allow-groups')) {
+    it(`--${def.name}: the library's name, type, default and Go's help text, in --help and in parsing`, () => {
+      const spec = serveFlags.find((f) => f.name === def.name);
+      expect(spec, def.name).to.not.equal(undefined);
+      expect(spec!.kind).to.equal(kindOf[def.type]);
+      expect(spec!.help).to.equal(def.help);
+      expect(spec!.defaultText).to.equal(def.defaultText);
+      const line = serveUsage.split('\n').find((l) => l.includes(`--${def.name} `) || l.endsWith(`--${def.name}`));
+      expect(line, def.name).to.be.a('string');
+      expect(line).to.contain(def.help);
+      if (def.defaultText !== undefined) expect(line).to.contain(`(default ${def.defaultText})`);
+      // The same command line gives the same value as the library's own conversion.
+      const args =
+        def.type === 'bool'
+          ? [`--${def.name}=false`]
+          : def.type === 'duration'
+            ? [`--${def.name}=1m30s`]
+            : def.type === 'stringSlice'
+              ? [`--${def.name}=x-remote-uid,"b,c"`, `--${def.name}`, 'x-remote-user,x-remote-group,x-remote-extra-']
+              : [`--${def.name}=/etc/kda/${def.name}`];
+      const fromLibrary = delegatedAuthOptionsFromFlags({
+        [def.name]:
+          def.type === 'stringSlice' ? [args[0]!.split('=').slice(1).join('='), args[2]!] : args[0]!.split('=')[1]!,
+      });
+      const key = def.option === 'anonymous' ? 'anonymousAuth' : def.option;
+      const withTls = ['--tls-cert-file=/a.crt', '--tls-private-key-file=/a.key'];
+      const { options } = parseServeFlags(
+        def.name === 'authorization-always-allow-paths' ? args : [...args, ...withTls],
+      );
+      expect((options as unknown as Record<string, unknown>)[key], def.name).to.deep.equal(fromLibrary[def.option]);
     });
   }
 });

@@ -1,11 +1,14 @@
 import { expect } from 'chai';
+import { X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { connect } from 'node:tls';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { InvalidOptionError } from '../../lib/errors.js';
 import { parseWebhookFlags, startWebhookCommand, type RunningWebhook } from '../../cli/webhook.js';
+import { createCertificate } from '../../lib/dev-pki/index.js';
 import { testPki } from '../support/pki.js';
 import { eventually, post, recordingLogger, type Served } from '../webhook/helpers.js';
 
@@ -213,27 +216,36 @@ describe('webhook/startWebhookCommand with the fixture token file, mapping and p
   });
 });
 
+/**
+ * Starts the webhook command on a free loopback port with the test PKI's serving pair (`tls.crt`, `tls.key`) and the
+ * fixture token file, all written into `dir`, plus `extraFlags`.
+ */
+function startTokenWebhook(dir: string, extraFlags: readonly string[] = []): Promise<RunningWebhook> {
+  const pki = testPki();
+  writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
+  writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
+  copyFileSync(join(fixtures, 'tokens.csv'), join(dir, 'tokens.csv'));
+  return startWebhookCommand(
+    parseWebhookFlags([
+      `--tls-cert-file=${join(dir, 'tls.crt')}`,
+      `--tls-private-key-file=${join(dir, 'tls.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      ...extraFlags,
+    ]),
+    { logger: recordingLogger() },
+  );
+}
+
 describe('webhook/startWebhookCommand with --client-ca-file', () => {
   let dir: string;
   let running: RunningWebhook;
   before(async () => {
     const pki = testPki();
     dir = mkdtempSync(join(tmpdir(), 'kda-webhook-mtls-'));
-    writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
-    writeFileSync(join(dir, 'tls.key'), pki.serving.keyPem);
     writeFileSync(join(dir, 'ca.crt'), pki.clientCA.certPem);
-    copyFileSync(join(fixtures, 'tokens.csv'), join(dir, 'tokens.csv'));
-    running = await startWebhookCommand(
-      parseWebhookFlags([
-        `--tls-cert-file=${join(dir, 'tls.crt')}`,
-        `--tls-private-key-file=${join(dir, 'tls.key')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        `--client-ca-file=${join(dir, 'ca.crt')}`,
-        '--bind-address=127.0.0.1',
-        '--secure-port=0',
-      ]),
-      { logger: recordingLogger() },
-    );
+    running = await startTokenWebhook(dir, [`--client-ca-file=${join(dir, 'ca.crt')}`]);
   });
   after(async () => {
     await running.close();
@@ -270,6 +282,71 @@ describe('webhook/startWebhookCommand with --client-ca-file', () => {
       }
     });
   }
+});
+
+describe('webhook/startWebhookCommand reloads its serving certificate (as serve does)', () => {
+  let dir: string;
+  let running: RunningWebhook;
+  const pki = testPki();
+  // A second serving certificate of the same CA and key: a renewal.
+  const renewed = createCertificate({
+    commonName: 'localhost-renewed',
+    keyPair: pki.sharedKey,
+    issuer: pki.servingCA.issued,
+    extKeyUsage: ['serverAuth'],
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+  /** The certificate a new TLS connection is served, verified against the serving CA. */
+  const served = () =>
+    new Promise<string>((resolve, reject) => {
+      const sock = connect(
+        { host: '127.0.0.1', port: running.address.port, ca: pki.servingCA.certPem, servername: 'localhost' },
+        () => {
+          resolve(sock.getPeerCertificate().fingerprint256);
+          sock.end();
+        },
+      );
+      sock.on('error', reject);
+    });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kda-webhook-rotate-'));
+    running = await startTokenWebhook(dir);
+  });
+  after(async () => {
+    await running.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('rotated files: the watch picks them up and new connections see the new certificate', async () => {
+    expect(await served()).to.equal(fingerprint(pki.serving.certPem));
+    const changed = new Promise<void>((resolve) => {
+      const off = running.servingCert.addListener(() => {
+        off();
+        resolve();
+      });
+    });
+    writeFileSync(join(dir, 'tls.crt'), renewed.certPem);
+    await changed; // the file watch, not a re-read by the test
+    expect(await served()).to.equal(fingerprint(renewed.certPem));
+  });
+
+  it('a garbage certificate file keeps the last good pair serving, and the reason is in the provider health', async () => {
+    writeFileSync(join(dir, 'tls.crt'), 'not a certificate');
+    await running.servingCert.runOnce(); // a re-read now, resolving: there is a last good pair
+    expect(await served()).to.equal(fingerprint(renewed.certPem));
+    expect(running.servingCert.health.lastError, 'health.lastError').to.be.a('string');
+    // A key that does not match the certificate (a half-written rotation) is refused the same way.
+    writeFileSync(join(dir, 'tls.crt'), pki.otherCA.certPem);
+    await running.servingCert.runOnce();
+    expect(await served()).to.equal(fingerprint(renewed.certPem));
+    // Repaired: serving follows again.
+    writeFileSync(join(dir, 'tls.crt'), pki.serving.certPem);
+    await running.servingCert.runOnce();
+    expect(await served()).to.equal(fingerprint(pki.serving.certPem));
+  });
 });
 
 describe('webhook/runWebhookCommand (spawned process)', () => {

@@ -307,7 +307,7 @@ describe('e2e: kube-delegated-auth conformance against APIService backends', fun
       ]).done;
       expect(run.code).to.equal(1);
       expect(run.stderr.trim()).to.equal(
-        'Error: --backend https://127.0.0.1:1 is not reachable: 127.0.0.1:1: ECONNREFUSED',
+        'error: --backend https://127.0.0.1:1: not reachable: 127.0.0.1:1: ECONNREFUSED; fix: an address where the backend answers TLS from here (e.g. kubectl port-forward), or leave --backend out to dial the Service',
       );
       expect(run.stdout).to.equal('');
     });
