@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './wait-for.js';
 
 /** The fields of an `audit.k8s.io/v1` Event the harness uses. */
 export interface AuditEvent {
@@ -124,7 +124,7 @@ export function countReviews(
 
 /**
  * Polls until at least `min` reviews match (the log backend writes after the response is sent), then returns them.
- * Throws with the count seen on timeout.
+ * Throws with the count seen on timeout. A poll, not an event: the audit log is a file another process appends to.
  */
 export async function waitForReviews(
   path: string,
@@ -132,28 +132,35 @@ export async function waitForReviews(
   query: Omit<AuditQuery, 'resources' | 'verb'> & { readonly min?: number; readonly timeoutMs?: number } = {},
 ): Promise<AuditedReview[]> {
   const min = query.min ?? 1;
-  const deadline = Date.now() + (query.timeoutMs ?? 10_000);
-  for (;;) {
-    const found = findReviews(path, kind, query);
-    if (found.length >= min) return found;
-    if (Date.now() > deadline) {
-      throw new Error(`expected at least ${min} ${kind} in ${path}, found ${found.length}`);
-    }
-    await sleep(100);
-  }
+  let seen = 0;
+  return waitFor(
+    () => {
+      const found = findReviews(path, kind, query);
+      seen = found.length;
+      return found.length >= min && found;
+    },
+    {
+      what: `at least ${min} ${kind} in ${path}`,
+      timeoutMs: query.timeoutMs ?? 10_000,
+      detail: () => `found ${seen}`,
+    },
+  );
 }
 
-/** Polls until some `ResponseComplete` event matching `query` satisfies `match`, then returns the matching events. */
+/**
+ * Polls until some `ResponseComplete` event matching `query` satisfies `match`, then returns the matching events.
+ * A poll, not an event: the audit log is a file another process appends to.
+ */
 export async function waitForAuditEvents(
   path: string,
   match: (ev: AuditEvent) => boolean,
   query: AuditQuery & { readonly timeoutMs?: number; readonly what?: string } = {},
 ): Promise<AuditEvent[]> {
-  const deadline = Date.now() + (query.timeoutMs ?? 10_000);
-  for (;;) {
-    const found = readAuditEvents(path, query).filter(match);
-    if (found.length > 0) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${query.what ?? 'an audit event'} in ${path}`);
-    await sleep(100);
-  }
+  return waitFor(
+    () => {
+      const found = readAuditEvents(path, query).filter(match);
+      return found.length > 0 && found;
+    },
+    { what: `${query.what ?? 'an audit event'} in ${path}`, timeoutMs: query.timeoutMs ?? 10_000 },
+  );
 }

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import YAML from 'yaml';
+import { waitFor } from './wait-for.js';
 
 /** Impersonation headers (`Impersonate-User`, one `Impersonate-Group` line per group, `Impersonate-Extra-*`). */
 export interface Impersonation {
@@ -326,24 +326,34 @@ export class KubeClient {
     const attrs = role?.rules?.[0] ? probeAttributes(role.rules[0], namespace) : undefined;
     if (!attrs) return;
     const subjects = (binding.subjects as RbacBindingSubject[] | undefined) ?? [];
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
     for (const subject of subjects) {
       const who = subjectUser(subject);
-      for (;;) {
-        const res = await this.request<{ status?: { allowed?: boolean } }>(
-          'POST',
-          '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-          { body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { ...who, ...attrs } } },
-        );
-        if (res.status === 401 || res.status === 403) return;
-        if (res.status === 201 && res.body.status?.allowed === true) break;
-        if (Date.now() >= deadline) {
-          throw new Error(
-            `RBAC binding ${binding.metadata?.name}: kube-apiserver still does not allow ${JSON.stringify(who)} ${JSON.stringify(attrs)} after ${opts.timeoutMs ?? 30_000} ms (last: HTTP ${res.status} ${res.text.slice(0, 300)})`,
+      let last = '';
+      // A poll: kube-apiserver's RBAC authorizer picks the binding up from its informer cache, which no API announces.
+      const outcome = await waitFor(
+        async () => {
+          const res = await this.request<{ status?: { allowed?: boolean } }>(
+            'POST',
+            '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+            {
+              body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { ...who, ...attrs } },
+            },
           );
-        }
-        await sleep(50);
-      }
+          if (res.status === 401 || res.status === 403) return 'cannot review';
+          if (res.status === 201 && res.body.status?.allowed === true) return 'allowed';
+          last = `HTTP ${res.status} ${res.text.slice(0, 300)}`;
+          return undefined;
+        },
+        {
+          what: `RBAC binding ${binding.metadata?.name}: kube-apiserver to allow ${JSON.stringify(who)} ${JSON.stringify(attrs)}`,
+          timeoutMs: Math.max(0, deadline - Date.now()),
+          intervalMs: 50,
+          detail: () => `last: ${last}`,
+        },
+      );
+      if (outcome === 'cannot review') return;
     }
   }
 
@@ -397,22 +407,26 @@ export class KubeClient {
     predicate: (obj: T) => boolean,
     opts: { readonly timeoutMs?: number; readonly intervalMs?: number; readonly what?: string } = {},
   ): Promise<T> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
     let last = '';
-    for (;;) {
-      const res = await this.request<T>('GET', path).catch((err: unknown) => {
-        last = String(err);
-        return undefined;
-      });
-      if (res) {
-        if (res.status === 200 && predicate(res.body)) return res.body;
+    // A poll: some paths waited on are not watchable (discovery, e.g. `/apis/<group>/<version>` being routed).
+    return waitFor(
+      async () => {
+        const res = await this.request<T>('GET', path).catch((err: unknown) => {
+          last = String(err);
+          return undefined;
+        });
+        if (!res) return undefined;
+        if (res.status === 200 && predicate(res.body)) return { obj: res.body };
         last = `HTTP ${res.status}: ${res.text.slice(0, 1000)}`;
-      }
-      if (Date.now() >= deadline) {
-        throw new Error(`timed out waiting for ${opts.what ?? path}; last state: ${last}`);
-      }
-      await sleep(opts.intervalMs ?? 250);
-    }
+        return undefined;
+      },
+      {
+        what: opts.what ?? path,
+        timeoutMs: opts.timeoutMs ?? 30_000,
+        intervalMs: opts.intervalMs ?? 250,
+        detail: () => `last state: ${last}`,
+      },
+    ).then(({ obj }) => obj);
   }
 
   /** Closes the connection pool (views from `impersonating` share it and are closed too). Idempotent. */

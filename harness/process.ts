@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './wait-for.js';
 
 // Process plumbing shared by the control plane and the Go sample-apiserver: children write to log files,
 // and are killed (and their directories removed) if this process exits without stopping them.
@@ -145,6 +145,11 @@ export function exitDescription(p: Proc): string | undefined {
   return signalCode ? `killed by ${signalCode}` : `exited with code ${exitCode}`;
 }
 
+/**
+ * Waits until `check` answers `true` (otherwise it answers, or throws, the state it saw), failing at once when the
+ * process exits and at `deadline` (epoch ms) with the last state and the log tail. The exit wakes the wait; readiness
+ * is polled every 200 ms, since a starting etcd or kube-apiserver announces it through no event we can subscribe to.
+ */
 export async function waitUntil(
   what: string,
   proc: Proc,
@@ -152,21 +157,30 @@ export async function waitUntil(
   check: () => Promise<string | true>,
 ): Promise<void> {
   let last = '';
-  for (;;) {
-    const dead = exitDescription(proc);
-    if (dead) throw new Error(`${what}: process ${dead}; log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = r;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: timed out (last: ${last}); log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
-    }
-    await sleep(200);
-  }
+  await waitFor(
+    async () => {
+      const dead = exitDescription(proc);
+      if (dead) throw new Error(`${what}: process ${dead}; log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`);
+      try {
+        const r = await check();
+        if (r === true) return true;
+        last = r;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      return false;
+    },
+    {
+      what,
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      intervalMs: 200,
+      wakeOn: (wake) => {
+        proc.child.on('exit', wake);
+        return () => proc.child.off('exit', wake);
+      },
+      detail: () => `last: ${last}; log tail (${proc.logPath}):\n${tailFile(proc.logPath)}`,
+    },
+  );
 }
 
 function pidAlive(pid: number): boolean {

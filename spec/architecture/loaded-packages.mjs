@@ -4,7 +4,6 @@
 // in require.cache (CommonJS packages loaded by require, and ESM packages loaded through require(esm)).
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { setImmediate } from 'node:timers';
 import { MessageChannel } from 'node:worker_threads';
 
 const hooks = `
@@ -29,7 +28,15 @@ if (then) await new Function('m', `return (async () => { ${then} })()`)(mod);
 // Messages arrive in order: once the sentinel's resolution is seen, every earlier one has been delivered.
 const sentinel = 'node:sea';
 await import(sentinel).catch(() => undefined);
-while (!resolved.includes(sentinel)) await new Promise((r) => setImmediate(r));
+await new Promise((resolve) => {
+  const check = () => {
+    if (!resolved.includes(sentinel)) return;
+    port1.off('message', check);
+    resolve();
+  };
+  port1.on('message', check); // after the listener that records, so `check` sees the message it is woken by
+  check();
+});
 port1.close();
 
 const required = Object.keys(createRequire(import.meta.url).cache);

@@ -11,6 +11,7 @@ import { RestClient } from '../../lib/cluster/rest-client.js';
 import { KdaError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { testPki } from '../support/pki.js';
+import { waitFor } from '../support/wait-for.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver, type RecordedRequest } from './fake-apiserver.js';
 
 const cmPath = '/api/v1/namespaces/kube-system/configmaps';
@@ -27,12 +28,12 @@ function captureLogger(lines: LogLine[]): Logger {
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
+/**
+ * Waits for `cond`. A poll (10 ms) with a deadline: the conditions span the fake apiserver's request log, the loop's
+ * providers and its status(), which share no event to wake on.
+ */
 async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(cond, { what, timeoutMs, intervalMs: 10 });
 }
 
 function fullData(over: Record<string, string | undefined> = {}): Record<string, string> {
@@ -116,6 +117,11 @@ class ConfigMapFake {
 
   cut(): void {
     for (const w of this.watchers) w.socket?.destroy();
+  }
+
+  /** Ends the watches cleanly (as kube-apiserver does at the watch timeout): events sent before arrive first. */
+  end(): void {
+    for (const w of this.watchers) w.end();
   }
 }
 
@@ -411,8 +417,8 @@ describe('cluster/extension-apiserver-authentication', () => {
     it('bookmarks advance the resourceVersion', async () => {
       await started();
       cm.send({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '777' } } });
-      await new Promise((r) => setTimeout(r, 20));
-      cm.cut();
+      // Ended cleanly, not cut: the bookmark is read before the end of the stream, so the restart must carry it.
+      cm.end();
       await until(() => cm.watches.length === 2, 'the watch to restart');
       expect(cm.watches[1]!.get('resourceVersion')).to.equal('777');
     });

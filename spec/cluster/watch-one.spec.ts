@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { RestClient } from '../../lib/cluster/rest-client.js';
 import { WatchOne, type WatchOneOptions } from '../../lib/cluster/watch-one.js';
 import type { Logger } from '../../lib/log.js';
+import { waitFor } from '../support/wait-for.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver, type RecordedRequest } from './fake-apiserver.js';
 
 // The loop is generic: these tests watch a Secret-like object in another namespace, not the trust ConfigMap.
@@ -14,12 +15,12 @@ interface Obj {
   readonly data?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Waits for `cond`. A poll (10 ms) with a deadline: the conditions span the fake apiserver's request log, the loop's
+ * providers and its status(), which share no event to wake on.
+ */
 async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(cond, { what, timeoutMs, intervalMs: 10 });
 }
 
 /** List + watch endpoints of one named object (in-process fake: the test drives events, cuts and errors). */

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import Koa from 'koa';
 import type { Agent } from 'undici';
@@ -27,6 +28,7 @@ import { staticCABundle } from '../../lib/trust/static.js';
 import { webhookError } from '../../lib/util/review-retry.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 const W = '/apis/wardle.example.com/v1alpha1';
 
@@ -56,12 +58,15 @@ function fakeSarClient() {
 
 function captureLogger() {
   const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+  const logged = new EventEmitter();
   const at =
     (level: string) =>
-    (fields: object, msg: string): void =>
-      void lines.push({ level, msg, fields: fields as Record<string, unknown> });
+    (fields: object, msg: string): void => {
+      lines.push({ level, msg, fields: fields as Record<string, unknown> });
+      logged.emit('line');
+    };
   const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { lines, logger };
+  return { lines, logger, logged };
 }
 
 interface Setup {
@@ -346,10 +351,22 @@ describe('koa authorize() + requestInfo() over HTTPS', () => {
       await reviewStarted;
       ac.abort();
       expect(await pending).to.be.instanceOf(Error);
-      for (let i = 0; i < 50 && !reviewSignal?.aborted; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(reviewSignal?.aborted).to.equal(true);
-      for (let i = 0; i < 50 && !s.log.lines.some((l) => l.level === 'debug'); i++)
-        await new Promise((r) => setTimeout(r, 10));
+      const signal = reviewSignal!;
+      await waitFor(() => signal.aborted, {
+        what: "the review's signal to abort",
+        wakeOn: (wake) => {
+          signal.addEventListener('abort', wake);
+          return () => signal.removeEventListener('abort', wake);
+        },
+      });
+      expect(signal.aborted).to.equal(true);
+      await waitFor(() => s.log.lines.some((l) => l.level === 'debug'), {
+        what: 'the debug line',
+        wakeOn: (wake) => {
+          s.log.logged.on('line', wake);
+          return () => s.log.logged.off('line', wake);
+        },
+      });
       expect(s.log.lines.map((l) => [l.level, l.msg])).to.deep.equal([
         ['debug', 'client disconnected while authorizing'],
       ]);

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { panicResponse } from '../../lib/http/status.js';
@@ -7,12 +8,17 @@ import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-
 import { staticCABundle } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 function captureLogger() {
   const lines: { level: string; msg: string }[] = [];
-  const at = (level: string) => (_f: object, msg: string) => void lines.push({ level, msg });
+  const logged = new EventEmitter();
+  const at = (level: string) => (_f: object, msg: string) => {
+    lines.push({ level, msg });
+    logged.emit('line');
+  };
   const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { lines, logger };
+  return { lines, logger, logged };
 }
 
 describe('node:http adapter withDelegatedAuth()', () => {
@@ -69,6 +75,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
 
   it('client gone during a slow review (in-process fake authorizer): nothing written, handler never runs', async () => {
     let release: ((r: AuthorizationResult) => void) | undefined;
+    let onAuthorize: (() => void) | undefined;
     let signalAborted: Promise<void> | undefined;
     let handlerRan = false;
     const log = captureLogger();
@@ -76,6 +83,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
       (_a, signal) =>
         new Promise<AuthorizationResult>((resolve) => {
           release = resolve;
+          onAuthorize?.();
           signalAborted = new Promise((done) => signal?.addEventListener('abort', () => done(), { once: true }));
         }),
     );
@@ -92,11 +100,27 @@ describe('node:http adapter withDelegatedAuth()', () => {
     const socket = connect({ host: '127.0.0.1', port: Number(new URL(s.url).port), ca: pki.servingCA.certPem });
     await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
     socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-    while (!release) await new Promise((r) => setTimeout(r, 5));
+    const answer = await waitFor(() => release, {
+      what: 'the authorizer to be called',
+      wakeOn: (wake) => {
+        onAuthorize = wake;
+        return () => (onAuthorize = undefined);
+      },
+    });
     socket.destroy();
     await signalAborted;
-    release({ decision: Decision.NoOpinion, reason: '' });
-    await new Promise((r) => setTimeout(r, 20));
+    answer({ decision: Decision.NoOpinion, reason: '' });
+    const disconnected = () => log.lines.some((l) => l.msg === 'client disconnected while authorizing');
+    await waitFor(disconnected, {
+      what: 'the "client disconnected while authorizing" log line',
+      wakeOn: (wake) => {
+        log.logged.on('line', wake);
+        return () => log.logged.off('line', wake);
+      },
+    });
+    // From that line to the handler call (if the adapter wrongly made it) runs on promises only, no I/O: one turn of
+    // the event loop lets every such continuation run, so a handler call would have happened by then.
+    await new Promise((r) => setImmediate(r));
     expect(handlerRan).to.equal(false);
     expect(log.lines.map((l) => l.msg)).to.include('client disconnected while authorizing');
     expect(log.lines.some((l) => l.level === 'info' || l.level === 'error')).to.equal(false);

@@ -707,31 +707,38 @@ describe('security: spoof matrix, CA rotation (full Koa stack over real TLS)', f
   });
 
   it('front-proxy certificate expiring during a keep-alive connection → the next request after notAfter is refused', async () => {
+    // The handshake checks validity against the real time once; every request re-verifies against the
+    // authenticators' clock, injected here so that the certificate expires without waiting.
+    let now = Date.now();
+    const clocked = await startSecurityStack({ clock: () => now });
     const shortLived = testCert(
       createCertificate({
         commonName: 'front-proxy-client',
         keyPair: pki.sharedKey,
         issuer: pki.frontProxyCA.issued,
-        notBefore: new Date(Date.now() - 60_000),
-        notAfter: new Date(Date.now() + 2_000),
+        notBefore: new Date(now - 60_000),
+        notAfter: new Date(now + 60_000),
       }),
     );
-    const client = new Client(stack.url, {
-      connect: { ca: stack.servingCaPem, cert: shortLived.chainPem, key: shortLived.keyPem },
+    const client = new Client(clocked.url, {
+      connect: { ca: clocked.servingCaPem, cert: shortLived.chainPem, key: shortLived.keyPem },
       pipelining: 1,
       keepAliveTimeout: 10_000,
     });
     let connects = 0;
     client.on('connect', () => connects++);
     try {
-      assertUser(await call(stack, client, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
-      await new Promise((r) => setTimeout(r, new Date(shortLived.x509.validTo).getTime() - Date.now() + 1_100));
-      const a = await call(stack, client, claim);
+      assertUser(await call(clocked, client, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+      now = new Date(shortLived.x509.validTo).getTime() - 1_000;
+      assertUser(await call(clocked, client, ['X-Remote-User', 'bob']), 'bob', 'requestheader');
+      now = new Date(shortLived.x509.validTo).getTime() + 1_000;
+      const a = await call(clocked, client, claim);
       assertRefused(a);
-      assertNoSpoof(stack, a);
+      assertNoSpoof(clocked, a);
       expect(connects).to.equal(1);
     } finally {
       await client.close();
+      await clocked.close();
     }
   });
 

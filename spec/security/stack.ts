@@ -86,6 +86,8 @@ export interface SecurityStackOptions {
   readonly configProvider?: RequestHeaderConfigProvider;
   /** Client CA bundle. Default: the test client CA. */
   readonly clientCaPem?: string;
+  /** The authenticators' clock (certificate validity per request). Default: Date.now. */
+  readonly clock?: () => number;
 }
 
 /** A request-header configuration the test replaces, notifying listeners as a ConfigMap update would. */
@@ -123,6 +125,7 @@ export async function startSecurityStack(options: SecurityStackOptions = {}): Pr
     authenticate({
       requestHeader: { caProvider: frontProxyCA, configProvider },
       clientCA,
+      ...(options.clock && { clock: options.clock }),
       tokenAuthenticator: tokenAuthenticatorFunc(async (token) =>
         token === goodToken
           ? {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,9 @@ import { Agent, request } from 'undici';
 import { InvalidOptionError } from '../../lib/errors.js';
 import { createCertificate, generateKeyPair, type IssuedCertificate } from '../../lib/dev-pki/certificates.js';
 import { createSecureServer, type SecureServer, type SecureServerOptions } from '../../lib/server/secure-server.js';
+import type { Logger } from '../../lib/log.js';
 import type { CABundle, CABundleProvider, CertKeyPair, CertKeyProvider, Listener } from '../../lib/trust/interfaces.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** A CABundleProvider whose content the test sets, standing in for a file or ConfigMap source. */
 class SettableCABundle implements CABundleProvider {
@@ -86,6 +89,25 @@ interface Verdict {
   authorizationError: string | null;
   peerCN: string | null;
 }
+
+/** A logger that keeps its messages and emits `line` for each, so a spec can wait for one. */
+function eventLogger(): Logger & { readonly messages: string[]; readonly logged: EventEmitter } {
+  const messages: string[] = [];
+  const logged = new EventEmitter();
+  const at = (_fields: object, msg: string): void => {
+    messages.push(msg);
+    logged.emit('line');
+  };
+  return { messages, logged, debug: at, info: at, warn: at, error: at };
+}
+
+/** `waitFor`'s wakeOn for a logger's lines. */
+const onLogLine =
+  (log: { readonly logged: EventEmitter }) =>
+  (wake: () => void): (() => void) => {
+    log.logged.on('line', wake);
+    return () => log.logged.off('line', wake);
+  };
 
 const verdictHandler: SecureServerOptions['handler'] = (req, res) => {
   const sock = req.socket as TLSSocket;
@@ -270,29 +292,33 @@ describe('createSecureServer', function () {
   });
 
   describe('serving certificate reload', () => {
-    async function waitFor(fn: () => Promise<boolean>, what: string): Promise<void> {
-      for (let i = 0; i < 100; i++) {
-        if (await fn()) return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`timed out waiting for ${what}`);
-    }
+    // The reload shows as the provider's "loaded a new serving certificate" line: each log line wakes the check of what
+    // a new connection is served (the interval is only a safety net).
+    const servedAfterReload = (s: SecureServer, log: ReturnType<typeof eventLogger>, fingerprint: string) =>
+      waitFor(async () => (await servedFingerprint(s.port)) === fingerprint, {
+        what: 'the new serving certificate on a new connection',
+        intervalMs: 1000,
+        wakeOn: onLogLine(log),
+        detail: () => `log: ${JSON.stringify(log.messages)}`,
+      });
     const fp1 = () => new X509Certificate(pki.serving.certPem).fingerprint256;
     const fp2 = () => new X509Certificate(pki.serving2.certPem).fingerprint256;
 
     it('serving cert file replaced in place: new connections see the new cert', async () => {
-      const s = await startWithFiles({}, 'inplace');
+      const log = eventLogger();
+      const s = await startWithFiles({ logger: log }, 'inplace');
       expect(await servedFingerprint(s.port)).to.equal(fp1());
       writeServing('inplace', pki.serving2);
-      await waitFor(async () => (await servedFingerprint(s.port)) === fp2(), 'the new serving certificate');
+      await servedAfterReload(s, log, fp2());
     });
 
     it('serving cert files replaced by rename (atomic rotation): new connections see the new cert', async () => {
-      const s = await startWithFiles({}, 'renamed');
+      const log = eventLogger();
+      const s = await startWithFiles({ logger: log }, 'renamed');
       writeServing('renamed-next', pki.serving2);
       renameSync(join(dir, 'renamed-next.key'), join(dir, 'renamed.key'));
       renameSync(join(dir, 'renamed-next.crt'), join(dir, 'renamed.crt'));
-      await waitFor(async () => (await servedFingerprint(s.port)) === fp2(), 'the new serving certificate');
+      await servedAfterReload(s, log, fp2());
     });
 
     it('a broken replacement keeps the last good certificate', async () => {
@@ -365,7 +391,16 @@ describe('createSecureServer', function () {
   describe('close()', () => {
     it('releases the listener, keep-alive sockets, CA listeners and file watchers; is idempotent', async () => {
       const clientCA = new SettableCABundle('client-ca', pki.clientCa.certPem);
-      const s = await startWithFiles({ clientCA }, 'closing');
+      const log = eventLogger();
+      const s = await startWithFiles({ clientCA, logger: log }, 'closing');
+      // A control server watching the same files stays open: its reload is the signal that a watcher still running
+      // on the closed server would have reloaded too (same directory event, same debounce, armed earlier).
+      const controlLog = eventLogger();
+      const control = await start({
+        tlsCertFile: join(dir, 'closing.crt'),
+        tlsPrivateKeyFile: join(dir, 'closing.key'),
+        logger: controlLog,
+      });
       expect(clientCA.listeners.size).to.equal(1);
       const agent = new Agent({ connect: { ca: pki.servingCa.certPem, servername: 'localhost' } });
       toClose.push(agent);
@@ -382,8 +417,19 @@ describe('createSecureServer', function () {
       await servedFingerprint(port).catch((e: unknown) => (err = e));
       expect((err as NodeJS.ErrnoException).code).to.equal('ECONNREFUSED');
       // A file change after close must not touch the closed server (watchers stopped).
+      const loadedBeforeClose = log.messages.length;
       writeServing('closing', pki.serving2);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor(
+        async () =>
+          (await servedFingerprint(control.port)) === new X509Certificate(pki.serving2.certPem).fingerprint256,
+        {
+          what: 'the control server to reload the changed files',
+          intervalMs: 1000,
+          wakeOn: onLogLine(controlLog),
+        },
+      );
+      await new Promise((r) => setImmediate(r));
+      expect(log.messages.slice(loadedBeforeClose)).to.deep.equal([]);
       let listenErr: unknown;
       await s.listen().catch((e: unknown) => (listenErr = e));
       expect(listenErr).to.have.property('code', 'ERR_KDA_CLOSED');
@@ -392,19 +438,27 @@ describe('createSecureServer', function () {
     it('waits for an in-flight request to finish', async () => {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
+      let handlerCalled!: () => void;
+      const inHandler = new Promise<void>((r) => (handlerCalled = r));
       const { certFile, keyFile } = writeServing('inflight', pki.serving);
       const s = await start({
         tlsCertFile: certFile,
         tlsPrivateKeyFile: keyFile,
-        handler: (_req, res) => void gate.then(() => res.end('done')),
+        handler: (_req, res) => {
+          handlerCalled();
+          void gate.then(() => res.end('done'));
+        },
       });
       const agent = new Agent({ connect: { ca: pki.servingCa.certPem, servername: 'localhost' } });
       toClose.push(agent);
       const pending = request(`https://127.0.0.1:${s.port}/`, { dispatcher: agent });
-      await new Promise((r) => setTimeout(r, 100));
+      await inHandler;
       let closed = false;
       const closing = s.close().then(() => (closed = true));
-      await new Promise((r) => setTimeout(r, 50));
+      // close() stops the listener at once, then resolves only on the server's `close` event, which cannot come while
+      // the request's connection is open: a close() that did not wait would have resolved by the end of this turn.
+      await new Promise((r) => setImmediate(r));
+      expect(s.server.listening).to.equal(false);
       expect(closed).to.equal(false);
       release();
       expect(await (await pending).body.text()).to.equal('done');

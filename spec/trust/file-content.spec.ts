@@ -1,14 +1,36 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import { KdaError } from '../../lib/errors.js';
 import { FileContent, watchFiles } from '../../lib/trust/file-content.js';
+import { waitFor } from '../support/wait-for.js';
 
-/** Polls `cond` (no fixed sleep); fails after ~5 s so a broken watch cannot hang the run. */
-async function eventually(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(cond(), what).to.equal(true);
+/** Waits for `cond`, re-checked on every notification of `source` (a provider's listeners, or a watch callback). */
+async function eventually(
+  cond: () => boolean,
+  what: string,
+  source: { addListener(listener: () => void): () => void },
+): Promise<void> {
+  await waitFor(cond, { what, timeoutMs: 5000, wakeOn: (wake) => source.addListener(wake) });
+}
+
+/** A `watchFiles` callback that counts its calls and can be listened to. */
+function countingCallback(): { readonly onChange: () => void; calls: number; addListener(l: () => void): () => void } {
+  const emitter = new EventEmitter();
+  const counter = {
+    calls: 0,
+    onChange: () => {
+      counter.calls++;
+      emitter.emit('change');
+    },
+    addListener: (l: () => void) => {
+      emitter.on('change', l);
+      return () => void emitter.off('change', l);
+    },
+  };
+  return counter;
 }
 
 describe('trust/file-content', () => {
@@ -88,7 +110,7 @@ describe('trust/file-content', () => {
       for (const v of ['2', '3']) {
         writeFileSync(join(dir, 'x.tmp'), `a=${v}`);
         renameSync(join(dir, 'x.tmp'), file);
-        await eventually(() => c.current() === v, `rename-replacement ${v} seen`);
+        await eventually(() => c.current() === v, `rename-replacement ${v} seen`, c);
       }
       await c.close();
     });
@@ -105,24 +127,24 @@ describe('trust/file-content', () => {
       writeFileSync(join(dir, '..2026_2', 'ca.crt'), 'a=new');
       symlinkSync('..2026_2', join(dir, '..data_tmp'));
       renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-      await eventually(() => c.current() === 'new', 'the swapped content');
+      await eventually(() => c.current() === 'new', 'the swapped content', c);
       await c.close();
     });
   });
 
   describe('watchFiles', () => {
     it('the periodic re-read reports even where no watch event comes (a directory that does not exist yet)', async () => {
-      let calls = 0;
-      const stop = watchFiles([join(dir, 'later', 'x')], () => calls++, { pollInterval: 10 });
-      await eventually(() => calls >= 2, 'periodic calls');
+      const changes = countingCallback();
+      const stop = watchFiles([join(dir, 'later', 'x')], changes.onChange, { pollInterval: 10 });
+      await eventually(() => changes.calls >= 2, 'periodic calls', changes);
       stop();
     });
 
     it('reports an in-place write in a watched directory', async () => {
-      let calls = 0;
-      const stop = watchFiles([join(dir, 'x')], () => calls++, { pollInterval: 0, debounce: 1 });
+      const changes = countingCallback();
+      const stop = watchFiles([join(dir, 'x')], changes.onChange, { pollInterval: 0, debounce: 1 });
       writeFileSync(join(dir, 'x'), 'a=1');
-      await eventually(() => calls >= 1, 'a watch event');
+      await eventually(() => changes.calls >= 1, 'a watch event', changes);
       stop();
     });
   });

@@ -10,6 +10,7 @@ import {
   staticRequestHeaderConfig,
 } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
+import { waitFor } from '../support/wait-for.js';
 
 describe('staticCABundle', () => {
   const pki = testPki();
@@ -83,7 +84,10 @@ describe('fileCABundle', () => {
     p.start();
 
     writeFileSync(file, pki.otherCA.certPem + '\n');
-    await waitFor(() => p.current()!.version === 2);
+    await waitFor(() => p.current()!.version === 2, {
+      what: 'version 2 of the bundle',
+      wakeOn: (wake) => p.addListener(wake),
+    });
     expect(p.current()!.certificates[0]!.subject).to.equal('CN=test-other-ca');
 
     writeFileSync(file, 'garbage that is not PEM, longer than before to change the size.....................');
@@ -99,8 +103,3 @@ describe('fileCABundle', () => {
     );
   });
 });
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(cond()).to.equal(true);
-}

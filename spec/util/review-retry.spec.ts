@@ -1,3 +1,4 @@
+import { mock } from 'node:test';
 import { expect } from 'chai';
 import { KubeApiError } from '../../lib/cluster/errors.js';
 import { KdaError } from '../../lib/errors.js';
@@ -203,7 +204,14 @@ describe('util/review-retry', () => {
     });
 
     it('default sleep waits and rejects on abort', async () => {
-      await sleep(1);
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        const waited = sleep(1);
+        mock.timers.tick(1);
+        await waited;
+      } finally {
+        mock.timers.reset();
+      }
       const ac = new AbortController();
       const p = sleep(60_000, ac.signal);
       ac.abort(new Error('stop'));

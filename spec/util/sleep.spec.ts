@@ -1,12 +1,23 @@
+import { mock } from 'node:test';
 import { expect } from 'chai';
 import { QpsLimiter } from '../../lib/cluster/qps-limiter.js';
 import { sleep } from '../../lib/util/sleep.js';
 
 describe('util/sleep (the one abortable sleep)', () => {
-  it('resolves after the delay', async () => {
-    const t0 = performance.now();
-    await sleep(5);
-    expect(performance.now() - t0).to.be.greaterThanOrEqual(4);
+  it('resolves after the delay, not before (mocked timers: no real wait, no timed assertion)', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      let resolved = false;
+      const p = sleep(5).then(() => (resolved = true));
+      mock.timers.tick(4);
+      await new Promise((r) => setImmediate(r));
+      expect(resolved, 'after 4 of 5 ms').to.equal(false);
+      mock.timers.tick(1);
+      await p;
+      expect(resolved).to.equal(true);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('rejects with the abort reason when already aborted, without waiting', async () => {

@@ -3,6 +3,7 @@ import { request, type Agent } from 'undici';
 import type { Logger } from '../../lib/log.js';
 import type { ReviewWebhook } from '../../lib/webhook/token-review-webhook.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 export interface Served {
   readonly url: string;
@@ -85,16 +86,15 @@ export function recordingLogger(): Logger & { readonly lines: LogLine[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Polls `check` until it returns true; gives up after `limitMs` so a failing test cannot keep the process alive. */
+/**
+ * Waits until `check` returns true; fails after `limitMs` naming `what`, so a failing test cannot keep the process
+ * alive. A poll (every 20 ms) on purpose: its callers wait for states that emit no event (an identity mapping's
+ * `status()`, a growing log).
+ */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
   what = 'condition',
   limitMs = 15_000,
 ): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(check, { what, timeoutMs: limitMs, intervalMs: 20 });
 }

@@ -7,6 +7,7 @@ import {
   type VerifyResult,
   type VerifyToken,
 } from '../../lib/webhook/token-review-webhook.js';
+import { waitFor } from '../support/wait-for.js';
 import { post, recordingLogger, serveWebhook, type Served } from './helpers.js';
 
 const v1 = 'authentication.k8s.io/v1';
@@ -299,6 +300,7 @@ describe('webhook/tokenReviewWebhook', () => {
 
 describe('webhook/tokenReviewWebhook client disconnect', () => {
   let seen: AbortSignal | undefined;
+  let onVerify: (() => void) | undefined;
   let served: Served;
   before(async () => {
     served = await serveWebhook(
@@ -306,6 +308,7 @@ describe('webhook/tokenReviewWebhook client disconnect', () => {
         verify: (_t, _a, signal) =>
           new Promise((resolve) => {
             seen = signal;
+            onVerify?.();
             signal.addEventListener('abort', () => resolve({ authenticated: false }));
           }),
       }),
@@ -322,14 +325,26 @@ describe('webhook/tokenReviewWebhook client disconnect', () => {
       dispatcher: served.agent,
       signal: ac.signal,
     }).catch((err: unknown) => err);
-    while (!seen) await new Promise((r) => setTimeout(r, 10));
-    expect(seen.aborted).to.equal(false);
+    const signal = await waitFor(() => seen, {
+      what: 'verify to be called',
+      wakeOn: (wake) => {
+        onVerify = wake;
+        return () => (onVerify = undefined);
+      },
+    });
+    expect(signal.aborted).to.equal(false);
     ac.abort();
     await pending;
     // Undici may keep the socket for a moment; destroying the agent's sockets is what the server sees.
     await served.agent.destroy();
-    while (!seen.aborted) await new Promise((r) => setTimeout(r, 10));
-    expect(seen.aborted).to.equal(true);
+    await waitFor(() => signal.aborted, {
+      what: "verify's signal to abort",
+      wakeOn: (wake) => {
+        signal.addEventListener('abort', wake);
+        return () => signal.removeEventListener('abort', wake);
+      },
+    });
+    expect(signal.aborted).to.equal(true);
   });
 });
 

@@ -1,5 +1,6 @@
 // lib/cluster against the REAL kube-apiserver of the e2e run: ConfigMap trust, watch, TokenReview, SAR, RBAC messages.
 import { X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { cachedTokenAuthenticator } from '../../../lib/authn/token-cache.js';
@@ -13,16 +14,51 @@ import { KdaError } from '../../../lib/errors.js';
 import type { Logger } from '../../../lib/log.js';
 import { createCertificate } from '../../../lib/dev-pki/index.js';
 import { createIdentityKubeconfig, grantDelegatedAuth } from '../../../harness/register-apiservice.js';
+import { waitFor } from '../../support/wait-for.js';
 import { getCluster } from '../support/cluster.js';
 
 const ns = 'kda-cluster-e2e';
 const cmName = 'extension-apiserver-authentication';
 
+/**
+ * Waits for `cond`. A poll (25 ms) with a deadline: the conditions are the loop's providers, its status() and log
+ * lines, which share no event to wake on.
+ */
 async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+  await waitFor(cond, { what, timeoutMs, intervalMs: 25 });
+}
+
+/** What became of one `stream()` (watch) request: kube-apiserver's status code, or the error it failed with. */
+type StreamOutcome = { readonly statusCode: number } | { readonly error: string };
+
+/** A RestClient that records every watch request's outcome and emits `stream`: the signal that a watch is up. */
+class WatchObservingClient extends RestClient {
+  readonly streams: StreamOutcome[] = [];
+  readonly events = new EventEmitter();
+
+  override async stream(...args: Parameters<RestClient['stream']>): ReturnType<RestClient['stream']> {
+    try {
+      const res = await super.stream(...args);
+      this.streams.push({ statusCode: res.statusCode });
+      return res;
+    } catch (err) {
+      this.streams.push({ error: String(err) });
+      throw err;
+    } finally {
+      this.events.emit('stream');
+    }
+  }
+
+  /** The outcome of the first watch request, once there is one. */
+  firstWatch(): Promise<StreamOutcome> {
+    return waitFor(() => this.streams[0], {
+      what: 'the first watch request to be answered',
+      timeoutMs: 20_000,
+      wakeOn: (wake) => {
+        this.events.on('stream', wake);
+        return () => this.events.off('stream', wake);
+      },
+    });
   }
 }
 
@@ -42,7 +78,7 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
     closers.push(() => s.close());
     return s;
   };
-  let sa: { token: string; client: RestClient };
+  let sa: { token: string; client: RestClient; kubeconfigPath: string };
 
   before(async () => {
     const cp = getCluster();
@@ -59,7 +95,7 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
       token,
       fileName: 'kda-ext-sa',
     });
-    sa = { token, client: clientFor(kc.kubeconfigPath) };
+    sa = { token, client: clientFor(kc.kubeconfigPath), kubeconfigPath: kc.kubeconfigPath };
   });
   after(async () => {
     for (const c of closers.splice(0).reverse()) await c();
@@ -93,11 +129,15 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
         warn: (_f, m) => lines.push(m),
         error: (_f, m) => lines.push(m),
       };
-      const s = source({ client: sa.client, logger });
+      const client = new WatchObservingClient({
+        connection: loadConnectionConfig({ kubeconfig: sa.kubeconfigPath, env: {} }),
+      });
+      closers.push(() => client.close());
+      const s = source({ client, logger });
       await s.runOnce();
       s.start();
-      // A failing watch would log within its first retry; give it time to fail if it is going to.
-      await new Promise((r) => setTimeout(r, 1_500));
+      // The watch request's own answer, not a quiet moment: 200 means the watch is up (a refusal is an error here).
+      expect(await client.firstWatch()).to.deep.equal({ statusCode: 200 });
       expect(lines.filter((l) => l.includes('watch'))).to.deep.equal([]);
     });
 
@@ -206,7 +246,7 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
       );
       const port = (relay.address() as AddressInfo).port;
       const base = loadConnectionConfig({ kubeconfig: cp.adminKubeconfigPath, env: {} });
-      const viaRelay = new RestClient({ connection: { ...base, server: `https://127.0.0.1:${port}` } });
+      const viaRelay = new WatchObservingClient({ connection: { ...base, server: `https://127.0.0.1:${port}` } });
       closers.push(() => viaRelay.close());
 
       const path = `/api/v1/namespaces/${ns}/configmaps`;
@@ -230,8 +270,9 @@ describe('e2e: lib/cluster against the real kube-apiserver', () => {
       });
       await s.runOnce();
       s.start();
-      await until(() => sockets.size > 0, 'the watch connection');
-      await new Promise((r) => setTimeout(r, 200));
+      // Cut once the watch is up (its response headers came back), so it is the watch that is cut.
+      expect(await viaRelay.firstWatch()).to.deep.equal({ statusCode: 200 });
+      expect(sockets.size).to.be.greaterThan(0);
       for (const sock of sockets) sock.destroy();
       await until(() => warnings.some((w) => w.includes('watch failed')), 'the cut to be noticed');
 
