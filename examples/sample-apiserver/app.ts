@@ -13,20 +13,29 @@ import {
   type HttpResponse,
   noopLogger,
   type Logger,
+  readJsonBody,
+  readRequestBody,
+  mediaTypeOf,
+  type JsonBodyFailure,
 } from 'kube-delegated-auth';
 import {
-  apiGroup,
-  apiGroupList,
-  apiResourceList,
+  discoveryEndpoints,
+  firstBlock,
+  healthEndpoints,
+  openApiEndpoints,
+  type HealthCheck,
+} from 'kube-delegated-auth/apiserver';
+import {
   rootPaths,
+  sampleApi,
   sampleGroup,
   sampleGroupVersion,
+  sampleOpenApiInfo,
   sampleVersion,
-} from './discovery.js';
-import { openApiV2, openApiV3Discovery, openApiV3GroupVersion, widgetPatchTypes } from './openapi.js';
+  widgetPatchTypes,
+} from './api.js';
 import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
 import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
-import { pingCheck, runHealthChecks, type HealthCheck } from './health.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
 import { unknownFields } from './widget-fields.js';
 import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
@@ -50,8 +59,6 @@ export interface SampleAppOptions {
   readonly logger?: Logger;
 }
 
-type Handler = (ctx: Context) => Promise<void> | void;
-
 function send(ctx: Context, r: HttpResponse): void {
   ctx.status = r.status;
   for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
@@ -68,107 +75,31 @@ const notFound = (ctx: Context) =>
   send(ctx, statusFailure(404, 'NotFound', 'the server could not find the requested resource', {}));
 
 /**
- * Deepest JSON nesting accepted in a body. Go's JSON decoders cap depth too (10000); serialising (and merge-patching)
- * recurses, so an object nested tens of thousands deep would otherwise exhaust the stack when it is echoed back.
+ * Deepest JSON nesting accepted in a body (readJsonBody's default is Go's 10000): serialising and merge-patching
+ * recurse, so an object nested tens of thousands deep would otherwise exhaust the stack when it is echoed back.
  */
 const maxJsonDepth = 1000;
 
-/** The maximum `{`/`[` nesting of JSON text, ignoring brackets inside strings (linear, no parse). */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
-    else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return max;
-}
-
-/** A request body as received: its media type (Content-Type essence) and text. */
-interface RawBody {
-  readonly mediaType: string;
-  readonly text: string;
+/** Writes a refused body's Status (415, 413 with `Connection: close`, 400). */
+function bodyRefused(ctx: Context, failure: JsonBodyFailure): undefined {
+  if (failure.closeConnection) ctx.set('connection', 'close');
+  send(ctx, statusFailure(failure.status, failure.reason, failure.message));
+  return undefined;
 }
 
 /**
- * Reads the request body up to `limit` bytes if its Content-Type is one of `accepted` (a body without one counts as
- * `application/json` when that is accepted, as Go's decoder does); `undefined` means a response was already written.
+ * Reads a JSON object body (`application/json`, or no Content-Type, as Go's decoder reads it) with readJsonBody;
+ * `undefined` means the refusal was written. Without `required` an empty body reads as `{}` (DeleteOptions).
  */
-async function readBody(ctx: Context, limit: number, accepted: readonly string[]): Promise<RawBody | undefined> {
-  const type = ctx.get('content-type');
-  const essence = type ? type.split(';')[0]!.trim().toLowerCase() : 'application/json';
-  if (!accepted.includes(essence)) {
-    send(
-      ctx,
-      statusFailure(
-        415,
-        'UnsupportedMediaType',
-        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
-      ),
-    );
-    return undefined;
-  }
-  const declared = Number(ctx.get('content-length') || '0');
-  const tooLarge = () =>
-    send(ctx, statusFailure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`));
-  if (declared > limit) {
-    tooLarge();
-    // Stop reading; the connection is closed after the reply so the rest of the upload is not parsed as a request.
-    ctx.set('connection', 'close');
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      tooLarge();
-      ctx.set('connection', 'close');
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return { mediaType: essence, text: Buffer.concat(chunks).toString('utf8') };
-}
-
-/** Parses JSON text (an object, or an array when `array`); `undefined` means the 400 was written. */
-function parseJsonText(ctx: Context, text: string, required: boolean, array = false): unknown {
-  if (text.trim() === '') {
-    if (!required) return {};
-    send(ctx, statusFailure(400, 'BadRequest', 'the request body is empty'));
-    return undefined;
-  }
-  if (nestingDepth(text) > maxJsonDepth) {
-    send(ctx, statusFailure(400, 'BadRequest', `the request body nests deeper than ${maxJsonDepth} levels`));
-    return undefined;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    send(ctx, statusFailure(400, 'BadRequest', `the request body is not valid JSON: ${(err as Error).message}`));
-    return undefined;
-  }
-  const isArray = Array.isArray(parsed);
-  if (typeof parsed !== 'object' || parsed === null || isArray !== array) {
-    send(ctx, statusFailure(400, 'BadRequest', `the request body must be a JSON ${array ? 'array' : 'object'}`));
-    return undefined;
-  }
-  return parsed;
-}
-
-/** Reads a JSON object body (`application/json`); `undefined` means a response was already written. */
 async function readJson(ctx: Context, limit: number, required: boolean): Promise<Record<string, unknown> | undefined> {
-  const raw = await readBody(ctx, limit, ['application/json']);
-  if (!raw) return undefined;
-  return parseJsonText(ctx, raw.text, required) as Record<string, unknown> | undefined;
+  const r = await readJsonBody(ctx.req, {
+    limit,
+    allowMissingContentType: true,
+    allowEmpty: !required,
+    maxDepth: maxJsonDepth,
+  });
+  if (!r.ok) return bodyRefused(ctx, r.failure);
+  return (r.value ?? {}) as Record<string, unknown>;
 }
 
 /** Checks apiVersion/kind of a submitted object the way the apiserver's decoder does. */
@@ -287,22 +218,12 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   const logger = opts.logger ?? noopLogger;
   const store = opts.store ?? new WidgetStore();
   const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const readiness = [pingCheck, ...(opts.readinessChecks ?? [])];
-
-  const health =
-    (endpoint: string, checks: readonly HealthCheck[]): Handler =>
-    (ctx) => {
-      const report = runHealthChecks(endpoint, checks, ctx.query.verbose !== undefined);
-      for (const f of report.failures) logger.warn({ check: f.name, error: f.error }, `${endpoint} check failed`);
-      ctx.status = report.status;
-      ctx.set('content-type', 'text/plain; charset=utf-8');
-      ctx.set('x-content-type-options', 'nosniff');
-      ctx.body = report.body;
-    };
-  const json =
-    (body: () => unknown): Handler =>
-    (ctx) =>
-      sendJson(ctx, 200, body());
+  // Health, discovery and OpenAPI: kube-delegated-auth/apiserver's blocks, built from the API table in api.ts.
+  const blocks = firstBlock(
+    healthEndpoints({ readyzChecks: opts.readinessChecks ?? [], logger }),
+    discoveryEndpoints([sampleApi]),
+    openApiEndpoints([sampleApi], sampleOpenApiInfo),
+  );
 
   const widgetNotFound = (ctx: Context, name: string) =>
     send(
@@ -576,9 +497,25 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     const query = goParseQuery(rawQueryOf(ctx));
     const manager = query.get('fieldManager')?.[0] ?? '';
     const force = query.get('force')?.[0];
-    const raw = await readBody(ctx, maxBody, widgetPatchTypes);
-    if (!raw) return;
-    const isApply = raw.mediaType === 'application/apply-patch+yaml';
+    // An apply configuration is YAML (JSON is YAML too): read as text; the patches are JSON.
+    const mediaType = mediaTypeOf(ctx.get('content-type'));
+    const isApply = mediaType === 'application/apply-patch+yaml';
+    let applyText = '';
+    let patch: unknown;
+    if (isApply) {
+      const r = await readRequestBody(ctx.req, { limit: maxBody, mediaTypes: widgetPatchTypes });
+      if (!r.ok) return bodyRefused(ctx, r.failure);
+      applyText = r.text;
+    } else {
+      const r = await readJsonBody(ctx.req, {
+        limit: maxBody,
+        mediaTypes: widgetPatchTypes,
+        maxDepth: maxJsonDepth,
+        requireObject: mediaType !== 'application/json-patch+json',
+      });
+      if (!r.ok) return bodyRefused(ctx, r.failure);
+      patch = r.value;
+    }
     const patchOptionErrors: FieldError[] = [];
     if (isApply && manager === '') {
       patchOptionErrors.push({
@@ -601,19 +538,16 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     let patched: unknown;
     /** The apply configuration, recorded for the manager once the write succeeded. */
     let applied: Record<string, unknown> | undefined;
-    switch (raw.mediaType) {
+    switch (mediaType) {
       case 'application/merge-patch+json': {
-        const patch = parseJsonText(ctx, raw.text, true);
-        if (!patch) return;
         if (!current) return widgetNotFound(ctx, info.name);
         patched = mergePatch(current, patch);
         break;
       }
       case 'application/json-patch+json': {
-        const ops = parseJsonText(ctx, raw.text, true, true);
-        if (!ops) return;
+        if (!Array.isArray(patch)) return badRequest(ctx, 'the request body must be a JSON array');
         if (!current) return widgetNotFound(ctx, info.name);
-        const r = applyJsonPatch(current, ops);
+        const r = applyJsonPatch(current, patch);
         if (!r.ok) {
           // Go: a patch that cannot be decoded is a 400; one that does not apply to the object a 422.
           return send(
@@ -625,7 +559,7 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
         break;
       }
       default: {
-        const r = parseApplyConfiguration(raw.text);
+        const r = parseApplyConfiguration(applyText);
         if (!r.ok) return badRequest(ctx, r.message);
         if (dataDepth(r.value) > maxJsonDepth) {
           return badRequest(ctx, `the request body nests deeper than ${maxJsonDepth} levels`);
@@ -750,24 +684,6 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     });
   };
 
-  /** Non-resource paths, matched exactly against RequestInfo's path (no pattern, nothing to look alike). */
-  const nonResource = new Map<string, Handler>([
-    ['/', json(rootPaths)],
-    ['/healthz', health('healthz', [pingCheck])],
-    ['/livez', health('livez', [pingCheck])],
-    ['/readyz', health('readyz', readiness)],
-    ['/openapi/v2', json(openApiV2)],
-    ['/openapi/v3', json(openApiV3Discovery)],
-    [`/openapi/v3/apis/${sampleGroupVersion}`, json(openApiV3GroupVersion)],
-    // Discovery with and without the trailing slash, as Go's go-restful routes serve it (OpenAPI names `.../v1alpha1/`).
-    ['/apis', json(apiGroupList)],
-    ['/apis/', json(apiGroupList)],
-    [`/apis/${sampleGroup}`, json(() => apiGroup())],
-    [`/apis/${sampleGroup}/`, json(() => apiGroup())],
-    [`/apis/${sampleGroupVersion}`, json(apiResourceList)],
-    [`/apis/${sampleGroupVersion}/`, json(apiResourceList)],
-  ]);
-
   /**
    * Widgets, by the authorized verb. `parts` after the namespace: [widgets] (collection) or [widgets, name]. The
    * verbs handled here are discovery's `widgetVerbs`; widgets.spec.ts checks each advertised verb is served.
@@ -814,13 +730,14 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
       info = resolved.info;
     }
     if (!info.isResourceRequest) {
-      const handler = nonResource.get(info.path);
-      if (!handler) return notFound(ctx);
-      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-        ctx.set('allow', 'GET');
-        return methodNotAllowed(ctx);
-      }
-      return handler(ctx);
+      // The blocks see the path RequestInfo resolved (the one authorized), with the request's query and headers.
+      const rawQuery = rawQueryOf(ctx);
+      const url = rawQuery === '' ? info.path : `${info.path}?${rawQuery}`;
+      const answer = await blocks({ method: ctx.method, url, headers: ctx.headers });
+      if (answer) return send(ctx, answer);
+      if (info.path !== '/') return notFound(ctx);
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return methodNotAllowed(ctx);
+      return sendJson(ctx, 200, rootPaths());
     }
     if (info.apiPrefix !== 'apis' || info.apiGroup !== sampleGroup || info.apiVersion !== sampleVersion) {
       return notFound(ctx);

@@ -8,8 +8,6 @@ import {
   loadStaticPolicy,
   staticPolicyAuthorizer,
   type Logger,
-  type CABundleProvider,
-  type TrustSource,
   fileCABundle,
   staticRequestHeaderConfig,
   type FileCABundleProvider,
@@ -28,8 +26,8 @@ import { devPkiFiles, writeDevPki } from 'kube-delegated-auth/dev-pki';
 import { createSecureServer, type SecureServer } from 'kube-delegated-auth/server';
 import { createSampleApp } from './app.js';
 import { storageNotice, WidgetStore } from './widget-store.js';
-import { sampleGroupVersion } from './discovery.js';
-import type { HealthCheck } from './health.js';
+import { sampleGroupVersion } from './api.js';
+import { trustSourceChecks } from 'kube-delegated-auth/apiserver';
 
 /** Why the server runs in cluster mode, or undefined for standalone mode. */
 export function clusterModeReason(opts: ServeOptions, env: NodeJS.ProcessEnv): string | undefined {
@@ -63,10 +61,6 @@ export interface RunningSampleServer {
   close(): Promise<void>;
 }
 
-function healthOfProvider(p: CABundleProvider): HealthCheck {
-  return { name: `trust:${p.name}`, check: () => (p.current() ? undefined : 'CA bundle not loaded') };
-}
-
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -91,30 +85,6 @@ function serverMetrics(opts: ServeOptions, env: SampleServerEnv): { metrics?: Kd
   if (!opts.enableMetrics) return { close: async () => {} };
   const metrics = createMetrics({ defaultMetrics: true });
   return { metrics, close: () => metrics.close() };
-}
-
-/**
- * /readyz checks from a TrustSource. The front-proxy CA and header configuration are what the aggregator needs, so
- * they fail readiness until loaded; a missing client CA only turns client-certificate authentication off (a cluster
- * without `--client-ca-file` is valid), so it is reported, not failed. With --authentication-skip-lookup or
- * --authentication-tolerate-lookup-failure the operator chose to run without cluster trust: nothing fails.
- */
-export function trustSourceChecks(trust: TrustSource, requiredNames: ReadonlySet<string>): HealthCheck[] {
-  return trust.status().map((initial) => {
-    const current = () => trust.status().find((st) => st.name === initial.name) ?? initial;
-    const required = requiredNames.has(initial.name);
-    return {
-      name: `trust:${initial.name}`,
-      check: () => (current().loaded || !required ? undefined : (current().lastError ?? 'not loaded')),
-      note: () => {
-        const st = current();
-        if (!st.loaded) return 'not loaded';
-        return st.lastError && st.lastErrorAt
-          ? `serving last-known-good since ${new Date(st.lastErrorAt).toISOString()}`
-          : undefined;
-      },
-    };
-  });
 }
 
 /** `--bind-address A --secure-port P`: the subject of a failure to listen. */
@@ -210,7 +180,17 @@ async function startStandalone(opts: ServeOptions, env: SampleServerEnv): Promis
   // Owned here so shutdown can end open watch streams instead of waiting out shutdownTimeout for them.
   const store = new WidgetStore();
   logger.info({ storage: 'memory' }, storageNotice);
-  const app = createSampleApp({ pipeline, readinessChecks: providers.map(healthOfProvider), logger, store });
+  // /readyz: one check per CA file (trust:client-ca-bundle, trust:request-header), both loaded before listening.
+  const fileTrust = {
+    status: () =>
+      providers.map((p) => ({
+        name: p.name,
+        loaded: p.current() !== undefined,
+        ...(p.health.lastError !== undefined && { lastError: p.health.lastError }),
+      })),
+  };
+  const readinessChecks = trustSourceChecks(fileTrust, { requireClientCA: true });
+  const app = createSampleApp({ pipeline, readinessChecks, logger, store });
   const server = createSecureServer({
     handler: app.callback(),
     tlsCertFile,
@@ -368,14 +348,9 @@ async function startCluster(opts: ServeOptions, env: SampleServerEnv, reason: st
     );
     const app = createSampleApp({
       pipeline: authPipeline([auth.middleware], m.metrics),
-      readinessChecks: trustSourceChecks(
-        trust,
-        new Set(
-          opts.authenticationSkipLookup || opts.authenticationTolerateLookupFailure
-            ? []
-            : [trust.requestHeaderCA.name, trust.requestHeaderConfig.name],
-        ),
-      ),
+      // The front-proxy sources fail readiness until loaded (not with --authentication-skip-lookup or
+      // --authentication-tolerate-lookup-failure); reasons go to the log, /readyz shows the names only.
+      readinessChecks: trustSourceChecks(auth),
       logger,
       store,
     });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sampleGroupVersion } from './discovery.js';
+import { sampleGroupVersion } from './api.js';
 import { validateSpec, type FieldError } from './widget-fields.js';
 
 export interface Widget {

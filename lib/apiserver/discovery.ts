@@ -178,7 +178,7 @@ const etagOf = (body: string) => `"${createHash('sha512').update(body).digest('h
 
 /**
  * Serves `/apis`, `/apis/<group>` and `/apis/<group>/<version>` for the groups (GET and HEAD; other methods 405).
- * `/apis` answers by the Accept header: the aggregated `APIGroupDiscoveryList` (v2 or v2beta1) with its Content-Type,
+ * Each also with one trailing slash, as Go's routes. `/apis` answers by the Accept header: the aggregated `APIGroupDiscoveryList` (v2 or v2beta1) with its Content-Type,
  * an `ETag` and 304 on a matching `If-None-Match` (the aggregator re-asks every minute), otherwise the
  * `APIGroupList`; `Vary: Accept` on both; 406 `Status` when nothing acceptable is asked. Paths below a version
  * (`/apis/<group>/<version>/namespaces/...`) and unknown groups are not this block's: undefined.
@@ -207,7 +207,10 @@ export function discoveryEndpoints(groups: readonly ApiGroupDefinition[]): Block
   );
 
   return (request) => {
-    const { path } = splitUrl(request.url);
+    const { path: raw } = splitUrl(request.url);
+    // Go serves each with a trailing slash too (`/apis/`, `/apis/<group>/`, `/apis/<group>/<version>/`, the path
+    // kube-apiserver's OpenAPI names): one slash is dropped, never more.
+    const path = raw.length > 5 && raw.endsWith('/') && !raw.endsWith('//') ? raw.slice(0, -1) : raw;
     const segments = path.split('/');
     // '', 'apis', group?, version?
     if (segments[1] !== 'apis' || segments.length > 4) return undefined;

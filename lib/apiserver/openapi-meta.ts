@@ -2,7 +2,7 @@
 // Status, DeleteOptions, WatchEvent, Patch and what they use), under kube-apiserver's own names, so `metadata` is
 // typed for `kubectl explain` and the aggregator's merge finds the names it already has; and the query parameters and
 // patch types of its operations. Descriptions are shortened.
-import type { JsonSchema } from './resources.js';
+import { patchMediaTypes, type JsonSchema } from './resources.js';
 
 /** kube-apiserver's name of a meta/v1 type. */
 export const metaName = (kind: string) => `io.k8s.apimachinery.pkg.apis.meta.v1.${kind}`;
@@ -223,6 +223,49 @@ export function metaDefinitions(ref: (name: string) => JsonSchema): Record<strin
         ),
       },
     },
+    [metaName('APIResource')]: {
+      type: 'object',
+      description: 'APIResource specifies the name of a resource and whether it is namespaced.',
+      required: ['name', 'singularName', 'namespaced', 'kind', 'verbs'],
+      properties: {
+        categories: strings("categories is a list of the grouped resources this resource belongs to (e.g. 'all')."),
+        group: str(
+          'group is the preferred group of the resource. Empty implies the group of the containing resource list.',
+        ),
+        kind: str("kind is the kind for the resource (e.g. 'Foo' is the kind for a resource 'foo')"),
+        name: str('name is the plural name of the resource.'),
+        namespaced: { type: 'boolean', description: 'namespaced indicates if a resource is namespaced or not.' },
+        shortNames: strings('shortNames is a list of suggested short names of the resource.'),
+        singularName: str('singularName is the singular name of the resource.'),
+        storageVersionHash: str(
+          'The hash value of the storage version, the version this resource is converted to when written to the data store.',
+        ),
+        verbs: strings(
+          'verbs is a list of supported kube verbs (this includes get, list, watch, create, update, patch, delete, deletecollection, and proxy)',
+        ),
+        version: str(
+          'version is the preferred version of the resource. Empty implies the version of the containing resource list.',
+        ),
+      },
+    },
+    [metaName('APIResourceList')]: {
+      type: 'object',
+      description:
+        'APIResourceList is a list of APIResource, it is used to expose the name of the resources supported in a specific group and version, and if the resource is namespaced.',
+      required: ['groupVersion', 'resources'],
+      properties: {
+        apiVersion,
+        groupVersion: str('groupVersion is the group and version this APIResourceList is for.'),
+        kind,
+        resources: {
+          type: 'array',
+          items: ref(metaName('APIResource')),
+          description: 'resources contains the name of the resources and if they are namespaced.',
+          'x-kubernetes-list-type': 'atomic',
+        },
+      },
+      'x-kubernetes-group-version-kind': [{ group: '', kind: 'APIResourceList', version: 'v1' }],
+    },
     [metaName('WatchEvent')]: {
       type: 'object',
       description: 'Event represents a single event to a watched resource.',
@@ -311,9 +354,4 @@ export const queryParameters: Record<string, { type: string; description: string
 };
 
 /** The patch content types kube-apiserver accepts. */
-export const patchTypes = [
-  'application/json-patch+json',
-  'application/merge-patch+json',
-  'application/strategic-merge-patch+json',
-  'application/apply-patch+yaml',
-];
+export const patchTypes: readonly string[] = patchMediaTypes;

@@ -28,6 +28,8 @@ interface Operation {
   readonly body?: string;
   readonly query: readonly string[];
   readonly created?: boolean;
+  /** PATCH: the media types accepted (`consumes`). */
+  readonly patchTypes?: readonly string[];
 }
 
 /** Every path of one resource, by the verbs it serves (watch adds the /watch/ paths, as kube-apiserver lists them). */
@@ -114,6 +116,7 @@ function resourcePaths(group: string, gv: ApiVersionDefinition, r: ApiResourceDe
       body: metaName('Patch'),
       query: [...writeQuery, 'force'],
       created: true,
+      patchTypes: r.patchTypes ?? patchTypes,
     });
   if (has('delete'))
     add(item, [...scopeParams, 'name'], {
@@ -198,6 +201,7 @@ function resourcePaths(group: string, gv: ApiVersionDefinition, r: ApiResourceDe
         body: metaName('Patch'),
         query: [...writeQuery, 'force'],
         created: true,
+        patchTypes: r.patchTypes ?? patchTypes,
       });
   }
   return { paths, gvk: { group, version, kind: r.kind } };
@@ -233,7 +237,7 @@ function operationObject(style: Style, op: Operation, gvk: object, resource: str
         : op.action === 'delete'
           ? ['200', '202']
           : ['200'];
-  const consumes = op.action === 'patch' ? patchTypes : [json];
+  const consumes = op.action === 'patch' ? (op.patchTypes ?? patchTypes) : [json];
   const responseOf = (code: string) => {
     const description = code === '200' ? 'OK' : code === '201' ? 'Created' : 'Accepted';
     return style === 'v2'
@@ -276,8 +280,32 @@ function operationObject(style: Style, op: Operation, gvk: object, resource: str
   };
 }
 
+/** `/apis/<group>/<version>/`: the APIResourceList, as kube-apiserver lists it (`get<GroupVersion>APIResources`). */
+function resourceListPath(style: Style, group: string, version: string): Record<string, unknown> {
+  const list = refOf(style)(metaName('APIResourceList'));
+  const produces = ['application/json'];
+  const ok =
+    style === 'v2'
+      ? { description: 'OK', schema: list }
+      : { description: 'OK', content: Object.fromEntries(produces.map((t) => [t, { schema: list }])) };
+  const tag = `${group
+    .split(/[.-]/)
+    .map((p, i) => (i === 0 ? p : p.charAt(0).toUpperCase() + p.slice(1)))
+    .join('')}_${version}`;
+  const get = {
+    description: 'get available resources',
+    operationId: `get${camelGroupVersion(group, version)}APIResources`,
+    tags: [tag],
+    ...(style === 'v2' && { consumes: produces, produces, schemes: ['https'] }),
+    responses: { '200': ok, '401': { description: 'Unauthorized' } },
+  };
+  return { get };
+}
+
 export function buildPaths(style: Style, group: string, gv: ApiVersionDefinition): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = {
+    [`/apis/${group}/${gv.version}/`]: resourceListPath(style, group, gv.version),
+  };
   for (const r of gv.resources) {
     const { paths, gvk } = resourcePaths(group, gv, r);
     for (const [path, { ops, params }] of Object.entries(paths)) {

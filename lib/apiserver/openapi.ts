@@ -24,6 +24,8 @@ export interface OpenApiOptions {
   readonly title?: string;
   /** `info.version`. Default the first group's preferred version. */
   readonly version?: string;
+  /** `info.description`, e.g. what a reader of the merged document should know about this server. Default none. */
+  readonly description?: string;
 }
 
 /** A `metadata`-style property: v3 wraps the reference in allOf (siblings of $ref are ignored), as kube-apiserver does. */
@@ -78,7 +80,9 @@ function kindSchemas(
     },
     'x-kubernetes-group-version-kind': gvk(listKindOf(r)),
   };
-  return { [name]: object, [definitionName(group, version, listKindOf(r))]: list };
+  // The List kind only when something returns it (a create-only review resource has none, as in kube-apiserver).
+  const listed = r.verbs.some((v) => v === 'list' || v === 'watch' || v === 'deletecollection');
+  return listed ? { [name]: object, [definitionName(group, version, listKindOf(r))]: list } : { [name]: object };
 }
 
 function buildSchemas(style: Style, group: string, gv: ApiVersionDefinition): Record<string, JsonSchema> {
@@ -90,6 +94,7 @@ function buildSchemas(style: Style, group: string, gv: ApiVersionDefinition): Re
 function info(groups: readonly ApiGroupDefinition[], options: OpenApiOptions) {
   return {
     title: options.title ?? 'kube-delegated-auth extension apiserver',
+    ...(options.description !== undefined && { description: options.description }),
     version: options.version ?? groups[0]!.versions[0]!.version,
   };
 }

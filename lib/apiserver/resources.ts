@@ -15,6 +15,18 @@ export const resourceVerbs = [
 ] as const;
 export type ResourceVerb = (typeof resourceVerbs)[number];
 
+/**
+ * The PATCH media types Kubernetes knows. Go accepts all four for its built-in types and all but strategic merge
+ * patch for custom resources (strategic merge needs Go struct tags a JSON schema does not carry).
+ */
+export const patchMediaTypes = [
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/strategic-merge-patch+json',
+  'application/apply-patch+yaml',
+] as const;
+export type PatchMediaType = (typeof patchMediaTypes)[number];
+
 /** An OpenAPI v3 schema object (the subset v2 shares is the caller's to respect for /openapi/v2). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -56,6 +68,12 @@ export interface ApiResourceDefinition {
   readonly schema?: JsonSchema;
   /** Shown by `kubectl explain <resource>`. */
   readonly description?: string;
+  /**
+   * The PATCH media types the server accepts for this resource, listed as the patch operations' `consumes`
+   * (kubectl and client tools read them). Default all of {@link patchMediaTypes}, as for Go's built-in types; a
+   * server that, as Go for custom resources, refuses strategic merge patch lists the other three.
+   */
+  readonly patchTypes?: readonly PatchMediaType[];
 }
 
 export interface ApiVersionDefinition {
@@ -123,6 +141,15 @@ export function validateApiGroups(groups: readonly ApiGroupDefinition[]): void {
           if (values !== undefined && (!Array.isArray(values) || values.some((s) => !dns1123Label.test(String(s))))) {
             problems.push(`${at}: ${list} must be lowercase names`);
           }
+        }
+        const patchTypes = r?.patchTypes;
+        if (
+          patchTypes !== undefined &&
+          (!Array.isArray(patchTypes) ||
+            patchTypes.length === 0 ||
+            patchTypes.some((t) => !(patchMediaTypes as readonly unknown[]).includes(t)))
+        ) {
+          problems.push(`${at}: patchTypes must be some of ${patchMediaTypes.join(', ')}`);
         }
         for (const s of r?.subresources ?? []) {
           const sat = `${at} subresource ${JSON.stringify(s?.name)}`;

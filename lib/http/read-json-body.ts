@@ -39,7 +39,10 @@ const refuse = (
   reason: JsonBodyFailure['reason'],
   message: string,
   closeConnection = false,
-): JsonBodyResult => ({ ok: false, failure: { status, reason, message, closeConnection } });
+): { readonly ok: false; readonly failure: JsonBodyFailure } => ({
+  ok: false,
+  failure: { status, reason, message, closeConnection },
+});
 
 /** The media type of a `Content-Type` header without its parameters, lower case; '' when absent. */
 export function mediaTypeOf(contentType: string | undefined): string {
@@ -63,15 +66,24 @@ export function jsonNestingDepth(text: string): number {
   return max;
 }
 
+/** How `readRequestBody` reads one request body: {@link ReadJsonBodyOptions}' reading part. */
+export type ReadRequestBodyOptions = Pick<ReadJsonBodyOptions, 'limit' | 'mediaTypes' | 'allowMissingContentType'>;
+
+export type RequestBodyResult =
+  | { readonly ok: true; readonly text: string; readonly mediaType: string }
+  | { readonly ok: false; readonly failure: JsonBodyFailure };
+
 /**
- * Reads and parses a JSON request body from any node:http request (Koa's `ctx.req`, Express, Fastify's `request.raw`),
- * refusing what k8s.io/apiserver refuses, with its messages: 415 `the body of the request was in an unknown format -
- * accepted media types include: …`, 413 `Request entity too large: limit is N` (declared or actual size), 400 for an
- * empty, too deeply nested, non-object or undecodable body, 500 when a body parser already consumed the stream (the raw
- * bytes are gone, and re-serialising a parsed object would hide bad input). Never rejects for client input.
+ * Reads a request body as text, refusing what k8s.io/apiserver refuses before decoding: 415 for a media type not in
+ * `mediaTypes`, 413 past `limit` (declared or actual), 500 when a body parser already consumed the stream. For bodies
+ * that are not JSON (an `application/apply-patch+yaml` apply configuration); `readJsonBody` reads JSON with it.
+ * `mediaType` is the Content-Type without parameters ('' when absent and `allowMissingContentType`).
  */
-export async function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOptions): Promise<JsonBodyResult> {
-  const { limit, allowMissingContentType = false, allowEmpty = false, maxDepth = 10_000 } = options;
+export async function readRequestBody(
+  req: IncomingMessage,
+  options: ReadRequestBodyOptions,
+): Promise<RequestBodyResult> {
+  const { limit, allowMissingContentType = false } = options;
   const mediaTypes = options.mediaTypes ?? ['application/json'];
   const type = mediaTypeOf(req.headers['content-type']);
   if (!(type === '' && allowMissingContentType) && !mediaTypes.includes(type)) {
@@ -114,7 +126,21 @@ export async function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOp
   });
   if (raw === undefined) return tooLarge();
   if (raw instanceof Error) return refuse(400, 'BadRequest', `the request body could not be read: ${raw.message}`);
-  const text = raw.toString('utf8');
+  return { ok: true, text: raw.toString('utf8'), mediaType: type };
+}
+
+/**
+ * Reads and parses a JSON request body from any node:http request (Koa's `ctx.req`, Express, Fastify's `request.raw`),
+ * refusing what k8s.io/apiserver refuses, with its messages: 415 `the body of the request was in an unknown format -
+ * accepted media types include: …`, 413 `Request entity too large: limit is N` (declared or actual size), 400 for an
+ * empty, too deeply nested, non-object or undecodable body, 500 when a body parser already consumed the stream (the raw
+ * bytes are gone, and re-serialising a parsed object would hide bad input). Never rejects for client input.
+ */
+export async function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOptions): Promise<JsonBodyResult> {
+  const { allowEmpty = false, maxDepth = 10_000 } = options;
+  const read = await readRequestBody(req, options);
+  if (!read.ok) return read;
+  const { text } = read;
   if (text.trim() === '') {
     return allowEmpty ? { ok: true, value: undefined } : refuse(400, 'BadRequest', 'the request body is empty');
   }

@@ -202,13 +202,28 @@ describe('apiserver/discovery', () => {
       '/apis/sample.example.com/v1alpha1/widgets',
       '/apis/nope.example.com',
       '/apis/sample.example.com/v9',
-      '/apis/',
+      '/apis//',
       '/apis//v1',
+      '/apis/sample.example.com//',
+      '/apis/sample.example.com/v1alpha1//',
       '/apisx',
       '/api',
       '/api/v1',
     ]) {
       expect((await srv.get(path)).headers['x-fallthrough'], path).to.equal('true');
+    }
+  });
+
+  it('serves each document with one trailing slash too, as Go routes /apis/, /apis/<group>/, /apis/<group>/<version>/', async () => {
+    for (const [path, kind] of [
+      ['/apis/', 'APIGroupList'],
+      ['/apis/sample.example.com/', 'APIGroup'],
+      ['/apis/sample.example.com/v1alpha1/', 'APIResourceList'],
+    ] as const) {
+      const res = await srv.get(path);
+      expect(res.status, path).to.equal(200);
+      expect(res.headers['x-fallthrough'], path).to.not.equal('true');
+      expect(JSON.parse(res.body).kind, path).to.equal(kind);
     }
   });
 

@@ -93,6 +93,8 @@ describe('apiserver/openapi: documents', () => {
     const widgetOps = operationsOf(doc, `${base}/`);
     const gadgetPaths = Object.keys(widgetOps).filter((p) => p.includes('gadgets'));
     for (const p of gadgetPaths) delete widgetOps[p];
+    expect(widgetOps[`${base}/`]).to.deep.equal({ get: ['getSampleExampleComV1alpha1APIResources', undefined] });
+    delete widgetOps[`${base}/`];
     expect(widgetOps).to.deep.equal(expectedWidgetOperations);
     expect(operationsOf(doc, `${base}/gadgets`)).to.deep.equal({
       [`${base}/gadgets`]: { get: ['listSampleExampleComV1alpha1Gadget', 'list'] },
@@ -156,6 +158,69 @@ describe('apiserver/openapi: documents', () => {
     const create = doc.paths[`${base}/namespaces/{namespace}/widgets`].post;
     expect(create.requestBody.content['application/json'].schema.$ref).to.equal(`#/components/schemas/${widget}`);
     expect(() => openApiV3(widgetsApi, 'v9')).to.throw(RangeError);
+  });
+
+  it("a resource's patchTypes are its PATCH consumes (default all four, as Go's built-in types); bad ones refused", () => {
+    const crdLike = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
+    const [version] = widgetsApi.versions;
+    const api: ApiGroupDefinition = {
+      ...widgetsApi,
+      versions: [
+        { ...version!, resources: version!.resources.map((r) => ({ ...r, patchTypes: crdLike }) as typeof r) },
+      ],
+    };
+    const item = `${base}/namespaces/{namespace}/widgets/{name}`;
+    const v2 = openApiV2([api]) as Doc;
+    expect(v2.paths[item].patch.consumes).to.deep.equal(crdLike);
+    expect(v2.paths[`${item}/status`].patch.consumes).to.deep.equal(crdLike);
+    expect(Object.keys((openApiV3(api, 'v1alpha1') as Doc).paths[item].patch.requestBody.content)).to.deep.equal(
+      crdLike,
+    );
+    expect((openApiV2([widgetsApi]) as Doc).paths[item].patch.consumes).to.include(
+      'application/strategic-merge-patch+json',
+    );
+    const bad = {
+      ...api,
+      versions: [{ ...version!, resources: [{ ...version!.resources[0]!, patchTypes: ['text/x-diff'] }] }],
+    };
+    expect(() => openApiEndpoints([bad as ApiGroupDefinition])).to.throw(/patchTypes must be some of/);
+    const none = { ...api, versions: [{ ...version!, resources: [{ ...version!.resources[0]!, patchTypes: [] }] }] };
+    expect(() => openApiEndpoints([none as ApiGroupDefinition])).to.throw(/patchTypes must be some of/);
+  });
+
+  it("the group version's APIResourceList path, info.description, and no List kind for a create-only resource", () => {
+    const api: ApiGroupDefinition = {
+      name: 'review.example.com',
+      versions: [
+        {
+          version: 'v1',
+          resources: [{ name: 'checks', singularName: 'check', kind: 'Check', namespaced: false, verbs: ['create'] }],
+        },
+      ],
+    };
+    const v2 = openApiV2([api], { description: 'Kept in memory.' }) as Doc;
+    expect(v2.info).to.deep.equal({
+      title: 'kube-delegated-auth extension apiserver',
+      description: 'Kept in memory.',
+      version: 'v1',
+    });
+    const list = v2.paths['/apis/review.example.com/v1/'].get;
+    expect(list).to.deep.include({ operationId: 'getReviewExampleComV1APIResources', tags: ['reviewExampleCom_v1'] });
+    expect(list.responses['200'].schema.$ref).to.equal(
+      '#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList',
+    );
+    expect(v2.definitions).to.have.property('com.example.review.v1.Check');
+    expect(v2.definitions).to.not.have.property('com.example.review.v1.CheckList');
+    const v3 = openApiV3(api, 'v1') as Doc;
+    expect(
+      v3.paths['/apis/review.example.com/v1/'].get.responses['200'].content['application/json'].schema.$ref,
+    ).to.equal('#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList');
+    for (const doc of [v2, v3]) {
+      const defs = doc.definitions ?? doc.components.schemas;
+      const prefix = doc.definitions ? '#/definitions/' : '#/components/schemas/';
+      expect(refs(doc).filter(({ ref }) => !(ref.replace(prefix, '') in defs))).to.deep.equal([]);
+    }
+    expect((openApiV2([widgetsApi]) as Doc).info).to.not.have.property('description');
   });
 
   it('names definitions as CRDs do (the group reversed)', () => {

@@ -1,7 +1,12 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { jsonNestingDepth, readJsonBody, type ReadJsonBodyOptions } from '../../lib/http/read-json-body.js';
+import {
+  jsonNestingDepth,
+  readJsonBody,
+  readRequestBody,
+  type ReadJsonBodyOptions,
+} from '../../lib/http/read-json-body.js';
 
 interface Reply {
   readonly status: number;
@@ -14,14 +19,18 @@ describe('http/read-json-body (one JSON body reader: Go 415/413/400)', () => {
   let url: string;
   let options: ReadJsonBodyOptions = { limit: 64 };
   let consumeFirst = false;
+  /** Read with readRequestBody (text) instead of readJsonBody. */
+  let asText = false;
   before(async () => {
     // A real node:http server answering what the reader returned: the value, or the failure as a metav1 Status.
     server = createServer((req, res) => {
       void (async () => {
         if (consumeFirst) for await (const _ of req) void _;
-        const r = await readJsonBody(req, options);
+        const r = asText ? await readRequestBody(req, options) : await readJsonBody(req, options);
         const body = r.ok
-          ? { ok: true, value: r.value ?? null }
+          ? 'text' in r
+            ? { ok: true, text: r.text, mediaType: r.mediaType }
+            : { ok: true, value: r.value ?? null }
           : { kind: 'Status', code: r.failure.status, reason: r.failure.reason, message: r.failure.message };
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (!r.ok && r.failure.closeConnection) headers.connection = 'close';
@@ -35,6 +44,7 @@ describe('http/read-json-body (one JSON body reader: Go 415/413/400)', () => {
   afterEach(() => {
     options = { limit: 64 };
     consumeFirst = false;
+    asText = false;
   });
 
   /** Sends `body` (chunked when `chunked`, so no Content-Length announces the size). */
@@ -184,6 +194,24 @@ describe('http/read-json-body (one JSON body reader: Go 415/413/400)', () => {
     expect(r.status).to.equal(500);
     expect(r.json).to.include({ reason: 'InternalError' });
     expect(r.json.message).to.match(/already consumed/);
+  });
+
+  it('readRequestBody: the text as sent (YAML apply configurations) with its media type; the same 415 and 413', async () => {
+    asText = true;
+    options = { limit: 64, mediaTypes: ['application/apply-patch+yaml'] };
+    const yaml = 'kind: Widget\nspec:\n  size: 3\n';
+    const ok = await send(yaml, { 'content-type': 'application/apply-patch+yaml; charset=utf-8' });
+    expect(ok.status).to.equal(200);
+    expect(ok.json).to.deep.equal({ ok: true, text: yaml, mediaType: 'application/apply-patch+yaml' });
+    const wrong = await send(yaml, { 'content-type': 'application/json' });
+    expect(wrong.status).to.equal(415);
+    expect(wrong.json.message).to.equal(
+      'the body of the request was in an unknown format - accepted media types include: application/apply-patch+yaml',
+    );
+    const big = await send('x'.repeat(65), { 'content-type': 'application/apply-patch+yaml' }, true);
+    expect(big.status).to.equal(413);
+    expect(big.headers.connection).to.equal('close');
+    expect(big.json.message).to.equal('Request entity too large: limit is 64');
   });
 
   it('jsonNestingDepth ignores brackets inside strings and escaped quotes', () => {

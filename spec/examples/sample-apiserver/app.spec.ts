@@ -7,7 +7,7 @@ import { Agent, request } from 'undici';
 import { authenticate } from '../../../lib/koa/authenticate.js';
 import { writeDevPki } from '../../../lib/dev-pki/dev-pki.js';
 import { createSampleApp } from '../../../examples/sample-apiserver/app.js';
-import type { HealthCheck } from '../../../examples/sample-apiserver/health.js';
+import type { HealthCheck } from '../../../lib/apiserver/index.js';
 import { createSecureServer, type SecureServer } from '../../../lib/server/secure-server.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../../lib/trust/static.js';
 
@@ -30,7 +30,9 @@ describe('sample app (over real TLS, real authenticate())', function () {
     const requestHeaderCA = staticCABundle(read('front-proxy-ca.crt'), 'front-proxy-ca');
     const readiness: HealthCheck = {
       name: 'trust:test',
-      check: () => (trustReady ? undefined : 'CA bundle not loaded'),
+      check: () => {
+        if (!trustReady) throw new Error('CA bundle not loaded');
+      },
     };
     const app = createSampleApp({
       pipeline: [
@@ -141,6 +143,40 @@ describe('sample app (over real TLS, real authenticate())', function () {
         kind: 'SelfSubjectReview',
         verbs: ['create'],
       });
+    });
+
+    it('GET /apis as kube-aggregator asks it: aggregated discovery v2 (APIGroupDiscoveryList) with widgets and its verbs', async () => {
+      const accept =
+        'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList';
+      const r = await call({
+        path: '/apis',
+        agent: proxy,
+        headers: { 'x-remote-user': 'system:aggregator', accept },
+      });
+      expect(r.status, r.body).to.equal(200);
+      expect(r.type).to.equal('application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList');
+      const doc = r.json() as {
+        kind: string;
+        items: { metadata: { name: string }; versions: { version: string; resources: Record<string, unknown>[] }[] }[];
+      };
+      expect(doc.kind).to.equal('APIGroupDiscoveryList');
+      expect(doc.items.map((g) => g.metadata.name)).to.deep.equal(['sample.kube-delegated-auth.io']);
+      const widgets = doc.items[0]!.versions[0]!.resources.find((x) => x.resource === 'widgets');
+      expect(widgets).to.deep.include({
+        scope: 'Namespaced',
+        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        shortNames: ['wd'],
+      });
+      // Without an aggregated Accept (older aggregators): the plain APIGroupList, as above.
+      expect((await call({ path: '/apis', headers: { accept: 'application/json' } })).json().kind).to.equal(
+        'APIGroupList',
+      );
+    });
+
+    it('discovery with a trailing slash too (/apis/, /apis/<group>/, /apis/<group>/<version>/), as Go routes it', async () => {
+      expect((await call({ path: '/apis/' })).json().kind).to.equal('APIGroupList');
+      expect((await call({ path: '/apis/sample.kube-delegated-auth.io/' })).json().kind).to.equal('APIGroup');
+      expect((await call({ path: `${gv}/` })).json().kind).to.equal('APIResourceList');
     });
 
     it('GET /openapi/v2 is a Swagger 2.0 document', async () => {
@@ -255,19 +291,26 @@ describe('sample app (over real TLS, real authenticate())', function () {
         expect(defs[`${widget}List`]!['x-kubernetes-group-version-kind']).to.deep.equal([
           { group: 'sample.kube-delegated-auth.io', kind: 'WidgetList', version: 'v1alpha1' },
         ]);
-        expect(defs[widget]!.properties!.metadata).to.deep.equal({ $ref: `${prefix}${meta}ObjectMeta` });
-        expect(defs[`${widget}List`]!.properties!.metadata).to.deep.equal({ $ref: `${prefix}${meta}ListMeta` });
+        // Typed as kube-apiserver types it: a $ref in v2, wrapped in allOf in v3 (siblings of a $ref are ignored).
+        const refOf = (p: Record<string, unknown>) =>
+          prefix === '#/definitions/' ? p.$ref : (p.allOf as { $ref: string }[])[0]!.$ref;
+        expect(refOf(defs[widget]!.properties!.metadata!)).to.equal(`${prefix}${meta}ObjectMeta`);
+        expect(refOf(defs[`${widget}List`]!.properties!.metadata!)).to.equal(`${prefix}${meta}ListMeta`);
         expect(defs[`${widget}List`]!.properties!.items!.items).to.deep.equal({ $ref: `${prefix}${widget}` });
-        expect(Object.keys(defs[`${widget}Spec`]!.properties!)).to.deep.equal(['color', 'size']);
+        const spec = defs[widget]!.properties!.spec as {
+          properties: object;
+          'x-kubernetes-preserve-unknown-fields': boolean;
+        };
+        expect(Object.keys(spec.properties)).to.deep.equal(['color', 'size']);
+        expect(spec['x-kubernetes-preserve-unknown-fields']).to.equal(true);
         expect(defs[`${meta}ObjectMeta`]!.properties!.labels).to.deep.include({
           type: 'object',
           additionalProperties: { type: 'string' },
         });
       }
-      // Apart from how references are spelled, the two documents declare the same types.
-      const v2Defs = JSON.stringify(defsOf(v2, 'v2')).replaceAll('#/definitions/', '#/');
-      const v3Defs = JSON.stringify(defsOf(v3, 'v3')).replaceAll('#/components/schemas/', '#/');
-      expect(v2Defs).to.equal(v3Defs);
+      // The two documents declare the same types, and the same Widget spec.
+      expect(Object.keys(defsOf(v2, 'v2')).sort()).to.deep.equal(Object.keys(defsOf(v3, 'v3')).sort());
+      expect(defsOf(v2, 'v2')[widget]!.properties!.spec).to.deep.equal(defsOf(v3, 'v3')[widget]!.properties!.spec);
     });
 
     it('PATCH accepts JSON patch, merge patch and apply (no strategic merge patch) with dryRun, fieldManager, fieldValidation, force', () => {
@@ -528,6 +571,14 @@ describe('sample app (over real TLS, real authenticate())', function () {
         body: '[+]ping ok\n[-]trust:test failed: reason withheld\nreadyz check failed\n',
       },
     ];
+    it('/readyz/<check> answers one check to an authorized caller, with its error (as Go)', async () => {
+      trustReady = false;
+      const r = await call({ path: '/readyz/trust:test' });
+      expect([r.status, r.body]).to.deep.equal([500, 'internal server error: CA bundle not loaded\n']);
+      trustReady = true;
+      expect((await call({ path: '/readyz/trust:test' })).body).to.equal('ok');
+    });
+
     for (const c of cases) {
       it(c.name, async () => {
         trustReady = c.ready;

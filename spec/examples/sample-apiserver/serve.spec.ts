@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
-import { runHealthChecks } from '../../../examples/sample-apiserver/health.js';
+import { healthEndpoints, trustSourceChecks } from '../../../lib/apiserver/index.js';
 import { parseServeFlags } from '../../../cli/flags.js';
-import { clusterAuthOptions, trustSourceChecks } from '../../../examples/sample-apiserver/serve.js';
-import type { TrustSource, TrustStatus } from '../../../lib/trust/interfaces.js';
+import { clusterAuthOptions } from '../../../examples/sample-apiserver/serve.js';
+import type { TrustStatus } from '../../../lib/trust/interfaces.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const mainTs = join(repoRoot, 'cli/main.ts');
@@ -274,18 +274,30 @@ describe('kube-delegated-auth serve --anonymous-auth=false (spawned)', function 
   });
 });
 
-describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
+describe("/readyz from the trust sources (the library's trustSourceChecks, as serve wires it in cluster mode)", () => {
   let statuses: TrustStatus[] = [];
-  const trust = { status: () => statuses } as unknown as TrustSource;
   const names = { client: 'client-ca::cm', rh: 'request-header::cm', cfg: 'request-header-config::cm' };
-  const required = new Set([names.rh, names.cfg]);
+  const logged: Record<string, unknown>[] = [];
+  const logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (fields: object) => logged.push(fields as Record<string, unknown>),
+    error: () => {},
+  };
+  const readyz = async (stack: Parameters<typeof trustSourceChecks>[0]) => {
+    const answer = await healthEndpoints({ readyzChecks: trustSourceChecks(stack), logger })({
+      url: '/readyz?verbose',
+      headers: {},
+    });
+    return answer!;
+  };
+  beforeEach(() => (logged.length = 0));
   const cases: readonly {
     name: string;
     statuses: TrustStatus[];
     status: number;
     lines: readonly string[];
-    failures?: readonly { name: string; error: string }[];
-    notes?: readonly { name: string; note: string }[];
+    loggedError?: string;
   }[] = [
     {
       name: 'all loaded: ready',
@@ -298,7 +310,7 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
       lines: ['[+]trust:client-ca ok', '[+]trust:request-header ok', '[+]trust:request-header-config ok'],
     },
     {
-      name: 'front-proxy CA never loaded: not ready, reason withheld',
+      name: 'front-proxy CA never loaded: not ready, reason withheld, logged',
       statuses: [
         { name: names.client, loaded: true },
         { name: names.rh, loaded: false, lastError: 'configmaps "extension-apiserver-authentication" is forbidden' },
@@ -306,12 +318,10 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
       ],
       status: 500,
       lines: ['[-]trust:request-header failed: reason withheld', 'readyz check failed'],
-      failures: [
-        { name: 'trust:request-header::cm', error: 'configmaps "extension-apiserver-authentication" is forbidden' },
-      ],
+      loggedError: 'configmaps "extension-apiserver-authentication" is forbidden',
     },
     {
-      name: 'client CA absent from the ConfigMap: still ready, noted for the log only',
+      name: 'client CA absent from the ConfigMap: still ready',
       statuses: [
         { name: names.client, loaded: false, lastError: 'missing content for CA bundle' },
         { name: names.rh, loaded: true },
@@ -319,10 +329,9 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
       ],
       status: 200,
       lines: ['[+]trust:client-ca ok'],
-      notes: [{ name: 'trust:client-ca::cm', note: 'not loaded' }],
     },
     {
-      name: 'ConfigMap deleted after loading: ready on last-known-good, noted for the log only',
+      name: 'ConfigMap deleted after loading: ready on last-known-good',
       statuses: [
         { name: names.client, loaded: true },
         { name: names.rh, loaded: true, lastError: 'configmap deleted', lastErrorAt: Date.UTC(2026, 0, 2, 3, 4, 5) },
@@ -330,27 +339,29 @@ describe('trustSourceChecks (/readyz from TrustSource.status())', () => {
       ],
       status: 200,
       lines: ['[+]trust:request-header ok'],
-      notes: [{ name: 'trust:request-header::cm', note: 'serving last-known-good since 2026-01-02T03:04:05.000Z' }],
     },
   ];
   for (const c of cases) {
-    it(c.name, () => {
+    it(c.name, async () => {
       statuses = c.statuses;
-      const checks = trustSourceChecks(trust, required);
-      const report = runHealthChecks('readyz', checks, true);
+      const report = await readyz({ status: () => statuses });
       expect(report.status).to.equal(c.status);
       for (const l of c.lines) expect(report.body.split('\n')).to.include(l);
       expect(report.body).to.not.contain('forbidden');
       expect(report.body).to.not.contain('::');
       expect(report.body).to.not.contain('last-known-good');
-      expect(report.failures).to.deep.equal(c.failures ?? []);
-      expect(report.notes).to.deep.equal(c.notes ?? []);
+      expect(report.body).to.not.contain('deleted');
+      const details = logged.map((f) => f.detail);
+      expect(details, JSON.stringify(logged)).to.deep.equal(c.loggedError === undefined ? [] : [c.loggedError]);
     });
   }
 
-  it('nothing is required (skip/tolerate lookup): never fails', () => {
+  it('--authentication-tolerate-lookup-failure / --authentication-skip-lookup: never fails', async () => {
     statuses = [{ name: names.rh, loaded: false, lastError: 'boom' }];
-    expect(runHealthChecks('readyz', trustSourceChecks(trust, new Set()), false).status).to.equal(200);
+    for (const options of [{ authenticationTolerateLookupFailure: true }, { authenticationSkipLookup: true }]) {
+      expect((await readyz({ status: () => statuses, options })).status).to.equal(200);
+    }
+    expect((await readyz({ status: () => statuses })).status).to.equal(500);
   });
 });
 
