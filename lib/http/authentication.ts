@@ -41,7 +41,7 @@ export function authenticationStep(
   options: AuthenticationStepOptions = {},
 ): (
   req: IncomingMessage,
-  path?: string,
+  path?: string | (() => string),
 ) => Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
   const authenticator = options.authenticator ?? newDelegatingAuthenticator(options);
   if (typeof authenticator.authenticateRequest !== 'function') {
@@ -53,7 +53,8 @@ export function authenticationStep(
   return authenticate;
   async function authenticate(
     req: IncomingMessage,
-    path?: string,
+    // The path for the refusal log line; a function is only called for a refusal (Koa's ctx.path parses the URL).
+    path?: string | (() => string),
   ): Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
     // Anything that throws (the authenticator, a malformed result, a subscriber, a header-stripping bug) is answered
     // the same way: one try around the whole step, not a `.catch` closure and a second promise per request.
@@ -75,7 +76,12 @@ export function authenticationStep(
         authenticationChannel.publish(event);
       }
       if (!result.ok) {
-        logAuthenticationRefusal(logger, result, req.method ?? 'GET', path ?? pathOf(req.url ?? '/'));
+        logAuthenticationRefusal(
+          logger,
+          result,
+          req.method ?? 'GET',
+          typeof path === 'function' ? path() : (path ?? pathOf(req.url ?? '/')),
+        );
         return { ok: false, response: unauthorized() };
       }
       // Go clears every identity header after any successful authentication, anonymous included.
