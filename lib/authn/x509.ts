@@ -104,10 +104,24 @@ export const commonNameUserConversion: UserConversion = (leaf) => {
     name: f.commonName,
     uid,
     groups: [...f.organizations],
-    extra: { [credentialIdExtraKey]: [`X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`] },
+    extra: { [credentialIdExtraKey]: [credentialId(leaf)] },
   };
   return { ok: true, user, authenticator: 'x509', consumedHeaders: [] };
 };
+
+/**
+ * `X509SHA256=<hex of the DER's SHA-256>`, once per certificate object: the leaf object lives as long as its TLS
+ * socket (lib/http/request.ts), so a keep-alive connection hashes its certificate once, not on every request.
+ */
+const credentialIds = new WeakMap<X509Certificate, string>();
+function credentialId(leaf: X509Certificate): string {
+  let id = credentialIds.get(leaf);
+  if (id === undefined) {
+    id = `X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`;
+    credentialIds.set(leaf, id);
+  }
+  return id;
+}
 
 export interface X509AuthenticatorOptions {
   /** The client CA (`--client-ca-file` / ConfigMap `client-ca-file`). Read per request. */
