@@ -74,7 +74,11 @@ export const memory: Scenario = {
         label: `${memoryFindingLabel}: N = ${identities.toLocaleString('en-US')}`,
         target: 'caches bounded; report RSS',
         result:
-          `RSS ${mib(before.memory.rss).toFixed(0)} → ${mib(after.memory.rss).toFixed(0)} MiB, heap ${mib(before.memory.heapUsed).toFixed(0)} → ${mib(after.memory.heapUsed).toFixed(0)} MiB; ` +
+          `RSS ${mib(before.memory.rss).toFixed(0)} → ${mib(after.memory.rss).toFixed(0)} MiB, heap ${mib(before.memory.heapUsed).toFixed(0)} → ${mib(after.memory.heapUsed).toFixed(0)} MiB ` +
+          // Where RSS goes: V8's committed heap (heapTotal, kept after the load), buffers outside the heap.
+          `(V8 heap committed ${mib(before.memory.heapTotal).toFixed(0)} → ${mib(after.memory.heapTotal).toFixed(0)} MiB, ` +
+          `external ${mib(before.memory.external).toFixed(0)} → ${mib(after.memory.external).toFixed(0)} MiB, ` +
+          `ArrayBuffers ${mib(before.memory.arrayBuffers).toFixed(1)} → ${mib(after.memory.arrayBuffers).toFixed(1)} MiB); ` +
           `authz cache ${size} entries (max ${max}); ${peer.counts.sar} SARs`,
         pass: Number.isFinite(size) && Number.isFinite(max) ? size <= max && res.errors === 0 : null,
         data: { before: before.memory, after: after.memory, cache, sar: peer.counts.sar, ...res, backend: peer.label },

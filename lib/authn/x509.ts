@@ -32,8 +32,37 @@ export function verifyRequestCertificate(req: AuthnRequest, ca: CABundleProvider
   return verdict.ok ? { kind: 'verified', chain: verdict.chain } : { kind: 'failed', leaf, failure: verdict };
 }
 
-/** Maps a chain failure onto an error code and structured log details. */
+/**
+ * The errors already built for a verdict. The verdict of a connection's chain is cached per socket and bundle
+ * (lib/trust/verify-chain), so every request on a keep-alive connection whose certificate one authenticator refuses
+ * (a client-certificate user meets the front-proxy verifier first) would build the same error again, stack trace
+ * included (≈ 4 µs). The error is a description of the verdict, never mutated downstream; a new verdict (another
+ * connection, a CA rotation, the validity window passing) is a new key.
+ */
+const chainErrors = new WeakMap<Failure, { readonly leaf: X509Certificate; readonly error: KdaError }[]>();
+
+/** Maps a chain failure onto an error code and structured log details (built once per verdict and message). */
 export function chainError(
+  authenticator: string,
+  ca: CABundleProvider,
+  leaf: X509Certificate,
+  failure: Failure,
+  message: string,
+): KdaError {
+  let built = chainErrors.get(failure);
+  if (built) {
+    for (const { leaf: l, error: e } of built) {
+      const d = e.details;
+      if (l === leaf && e.message === message && d.authenticator === authenticator && d.caName === ca.name) return e;
+    }
+  } else chainErrors.set(failure, (built = []));
+  const error = buildChainError(authenticator, ca, leaf, failure, message);
+  // Bounded: a verdict meets at most a few authenticators and CA names.
+  if (built.length < 8) built.push({ leaf, error });
+  return error;
+}
+
+function buildChainError(
   authenticator: string,
   ca: CABundleProvider,
   leaf: X509Certificate,
@@ -104,10 +133,24 @@ export const commonNameUserConversion: UserConversion = (leaf) => {
     name: f.commonName,
     uid,
     groups: [...f.organizations],
-    extra: { [credentialIdExtraKey]: [`X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`] },
+    extra: { [credentialIdExtraKey]: [credentialId(leaf)] },
   };
   return { ok: true, user, authenticator: 'x509', consumedHeaders: [] };
 };
+
+/**
+ * `X509SHA256=<hex of the DER's SHA-256>`, once per certificate object: the leaf object lives as long as its TLS
+ * socket (lib/http/request.ts), so a keep-alive connection hashes its certificate once, not on every request.
+ */
+const credentialIds = new WeakMap<X509Certificate, string>();
+function credentialId(leaf: X509Certificate): string {
+  let id = credentialIds.get(leaf);
+  if (id === undefined) {
+    id = `X509SHA256=${createHash('sha256').update(leaf.raw).digest('hex')}`;
+    credentialIds.set(leaf, id);
+  }
+  return id;
+}
 
 export interface X509AuthenticatorOptions {
   /** The client CA (`--client-ca-file` / ConfigMap `client-ca-file`). Read per request. */

@@ -41,7 +41,7 @@ export function authenticationStep(
   options: AuthenticationStepOptions = {},
 ): (
   req: IncomingMessage,
-  path?: string,
+  path?: string | (() => string),
 ) => Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
   const authenticator = options.authenticator ?? newDelegatingAuthenticator(options);
   if (typeof authenticator.authenticateRequest !== 'function') {
@@ -50,49 +50,52 @@ export function authenticationStep(
   const configProvider: RequestHeaderConfigProvider | undefined = options.requestHeader?.configProvider;
   const logger = options.logger ?? noopLogger;
   if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
-  // Anything that throws past the authenticator (a malformed result, a header-stripping bug) is answered the same way.
-  return (req, path) =>
-    authenticate(req, path).catch((err: unknown) =>
-      unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/'),
-    );
+  return authenticate;
   async function authenticate(
     req: IncomingMessage,
-    path: string | undefined,
+    // The path for the refusal log line; a function is only called for a refusal (Koa's ctx.path parses the URL).
+    path?: string | (() => string),
   ): Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
-    const view = toAuthnRequest(req);
-    const started = performance.now();
-    let result: AuthenticationResult;
+    // Anything that throws (the authenticator, a malformed result, a subscriber, a header-stripping bug) is answered
+    // the same way: one try around the whole step, not a `.catch` closure and a second promise per request.
     try {
-      result = await authenticator.authenticateRequest(view);
+      const view = toAuthnRequest(req);
+      const started = performance.now();
+      const result: AuthenticationResult = await authenticator.authenticateRequest(view);
       if (typeof result !== 'object' || result === null) throw new TypeError('authenticator returned no result');
+      if (authenticationChannel.hasSubscribers) {
+        const event: AuthenticationEvent = {
+          ...(result.ok
+            ? { result: 'success', authenticator: result.authenticator, user: result.user }
+            : { result: result.error ? 'error' : 'failure', ...(result.error && { error: result.error }) }),
+          durationSeconds: (performance.now() - started) / 1000,
+          get peerCertificates() {
+            return view.peerCertificates;
+          },
+        };
+        authenticationChannel.publish(event);
+      }
+      if (!result.ok) {
+        logAuthenticationRefusal(
+          logger,
+          result,
+          req.method ?? 'GET',
+          typeof path === 'function' ? path() : (path ?? pathOf(req.url ?? '/')),
+        );
+        return { ok: false, response: unauthorized() };
+      }
+      // Go clears every identity header after any successful authentication, anonymous included.
+      stripIdentityHeaders(req, configProvider?.current(), result.consumedHeaders);
+      const { name, uid, groups, extra } = result.user;
+      const identity: AuthenticatedIdentity = {
+        user: { name, uid, groups, extra },
+        authenticator: result.authenticator,
+        ...(result.audiences && { audiences: result.audiences }),
+      };
+      return { ok: true, identity };
     } catch (err) {
       return unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/');
     }
-    if (authenticationChannel.hasSubscribers) {
-      const event: AuthenticationEvent = {
-        ...(result.ok
-          ? { result: 'success', authenticator: result.authenticator, user: result.user }
-          : { result: result.error ? 'error' : 'failure', ...(result.error && { error: result.error }) }),
-        durationSeconds: (performance.now() - started) / 1000,
-        get peerCertificates() {
-          return view.peerCertificates;
-        },
-      };
-      authenticationChannel.publish(event);
-    }
-    if (!result.ok) {
-      logAuthenticationRefusal(logger, result, req.method ?? 'GET', path ?? pathOf(req.url ?? '/'));
-      return { ok: false, response: unauthorized() };
-    }
-    // Go clears every identity header after any successful authentication, anonymous included.
-    stripIdentityHeaders(req, configProvider?.current(), result.consumedHeaders);
-    const { name, uid, groups, extra } = result.user;
-    const identity: AuthenticatedIdentity = {
-      user: { name, uid, groups, extra },
-      authenticator: result.authenticator,
-      ...(result.audiences && { audiences: result.audiences }),
-    };
-    return { ok: true, identity };
   }
 }
 

@@ -209,6 +209,27 @@ export interface DelegatedAuthPipeline {
   >;
 }
 
+/**
+ * The state handed to the handler, built field by field: the same keys as spreading the identity and the optional
+ * answers, without the temporary objects (`audiences`, `attributes`, `authorization` only when present).
+ */
+function stateOf(
+  requestInfo: RequestInfo,
+  identity: AuthenticatedIdentity,
+  attributes?: RequestAttributes,
+  authorization?: AuthorizationResult,
+): DelegatedAuthState {
+  const state: { -readonly [K in keyof DelegatedAuthState]: DelegatedAuthState[K] } = {
+    requestInfo,
+    user: identity.user,
+    authenticator: identity.authenticator,
+  };
+  if (identity.audiences) state.audiences = identity.audiences;
+  if (attributes) state.attributes = attributes;
+  if (authorization) state.authorization = authorization;
+  return state;
+}
+
 /** The whole chain for adapters that install one hook (Fastify, node:http, Express `delegatedAuth()`). */
 export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}): DelegatedAuthPipeline {
   const authenticate = authenticationStep(options);
@@ -227,20 +248,16 @@ export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}
       if (hooks.requestTarget?.rewriteAbsoluteForm !== false) useOriginForm(req, info.target);
       const authn = await authenticate(req, info.target.path);
       if (!authn.ok) return { ok: false, response: authn.response, state: { requestInfo: info.info } };
-      const base: DelegatedAuthState = { requestInfo: info.info, ...authn.identity };
-      if (!authorizer) return { ok: true, state: base };
+      const identity = authn.identity;
+      if (!authorizer) return { ok: true, state: stateOf(info.info, identity) };
       const pending = authorizeRequest(
         authorizer,
-        { requestInfo: info.info, user: base.user, uri, method, res },
+        { requestInfo: info.info, user: identity.user, uri, method, res },
         { attributes: hooks.attributes, override: hooks.override?.() },
         logger,
       );
       const authz = pending instanceof Promise ? await pending : pending;
-      const state: DelegatedAuthState = {
-        ...base,
-        ...(authz.attributes && { attributes: authz.attributes }),
-        ...(authz.result && { authorization: authz.result }),
-      };
+      const state = stateOf(info.info, identity, authz.attributes, authz.result);
       if (authz.ok) return { ok: true, state };
       return { ok: false, response: authz.response, state };
     },

@@ -182,13 +182,13 @@ export function stripIdentityHeaders(
   config: RequestHeaderConfig | undefined,
   consumed: readonly string[] = [],
 ): string[] {
-  const { exact, prefixes } = strippedNames(config);
+  const names = strippedNames(config);
   // Consumed names outside the configured set are rare (custom authenticators); only they cost an allocation.
   let consumedExtra: string[] | undefined;
   for (const c of consumed) {
     if (!c) continue;
     const name = dashed(c.toLowerCase());
-    if (name !== websocketProtocolHeader && !exact.has(name)) (consumedExtra ??= []).push(name);
+    if (name !== websocketProtocolHeader && !names.exact.has(name)) (consumedExtra ??= []).push(name);
   }
 
   let removed: Set<string> | undefined;
@@ -196,14 +196,14 @@ export function stripIdentityHeaders(
   const distinct = distinctHeaders(req);
   const headers = req.headers as IncomingHttpHeaders & Record<string, unknown>;
   for (const name of Object.keys(distinct)) {
-    const normalized = dashed(name);
-    if (isDoomed(normalized, exact, prefixes, consumedExtra)) {
+    const verdict = verdictOf(names, name, consumedExtra);
+    if (verdict === doomed) {
       delete distinct[name];
       (removed ??= new Set()).add(name);
-    } else if (normalized === websocketProtocolHeader) (websocket ??= []).push(name);
+    } else if (verdict === websocketProtocol) (websocket ??= []).push(name);
   }
   for (const name of Object.keys(headers)) {
-    if (isDoomed(dashed(name), exact, prefixes, consumedExtra)) {
+    if (verdictOf(names, name, consumedExtra) === doomed) {
       delete headers[name];
       (removed ??= new Set()).add(name);
     }
@@ -211,7 +211,7 @@ export function stripIdentityHeaders(
   const raw = req.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const lower = raw[i]!.toLowerCase();
-    if (isDoomed(dashed(lower), exact, prefixes, consumedExtra)) {
+    if (verdictOf(names, lower, consumedExtra) === doomed) {
       (removed ??= new Set()).add(lower);
       raw.splice(i, 2);
     }
@@ -220,27 +220,55 @@ export function stripIdentityHeaders(
   return removed ? [...removed] : [];
 }
 
+/** What {@link stripIdentityHeaders} does with a header name: keep it, remove it, or filter its WebSocket tokens. */
+const kept = 0;
+const doomed = 1;
+const websocketProtocol = 2;
+type Verdict = typeof kept | typeof doomed | typeof websocketProtocol;
+
+/**
+ * The verdict on a header name as the loops see it (`headers`/`headersDistinct` keys as they are, `rawHeaders` names
+ * lower-cased): the configured names' verdict is memoized per name (the same few names arrive on every request);
+ * names the authenticator reported as consumed are checked on top.
+ */
+function verdictOf(names: StrippedNames, name: string, consumedExtra: readonly string[] | undefined): Verdict {
+  let verdict = names.verdicts.get(name);
+  if (verdict === undefined) {
+    const normalized = dashed(name);
+    verdict = isDoomed(normalized, names.exact, names.prefixes)
+      ? doomed
+      : normalized === websocketProtocolHeader
+        ? websocketProtocol
+        : kept;
+    // Names are the client's: bound the memo (a full one starts over; the verdicts are cheap to recompute).
+    if (names.verdicts.size >= maxVerdicts) names.verdicts.clear();
+    names.verdicts.set(name, verdict);
+  }
+  if (verdict !== doomed && consumedExtra !== undefined && consumedExtra.includes(dashed(name))) return doomed;
+  return verdict;
+}
+
+const maxVerdicts = 4096;
+
 // A module function, not a closure per call: closures cost an allocation (and, under tsx, a __name call) each.
-function isDoomed(
-  normalized: string,
-  exact: ReadonlySet<string>,
-  prefixes: readonly string[],
-  consumedExtra: readonly string[] | undefined,
-): boolean {
+function isDoomed(normalized: string, exact: ReadonlySet<string>, prefixes: readonly string[]): boolean {
   if (exact.has(normalized)) return true;
   for (const p of prefixes) if (normalized.startsWith(p)) return true;
-  return consumedExtra !== undefined && consumedExtra.includes(normalized);
+  return false;
 }
 
 interface StrippedNames {
   /** Lower-case, `_` as `-`. */
   readonly exact: ReadonlySet<string>;
   readonly prefixes: readonly string[];
+  /** Verdicts of the configured names by header name as seen (see {@link verdictOf}). */
+  readonly verdicts: Map<string, Verdict>;
 }
 
 const standardStripped: StrippedNames = {
   exact: new Set([...standardIdentityHeaders, ...impersonationHeaders]),
   prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix],
+  verdicts: new Map(),
 };
 const strippedByNames = new WeakMap<RequestHeaderNames, StrippedNames>();
 
@@ -253,6 +281,7 @@ function strippedNames(config: RequestHeaderConfig | undefined): StrippedNames {
     out = {
       exact: new Set([...standardIdentityHeaders, ...impersonationHeaders, ...names.named.map(dashed)]),
       prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix, ...names.prefixes.map(dashed)],
+      verdicts: new Map(),
     };
     strippedByNames.set(names, out);
   }

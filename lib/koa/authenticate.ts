@@ -28,7 +28,7 @@ export function authenticate(
 ): Middleware<Partial<AuthenticatedState>> {
   const step = authenticationStep(pipelineOptionsOf(source));
   return async function authenticate(ctx, next) {
-    const outcome = await step(ctx.req, ctx.path);
+    const outcome = await step(ctx.req, () => ctx.path);
     if (!outcome.ok) {
       writeResponse(ctx, outcome.response);
       return;

@@ -8,6 +8,7 @@ import {
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
+  type PipelineRunHooks,
 } from '../http/pipeline.js';
 import { writeNodeResponse } from '../http/respond.js';
 import { noopLogger } from '../log.js';
@@ -26,11 +27,18 @@ export interface NodeHttpDelegatedAuthOptions extends DelegatedAuthPipelineOptio
   readonly authorizationOverride?: (req: IncomingMessage) => AttributesOverride | undefined;
 }
 
-const states = new WeakMap<IncomingMessage, DelegatedAuthState>();
+/**
+ * Where the state is kept: a symbol-keyed property on the request, not a WeakMap (an ephemeron entry per request costs
+ * V8 bookkeeping on every GC; see lib/http/request.ts).
+ */
+const stateKey = Symbol('kube-delegated-auth.delegatedAuthState');
+type WithState = IncomingMessage & { [stateKey]?: DelegatedAuthState };
+/** The hooks of a wiring without per-request attributes or override: one object for every request. */
+const noHooks: PipelineRunHooks = Object.freeze({});
 
 /** What `withDelegatedAuth` stored for this request (for code that only has `req`); undefined before it ran. */
 export function delegatedAuthState(req: IncomingMessage): DelegatedAuthState | undefined {
-  return states.get(req);
+  return (req as WithState)[stateKey];
 }
 
 /**
@@ -49,31 +57,37 @@ export function withDelegatedAuth(
   const pipeline = delegatedAuthPipeline(options);
   const logger = options.logger ?? noopLogger;
   const { attributes, authorizationOverride } = options;
-  const run = async (req: IncomingMessage, res: ServerResponse) => {
-    const r = await pipeline.run(req, res, req.url ?? '/', {
-      ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
-      ...(authorizationOverride && { override: () => authorizationOverride(req) }),
-    });
-    if (!r.ok) {
-      if (r.response) writeNodeResponse(res, r.response);
-      else res.end();
-      return;
-    }
-    states.set(req, r.state);
-    await handler(req, res, r.state);
-  };
-  return (req, res) => {
-    run(req, res).catch((err: unknown) => {
+  const hooksOf =
+    attributes || authorizationOverride
+      ? (req: IncomingMessage): PipelineRunHooks => ({
+          ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
+          ...(authorizationOverride && { override: () => authorizationOverride(req) }),
+        })
+      : () => noHooks;
+  // One async function with its own try/catch per request, not an async function plus a `.catch` closure.
+  const run = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      const r = await pipeline.run(req, res, req.url ?? '/', hooksOf(req));
+      if (!r.ok) {
+        if (r.response) writeNodeResponse(res, r.response);
+        else res.end();
+        return;
+      }
+      (req as WithState)[stateKey] = r.state;
+      await handler(req, res, r.state);
+    } catch (err) {
       // The handler's error (the pipeline answers its own): message and stack to the log, Go's panic text to the
       // client, or a cut connection when the response had already started.
       const refusal = unexpectedError(logger, 'request handler', err, req.method ?? 'GET', req.url ?? '/');
       if (!res.headersSent) writeNodeResponse(res, refusal.response);
       else res.destroy();
-    });
+    }
+  };
+  return (req, res) => {
+    void run(req, res);
   };
 }
 
-/** The adapter's own options for `delegatedAuth(stack, options)` / `withDelegatedAuth(handler, stack, options)`. */
 export type NodeHttpAdapterOptions = Pick<
   NodeHttpDelegatedAuthOptions,
   'attributes' | 'authorizationOverride' | 'logger' | 'refusalLogLimit'

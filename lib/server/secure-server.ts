@@ -207,16 +207,16 @@ export function createSecureServer(opts: SecureServerOptions): SecureServer {
   if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
   // Node starts headersTimeout at the first byte of a request: a connection that completes the handshake and then
   // sends nothing would stay open forever. Go's read deadline (ReadHeaderTimeout) runs from the moment it starts
-  // reading the request, so do the same until the first byte arrives.
+  // reading the request, so do the same until the first byte arrives: when the timer fires, a socket that has not
+  // read a byte of the request (`bytesRead` counts the decrypted stream, not the handshake) is closed. Not a 'data'
+  // listener: adding one makes Node's HTTP server stop feeding the parser from C++ (`unconsume`) and route every read
+  // of the connection's life through JS streams (≈ +10 µs of CPU per keep-alive request).
   server.on('secureConnection', (socket: TLSSocket) => {
     const timer = setTimeout(() => {
-      socket.off('data', firstBytes);
-      socket.destroy();
+      if (socket.bytesRead === 0) socket.destroy();
     }, readHeaderTimeout);
     timer.unref();
-    const firstBytes = () => clearTimeout(timer);
-    socket.once('data', firstBytes);
-    socket.once('close', firstBytes);
+    socket.once('close', () => clearTimeout(timer));
   });
   // Clients decide how often this happens: rate-limited like the pipeline's refusal lines.
   server.on('drop', (data?: { remoteAddress?: string }) => {

@@ -231,12 +231,17 @@ function extensions(der: Buffer, tbs: Reader, b: Builder): void {
 }
 
 const cache = new WeakMap<X509Certificate, CertificateFields>();
+/** Also by DER (bounded, oldest out): each TLS connection yields a new X509Certificate for the same certificate. */
+const byDer = new Map<string, CertificateFields>();
+const maxByDer = 1024;
 
-/** Parsed once per certificate object and memoized. Never throws: see {@link CertificateFields.malformed}. */
+/** Parsed once per certificate (object, then DER) and memoized. Never throws: see {@link CertificateFields.malformed}. */
 export function certificateFields(cert: X509Certificate): CertificateFields {
   let f = cache.get(cert);
   if (!f) {
-    f = parseCertificateFields(cert);
+    const der = cert.raw.toString('latin1');
+    f = byDer.get(der) ?? parseCertificateFields(cert);
+    if (byDer.set(der, f).size > maxByDer) byDer.delete(byDer.keys().next().value!);
     cache.set(cert, f);
   }
   return f;

@@ -53,6 +53,18 @@ describe('x509Authenticator (client-ca, Go CommonNameUserConversion)', () => {
     expect(r.consumedHeaders).to.deep.equal([]);
   });
 
+  it("the credential id, remembered per certificate object, stays each certificate's own on every request", async () => {
+    const hash = (c: { raw: Buffer }) => `X509SHA256=${createHash('sha256').update(c.raw).digest('hex')}`;
+    const other = pki.clientProxyCN.x509;
+    for (let i = 0; i < 3; i++) {
+      for (const cert of [pki.alice.x509, other]) {
+        const r = await auth().authenticateRequest(fakeRequest([], [cert]));
+        expect(r.ok && r.user.extra[credentialIdExtraKey]).to.deep.equal([hash(cert)]);
+      }
+    }
+    expect(hash(pki.alice.x509)).to.not.equal(hash(other));
+  });
+
   it('empty CN: no opinion (no error)', async () => {
     expect(await auth().authenticateRequest(fakeRequest([], [pki.clientNoCN.x509]))).to.deep.equal({ ok: false });
   });

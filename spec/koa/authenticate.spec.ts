@@ -289,6 +289,9 @@ describe('authenticate() Koa middleware over real TLS', () => {
           subjectCN: c.subjectCN,
           caName: 'request-header::test',
           code: c.code,
+          // Koa's ctx.path, read only for the refusal.
+          method: 'GET',
+          path: '/apis/wardle.example.com/v1alpha1/flunders',
         });
         expect(warns[0]!.fields.causes).to.have.length(2); // requestheader + x509, both explained
       });
