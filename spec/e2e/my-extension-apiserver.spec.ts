@@ -12,6 +12,10 @@
 // every process here runs on loopback; so the Service is `ExternalName: localhost` at the port of a TCP balancer in
 // this process, an in-process stand-in for kube-proxy (there is no kubelet or kube-proxy in the harness). The test
 // is the endpoints controller: it probes each replica's /readyz and adds or removes the replica from the balancer.
+//
+// The example's kube-delegated-auth/apiserver blocks through the aggregator: one replica at `-v=3` logs every request
+// with its Accept, which shows what kube-apiserver asked it (aggregated discovery v2, OpenAPI v3 or v2), while the
+// harness's kubectl (kubectlPath(), v1.37 against every release) reads the merged results through kube-apiserver.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -19,8 +23,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
+import { adminUserName } from '../../harness/cluster-pki.js';
+import { kubectlPath } from '../../harness/control-plane.js';
 import {
   prepareExtensionServer,
+  waitForAPIServiceAvailable,
   type ExtensionServerSetup,
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
@@ -86,7 +93,12 @@ interface Replica {
   readonly exited: Promise<number | null>;
 }
 
-function startReplica(app: string, setup: ExtensionServerSetup, name: string): Promise<Replica> {
+function startReplica(
+  app: string,
+  setup: ExtensionServerSetup,
+  name: string,
+  extraArgs: readonly string[] = [],
+): Promise<Replica> {
   const child = spawn(
     process.execPath,
     [
@@ -103,6 +115,7 @@ function startReplica(app: string, setup: ExtensionServerSetup, name: string): P
       '0',
       '--shutdown-delay-duration',
       shutdownDelay,
+      ...extraArgs,
     ],
     { cwd: app, env: { ...process.env, POD_NAME: name }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -222,9 +235,18 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     return { status: res.statusCode, body: await res.body.text() };
   }
 
+  let lbPort: number | undefined;
+  /** The balancer listening and the APIService pointing at it, Available (once ready replicas are in the balancer). */
+  async function serveThroughAggregator(): Promise<RegisteredApiService> {
+    lbPort ??= await balancer.listen();
+    if (registered) await waitForAPIServiceAvailable(getCluster().admin, registered.apiServiceName);
+    else registered = await setup.register(lbPort);
+    return registered;
+  }
+
   /** Starts a replica and adds it to the endpoints once its /readyz passes. */
-  async function bringUp(name: string): Promise<Replica> {
-    const r = await startReplica(app, setup, name);
+  async function bringUp(name: string, extraArgs: readonly string[] = []): Promise<Replica> {
+    const r = await startReplica(app, setup, name, extraArgs);
     replicas.push(r);
     const ready = await readyz(r);
     expect(ready.status, `${ready.body}\n${r.output()}`).to.equal(200);
@@ -233,12 +255,173 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     return r;
   }
 
+  /** The `-v=3` request log of a replica: one JSON `HTTP` line per request (src/app.ts). */
+  function requestLog(r: Replica): { verb: string; URI: string; resp: number; accept: string; user?: string }[] {
+    return r
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; verb: string; URI: string; resp: number; accept: string })
+      .filter((l) => l.msg === 'HTTP');
+  }
+
+  it("the library's blocks through the real aggregator: kubectl api-resources (aggregated discovery v2; the v1 documents before 1.26), kubectl explain (OpenAPI), the replica's /readyz?verbose", async function () {
+    // First in this file: the APIService is registered while this replica is its only endpoint, so kube-aggregator's
+    // first discovery and OpenAPI fetches reach it (it does not fetch again while the APIService stays unchanged).
+    const r = await bringUp('replica-blocks', ['-v', '3']);
+    try {
+      await blocksThroughAggregator(r);
+    } finally {
+      // Out of the endpoints and stopped cleanly, pass or fail: the rolling restart below counts its replicas' load.
+      balancer.ready.delete(r.name);
+      r.child.kill('SIGTERM');
+    }
+    expect(await r.exited).to.equal(0);
+  });
+
+  async function blocksThroughAggregator(r: Replica): Promise<void> {
+    const cp = getCluster();
+    const minor = cp.kubernetesVersion.minor;
+    await serveThroughAggregator();
+    const v2 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+    // kube-aggregator's discovery manager asks /apis once the APIService is available: wait for its request (logged
+    // at -v=3 with its Accept) where it must come.
+    if (minor >= 30) await r.waitFor(/"URI":"\/apis".*"accept":"application\/json;g=apidiscovery\.k8s\.io;v=v2;/);
+    else if (minor >= 27)
+      await r.waitFor(/"URI":"\/apis".*"accept":"application\/json;g=apidiscovery\.k8s\.io;v=v2beta1;/);
+    const cacheDir = mkdtempSync(join(work, 'kubectl-cache-')); // this run's discovery and OpenAPI, nothing stale
+    // Asynchronous: the balancer (kube-proxy's part) runs in this process and must forward meanwhile.
+    const kubectl = (args: readonly string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(kubectlPath(), ['--kubeconfig', cp.adminKubeconfigPath, '--cache-dir', cacheDir, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.once('error', reject);
+        child.once('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    /**
+     * kube-apiserver fetches discovery and OpenAPI from the APIService some time after it became available: ask
+     * again (no sleep: each kubectl run takes its time) until the output appears or the attempts run out.
+     */
+    const until = async (args: readonly string[], expected: RegExp) => {
+      let run = await kubectl(args);
+      for (let attempt = 0; attempt < 120 && !(run.status === 0 && expected.test(run.stdout)); attempt++)
+        run = await kubectl(args);
+      return run;
+    };
+
+    // kubectl api-resources: the resource as src/api.ts describes it (short name, namespaced, kind).
+    const resources = await until(['api-resources', '--api-group', group], /^greetings\s/m);
+    expect(resources.status, resources.stderr).to.equal(0);
+    expect(resources.stdout).to.match(/^greetings\s+gr\s+hello\.example\.com\/v1alpha1\s+true\s+Greeting\s*$/m);
+    const aggregatedAccept = /g=apidiscovery\.k8s\.io;v=(v2|v2beta1);as=APIGroupDiscoveryList/;
+    const asked = requestLog(r).filter((l) => l.URI === '/apis' && aggregatedAccept.test(l.accept));
+    const admin = new Agent({
+      connect: { ca: cp.pki.ca.certPem, cert: cp.pki.admin.certPem, key: cp.pki.admin.keyPem },
+    });
+    agents.push(admin);
+    const clusterApis = await request(`${cp.apiServerUrl}/apis`, {
+      dispatcher: admin,
+      headers: { accept: `${v2},application/json` },
+    });
+    const clusterDiscovery = (await clusterApis.body.json()) as {
+      kind: string;
+      groups?: { name: string }[];
+      items?: { metadata: { name: string }; versions: { version: string; resources: { resource: string }[] }[] }[];
+    };
+    if (minor >= 30) {
+      // Aggregated discovery v2 is GA from 1.30: kube-aggregator asked our /apis for v2 (v2beta1 as its fallback)
+      // and answered with our document, merged into kube-apiserver's own aggregated /apis.
+      expect(
+        asked.map((l) => [l.accept.split(',')[0], l.resp]),
+        JSON.stringify(requestLog(r)),
+      ).to.deep.include([v2, 200]);
+      expect(clusterApis.headers['content-type']).to.equal(v2);
+      const ours = clusterDiscovery.items!.find((g) => g.metadata.name === group);
+      expect(ours?.versions.map((v) => [v.version, v.resources.map((x) => x.resource)])).to.deep.equal([
+        [version, ['greetings']],
+      ]);
+    } else if (minor >= 27) {
+      // 1.27-1.29: aggregated discovery is beta and v2beta1 only.
+      expect(asked.map((l) => l.resp)).to.include(200);
+      expect(asked.every((l) => l.accept.includes('v=v2beta1'))).to.equal(true);
+    } else {
+      // Before 1.26 kube-apiserver has no aggregated discovery: it never asks our /apis for it, serves the plain
+      // APIGroupList (its own, listing our group from the APIService), and kubectl falls back to the v1 documents,
+      // reading our /apis/hello.example.com/v1alpha1 (APIResourceList) through the aggregator's proxy.
+      expect(asked, JSON.stringify(asked)).to.deep.equal([]);
+      expect(clusterApis.headers['content-type']).to.match(/^application\/json/);
+      expect(clusterDiscovery.kind).to.equal('APIGroupList');
+      expect(clusterDiscovery.groups!.map((g) => g.name)).to.include(group);
+      // kubectl's request, proxied as the admin kubeconfig's user (kube-apiserver's availability checks hit it too).
+      const legacy = requestLog(r).filter((l) => l.URI === `/apis/${group}/${version}` && l.user === adminUserName);
+      expect(
+        legacy.map((l) => [l.verb, l.resp]),
+        JSON.stringify(requestLog(r)),
+      ).to.deep.include(['GET', 200]);
+    }
+
+    // kubectl explain through kube-apiserver: the typed fields from our OpenAPI, merged by the aggregator (v3 from
+    // 1.24, on by default; a 1.20 kube-apiserver serves no v3 and kubectl reads the merged v2 document).
+    const spec = await until(['explain', 'greetings.spec'], /message\s+<string>/);
+    expect(spec.status, spec.stderr).to.equal(0);
+    expect(spec.stdout).to.match(/message\s+<string>( -required-)?/);
+    expect(spec.stdout).to.include('What the greeting says.');
+    expect(spec.stdout).to.include('The message, e.g. "hello".');
+    const top = await kubectl(['explain', 'greetings']);
+    expect(top.status, top.stderr).to.equal(0);
+    expect(top.stdout).to.include('A Greeting is a message this extension apiserver keeps');
+    expect(top.stdout).to.match(/metadata\s+<(ObjectMeta|Object)>/);
+    const openapi = requestLog(r).filter((l) => l.URI.startsWith('/openapi/'));
+    if (minor >= 24) {
+      expect(
+        openapi.some((l) => l.URI.startsWith('/openapi/v3') && l.resp === 200),
+        JSON.stringify(openapi),
+      ).to.equal(true);
+    } else {
+      expect(
+        openapi.some((l) => l.URI === '/openapi/v2' && l.resp === 200),
+        JSON.stringify(openapi),
+      ).to.equal(true);
+    }
+
+    // `kubectl get --raw '/readyz?verbose'` is kube-apiserver's own (not proxied: our checks are not in it) ...
+    const clusterReadyz = await kubectl(['get', '--raw', '/readyz?verbose']);
+    expect(clusterReadyz.status, clusterReadyz.stderr).to.equal(0);
+    expect(clusterReadyz.stdout).to.include('readyz check passed');
+    expect(clusterReadyz.stdout).not.to.include('trust:request-header');
+    // ... so the replica's is read where the kubelet reads it: Go's format, the trust sources loaded, not shutting down.
+    const own = await readyz(r);
+    expect(own.status).to.equal(200);
+    expect(own.body).to.match(/^\[\+\]ping ok\n(\[\+\]trust:[a-z-]+ ok\n)+\[\+\]shutdown ok\nreadyz check passed\n$/);
+    expect(own.body).to.include('[+]trust:request-header ok\n');
+    const excluded = await request(`https://localhost:${r.port}/readyz?verbose&exclude=shutdown&exclude=nope`, {
+      dispatcher: probe,
+    });
+    const excludedBody = await excluded.body.text();
+    expect(excluded.statusCode).to.equal(200);
+    expect(excludedBody).to.include('[+]shutdown excluded: ok\n');
+    expect(excludedBody).to.include('warn: some health checks cannot be excluded: no matches for "nope"');
+    // The probes were anonymous (the always-allowed paths); the aggregator's discovery requests carried its user.
+    expect(asked.every((l) => l.user !== undefined && l.user !== 'system:anonymous')).to.equal(true);
+    expect(
+      requestLog(r)
+        .filter((l) => l.URI.startsWith('/readyz'))
+        .every((l) => l.user === 'system:anonymous'),
+    ).to.equal(true);
+  }
+
   it('a rolling restart of two replicas behind one APIService, under load through the aggregator, loses no request', async function () {
     const cp = getCluster();
-    const lbPort = await balancer.listen();
     const a1 = await bringUp('replica-a-1');
     const b1 = await bringUp('replica-b-1');
-    registered = await setup.register(lbPort);
+    // kube-apiserver's dials while no replica was up (between the specs of this file) are not the rollout's.
+    const refusedBefore = balancer.refused.length;
+    await serveThroughAggregator();
 
     // Steady load: 4 clients listing and creating greetings through kube-apiserver (admin client certificate).
     const admin = new Agent({
@@ -326,7 +509,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     await load;
 
     expect(failures, failures.slice(0, 10).join('\n')).to.deep.equal([]);
-    expect(balancer.refused).to.deep.equal([]);
+    expect(balancer.refused.slice(refusedBefore)).to.deep.equal([]);
     expect(completed).to.be.greaterThan(200);
     expect(created).to.be.greaterThan(100);
     // Both replicas served traffic before the rollout, and the restarted A carried the load while B restarted.
@@ -349,7 +532,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     const certs = join(app, 'manifests/overlays/self-managed-ca/certs');
     writeDevPki(certs, { dnsNames: ['my-extension-apiserver.my-extension.svc'] });
     const kubectl = (args: readonly string[], input = '') =>
-      spawnSync('kubectl', args, { input, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+      spawnSync(kubectlPath(), args, { input, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
     const built = kubectl(['kustomize', join(app, 'manifests/overlays/self-managed-ca')]);
     expect(built.status, built.stderr).to.equal(0);
     interface Probe {
@@ -375,9 +558,16 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     const objects = YAML.parseAllDocuments(built.stdout)
       .map((d) => d.toJS() as Obj | null)
       .filter((o): o is Obj => o !== null);
-    const run = kubectl(['--kubeconfig', kubeconfig, 'apply', '--dry-run=server', '-f', '-'], built.stdout);
+    // policy/v1 PodDisruptionBudget is served from Kubernetes 1.21: an older kube-apiserver (1.20) dry-runs the rest,
+    // and the PDB is checked below as built.
+    const applicable =
+      getCluster().kubernetesVersion.minor >= 21 ? objects : objects.filter((o) => o.kind !== 'PodDisruptionBudget');
+    const run = kubectl(
+      ['--kubeconfig', kubeconfig, 'apply', '--dry-run=server', '-f', '-'],
+      applicable.map((o) => YAML.stringify(o)).join('---\n'),
+    );
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    expect(run.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).to.have.length(objects.length);
+    expect(run.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).to.have.length(applicable.length);
     const apiService = objects.find((o) => o.kind === 'APIService')!;
     expect(Buffer.from(String(apiService.spec!.caBundle), 'base64').toString()).to.equal(
       readFileSync(join(certs, 'serving-ca.crt'), 'utf8'),

@@ -1,12 +1,20 @@
-// The API: one namespaced resource, `greetings.hello.example.com/v1alpha1`, kept in memory (each replica has its
-// own; a real server stores it somewhere shared, e.g. a CRD, a database or etcd), plus the discovery documents the
-// aggregator and kubectl read. Every request is authenticated and authorized by `auth.middleware` first.
+// The app: the delegated authn/authz middleware first (Go's handler chain), then kube-delegated-auth/apiserver's
+// blocks (/healthz /livez /readyz, discovery with aggregated v2, OpenAPI v2/v3, all built from src/api.ts), then one
+// namespaced resource, `greetings.hello.example.com/v1alpha1`, kept in memory (each replica has its own; a real server
+// stores it somewhere shared, e.g. a CRD, a database or etcd).
 import { randomUUID } from 'node:crypto';
-import type Koa from 'koa';
+import Koa from 'koa';
 import type { Middleware } from 'koa';
+import type { Logger } from 'kube-delegated-auth';
+import {
+  discoveryEndpoints,
+  healthEndpoints,
+  openApiEndpoints,
+  serveBlocks,
+  type HealthCheck,
+} from 'kube-delegated-auth/apiserver';
+import { group, helloApi, version } from './api.js';
 
-export const group = 'hello.example.com';
-export const version = 'v1alpha1';
 const groupVersion = `${group}/${version}`;
 
 interface Greeting {
@@ -37,42 +45,9 @@ async function readJson(ctx: Koa.Context, limit = 64 * 1024): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-export function greetingsApi(servedBy: string): Middleware {
+function greetingsApi(): Middleware {
   const store = new Map<string, Greeting>();
   return async function greetings(ctx, next) {
-    // Which replica answered: lets you (and the e2e suite) see the load spread over the replicas.
-    if (servedBy) ctx.set('x-served-by', servedBy);
-    if (ctx.path === '/apis' && ctx.method === 'GET') {
-      const gv = { groupVersion, version };
-      ctx.body = {
-        kind: 'APIGroupList',
-        apiVersion: 'v1',
-        groups: [{ name: group, versions: [gv], preferredVersion: gv }],
-      };
-      return;
-    }
-    if (ctx.path === `/apis/${group}` && ctx.method === 'GET') {
-      const gv = { groupVersion, version };
-      ctx.body = { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [gv], preferredVersion: gv };
-      return;
-    }
-    if (ctx.path === gvPath && ctx.method === 'GET') {
-      ctx.body = {
-        kind: 'APIResourceList',
-        apiVersion: 'v1',
-        groupVersion,
-        resources: [
-          {
-            name: 'greetings',
-            singularName: 'greeting',
-            namespaced: true,
-            kind: 'Greeting',
-            verbs: ['create', 'get', 'list'],
-          },
-        ],
-      };
-      return;
-    }
     const list = collection.exec(ctx.path);
     if (list) {
       const namespace = list[1]!;
@@ -134,4 +109,72 @@ export function greetingsApi(servedBy: string): Middleware {
     if (ctx.status === 404 && ctx.body === undefined)
       status(ctx, 404, 'NotFound', 'the server could not find the requested resource');
   };
+}
+
+/**
+ * The blocks as one Koa middleware: answered requests are written as the block built them (Koa would set its own
+ * content-type for a string body); the others go on to the resources.
+ */
+function apiserverBlocks(readyzChecks: readonly HealthCheck[], logger: Logger): Middleware {
+  const serve = serveBlocks(
+    healthEndpoints({ readyzChecks, logger }), // failing checks are logged with their cause (the answer withholds it)
+    discoveryEndpoints([helloApi]),
+    openApiEndpoints([helloApi], { title: 'my-extension-apiserver' }),
+  );
+  return async (ctx, next) => {
+    if (!(await serve(ctx.req, ctx.res))) return next();
+    ctx.respond = false;
+  };
+}
+
+/** Go's httplog at `-v=3`: one line per request (the verb, URI, status, client, and the Accept it negotiated). */
+function accessLog(logger: Logger): Middleware {
+  return (ctx, next) => {
+    const start = process.hrtime.bigint();
+    // On finish: the blocks write their answer themselves (ctx.respond = false), Koa writes the others after next().
+    ctx.res.once('finish', () =>
+      logger.info(
+        {
+          verb: ctx.method,
+          URI: ctx.originalUrl,
+          resp: ctx.res.statusCode,
+          latency: `${Number(process.hrtime.bigint() - start) / 1e6}ms`,
+          userAgent: ctx.get('user-agent'),
+          accept: ctx.get('accept'),
+          user: (ctx.state as { user?: { name?: string } }).user?.name,
+        },
+        'HTTP',
+      ),
+    );
+    return next();
+  };
+}
+
+export interface AppOptions {
+  /** The delegated authn/authz middleware (`delegatedAuth()` of kube-delegated-auth/koa). */
+  readonly auth: Middleware;
+  /** /readyz's checks besides `ping`: the trust sources and the graceful shutdown's `shutdown`. */
+  readonly readyzChecks: readonly HealthCheck[];
+  readonly logger: Logger;
+  /** `X-Served-By` on every response (the pod name), to see the load spread over replicas. Empty: none. */
+  readonly servedBy?: string;
+  /** Log every request (`-v=3` and up). */
+  readonly logRequests?: boolean;
+}
+
+export function createApp(opts: AppOptions): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are answered as Status bodies and logged by us, never with a stack
+  if (opts.logRequests) app.use(accessLog(opts.logger));
+  if (opts.servedBy) {
+    const servedBy = opts.servedBy;
+    app.use((ctx, next) => {
+      ctx.set('x-served-by', servedBy);
+      return next();
+    });
+  }
+  app.use(opts.auth); // /healthz, /livez, /readyz are always allowed (Go's --authorization-always-allow-paths)
+  app.use(apiserverBlocks(opts.readyzChecks, opts.logger));
+  app.use(greetingsApi());
+  return app;
 }

@@ -1,14 +1,13 @@
 // my-extension-apiserver: a Koa extension API server behind the Kubernetes aggregator.
 //   node dist/main.js --tls-cert-file serving.crt --tls-private-key-file serving.key [--kubeconfig ~/.kube/config]
-//                     [--secure-port 8443] [--shutdown-delay-duration 10s]
-import Koa from 'koa';
-import { gracefulShutdown } from 'kube-delegated-auth/apiserver';
+//                     [--secure-port 8443] [--shutdown-delay-duration 10s] [-v 3]   (--help lists every flag)
+import type { RequestListener } from 'node:http';
+import type { Logger } from 'kube-delegated-auth';
+import { gracefulShutdown, trustSourceChecks } from 'kube-delegated-auth/apiserver';
 import { delegatedAuth } from 'kube-delegated-auth/koa';
 import { createSecureServer } from 'kube-delegated-auth/server';
-import type { Logger } from 'kube-delegated-auth';
-import { greetingsApi } from './app.js';
-import { parseFlags } from './flags.js';
-import { healthEndpoints, type HealthCheck } from './health.js';
+import { createApp } from './app.js';
+import { parseFlags, usage, type Flags } from './flags.js';
 
 /** One JSON line per event on stdout (what log collectors read). */
 function jsonLogger(level: 'debug' | 'info' | 'warn' | 'error') {
@@ -22,41 +21,28 @@ const logger: Logger = {
   error: jsonLogger('error'),
 };
 
-let flags;
+let flags: Flags;
 try {
   flags = parseFlags(process.argv.slice(2));
 } catch (err) {
-  process.stderr.write(`my-extension-apiserver: ${(err as Error).message}\n`);
+  // One line naming the flag, exit 2, as Go's binaries do.
+  process.stderr.write(`Error: ${(err as Error).message}\nUsage: my-extension-apiserver [flags]; see --help\n`);
   process.exit(2);
+}
+if (flags.help) {
+  process.stdout.write(usage);
+  process.exit(0);
 }
 
 // Cluster mode: trust from kube-system/extension-apiserver-authentication (watched), TokenReview and
-// SubjectAccessReview through the kubeconfig's (or the pod's service account's) identity.
-const auth = delegatedAuth({
-  ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-  logger,
-});
+// SubjectAccessReview through --kubeconfig's (or the pod's service account's) identity; the other Go flags as given.
+const auth = delegatedAuth({ ...flags.auth, logger });
 await auth.start(); // fails with the exact `kubectl create rolebinding …` fix when the RBAC is missing
 
-// /readyz: the trust sources are loaded, and (added below, once the server exists) the process is not shutting down.
-const readyz: HealthCheck[] = [
-  {
-    name: 'extension-apiserver-authentication',
-    check() {
-      const notLoaded = auth.status().filter((s) => !s.loaded);
-      if (notLoaded.length > 0) throw new Error(`not loaded: ${notLoaded.map((s) => s.name).join(', ')}`);
-    },
-  },
-];
-
-const app = new Koa();
-app.silent = true; // errors are answered as Status bodies and logged by us, never with a stack
-app.use(auth.middleware); // /healthz, /livez, /readyz are always allowed (Go's --authorization-always-allow-paths)
-app.use(healthEndpoints({ livez: [], readyz }));
-app.use(greetingsApi(process.env.POD_NAME ?? ''));
-
+// The server first: gracefulShutdown() tracks its requests and gives /readyz its `shutdown` check, which the app needs.
+// No request arrives before listen(), by which time `handle` (declared below) is the app's.
 const server = createSecureServer({
-  handler: app.callback(), // composes the middleware now: app.use() after this line would never run
+  handler: (req, res) => handle(req, res),
   tlsCertFile: flags.tlsCertFile, // reloaded when the files change (cert-manager rotation)
   tlsPrivateKeyFile: flags.tlsPrivateKeyFile,
   clientCA: auth.trust.clientCA,
@@ -75,7 +61,14 @@ const shutdown = gracefulShutdown({
   logger,
 });
 
-readyz.push(shutdown.readinessCheck);
+const handle: RequestListener = createApp({
+  auth,
+  // /readyz: the front-proxy trust loaded (trust:request-header, trust:request-header-config), and not shutting down.
+  readyzChecks: [...trustSourceChecks(auth), shutdown.readinessCheck],
+  logger,
+  servedBy: process.env.POD_NAME ?? '',
+  logRequests: flags.verbosity >= 3,
+}).callback();
 
 await server.listen();
 logger.info({ url: server.url }, `listening on ${server.url}`);
