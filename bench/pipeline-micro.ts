@@ -4,11 +4,14 @@
 import { X509Certificate } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { newDelegatingAuthenticator } from '../lib/authn/delegating.js';
-import { newDelegatingAuthorizer } from '../lib/authz/delegating.js';
 import { delegatedAuthPipeline } from '../lib/http/pipeline.js';
 import { withDelegatedAuth } from '../lib/node-http/index.js';
-import { staticCABundle, staticRequestHeaderConfig } from '../lib/trust/static.js';
+import {
+  newDelegatingAuthenticator,
+  newDelegatingAuthorizer,
+  staticCABundle,
+  staticRequestHeaderConfig,
+} from '../lib/index.js';
 import { createBenchPki } from './pki.js';
 import { flundersPath } from './scenarios/common.js';
 
