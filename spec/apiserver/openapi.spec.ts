@@ -310,7 +310,9 @@ describe('apiserver/openapi: endpoints', () => {
         'current-context': 'x',
       }),
     );
-    const args = ['--kubeconfig', kubeconfig];
+    // A cache of its own: kubectl keeps discovery per host:port for hours, and the kernel reuses ports, so a shared
+    // ~/.kube/cache can hold another server's resources for this URL (seen: the sample's group instead of ours).
+    const args = ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'kube-cache')];
     const spec = await run(kubectl, [...args, 'explain', 'widgets.spec']);
     expect(spec.stdout).to.include('KIND:       Widget');
     expect(spec.stdout).to.include('VERSION:    v1alpha1');
