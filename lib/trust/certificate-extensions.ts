@@ -160,7 +160,8 @@ export function checkNameConstraints(r: Reader): boolean {
         // them is not reproduced here, and refusing is the safe side.
         const unsupported =
           (base.tag === 0x81 && text.includes('@')) || (base.tag === 0x86 && /^[0-9.:]*$/.test(domain));
-        if (unsupported || !domainOk(domain))
+        // Go's domainNameValid(s, true) refuses a trailing '.' before it drops a leading one: "." itself is refused.
+        if (unsupported || text.endsWith('.') || !domainOk(domain))
           throw new Malformed(`x509: failed to parse name constraint ${JSON.stringify(text)}`);
       } else if (base.tag === 0x87) {
         if (value.length !== 8 && value.length !== 32) {

@@ -398,7 +398,12 @@ describe('fuzz: DER client certificates (mutated fields re-signed, mutated bytes
           } else if (!reference.ok) seen.refusedByBoth++;
         },
       ),
-      fuzzParams(200),
+      {
+        ...fuzzParams(200),
+        // Found by this property (CI, Node 22): a permitted dNSName "." (Go 1.26 refuses the trailing dot before it
+        // drops the leading one); kept as a fixed example.
+        examples: [[[Buffer.from([48, 16, 6, 3, 85, 29, 30, 4, 9, 48, 7, 160, 5, 48, 3, 130, 1, 46])], false, false]],
+      },
     );
     expect(seen.accepted, JSON.stringify(seen)).to.be.greaterThan(0);
     expect(seen.refusedByBoth, JSON.stringify(seen)).to.be.greaterThan(0);
