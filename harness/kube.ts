@@ -73,6 +73,11 @@ export interface KubeObject {
   [k: string]: unknown;
 }
 
+/** A ConfigMap, as `modify()` and `get()` callers edit it. */
+export interface ConfigMapObject extends KubeObject {
+  data: Record<string, string>;
+}
+
 interface RbacRule {
   readonly apiGroups?: readonly string[];
   readonly resources?: readonly string[];
@@ -235,6 +240,27 @@ export class KubeClient {
   /** PUT to an object path; include `metadata.resourceVersion` for optimistic concurrency, or omit it to force. */
   update<T = KubeObject>(path: string, obj: unknown, opts?: KubeRequestOptions): Promise<T> {
     return this.#ok<T>('PUT', path, { ...opts, body: obj });
+  }
+
+  /**
+   * Read-modify-write with optimistic concurrency, as client-go's `retry.RetryOnConflict(retry.DefaultRetry, …)`:
+   * GET the object, let `mutate` change a copy (it may be async), PUT it with the resourceVersion it was read at, and on a 409 read
+   * again and retry (5 attempts). Needed for objects kube-apiserver itself rewrites, such as
+   * kube-system/extension-apiserver-authentication (its ClusterAuthenticationTrustController re-merges the CA
+   * bundles whenever the ConfigMap changes, so a plain GET-then-PUT can lose to it). Returns the stored object.
+   */
+  async modify<T extends KubeObject = KubeObject>(
+    path: string,
+    mutate: (obj: T) => T | void | Promise<T | void>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const copy = structuredClone(await this.get<T>(path));
+      const next = (await mutate(copy)) ?? copy;
+      const res = await this.request<T>('PUT', path, { body: next });
+      if (res.status === 409 && attempt < 5) continue;
+      if (res.status < 200 || res.status > 299) throw new KubeApiError('PUT', path, res.status, res.text, res.body);
+      return res.body;
+    }
   }
 
   /** PATCH; `type` selects the content type (default JSON merge patch). */

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { request, type Agent } from 'undici';
 import { auditMark } from '../../harness/audit-log.js';
 import type { ControlPlane } from '../../harness/control-plane.js';
+import type { ConfigMapObject } from '../../harness/kube.js';
 import type { ExtensionServerSetup } from '../../harness/register-apiservice.js';
 import type { KoaDelegatedAuth } from '../../lib/koa/delegated-auth.js';
 import { createCertificate } from '../../lib/dev-pki/certificates.js';
@@ -177,7 +178,7 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
   });
 
   it('the requestheader CA rotated by editing the ConfigMap: the next request on the same connection follows', async function () {
-    const original = await cp.admin.get<{ data: Record<string, string> }>(cmPath);
+    const original = await cp.admin.get<ConfigMapObject>(cmPath);
     const newCa = createCertificate({ commonName: 'rotated-front-proxy-ca', isCA: true });
     const newProxy = createCertificate({ commonName: 'front-proxy-client', issuer: newCa });
     const rotatedAgent = ours.agent({ cert: newProxy.certPem, key: newProxy.keyPem });
@@ -185,12 +186,9 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
     expect(before.status, 'a proxy cert from an unknown CA is refused').to.equal(401);
     const version = auth.trust.requestHeaderCA.current()!.version;
     try {
-      await cp.admin.update(cmPath, {
-        ...original,
-        data: {
-          ...original.data,
-          'requestheader-client-ca-file': original.data['requestheader-client-ca-file']!.trim() + '\n' + newCa.certPem,
-        },
+      await cp.admin.modify<ConfigMapObject>(cmPath, (cm) => {
+        cm.data['requestheader-client-ca-file'] =
+          original.data['requestheader-client-ca-file']!.trim() + '\n' + newCa.certPem;
       });
       // The ConfigMap watch replaces the bundle; the provider's listeners are told (the interval is a safety net).
       await waitFor(() => auth.trust.requestHeaderCA.current()!.version !== version, {
@@ -203,8 +201,9 @@ describe('e2e: delegatedAuth() on a real kube-apiserver', function () {
       expect(after.status, after.text).to.equal(200);
       expect(after.json?.user.name).to.equal('alice');
     } finally {
-      const current = await cp.admin.get<Record<string, unknown>>(cmPath);
-      await cp.admin.update(cmPath, { ...current, data: original.data });
+      await cp.admin.modify<ConfigMapObject>(cmPath, (cm) => {
+        cm.data = original.data;
+      });
     }
   });
 });

@@ -92,6 +92,10 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
 
   it('1000 concurrent requests of one new identity: Go sends more than one SubjectAccessReview, we send exactly 1', async function () {
     const burst = async (which: 'go' | 'ours', identity: string) => {
+      // Open the agent's connections first (a warm-up user's requests): a burst on cold connections is paced by TLS
+      // handshakes, and Go's first review can return before the second request arrives (seen once on 1.20: Go sent 1).
+      const warm = `warm-${which}-${randomUUID().slice(0, 8)}`;
+      await Promise.all(Array.from({ length: 64 }, () => call(which, warm)));
       const user = `burst-${which}-${randomUUID().slice(0, 8)}`;
       const mark = auditMark(cp.auditLogPath);
       const results = await Promise.all(Array.from({ length: 1000 }, () => call(which, user)));
@@ -99,13 +103,22 @@ describe('e2e differential: Go sample-apiserver vs our stack on the same kube-ap
       await reviewsSettled(cp, identity, (probe) => call(which, probe));
       return reviewedSpecs(cp, identity, mark, (u) => u === user).length;
     };
-    const goCount = await burst('go', go.userName);
-    const ourCount = await burst('ours', ours.setup.userName);
+    // Go has no single-flight: it sends one review per request that arrives while the first is in flight, which is a
+    // matter of scheduling. Up to three bursts (each a new identity) give it the chance; ours must send 1 every time.
+    const goCounts: number[] = [];
+    const ourCounts: number[] = [];
+    for (let i = 0; i < 3 && !goCounts.some((n) => n > 1); i++) {
+      goCounts.push(await burst('go', go.userName));
+      ourCounts.push(await burst('ours', ours.setup.userName));
+    }
     process.stderr.write(
-      `[differential] kube-apiserver ${cp.kubernetesVersion.gitVersion}: 1000 concurrent requests of one new identity → Go sample-apiserver ${goCount} SubjectAccessReviews, ours ${ourCount}\n`,
+      `[differential] kube-apiserver ${cp.kubernetesVersion.gitVersion}: 1000 concurrent requests of one new identity → Go sample-apiserver ${goCounts.join(', ')} SubjectAccessReviews, ours ${ourCounts.join(', ')}\n`,
     );
-    expect(ourCount).to.equal(1);
-    expect(goCount).to.be.greaterThan(1);
+    expect(
+      ourCounts.every((n) => n === 1),
+      `ours: ${ourCounts.join(', ')}`,
+    ).to.equal(true);
+    expect(Math.max(...goCounts), `Go: ${goCounts.join(', ')}`).to.be.greaterThan(1);
   });
 
   /** One request written byte for byte (undici would rewrite the targets below), with the front-proxy certificate. */

@@ -16,7 +16,7 @@ import {
 } from '../../harness/audit-log.js';
 import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
 import { kubectlPath, kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
-import { KubeApiError, KubeClient } from '../../harness/kube.js';
+import { KubeApiError, KubeClient, type ConfigMapObject } from '../../harness/kube.js';
 import {
   createIdentityKubeconfig,
   prepareExtensionServer,
@@ -203,6 +203,31 @@ describe('harness: real control plane', () => {
       expect(err).to.be.instanceOf(KubeApiError);
       expect((err as KubeApiError).status).to.equal(403);
       expect((err as KubeApiError).message).to.contain('User \\"alice\\"');
+    });
+
+    it('modify() re-reads and retries when another writer wins the race (a real 409 from kube-apiserver)', async () => {
+      const kube = getCluster().admin;
+      await kube.ensureNamespace('kda-harness');
+      const path = '/api/v1/namespaces/kda-harness/configmaps/modify-test';
+      await kube.delete(path);
+      await kube.create('/api/v1/namespaces/kda-harness/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'modify-test', namespace: 'kda-harness' },
+        data: { other: '0' },
+      });
+      let calls = 0;
+      const stored = await kube.modify<ConfigMapObject>(path, async (cm) => {
+        calls++;
+        // The first time, another writer changes the object after we read it: our PUT carries a stale
+        // resourceVersion and kube-apiserver answers 409.
+        if (calls === 1) await kube.patch(path, { data: { other: 'theirs' } });
+        cm.data.mine = 'ours';
+      });
+      expect(calls).to.equal(2);
+      expect(stored.data).to.deep.equal({ other: 'theirs', mine: 'ours' });
+      expect((await kube.get<ConfigMapObject>(path)).data).to.deep.equal({ other: 'theirs', mine: 'ours' });
+      await kube.delete(path);
     });
 
     it('apply creates then updates; delete reports whether the object existed', async () => {
@@ -536,9 +561,9 @@ describe('harness: real control plane', () => {
 
       // kube-apiserver merges bundles (old CAs stay until they expire); put the original back for later specs.
       const path = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
-      const cm = await cp.admin.get<{ data: Record<string, string> }>(path);
-      cm.data['requestheader-client-ca-file'] = cp.pki.frontProxyCa.certPem;
-      await cp.admin.update(path, cm);
+      await cp.admin.modify<ConfigMapObject>(path, (cm) => {
+        cm.data['requestheader-client-ca-file'] = cp.pki.frontProxyCa.certPem;
+      });
       const restored = await cp.admin.get<{ data: Record<string, string> }>(path);
       expect(restored.data['requestheader-client-ca-file']).not.to.contain(pem(rotated.frontProxyCa.certPem));
     });
