@@ -54,8 +54,18 @@ export interface SubjectAccessReviewAuthorizerStats extends DecisionCacheStats {
   readonly inFlight: number;
 }
 
-/** Go's `maxControlledAttrCacheSize`: reviews about attributes this large (bytes) are not cached. */
-export const maxControlledAttrCacheSize = 10_000;
+/**
+ * Reviews whose cache key is this large (UTF-8 bytes) or larger are sent every time, never cached. Go's
+ * `maxControlledAttrCacheSize`, applied to the whole key as kubernetes/kubernetes#141458 proposes: Go measures only
+ * eight scalar attributes, while its key (the spec's JSON) also holds the user, the groups, the extra and the
+ * field/label selector requirements parsed from the URL, so 8192 cheap list requests with huge selectors can fill its
+ * LRU with ~250 KB keys and evict every legitimate entry (kubernetes/kubernetes#141457). Measuring the key itself
+ * bounds every entry, whatever part of the request made it large.
+ */
+export const maxCacheKeySize = 10_000;
+
+/** @deprecated Since 0.2.0: {@link maxCacheKeySize}, which now bounds the whole cache key. Same value. */
+export const maxControlledAttrCacheSize = maxCacheKeySize;
 
 /** The ResourceAttributes/NonResourceAttributes + user part of a SubjectAccessReview, exactly as Go builds it (§7.3). */
 export function subjectAccessReviewSpec(attrs: RequestAttributes): SubjectAccessReviewSpec {
@@ -137,28 +147,11 @@ export function decisionFromStatus(status: SubjectAccessReviewStatus): Authoriza
   return { decision: Decision.NoOpinion, reason };
 }
 
-function shouldCache(attrs: RequestAttributes): boolean {
-  const units =
-    attrs.namespace.length +
-    attrs.verb.length +
-    attrs.apiGroup.length +
-    attrs.apiVersion.length +
-    attrs.resource.length +
-    attrs.subresource.length +
-    attrs.name.length +
-    attrs.path.length;
-  // A UTF-16 code unit is at most 3 UTF-8 bytes: short attributes need no byte count.
-  if (units * 3 < maxControlledAttrCacheSize) return true;
-  const size =
-    Buffer.byteLength(attrs.namespace) +
-    Buffer.byteLength(attrs.verb) +
-    Buffer.byteLength(attrs.apiGroup) +
-    Buffer.byteLength(attrs.apiVersion) +
-    Buffer.byteLength(attrs.resource) +
-    Buffer.byteLength(attrs.subresource) +
-    Buffer.byteLength(attrs.name) +
-    Buffer.byteLength(attrs.path);
-  return size < maxControlledAttrCacheSize;
+/** Whether a review with this cache key may be cached: the key's own size, not some of the attributes (see {@link maxCacheKeySize}). */
+function shouldCache(key: string): boolean {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys need no byte count.
+  if (key.length * 3 < maxCacheKeySize) return true;
+  return Buffer.byteLength(key) < maxCacheKeySize;
 }
 
 /** Length-prefixed, so that the concatenation of fields is uniquely decodable (no separator can be forged). */
@@ -276,7 +269,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
       };
     }
     const key = subjectAccessReviewCacheKey(attrs);
-    const cacheable = shouldCache(attrs);
+    const cacheable = shouldCache(key);
     if (cacheable) {
       const hit = this.#cache.get(key);
       if (hit) return decisionFromStatus(hit);
@@ -307,8 +300,9 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
   /** The cached decision or the closed answer, without I/O; undefined when a review would have to be sent. */
   authorizeSync(attrs: RequestAttributes): AuthorizationResult | undefined {
     if (this.#closing.signal.aborted) return undefined;
-    if (!shouldCache(attrs)) return undefined;
-    const hit = this.#cache.getFresh(subjectAccessReviewCacheKey(attrs));
+    const key = subjectAccessReviewCacheKey(attrs);
+    if (!shouldCache(key)) return undefined;
+    const hit = this.#cache.getFresh(key);
     return hit ? decisionFromStatus(hit) : undefined;
   }
 

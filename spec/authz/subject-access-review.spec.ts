@@ -10,6 +10,8 @@ import type {
 import {
   SubjectAccessReviewAuthorizer,
   decisionFromStatus,
+  maxCacheKeySize,
+  maxControlledAttrCacheSize,
   subjectAccessReview,
   subjectAccessReviewCacheKey,
   subjectAccessReviewSpec,
@@ -205,25 +207,69 @@ describe('authz/subject-access-review SubjectAccessReviewAuthorizer', () => {
       await a.authorize(resourceAttrs());
       expect(calls).to.have.length(6);
     });
-    it('not cached when the attributes add up to 10000 bytes or more; cached at 9999', async () => {
+    /** `attrs` grown by `grow(n)` until its cache key is exactly `bytes` long (the key is ASCII here). */
+    const keyOf = (make: (n: number) => RequestAttributes, bytes: number): RequestAttributes => {
+      // Start from the difference, then step down: the field's length prefix gains digits as it grows.
+      let n = bytes - subjectAccessReviewCacheKey(make(0)).length;
+      while (subjectAccessReviewCacheKey(make(n)).length > bytes) n--;
+      const attrs = make(n);
+      expect(Buffer.byteLength(subjectAccessReviewCacheKey(attrs))).to.equal(bytes);
+      return attrs;
+    };
+    // kubernetes/kubernetes#141457: Go gates on eight scalar attributes only, so selectors (from the URL) and the user
+    // (groups, extra) make keys of any size that are still cached. Here the key itself is measured, whatever grew it.
+    const growers: [string, (n: number) => RequestAttributes][] = [
+      ['a long name', (n) => resourceAttrs({ name: 'n'.repeat(1 + n) })],
+      [
+        'a huge label selector on a list',
+        (n) =>
+          resourceAttrs({
+            verb: 'list',
+            name: '',
+            labelSelectorRequirements: [{ key: 'k', operator: 'In', values: ['v'.repeat(1 + n)] }],
+          }),
+      ],
+      [
+        'a huge field selector on a list',
+        (n) =>
+          resourceAttrs({
+            verb: 'list',
+            name: '',
+            fieldSelectorRequirements: [{ key: 'f'.repeat(1 + n), operator: 'Exists' }],
+          }),
+      ],
+      ['a user with many groups', (n) => resourceAttrs({ user: { ...alice, groups: ['g'.repeat(1 + n)] } })],
+      ['a user with a large extra', (n) => resourceAttrs({ user: { ...alice, extra: { k: ['x'.repeat(1 + n)] } } })],
+    ];
+    for (const [what, grow] of growers) {
+      it(`${what}: not cached when the cache key is ${maxCacheKeySize} bytes or more; cached at ${maxCacheKeySize - 1}`, async () => {
+        const { client, calls } = fakeClient({ allowed: true });
+        const { a } = track(newAuthorizer(client));
+        const big = keyOf(grow, maxCacheKeySize);
+        await a.authorize(big);
+        expect(a.authorizeSync(big), 'no synchronous answer for an uncacheable review').to.equal(undefined);
+        await a.authorize(big);
+        expect(calls).to.have.length(2);
+        const fits = keyOf(grow, maxCacheKeySize - 1);
+        await a.authorize(fits);
+        expect(a.authorizeSync(fits)?.decision).to.equal('Allow');
+        await a.authorize(fits);
+        expect(calls).to.have.length(3);
+      });
+    }
+    it('the byte count is of UTF-8: a key of fewer code units but 10000 bytes or more is not cached', async () => {
       const { client, calls } = fakeClient({ allowed: true });
       const { a } = track(newAuthorizer(client));
-      const base = resourceAttrs();
-      const fixedLen =
-        base.namespace.length +
-        base.verb.length +
-        base.apiGroup.length +
-        base.apiVersion.length +
-        base.resource.length +
-        base.path.length;
-      const big = resourceAttrs({ name: 'n'.repeat(10_000 - fixedLen) });
-      await a.authorize(big);
-      await a.authorize(big);
+      const base = subjectAccessReviewCacheKey(resourceAttrs({ name: '' })).length;
+      // 'é' is one UTF-16 code unit and two UTF-8 bytes.
+      const attrs = resourceAttrs({ name: 'é'.repeat(Math.ceil((maxCacheKeySize - base) / 2) + 1) });
+      expect(subjectAccessReviewCacheKey(attrs).length).to.be.below(maxCacheKeySize);
+      await a.authorize(attrs);
+      await a.authorize(attrs);
       expect(calls).to.have.length(2);
-      const fits = resourceAttrs({ name: 'n'.repeat(9_999 - fixedLen) });
-      await a.authorize(fits);
-      await a.authorize(fits);
-      expect(calls).to.have.length(3);
+    });
+    it('maxControlledAttrCacheSize (deprecated) is the same bound', () => {
+      expect(maxControlledAttrCacheSize).to.equal(maxCacheKeySize).and.to.equal(10_000);
     });
     it('errors are never cached', async () => {
       const { client, calls } = fakeClient(webhookError('forbidden', { status: 403, reason: 'Forbidden' }), {
