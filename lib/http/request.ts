@@ -16,16 +16,38 @@ const peerChains = new WeakMap<object, readonly X509Certificate[]>();
  * intermediates from the full handshake keeps both paths equivalent. Intermediates confer no trust by themselves:
  * verification still checks every signature up to an anchor.
  */
-const intermediatesByLeaf = new Map<string, readonly X509Certificate[]>();
+const intermediatesByLeaf = new Map<string, { readonly chain: readonly X509Certificate[]; readonly bytes: number }>();
 const maxRememberedLeaves = 1024;
+/**
+ * And at most this many DER bytes of intermediates in all: any client may present any chain before it is verified,
+ * and TLS lets one reach ~100 KB, so the entry bound alone would let crafted chains pin ~100 MB.
+ */
+const maxRememberedBytes = 4 * 1024 * 1024;
+let rememberedBytes = 0;
+
+function forgetIntermediates(key: string): void {
+  const e = intermediatesByLeaf.get(key);
+  if (!e) return;
+  rememberedBytes -= e.bytes;
+  intermediatesByLeaf.delete(key);
+}
 
 function rememberIntermediates(leaf: X509Certificate, intermediates: readonly X509Certificate[]): void {
   const key = leaf.fingerprint256;
-  intermediatesByLeaf.delete(key);
-  intermediatesByLeaf.set(key, intermediates);
-  if (intermediatesByLeaf.size > maxRememberedLeaves) {
-    intermediatesByLeaf.delete(intermediatesByLeaf.keys().next().value!);
+  forgetIntermediates(key);
+  let bytes = 0;
+  for (const c of intermediates) bytes += c.raw.length;
+  if (bytes > maxRememberedBytes) return;
+  intermediatesByLeaf.set(key, { chain: intermediates, bytes });
+  rememberedBytes += bytes;
+  while (intermediatesByLeaf.size > maxRememberedLeaves || rememberedBytes > maxRememberedBytes) {
+    forgetIntermediates(intermediatesByLeaf.keys().next().value!);
   }
+}
+
+/** What the intermediates memo holds now: for specs of its bounds, not a public API. */
+export function rememberedIntermediatesSize(): { readonly leaves: number; readonly derBytes: number } {
+  return { leaves: intermediatesByLeaf.size, derBytes: rememberedBytes };
 }
 
 /**
@@ -50,7 +72,7 @@ export function peerCertificates(socket: object | undefined): readonly X509Certi
         chain.push(c);
       }
       if (chain.length > 1) rememberIntermediates(leaf, chain.slice(1));
-      else if (tls.isSessionReused?.()) chain.push(...(intermediatesByLeaf.get(leaf.fingerprint256) ?? []));
+      else if (tls.isSessionReused?.()) chain.push(...(intermediatesByLeaf.get(leaf.fingerprint256)?.chain ?? []));
     }
   }
   Object.freeze(chain);

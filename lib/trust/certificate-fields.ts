@@ -234,17 +234,38 @@ const cache = new WeakMap<X509Certificate, CertificateFields>();
 /** Also by DER (bounded, oldest out): each TLS connection yields a new X509Certificate for the same certificate. */
 const byDer = new Map<string, CertificateFields>();
 const maxByDer = 1024;
+/**
+ * And at most this many DER bytes in all. Any client may present any certificate (it is parsed before it is
+ * verified), and TLS lets a chain reach ~100 KB: an entry bound alone would let 1024 crafted certificates pin ~100 MB.
+ * A real client certificate is 1–2 KB, so the budget holds the bound's 1024 of those.
+ */
+const maxByDerBytes = 4 * 1024 * 1024;
+let byDerBytes = 0;
 
 /** Parsed once per certificate (object, then DER) and memoized. Never throws: see {@link CertificateFields.malformed}. */
 export function certificateFields(cert: X509Certificate): CertificateFields {
   let f = cache.get(cert);
   if (!f) {
     const der = cert.raw.toString('latin1');
-    f = byDer.get(der) ?? parseCertificateFields(cert);
-    if (byDer.set(der, f).size > maxByDer) byDer.delete(byDer.keys().next().value!);
+    f = byDer.get(der);
+    if (!f) {
+      f = parseCertificateFields(cert);
+      byDer.set(der, f);
+      byDerBytes += der.length;
+      while (byDer.size > maxByDer || byDerBytes > maxByDerBytes) {
+        const oldest = byDer.keys().next().value!;
+        byDerBytes -= oldest.length;
+        byDer.delete(oldest);
+      }
+    }
     cache.set(cert, f);
   }
   return f;
+}
+
+/** What the DER memo of {@link certificateFields} holds now: for specs of its bounds, not a public API. */
+export function certificateFieldsMemoSize(): { readonly entries: number; readonly derBytes: number } {
+  return { entries: byDer.size, derBytes: byDerBytes };
 }
 
 /** {@link certificateFields} without the cache, from a certificate or its DER. */

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Client, request, type Dispatcher } from 'undici';
-import { stripIdentityHeaders, toAuthnRequest } from '../../lib/http/request.js';
+import { createCertificate, generateKeyPair } from '../../lib/dev-pki/certificates.js';
+import { rememberedIntermediatesSize, stripIdentityHeaders, toAuthnRequest } from '../../lib/http/request.js';
 import { staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 import { testPki } from '../support/pki.js';
@@ -122,6 +123,36 @@ describe('lib/http/request', () => {
     expect(first.resumed).to.equal(false);
     expect(second.resumed, 'undici resumes the TLS session').to.equal(true);
     expect(second.chain).to.deep.equal(['CN=front-proxy-client', 'CN=test-front-proxy-intermediate']);
+  });
+
+  it('the intermediates remembered for resumed sessions stay within 4 MiB, whatever chains clients present', async function () {
+    this.timeout(60_000);
+    // Any client may present any chain before it is verified. A 60 KB intermediate (2400 SANs) under 90 distinct
+    // leaves would pin ~5.4 MB if only the 1024-leaf bound held; the byte budget keeps the newest that fit.
+    const ca = createCertificate({ commonName: 'bloat-ca', isCA: true });
+    const bloated = createCertificate({
+      commonName: 'bloated-intermediate',
+      isCA: true,
+      issuer: ca,
+      dnsNames: Array.from({ length: 2400 }, (_, i) => `name-${String(i).padStart(4, '0')}.bloated.example.com`),
+    });
+    const bloatedBytes = bloated.certPem.length * 0.7; // PEM is base64 (4/3) plus line breaks: DER is ~70 %
+    expect(bloatedBytes).to.be.above(50_000);
+    const keyPair = generateKeyPair();
+    let last: Echo | undefined;
+    for (let i = 0; i < 90; i++) {
+      const leaf = createCertificate({ commonName: `bloat-${i}`, issuer: bloated, keyPair });
+      const client = new Client(server.url, {
+        connect: { ca: pki.servingCA.certPem, cert: leaf.certPem + bloated.certPem, key: keyPair.privateKeyPem },
+      });
+      last = await get(client, {});
+      await client.close();
+      expect(rememberedIntermediatesSize().derBytes, `after ${i + 1} chains`).to.be.at.most(4 * 1024 * 1024);
+    }
+    expect(last?.chain).to.deep.equal(['CN=bloat-89', 'CN=bloated-intermediate']);
+    const size = rememberedIntermediatesSize();
+    expect(size.leaves).to.be.below(90);
+    expect(size.derBytes).to.be.above(4 * 1024 * 1024 - 2 * bloatedBytes);
   });
 
   it('stripIdentityHeaders removes standard, configured and consumed headers from headers, headersDistinct and rawHeaders', async () => {

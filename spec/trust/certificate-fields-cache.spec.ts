@@ -4,7 +4,12 @@
 // bounded whatever a client sends.
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
-import { certificateFields, parseCertificateFields } from '../../lib/trust/certificate-fields.js';
+import { createCertificate } from '../../lib/dev-pki/certificates.js';
+import {
+  certificateFields,
+  certificateFieldsMemoSize,
+  parseCertificateFields,
+} from '../../lib/trust/certificate-fields.js';
 import { testPki } from '../support/pki.js';
 
 describe('certificateFields() memo by DER', () => {
@@ -43,5 +48,31 @@ describe('certificateFields() memo by DER', () => {
     const after = certificateFields(new X509Certificate(proxy.certPem));
     expect(after).to.deep.equal(original);
     expect(certificateFields(new X509Certificate(clientCA.certPem)).isCA).to.equal(true);
+  });
+
+  it('is bounded in bytes too: 200 crafted 40 KB certificates leave at most 4 MiB of DER in the memo', () => {
+    // A client may present any certificate; one with 1600 SANs is ~40 KB (a real client certificate is 1–2 KB).
+    const big = createCertificate({
+      commonName: 'bloated',
+      dnsNames: Array.from({ length: 1600 }, (_, i) => `name-${String(i).padStart(4, '0')}.bloated.example.com`),
+    });
+    const raw = new X509Certificate(big.certPem).raw;
+    expect(raw.length).to.be.above(40_000);
+    const serialAt = raw.indexOf(Buffer.from(new X509Certificate(big.certPem).serialNumber.slice(-4), 'hex'));
+    for (let i = 0; i < 200; i++) {
+      const der = Buffer.from(raw);
+      der.writeUInt16BE(i, serialAt);
+      expect(certificateFields(new X509Certificate(der))).to.include({
+        commonName: 'bloated',
+        hasSubjectAltNames: true,
+      });
+      const size = certificateFieldsMemoSize();
+      expect(size.derBytes, `after ${i + 1} certificates`).to.be.at.most(4 * 1024 * 1024);
+      expect(size.entries).to.be.at.most(1024);
+    }
+    // Full, not merely bounded: the budget is used, and each entry is still answered correctly.
+    expect(certificateFieldsMemoSize().derBytes).to.be.above(4 * 1024 * 1024 - raw.length);
+    const { proxy } = testPki();
+    expect(certificateFields(new X509Certificate(proxy.certPem)).commonName).to.equal('front-proxy-client');
   });
 });
