@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AuthnRequest } from '../authn/interfaces.js';
 import { requestHeaderNames, type RequestHeaderNames } from '../authn/request-header-names.js';
 import type { RequestHeaderConfig } from '../trust/interfaces.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 /** Longest client chain we keep; Go has no limit, but nothing legitimate sends more. */
 const maxPeerChain = 10;
@@ -14,40 +15,20 @@ const peerChains = new WeakMap<object, readonly X509Certificate[]>();
  * Intermediates last presented with a leaf, by leaf fingerprint. A resumed TLS session (undici and most clients
  * resume) only exposes the leaf on the server side, while Go restores the whole chain from the session; reusing the
  * intermediates from the full handshake keeps both paths equivalent. Intermediates confer no trust by themselves:
- * verification still checks every signature up to an anchor.
+ * verification still checks every signature up to an anchor. Bounded to 1024 leaves and 4 MiB of DER: any client may
+ * present any chain before it is verified, and TLS lets one reach ~100 KB.
  */
-const intermediatesByLeaf = new Map<string, { readonly chain: readonly X509Certificate[]; readonly bytes: number }>();
-const maxRememberedLeaves = 1024;
-/**
- * And at most this many DER bytes of intermediates in all: any client may present any chain before it is verified,
- * and TLS lets one reach ~100 KB, so the entry bound alone would let crafted chains pin ~100 MB.
- */
-const maxRememberedBytes = 4 * 1024 * 1024;
-let rememberedBytes = 0;
-
-function forgetIntermediates(key: string): void {
-  const e = intermediatesByLeaf.get(key);
-  if (!e) return;
-  rememberedBytes -= e.bytes;
-  intermediatesByLeaf.delete(key);
-}
+const intermediatesByLeaf = new BoundedMemo<string, readonly X509Certificate[]>(1024, 4 * 1024 * 1024);
 
 function rememberIntermediates(leaf: X509Certificate, intermediates: readonly X509Certificate[]): void {
-  const key = leaf.fingerprint256;
-  forgetIntermediates(key);
   let bytes = 0;
   for (const c of intermediates) bytes += c.raw.length;
-  if (bytes > maxRememberedBytes) return;
-  intermediatesByLeaf.set(key, { chain: intermediates, bytes });
-  rememberedBytes += bytes;
-  while (intermediatesByLeaf.size > maxRememberedLeaves || rememberedBytes > maxRememberedBytes) {
-    forgetIntermediates(intermediatesByLeaf.keys().next().value!);
-  }
+  intermediatesByLeaf.set(leaf.fingerprint256, intermediates, bytes);
 }
 
 /** What the intermediates memo holds now: for specs of its bounds, not a public API. */
 export function rememberedIntermediatesSize(): { readonly leaves: number; readonly derBytes: number } {
-  return { leaves: intermediatesByLeaf.size, derBytes: rememberedBytes };
+  return { leaves: intermediatesByLeaf.size, derBytes: intermediatesByLeaf.bytes };
 }
 
 /**
@@ -72,7 +53,7 @@ export function peerCertificates(socket: object | undefined): readonly X509Certi
         chain.push(c);
       }
       if (chain.length > 1) rememberIntermediates(leaf, chain.slice(1));
-      else if (tls.isSessionReused?.()) chain.push(...(intermediatesByLeaf.get(leaf.fingerprint256)?.chain ?? []));
+      else if (tls.isSessionReused?.()) chain.push(...(intermediatesByLeaf.get(leaf.fingerprint256) ?? []));
     }
   }
   Object.freeze(chain);

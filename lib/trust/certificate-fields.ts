@@ -4,6 +4,7 @@
 // reproduces.
 import type { X509Certificate } from 'node:crypto';
 import { readTime } from './asn1-time.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 import { OID_CN, OID_O, OID_UID, processExtension, type Builder } from './certificate-extensions.js';
 import {
   Malformed,
@@ -231,16 +232,12 @@ function extensions(der: Buffer, tbs: Reader, b: Builder): void {
 }
 
 const cache = new WeakMap<X509Certificate, CertificateFields>();
-/** Also by DER (bounded, oldest out): each TLS connection yields a new X509Certificate for the same certificate. */
-const byDer = new Map<string, CertificateFields>();
-const maxByDer = 1024;
 /**
- * And at most this many DER bytes in all. Any client may present any certificate (it is parsed before it is
- * verified), and TLS lets a chain reach ~100 KB: an entry bound alone would let 1024 crafted certificates pin ~100 MB.
- * A real client certificate is 1–2 KB, so the budget holds the bound's 1024 of those.
+ * Also by DER: each TLS connection yields a new X509Certificate for the same certificate. Any client may present any
+ * certificate (it is parsed before it is verified), so the memo is bounded in bytes too: 4 MiB holds the 1024-entry
+ * bound's worth of real 1–2 KB client certificates, and no more than that of crafted ~100 KB ones.
  */
-const maxByDerBytes = 4 * 1024 * 1024;
-let byDerBytes = 0;
+const byDer = new BoundedMemo<string, CertificateFields>(1024, 4 * 1024 * 1024);
 
 /** Parsed once per certificate (object, then DER) and memoized. Never throws: see {@link CertificateFields.malformed}. */
 export function certificateFields(cert: X509Certificate): CertificateFields {
@@ -250,13 +247,7 @@ export function certificateFields(cert: X509Certificate): CertificateFields {
     f = byDer.get(der);
     if (!f) {
       f = parseCertificateFields(cert);
-      byDer.set(der, f);
-      byDerBytes += der.length;
-      while (byDer.size > maxByDer || byDerBytes > maxByDerBytes) {
-        const oldest = byDer.keys().next().value!;
-        byDerBytes -= oldest.length;
-        byDer.delete(oldest);
-      }
+      byDer.set(der, f, der.length);
     }
     cache.set(cert, f);
   }
@@ -265,7 +256,7 @@ export function certificateFields(cert: X509Certificate): CertificateFields {
 
 /** What the DER memo of {@link certificateFields} holds now: for specs of its bounds, not a public API. */
 export function certificateFieldsMemoSize(): { readonly entries: number; readonly derBytes: number } {
-  return { entries: byDer.size, derBytes: byDerBytes };
+  return { entries: byDer.size, derBytes: byDer.bytes };
 }
 
 /** {@link certificateFields} without the cache, from a certificate or its DER. */
