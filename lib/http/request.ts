@@ -243,15 +243,15 @@ function verdictOf(names: StrippedNames, name: string, consumedExtra: readonly s
       : normalized === websocketProtocolHeader
         ? websocketProtocol
         : kept;
-    // Names are the client's: bound the memo (a full one starts over; the verdicts are cheap to recompute).
-    if (names.verdicts.size >= maxVerdicts) names.verdicts.clear();
-    names.verdicts.set(name, verdict);
+    // Names are the client's (one may be ~16 KB): the memo is bounded in entries and bytes.
+    names.verdicts.set(name, verdict, name.length);
   }
   if (verdict !== doomed && consumedExtra !== undefined && consumedExtra.includes(dashed(name))) return doomed;
   return verdict;
 }
 
-const maxVerdicts = 4096;
+/** Verdicts memo bounds: more names than any real traffic uses, and 256 K characters of them in all. */
+const newVerdictMemo = () => new BoundedMemo<string, Verdict>(4096, 256 * 1024);
 
 // A module function, not a closure per call: closures cost an allocation (and, under tsx, a __name call) each.
 function isDoomed(normalized: string, exact: ReadonlySet<string>, prefixes: readonly string[]): boolean {
@@ -265,13 +265,13 @@ interface StrippedNames {
   readonly exact: ReadonlySet<string>;
   readonly prefixes: readonly string[];
   /** Verdicts of the configured names by header name as seen (see {@link verdictOf}). */
-  readonly verdicts: Map<string, Verdict>;
+  readonly verdicts: BoundedMemo<string, Verdict>;
 }
 
 const standardStripped: StrippedNames = {
   exact: new Set([...standardIdentityHeaders, ...impersonationHeaders]),
   prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix],
-  verdicts: new Map(),
+  verdicts: newVerdictMemo(),
 };
 const strippedByNames = new WeakMap<RequestHeaderNames, StrippedNames>();
 
@@ -284,7 +284,7 @@ function strippedNames(config: RequestHeaderConfig | undefined): StrippedNames {
     out = {
       exact: new Set([...standardIdentityHeaders, ...impersonationHeaders, ...names.named.map(dashed)]),
       prefixes: [standardExtraHeaderPrefix, impersonationExtraHeaderPrefix, ...names.prefixes.map(dashed)],
-      verdicts: new Map(),
+      verdicts: newVerdictMemo(),
     };
     strippedByNames.set(names, out);
   }

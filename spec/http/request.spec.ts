@@ -249,6 +249,24 @@ describe('lib/http/request', () => {
     expect(e.after.headers['x-remoteuser']).to.equal('not an identity header');
   });
 
+  it('after thousands of distinct long header names (the verdict memo pushed past its bounds), stripping is still exact', async function () {
+    this.timeout(60_000);
+    const agent = clientAgent();
+    after(() => agent.close());
+    // 4200 names > the memo's 4096 entries, 2 KB each > its 256 K characters: every bound is crossed many times.
+    // (Six 2 KB names per request: Node's default header limit is 16 KB.)
+    for (let i = 0; i < 700; i++) {
+      const headers: Record<string, string> = { 'x-remote-user': 'mallory', 'X_Acme_Extra-Team': 't' };
+      for (let j = 0; j < 6; j++) headers[`x-${String(i * 6 + j).padStart(1998, 'n')}`] = 'kept';
+      if (i === 699) headers['x-remote-group'] = 'system:masters';
+      const e = await get(agent, headers);
+      expect(e.removed).to.deep.equal(
+        i === 699 ? ['x-remote-group', 'x-remote-user', 'x_acme_extra-team'] : ['x-remote-user', 'x_acme_extra-team'],
+      );
+      expect(Object.keys(e.after.headers).filter((n) => n.length > 1990)).to.have.length(6);
+    }
+  });
+
   it('an unconsumed bearer subprotocol is removed too (any case); a header left empty goes; others are untouched', async () => {
     const agent = clientAgent();
     after(() => agent.close());
