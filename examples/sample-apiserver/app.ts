@@ -37,6 +37,13 @@ import {
 import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
 import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
+import {
+  chunkList,
+  decodeContinue,
+  encodeContinue,
+  inconsistentContinueMessage,
+  type ContinuePoint,
+} from './list-chunking.js';
 import { unknownFields } from './widget-fields.js';
 import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
 
@@ -326,15 +333,83 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     return { table: { apiVersion: format.apiVersion, includeObject } };
   };
 
+  /**
+   * Where a list continues (the storage layer's checks, after the handler's): undefined without `continue`, null
+   * when the 400 was written. Go refuses a malformed token, and a token together with a resourceVersion other than
+   * "0", with 400 BadRequest.
+   */
+  const continuePointOf = (ctx: Context, info: RequestInfo, options: ListOptions): ContinuePoint | undefined | null => {
+    if (options.continue === undefined) return undefined;
+    const decoded = decodeContinue(options.continue);
+    const refusal = !decoded.ok
+      ? `invalid continue token: ${decoded.error}`
+      : options.resourceVersion !== undefined && options.resourceVersion !== 0
+        ? 'specifying resource version is not allowed when using continue'
+        : undefined;
+    if (refusal === undefined && decoded.ok) return decoded.point;
+    logger.info({ path: info.path, cause: refusal }, 'list refused: bad continue parameter');
+    badRequest(ctx, refusal!);
+    return null;
+  };
+
+  /**
+   * A list, chunked by `limit` and `continue` as Go's etcd3 storage chunks it: in key order (`name` within a
+   * namespace, `namespace/name` across namespaces), every chunk read at the revision of the first one. A token whose
+   * revision the store can no longer read (older than its event history, like etcd after compaction, or never
+   * reached) gets Go's 410 Expired, carrying a token that continues from the same key at the current revision.
+   */
   const listWidgets = (ctx: Context, info: RequestInfo) => {
     const options = listOptionsOf(ctx);
     if (!options) return;
     const format = readFormatOf(ctx);
     if (!format) return;
-    const resourceVersion = store.resourceVersion;
-    const items = store.list(info.namespace).filter(visible(info, options));
-    if (format.table) return sendJson(ctx, 200, widgetTable(items, { ...format.table, resourceVersion }));
-    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata: { resourceVersion }, items });
+    const point = continuePointOf(ctx, info, options);
+    if (point === null) return;
+    let revision = store.revision;
+    let all = store.list(info.namespace);
+    if (point && point.resourceVersion > 0) {
+      const snapshot = store.listAt(info.namespace, point.resourceVersion);
+      if (!snapshot) {
+        logger.info(
+          { path: info.path, resourceVersion: point.resourceVersion, current: revision },
+          'list refused: the continue token names a revision this store can no longer read',
+        );
+        return send(ctx, {
+          status: 410,
+          headers: { 'content-type': 'application/json' },
+          body:
+            goJson({
+              kind: 'Status',
+              apiVersion: 'v1',
+              metadata: { continue: encodeContinue(point.startKey, -1) },
+              status: 'Failure',
+              message: inconsistentContinueMessage,
+              reason: 'Expired',
+              code: 410,
+            }) + '\n',
+        });
+      }
+      revision = point.resourceVersion;
+      all = snapshot;
+    }
+    const chunk = chunkList(
+      all.filter(visible(info, options)),
+      (w) => (info.namespace === '' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name),
+      {
+        ...(point ? { startKey: point.startKey } : {}),
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        resourceVersion: revision,
+        // Go counts what remains only when no selector filters the list (the namespace is the key prefix).
+        countRemaining: options.fieldSelector.length === 0 && options.labelSelector.length === 0,
+      },
+    );
+    const metadata = {
+      resourceVersion: String(revision),
+      ...(chunk.continue !== undefined ? { continue: chunk.continue } : {}),
+      ...(chunk.remainingItemCount !== undefined ? { remainingItemCount: chunk.remainingItemCount } : {}),
+    };
+    if (format.table) return sendJson(ctx, 200, widgetTable(chunk.items, { ...format.table, ...metadata }));
+    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata, items: chunk.items });
   };
 
   /**

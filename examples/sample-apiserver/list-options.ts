@@ -16,6 +16,10 @@ export interface ListOptions {
   readonly resourceVersion?: number;
   /** Watch only: end the stream after this many seconds. */
   readonly timeoutSeconds?: number;
+  /** List only (a watch ignores it, as Go): at most this many items per response; <= 0 or absent = all. */
+  readonly limit?: number;
+  /** List only (a watch ignores it, as Go): the continue token as sent; decoded by list-chunking.ts. */
+  readonly continue?: string;
 }
 
 /** A failure is either Go's 400 (`message`) or its 422 `ListOptions.meta.k8s.io "" is invalid` (`invalid`). */
@@ -69,6 +73,8 @@ export function parseListOptions(rawQuery: string): ListOptionsResult {
     };
   }
   const timeout = first('timeoutSeconds');
+  const limit = first('limit');
+  const continueToken = first('continue');
   return {
     ok: true,
     options: {
@@ -76,6 +82,9 @@ export function parseListOptions(rawQuery: string): ListOptionsResult {
       labelSelector: label.value,
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
       ...(timeout !== undefined ? { timeoutSeconds: Number(timeout) } : {}),
+      // An int64 beyond 2^53 loses precision as a number; any such limit is larger than every list anyway.
+      ...(limit !== undefined && limit !== '' ? { limit: Number(limit) } : {}),
+      ...(continueToken !== undefined && continueToken !== '' ? { continue: continueToken } : {}),
     },
   };
 }
