@@ -124,6 +124,12 @@ function jsonSyntaxError(text: string, err: unknown): string {
     pos = token ? text.indexOf(token[1]!) : text.length;
   }
   if (pos >= text.length || /end of (JSON )?input/i.test(msg)) return 'unexpected end of JSON input';
+  // Inside `true`, `false` or `null`, Go names the literal and the letter it expected.
+  const word = /[a-z]*$/.exec(text.slice(0, pos))![0];
+  const literal = word === '' ? undefined : ['true', 'false', 'null'].find((l) => l.startsWith(word));
+  if (literal && literal.length > word.length) {
+    return `invalid character ${quoteChar(text[pos]!)} in literal ${literal} (expecting ${quoteChar(literal[word.length]!)})`;
+  }
   const context = syntaxContexts.find(([re]) => re.test(msg))?.[1] ?? 'looking for beginning of value';
   return `invalid character ${quoteChar(text[pos]!)} ${context}`;
 }

@@ -232,6 +232,9 @@ describe("sample list chunking: a token's JSON syntax errors in Go's words", () 
     ['1.x', "invalid character 'x' after decimal point in numeric literal"],
     ['{"v":}', "invalid character '}' looking for beginning of value"],
     ['\u00ff', "invalid character 'ÿ' looking for beginning of value"],
+    ['nulx', "invalid character 'x' in literal null (expecting 'l')"],
+    ['[tx]', "invalid character 'x' in literal true (expecting 'r')"],
+    ['nul', 'unexpected end of JSON input'],
   ];
   for (const [json, error] of cases) {
     it(`${JSON.stringify(json)} → ${error}`, () => {
