@@ -2,9 +2,8 @@
  * List chunking (`limit` and `continue`) as k8s.io/apiserver's etcd3 storage does it: items in key order, at most
  * `limit` per response, and a continue token that names where the next chunk starts and the revision it is read at.
  * The token is Go's (`storage.EncodeContinue`): unpadded base64url of `{"v":"meta.k8s.io/v1","rv":<int>,
- * "start":"<key>\u0000"}`, where the key is relative to the list's key prefix (`name` in a namespaced list,
- * `namespace/name` in the cluster-wide one), so a token kubectl or client-go got from a Go server and one from
- * this sample are interchangeable in shape.
+ * "start":"/<key>\u0000"}`, where the key is relative to the list's key prefix (`name` in a namespaced list,
+ * `namespace/name` in the cluster-wide one), byte for byte what kube-apiserver 1.37 writes for the same list.
  */
 import { goJson, goQuote } from 'kube-delegated-auth';
 
@@ -188,9 +187,12 @@ export function decodeContinue(token: string): DecodeContinueResult {
   return { ok: true, point: { startKey: key.slice(1), resourceVersion: rv } };
 }
 
-/** Go's `storage.EncodeContinue` for a key already relative to the list's key prefix. */
+/**
+ * Go's `storage.EncodeContinue` for a key relative to the list's key prefix, written as kube-apiserver 1.37 writes
+ * it: with a leading `/` (`"/name\u0000"`, `"/namespace/name\u0000"`; 1.20 wrote none, and both decode).
+ */
 export function encodeContinue(startKey: string, resourceVersion: number): string {
-  const json = goJson({ v: tokenVersion, rv: resourceVersion, start: startKey });
+  const json = goJson({ v: tokenVersion, rv: resourceVersion, start: `/${startKey}` });
   return Buffer.from(json, 'utf8').toString('base64url');
 }
 

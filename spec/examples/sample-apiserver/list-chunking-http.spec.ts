@@ -31,6 +31,7 @@ interface Reply {
   status: number;
   body: Record<string, unknown>;
   raw: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 describe('sample list chunking over HTTP: limit and continue as Go serves them (real TLS)', function () {
@@ -47,7 +48,7 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
       headers: accept ? { accept } : {},
     });
     const raw = await res.body.text();
-    return { status: res.statusCode, raw, body: JSON.parse(raw) as Record<string, unknown> };
+    return { status: res.statusCode, raw, body: JSON.parse(raw) as Record<string, unknown>, headers: res.headers };
   };
   const meta = (r: Reply) => r.body.metadata as ListMeta;
   const names = (r: Reply) =>
@@ -192,6 +193,75 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
     expect(meta(next).resourceVersion).to.equal(meta(r).resourceVersion);
   });
 
+  describe('resourceVersion and resourceVersionMatch with chunks, as Go', () => {
+    it('limit + resourceVersion (Go’s legacy exact match) and resourceVersionMatch=Exact read that revision', async () => {
+      const before = store.revision;
+      create('shop', 'aa');
+      try {
+        for (const q of [
+          `limit=2&resourceVersion=${before}`,
+          `resourceVersionMatch=Exact&resourceVersion=${before}&limit=2`,
+        ]) {
+          const r = await get(`${gv}/namespaces/shop/widgets?${q}`);
+          expect(r.status, r.raw).to.equal(200);
+          expect(names(r), q).to.deep.equal(['shop/a', 'shop/b']);
+          expect(meta(r).resourceVersion).to.equal(String(before));
+          const d = decodeContinue(meta(r).continue!);
+          expect(d.ok && d.point.resourceVersion).to.equal(before);
+        }
+        // Without a limit (or with NotOlderThan) a resourceVersion is a lower bound: the current state.
+        for (const q of [
+          `resourceVersion=${before}`,
+          `resourceVersionMatch=NotOlderThan&resourceVersion=${before}&limit=2`,
+        ]) {
+          const r = await get(`${gv}/namespaces/shop/widgets?${q}`);
+          expect(names(r)[1], q).to.equal('shop/aa');
+          expect(meta(r).resourceVersion).to.equal(store.resourceVersion);
+        }
+        // A resourceVersion not reached yet is Go's 504, whatever the match.
+        const ahead = await get(`${gv}/namespaces/shop/widgets?resourceVersion=${store.revision + 5}`);
+        expect(ahead.status, ahead.raw).to.equal(504);
+        expect(ahead.body.message).to.equal(
+          `Timeout: Too large resource version: ${store.revision + 5}, current: ${store.revision}`,
+        );
+      } finally {
+        store.delete('shop', 'aa');
+      }
+    });
+
+    const invalid: readonly { query: string; message: string }[] = [
+      {
+        // Recorded from the Go sample-apiserver (1.37 and 1.20): both causes, in this order.
+        query: 'limit=2&continue=x&resourceVersionMatch=NotOlderThan',
+        message:
+          'ListOptions.meta.k8s.io "" is invalid: [resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided, resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided]',
+      },
+      {
+        query: 'resourceVersionMatch=NotOlderThan&resourceVersion=5&continue=!!!',
+        message:
+          'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided',
+      },
+      {
+        query: 'resourceVersionMatch=bogus&resourceVersion=5',
+        message:
+          'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: "bogus": supported values: "Exact", "NotOlderThan", ""',
+      },
+      {
+        query: 'resourceVersionMatch=Exact&resourceVersion=0',
+        message:
+          'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+      },
+    ];
+    for (const c of invalid) {
+      it(`?${c.query} → 422 ListOptions, nothing listed`, async () => {
+        const r = await get(`${gv}/namespaces/shop/widgets?${c.query}`);
+        expect(r.status, r.raw).to.equal(422);
+        expect(r.body).to.include({ reason: 'Invalid', message: c.message });
+        expect(r.body).to.not.have.property('items');
+      });
+    }
+  });
+
   describe('a consistent list: later chunks are read at the first chunk’s revision', () => {
     it('creates, updates and deletes after the first chunk do not show up; the objects are as they were', async () => {
       const first = await get(`${gv}/namespaces/shop/widgets?limit=2`);
@@ -239,7 +309,7 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
       expect(r.body.message).to.equal(expiredMessage);
       const fresh = meta(r).continue!;
       expect(decodeContinue(fresh)).to.deep.equal({ ok: true, point: { startKey: 'b\u0000', resourceVersion: -1 } });
-      expect(logged.some((l) => /can no longer read/.test(l.msg))).to.equal(true);
+      expect(logged.some((l) => /left the event history/.test(l.msg))).to.equal(true);
       // The token from the 410 continues from the same key at the current revision, and chunks from there.
       const rest = await get(`${gv}/namespaces/shop/widgets?limit=2&continue=${encodeURIComponent(fresh)}`);
       expect(rest.status, rest.raw).to.equal(200);
@@ -249,12 +319,41 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
       expect(d.ok && d.point.resourceVersion).to.equal(store.revision);
     });
 
-    it('hostile: a token naming a revision this store never reached (another replica, a restart, forged) → 410', async () => {
-      const r = await get(
-        `${gv}/namespaces/shop/widgets?limit=2&continue=${encodeContinue('b\u0000', store.revision + 1000)}`,
-      );
-      expect(r.status, r.raw).to.equal(410);
-      expect(r.body.reason).to.equal('Expired');
+    it('hostile: a token naming a revision this store never reached (another replica, a restart, forged) → Go’s 504', async () => {
+      const ahead = store.revision + 1000;
+      const r = await get(`${gv}/namespaces/shop/widgets?limit=2&continue=${encodeContinue('b\u0000', ahead)}`);
+      // Byte for byte what kube-apiserver 1.37 answers (recorded from the Go sample-apiserver), plus Retry-After.
+      expect(r.status, r.raw).to.equal(504);
+      expect(r.body).to.deep.equal({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `Timeout: Too large resource version: ${ahead}, current: ${store.revision}`,
+        reason: 'Timeout',
+        details: {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        },
+        code: 504,
+      });
+      expect(r.headers['retry-after']).to.equal('1');
+    });
+
+    it('a list at a revision that left the history (limit + resourceVersion, or Exact) → 410 "too old"', async () => {
+      for (const q of ['limit=2&resourceVersion=1', 'resourceVersionMatch=Exact&resourceVersion=1']) {
+        const r = await get(`${gv}/namespaces/shop/widgets?${q}`);
+        expect(r.status, r.raw).to.equal(410);
+        expect(r.body).to.deep.equal({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: 'The resourceVersion for the provided list is too old.',
+          reason: 'Expired',
+          code: 410,
+        });
+      }
     });
   });
 
@@ -327,13 +426,20 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
     });
   });
 
-  it('a watch ignores limit and continue (even a garbage token), as Go: every widget, then the stream stays open', async () => {
-    const res = await request(
-      `https://127.0.0.1:${server.port}${gv}/namespaces/shop/widgets?watch=true&limit=1&continue=!!!`,
-      {
-        dispatcher: agent,
-      },
-    );
+  it('a watch with continue → 422 as kube-apiserver 1.37 answers (1.20 ignored it)', async () => {
+    const r = await get(`${gv}/namespaces/shop/widgets?watch=true&continue=!!!`);
+    expect(r.status, r.raw).to.equal(422);
+    expect(r.body).to.deep.include({
+      message:
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided',
+      reason: 'Invalid',
+    });
+  });
+
+  it('a watch ignores limit, as Go: every widget, then the stream stays open', async () => {
+    const res = await request(`https://127.0.0.1:${server.port}${gv}/namespaces/shop/widgets?watch=true&limit=1`, {
+      dispatcher: agent,
+    });
     expect(res.statusCode).to.equal(200);
     let buf = '';
     for await (const chunk of res.body) {
