@@ -39,18 +39,28 @@ const forbidden = (field: string, detail: string): FieldError => ({
 });
 
 /**
- * Go's `ValidateListOptions` for what the sample serves: `resourceVersionMatch` for a list, `continue` for a watch
- * (kube-apiserver 1.37 refuses a watch with `continue` under the resourceVersionMatch field; 1.20 ignored it).
+ * Go's `ValidateListOptions` for what the sample serves: `resourceVersionMatch` for a list; for a watch,
+ * `resourceVersionMatch` without `sendInitialEvents` and `continue` (as kube-apiserver 1.37 answers: it refuses a
+ * watch with `continue` under the resourceVersionMatch field; 1.20 ignored it).
  */
 function validate(
   verb: 'list' | 'watch',
   match: string | undefined,
   resourceVersion: string | undefined,
   continueToken: string | undefined,
+  sendInitialEvents: boolean,
 ): FieldError[] {
   const errs: FieldError[] = [];
   const hasContinue = continueToken !== undefined && continueToken !== '';
   if (verb === 'watch') {
+    if (match !== undefined && match !== '' && !sendInitialEvents) {
+      errs.push(
+        forbidden(
+          'resourceVersionMatch',
+          'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided',
+        ),
+      );
+    }
     if (hasContinue)
       errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'));
     return errs;
@@ -115,7 +125,7 @@ export function parseListOptions(rawQuery: string, verb: 'list' | 'watch' = 'lis
   const limit = first('limit');
   const continueToken = first('continue');
   const match = first('resourceVersionMatch');
-  const invalid = validate(verb, match, rv, continueToken);
+  const invalid = validate(verb, match, rv, continueToken, q.has('sendInitialEvents'));
   if (q.has('sendInitialEvents')) {
     // Watch-list streams need the initial-events-end bookmark, which this store does not produce: refused as Go
     // refuses it with the WatchList feature gate off, so client-go falls back to list + watch.

@@ -426,7 +426,7 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
     });
   });
 
-  it('a watch with continue → 422 as kube-apiserver 1.37 answers (1.20 ignored it)', async () => {
+  it('a watch with continue, or with resourceVersionMatch → 422 as kube-apiserver 1.37 answers (1.20 ignored continue)', async () => {
     const r = await get(`${gv}/namespaces/shop/widgets?watch=true&continue=!!!`);
     expect(r.status, r.raw).to.equal(422);
     expect(r.body).to.deep.include({
@@ -434,6 +434,11 @@ describe('sample list chunking over HTTP: limit and continue as Go serves them (
         'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided',
       reason: 'Invalid',
     });
+    const m = await get(`${gv}/namespaces/shop/widgets?watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1`);
+    expect(m.status, m.raw).to.equal(422);
+    expect(m.body.message).to.equal(
+      'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided',
+    );
   });
 
   it('a watch ignores limit, as Go: every widget, then the stream stays open', async () => {
