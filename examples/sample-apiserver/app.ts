@@ -37,6 +37,13 @@ import {
 import { applyJsonPatch, dataDepth, mergePatch, parseApplyConfiguration, removeUnapplied } from './patch.js';
 import { negotiateRead, parseIncludeObject, widgetTable, type IncludeObject } from './table.js';
 import { matchesSelectors, parseListOptions, type ListOptions } from './list-options.js';
+import {
+  chunkList,
+  decodeContinue,
+  encodeContinue,
+  inconsistentContinueMessage,
+  type ContinuePoint,
+} from './list-chunking.js';
 import { unknownFields } from './widget-fields.js';
 import { WidgetStore, type FieldError, type StoreEvent, type Widget, type WriteResult } from './widget-store.js';
 
@@ -281,10 +288,10 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
   };
 
   /** List options for list and watch; undefined means the 400 was written. */
-  const listOptionsOf = (ctx: Context): ListOptions | undefined => {
-    const parsed = parseListOptions(rawQueryOf(ctx));
+  const listOptionsOf = (ctx: Context, verb: 'list' | 'watch'): ListOptions | undefined => {
+    const parsed = parseListOptions(rawQueryOf(ctx), verb);
     if (!parsed.ok) {
-      if (parsed.invalid) send(ctx, invalidStatus('meta.k8s.io', 'ListOptions', '', [parsed.invalid]));
+      if (parsed.invalid) send(ctx, invalidStatus('meta.k8s.io', 'ListOptions', '', parsed.invalid));
       else badRequest(ctx, parsed.message);
       return undefined;
     }
@@ -326,15 +333,127 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
     return { table: { apiVersion: format.apiVersion, includeObject } };
   };
 
+  /**
+   * Where a list continues (the storage layer's checks, after the handler's): undefined without `continue`, null
+   * when the 400 was written. Go refuses a malformed token, and a token together with a resourceVersion other than
+   * "0", with 400 BadRequest.
+   */
+  const continuePointOf = (ctx: Context, info: RequestInfo, options: ListOptions): ContinuePoint | undefined | null => {
+    if (options.continue === undefined) return undefined;
+    const decoded = decodeContinue(options.continue);
+    const refusal = !decoded.ok
+      ? `invalid continue token: ${decoded.error}`
+      : options.resourceVersion !== undefined && options.resourceVersion !== 0
+        ? 'specifying resource version is not allowed when using continue'
+        : undefined;
+    if (refusal === undefined && decoded.ok) return decoded.point;
+    logger.info({ path: info.path, cause: refusal }, 'list refused: bad continue parameter');
+    badRequest(ctx, refusal!);
+    return null;
+  };
+
+  /** Go's 410 Expired `Status`; `continueToken` goes in its list metadata (a token to continue inconsistently). */
+  const expired = (ctx: Context, message: string, continueToken?: string) =>
+    send(ctx, {
+      status: 410,
+      headers: { 'content-type': 'application/json' },
+      body:
+        goJson({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: continueToken === undefined ? {} : { continue: continueToken },
+          status: 'Failure',
+          message,
+          reason: 'Expired',
+          code: 410,
+        }) + '\n',
+    });
+
+  /**
+   * Go's `NewTooLargeResourceVersionError` (504 Timeout, cause ResourceVersionTooLarge, Retry-After 1), without the
+   * watch cache's 3 s wait: this store is the source of truth, so a revision it has not reached will not arrive.
+   */
+  const tooLargeResourceVersion = (ctx: Context, info: RequestInfo, requested: number) => {
+    logger.info(
+      { path: info.path, resourceVersion: requested, current: store.revision },
+      'list refused: a resourceVersion this store has not reached',
+    );
+    send(
+      ctx,
+      statusFailure(
+        504,
+        'Timeout',
+        `Timeout: Too large resource version: ${requested}, current: ${store.revision}`,
+        {
+          causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+          retryAfterSeconds: 1,
+        },
+        { 'retry-after': '1' },
+      ),
+    );
+  };
+
+  /**
+   * A list, chunked by `limit` and `continue` as Go's etcd3 storage chunks it: in key order (`name` within a
+   * namespace, `namespace/name` across namespaces), every chunk read at the revision of the first one. Which
+   * revision is read follows Go: a continue token's (its rv < 0: the current one); with `resourceVersionMatch=Exact`,
+   * or a `limit` with a `resourceVersion` (Go's legacy exact match), that revision; otherwise the current state. A
+   * revision that has left the event history (etcd's compaction) is 410 Expired, a revision not reached yet 504.
+   */
   const listWidgets = (ctx: Context, info: RequestInfo) => {
-    const options = listOptionsOf(ctx);
+    const options = listOptionsOf(ctx, 'list');
     if (!options) return;
     const format = readFormatOf(ctx);
     if (!format) return;
-    const resourceVersion = store.resourceVersion;
-    const items = store.list(info.namespace).filter(visible(info, options));
-    if (format.table) return sendJson(ctx, 200, widgetTable(items, { ...format.table, resourceVersion }));
-    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata: { resourceVersion }, items });
+    const point = continuePointOf(ctx, info, options);
+    if (point === null) return;
+    const requested = options.resourceVersion ?? 0;
+    let readAt: number | undefined;
+    if (point) {
+      if (point.resourceVersion > 0) readAt = point.resourceVersion;
+    } else if (requested > 0) {
+      if (requested > store.revision) return tooLargeResourceVersion(ctx, info, requested);
+      const exact =
+        options.resourceVersionMatch === 'Exact' ||
+        (options.resourceVersionMatch === undefined && (options.limit ?? 0) > 0);
+      if (exact) readAt = requested;
+    }
+    let revision = store.revision;
+    let all: Widget[];
+    if (readAt === undefined) all = store.list(info.namespace);
+    else {
+      if (readAt > store.revision) return tooLargeResourceVersion(ctx, info, readAt);
+      const snapshot = store.listAt(info.namespace, readAt);
+      if (!snapshot) {
+        logger.info(
+          { path: info.path, resourceVersion: readAt, current: revision },
+          'list refused: the requested revision has left the event history',
+        );
+        return point
+          ? expired(ctx, inconsistentContinueMessage, encodeContinue(point.startKey, -1))
+          : expired(ctx, 'The resourceVersion for the provided list is too old.');
+      }
+      revision = readAt;
+      all = snapshot;
+    }
+    const chunk = chunkList(
+      all.filter(visible(info, options)),
+      (w) => (info.namespace === '' ? `${w.metadata.namespace}/${w.metadata.name}` : w.metadata.name),
+      {
+        ...(point ? { startKey: point.startKey } : {}),
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        resourceVersion: revision,
+        // Go counts what remains only when no selector filters the list (the namespace is the key prefix).
+        countRemaining: options.fieldSelector.length === 0 && options.labelSelector.length === 0,
+      },
+    );
+    const metadata = {
+      resourceVersion: String(revision),
+      ...(chunk.continue !== undefined ? { continue: chunk.continue } : {}),
+      ...(chunk.remainingItemCount !== undefined ? { remainingItemCount: chunk.remainingItemCount } : {}),
+    };
+    if (format.table) return sendJson(ctx, 200, widgetTable(chunk.items, { ...format.table, ...metadata }));
+    sendJson(ctx, 200, { kind: 'WidgetList', apiVersion: sampleGroupVersion, metadata, items: chunk.items });
   };
 
   /**
@@ -343,7 +462,7 @@ export function createSampleApp(opts: SampleAppOptions): Koa {
    * DELETED (Go's watch cache does that for selector changes; kubectl does not rely on it).
    */
   const watchWidgets = (ctx: Context, info: RequestInfo) => {
-    const options = listOptionsOf(ctx);
+    const options = listOptionsOf(ctx, 'watch');
     if (!options) return;
     const format = readFormatOf(ctx);
     if (!format) return;

@@ -12,16 +12,79 @@ import type { FieldError, Widget } from './widget-store.js';
 export interface ListOptions {
   readonly fieldSelector: readonly FieldRequirement[];
   readonly labelSelector: readonly LabelRequirement[];
-  /** Watch only: resume after this revision; undefined (or 0) = start with the current objects. */
+  /**
+   * Watch: resume after this revision; undefined (or 0) = start with the current objects. List: the revision to
+   * read (see `resourceVersionMatch`).
+   */
   readonly resourceVersion?: number;
+  /** List only: how `resourceVersion` applies (validated as Go's ValidateListOptions). */
+  readonly resourceVersionMatch?: 'Exact' | 'NotOlderThan';
   /** Watch only: end the stream after this many seconds. */
   readonly timeoutSeconds?: number;
+  /** List only (a watch ignores it, as Go): at most this many items per response; <= 0 or absent = all. */
+  readonly limit?: number;
+  /** List only (a watch ignores it, as Go): the continue token as sent; decoded by list-chunking.ts. */
+  readonly continue?: string;
 }
 
 /** A failure is either Go's 400 (`message`) or its 422 `ListOptions.meta.k8s.io "" is invalid` (`invalid`). */
 export type ListOptionsResult =
   | { readonly ok: true; readonly options: ListOptions }
-  | { readonly ok: false; readonly message: string; readonly invalid?: FieldError };
+  | { readonly ok: false; readonly message: string; readonly invalid?: readonly FieldError[] };
+
+const forbidden = (field: string, detail: string): FieldError => ({
+  type: 'FieldValueForbidden',
+  field,
+  message: `Forbidden: ${detail}`,
+});
+
+/**
+ * Go's `ValidateListOptions` for what the sample serves: `resourceVersionMatch` for a list; for a watch,
+ * `resourceVersionMatch` without `sendInitialEvents` and `continue` (as kube-apiserver 1.37 answers: it refuses a
+ * watch with `continue` under the resourceVersionMatch field; 1.20 ignored it).
+ */
+function validate(
+  verb: 'list' | 'watch',
+  match: string | undefined,
+  resourceVersion: string | undefined,
+  continueToken: string | undefined,
+  sendInitialEvents: boolean,
+): FieldError[] {
+  const errs: FieldError[] = [];
+  const hasContinue = continueToken !== undefined && continueToken !== '';
+  if (verb === 'watch') {
+    if (match !== undefined && match !== '' && !sendInitialEvents) {
+      errs.push(
+        forbidden(
+          'resourceVersionMatch',
+          'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided',
+        ),
+      );
+    }
+    if (hasContinue)
+      errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'));
+    return errs;
+  }
+  if (match === undefined || match === '') return errs;
+  if (resourceVersion === undefined || resourceVersion === '') {
+    errs.push(
+      forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided'),
+    );
+  }
+  if (hasContinue)
+    errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'));
+  if (match !== 'Exact' && match !== 'NotOlderThan') {
+    errs.push({
+      type: 'FieldValueNotSupported',
+      field: 'resourceVersionMatch',
+      message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""`,
+    });
+  }
+  if (match === 'Exact' && resourceVersion === '0') {
+    errs.push(forbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+  }
+  return errs;
+}
 
 /** Field labels Go's `DefaultMetaV1FieldSelectorConversion` accepts (the Go sample registers no others). */
 const supportedFields = new Set(['metadata.name', 'metadata.namespace']);
@@ -31,7 +94,7 @@ const supportedFields = new Set(['metadata.name', 'metadata.namespace']);
  * so the selector served is the selector that was authorized. Anything Go's parameter codec or field-label
  * conversion refuses is a failure whose message the caller answers as 400 BadRequest.
  */
-export function parseListOptions(rawQuery: string): ListOptionsResult {
+export function parseListOptions(rawQuery: string, verb: 'list' | 'watch' = 'list'): ListOptionsResult {
   const q = goParseQuery(rawQuery);
   const first = (k: string) => q.get(k)?.[0];
   for (const k of ['timeoutSeconds', 'limit']) {
@@ -58,24 +121,33 @@ export function parseListOptions(rawQuery: string): ListOptionsResult {
     if (!/^\d{1,15}$/.test(rv)) return { ok: false, message: `invalid resource version: ${JSON.stringify(rv)}` };
     resourceVersion = Number(rv);
   }
+  const timeout = first('timeoutSeconds');
+  const limit = first('limit');
+  const continueToken = first('continue');
+  const match = first('resourceVersionMatch');
+  const invalid = validate(verb, match, rv, continueToken, q.has('sendInitialEvents'));
   if (q.has('sendInitialEvents')) {
     // Watch-list streams need the initial-events-end bookmark, which this store does not produce: refused as Go
     // refuses it with the WatchList feature gate off, so client-go falls back to list + watch.
-    const detail = 'Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled';
-    return {
-      ok: false,
-      message: `sendInitialEvents: ${detail}`,
-      invalid: { type: 'FieldValueForbidden', field: 'sendInitialEvents', message: detail },
-    };
+    invalid.push(
+      forbidden(
+        'sendInitialEvents',
+        'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      ),
+    );
   }
-  const timeout = first('timeoutSeconds');
+  if (invalid.length > 0) return { ok: false, message: `${invalid[0]!.field}: ${invalid[0]!.message}`, invalid };
   return {
     ok: true,
     options: {
       fieldSelector: field.value,
       labelSelector: label.value,
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      ...(verb === 'list' && (match === 'Exact' || match === 'NotOlderThan') ? { resourceVersionMatch: match } : {}),
       ...(timeout !== undefined ? { timeoutSeconds: Number(timeout) } : {}),
+      // An int64 beyond 2^53 loses precision as a number; any such limit is larger than every list anyway.
+      ...(limit !== undefined && limit !== '' ? { limit: Number(limit) } : {}),
+      ...(continueToken !== undefined && continueToken !== '' ? { continue: continueToken } : {}),
     },
   };
 }

@@ -139,13 +139,18 @@ function rowOf(w: Widget, include: IncludeObject, nowMs: number, apiVersion: str
   return { cells, ...(object ? { object } : {}) };
 }
 
-/** A Table of `widgets` (one row each); `resourceVersion` is the list's, absent for a single object. */
+/**
+ * A Table of `widgets` (one row each); `resourceVersion`, `continue` and `remainingItemCount` are the list's (Go
+ * copies the list's ListMeta into the Table), absent for a single object.
+ */
 export function widgetTable(
   widgets: readonly Widget[],
   opts: {
     readonly apiVersion: string;
     readonly includeObject: IncludeObject;
     readonly resourceVersion?: string;
+    readonly continue?: string;
+    readonly remainingItemCount?: number;
     readonly nowMs?: number;
   },
 ): object {
@@ -153,7 +158,11 @@ export function widgetTable(
   return {
     kind: 'Table',
     apiVersion: opts.apiVersion,
-    metadata: opts.resourceVersion === undefined ? {} : { resourceVersion: opts.resourceVersion },
+    metadata: {
+      ...(opts.resourceVersion === undefined ? {} : { resourceVersion: opts.resourceVersion }),
+      ...(opts.continue === undefined ? {} : { continue: opts.continue }),
+      ...(opts.remainingItemCount === undefined ? {} : { remainingItemCount: opts.remainingItemCount }),
+    },
     columnDefinitions: widgetColumns,
     rows: widgets.map((w) => rowOf(w, opts.includeObject, nowMs, opts.apiVersion)),
   };

@@ -133,8 +133,18 @@ function objectOr(v: unknown): Record<string, unknown> | undefined {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-/** How many past events a watch can resume from; an older resourceVersion gets 410 Expired, as after compaction. */
+/**
+ * How many past events a watch can resume from, and a list continue from: an older resourceVersion gets 410 Expired,
+ * as after etcd's compaction.
+ */
 const eventHistory = 1000;
+
+/** A change in the history, with the object as it was before (to read a past revision back). */
+interface HistoryEntry {
+  readonly event: StoreEvent;
+  /** The object the change replaced or deleted; undefined for ADDED. */
+  readonly previous: Widget | undefined;
+}
 
 /**
  * In-memory widgets, keyed by namespace and name. `resourceVersion` is one counter for the whole store (like
@@ -144,7 +154,7 @@ const eventHistory = 1000;
 export class WidgetStore {
   readonly #items = new Map<string, Widget>();
   readonly #watchers = new Set<(e: StoreEvent) => void>();
-  readonly #history: StoreEvent[] = [];
+  readonly #history: HistoryEntry[] = [];
   /** Per widget uid, per field manager: the last configuration it applied (server-side apply). */
   readonly #applied = new Map<string, Map<string, Readonly<Record<string, unknown>>>>();
   #revision = 0;
@@ -153,6 +163,11 @@ export class WidgetStore {
 
   get resourceVersion(): string {
     return String(this.#revision);
+  }
+
+  /** The store's current revision (the resourceVersion of a list read now). */
+  get revision(): number {
+    return this.#revision;
   }
 
   /** Checks the submitted metadata shared by create and update; `name` is the name the object will have. */
@@ -280,6 +295,29 @@ export class WidgetStore {
       .map(([, w]) => w);
   }
 
+  /**
+   * The widgets of `list(namespace)` as they were at `revision` (a consistent snapshot, as etcd reads a past
+   * revision): the current objects with every later change in the history undone. Undefined when that revision can
+   * no longer be read (older than the history, as after etcd's compaction) or was never reached (a token from another
+   * replica or from before a restart).
+   */
+  listAt(namespace: string, revision: number): Widget[] | undefined {
+    if (revision === this.#revision) return this.list(namespace);
+    if (revision > this.#revision || revision < this.#compacted) return undefined;
+    const items = new Map(this.#items);
+    for (let i = this.#history.length - 1; i >= 0; i--) {
+      const { event, previous } = this.#history[i]!;
+      if (event.revision <= revision) break;
+      const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
+      if (previous) items.set(key, previous);
+      else items.delete(key);
+    }
+    return [...items.entries()]
+      .filter(([, w]) => namespace === '' || w.metadata.namespace === namespace)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, w]) => w);
+  }
+
   /** Removes a widget (not with `dryRun`); answers the widget as it was, or undefined when there is none. */
   delete(namespace: string, name: string, options: WriteOptions = {}): Widget | undefined {
     const w = this.#items.get(`${namespace}/${name}`);
@@ -303,7 +341,7 @@ export class WidgetStore {
       if (sinceRevision < this.#compacted) {
         return { ok: false, expired: `too old resource version: ${sinceRevision} (${this.#compacted})` };
       }
-      initial = this.#history.filter((e) => e.revision > sinceRevision);
+      initial = this.#history.filter((h) => h.event.revision > sinceRevision).map((h) => h.event);
     }
     this.#watchers.add(listener);
     return { ok: true, initial, stop: () => this.#watchers.delete(listener) };
@@ -346,14 +384,15 @@ export class WidgetStore {
 
   #commit(type: WatchEventType, widget: Widget): void {
     const key = `${widget.metadata.namespace}/${widget.metadata.name}`;
+    const previous = this.#items.get(key);
     this.#revision++;
     if (type === 'DELETED') {
       this.#items.delete(key);
       this.#applied.delete(widget.metadata.uid);
     } else this.#items.set(key, widget);
     const event: StoreEvent = { type, object: widget, revision: this.#revision };
-    this.#history.push(event);
-    if (this.#history.length > eventHistory) this.#compacted = this.#history.shift()!.revision;
+    this.#history.push({ event, previous });
+    if (this.#history.length > eventHistory) this.#compacted = this.#history.shift()!.event.revision;
     for (const w of [...this.#watchers]) w(event);
   }
 }

@@ -498,6 +498,61 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(JSON.parse(spec.stdout)).to.deep.equal({ color: 'gold' });
   });
 
+  it('kubectl get --chunk-size=2 lists 5 widgets once each over 3 chunks; --raw ?limit=2 shows a continue token', async () => {
+    const chunked = 'kubectl-chunks';
+    await getCluster().admin.ensureNamespace(chunked);
+    const items = ['w5', 'w3', 'w1', 'w4', 'w2'].map((name) => ({
+      apiVersion: `${group}/v1alpha1`,
+      kind: 'Widget',
+      metadata: { name, namespace: chunked },
+    }));
+    const created = await kubectl(
+      admin,
+      ['create', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+    );
+    expect(created.code, created.stderr).to.equal(0);
+    const all = ['w1', 'w2', 'w3', 'w4', 'w5'];
+    // -v=6 logs each request: the list really was fetched in chunks, following the server's continue tokens.
+    const byName = await kubectl(admin, ['get', 'widgets', '-n', chunked, '--chunk-size=2', '-o', 'name', '-v=6']);
+    expect(byName.code, byName.stderr).to.equal(0);
+    expect(names(byName)).to.deep.equal(all.map((n) => `${kind}/${n}`));
+    const requests = byName.stderr.match(/\/namespaces\/kubectl-chunks\/widgets\?[^\s"]*/g) ?? [];
+    expect(requests.filter((u) => u.includes('limit=2') && u.includes('continue='))).to.have.length(2);
+    // The default output (server-side Table): one header, then one row per widget.
+    const table = await kubectl(admin, ['get', 'widgets', '-n', chunked, '--chunk-size=2']);
+    expect(table.code, table.stderr).to.equal(0);
+    const rows = table.stdout.split('\n').filter((l) => l !== '');
+    expect(rows[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
+    expect(rows.slice(1).map((l) => l.split(/\s+/)[0])).to.deep.equal(all);
+    // The raw first chunk: two items, a continue token, and what remains.
+    const path = `/apis/${group}/v1alpha1/namespaces/${chunked}/widgets`;
+    const raw = await kubectl(admin, ['get', '--raw', `${path}?limit=2`]);
+    expect(raw.code, raw.stderr).to.equal(0);
+    const first = JSON.parse(raw.stdout) as {
+      metadata: { continue?: string; remainingItemCount?: number; resourceVersion: string };
+      items: { metadata: { name: string } }[];
+    };
+    expect(first.items.map((i) => i.metadata.name)).to.deep.equal(['w1', 'w2']);
+    expect(first.metadata.remainingItemCount).to.equal(3);
+    expect(first.metadata.continue).to.match(/^[A-Za-z0-9_-]+$/);
+    const next = await kubectl(admin, [
+      'get',
+      '--raw',
+      `${path}?limit=2&continue=${encodeURIComponent(first.metadata.continue!)}`,
+    ]);
+    expect(next.code, next.stderr).to.equal(0);
+    const second = JSON.parse(next.stdout) as typeof first;
+    expect(second.items.map((i) => i.metadata.name)).to.deep.equal(['w3', 'w4']);
+    expect(second.metadata.resourceVersion).to.equal(first.metadata.resourceVersion);
+    // A garbage token is Go's 400, which kubectl reports.
+    const bad = await kubectl(admin, ['get', '--raw', `${path}?limit=2&continue=garbage!`]);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.match(
+      /invalid continue token: continue key is not valid: illegal base64 data at input byte 7/,
+    );
+  });
+
   it('kubectl delete -l deletes only the selected widgets', async () => {
     const r = await kubectl(admin, ['delete', 'widgets', '-n', ns, '-l', 'app=db']);
     expect(r.code, r.stderr).to.equal(0);

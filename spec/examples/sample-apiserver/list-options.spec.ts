@@ -60,13 +60,15 @@ describe('sample list options', () => {
   });
 
   it('sendInitialEvents is refused as Go refuses it with the WatchList gate off (422 cause, Forbidden)', () => {
-    const r = parseListOptions('watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan');
+    const r = parseListOptions('watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan', 'watch');
     expect(r).to.deep.include({ ok: false });
-    expect(r.ok ? undefined : r.invalid).to.deep.equal({
-      type: 'FieldValueForbidden',
-      field: 'sendInitialEvents',
-      message: 'Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
-    });
+    expect(r.ok ? undefined : r.invalid).to.deep.equal([
+      {
+        type: 'FieldValueForbidden',
+        field: 'sendInitialEvents',
+        message: 'Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      },
+    ]);
   });
 
   it('resourceVersion and timeoutSeconds are decoded; malformed ones refused', () => {
