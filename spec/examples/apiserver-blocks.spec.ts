@@ -2,13 +2,14 @@
 // parsed with util.parseArgs become a real local-mode stack, and the blocks answer over real TLS: readiness with the
 // trust-source and informer checks, discovery (aggregated v2 as kube-aggregator asks it) and OpenAPI behind
 // authentication and authorization, and one-line flag errors naming the flag.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
+import { startListening, type ListeningProcess } from '../support/listening-process.js';
 
 const example = 'examples/apiserver-blocks.ts';
 /** The example picks cluster mode when KUBECONFIG is set: these runs are local mode. */
@@ -33,9 +34,8 @@ function runToExit(args: string[]): Promise<{ code: number | null; stdout: strin
 describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on node:https)', function () {
   this.timeout(60_000);
   let dir: string;
-  let child: ChildProcess | undefined;
+  let child: ListeningProcess | undefined;
   let url: string;
-  let output = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kda-blocks-'));
@@ -51,27 +51,11 @@ describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on nod
       '--requestheader-username-headers=X-Custom-User',
       '--requestheader-group-headers=X-Custom-Group',
     ];
-    child = spawn(process.execPath, ['--import', 'tsx', example, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`example exited with ${code}:\n${output}`));
-      child!.once('exit', onExit);
-      child!.stdout!.on('data', () => {
-        const m = /listening on (https:\/\/[^\s]+)/.exec(output);
-        if (m) {
-          child!.off('exit', onExit);
-          resolve(m[1]!.replace(/\/$/, ''));
-        }
-      });
-    });
+    child = await startListening(process.execPath, ['--import', 'tsx', example, ...args], { env });
+    url = child.url;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await child?.stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
