@@ -71,6 +71,13 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   let admin: string;
   let pat: string;
 
+  /** `kubectl get widget <name> -n <ns> -o jsonpath=<template>` as the admin: its output, once it exits 0. */
+  async function widgetJsonpath(name: string, template: string): Promise<string> {
+    const r = await kubectl(admin, ['get', 'widget', name, '-n', ns, '-o', `jsonpath=${template}`]);
+    expect(r.code, r.stderr).to.equal(0);
+    return r.stdout;
+  }
+
   before(async function () {
     this.timeout(240_000);
     const cp = getCluster();
@@ -289,16 +296,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const second = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
     expect(second.code, second.stderr).to.equal(0);
     expect(second.stdout.trim()).to.equal(`${kind}/applied configured`);
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.spec.color}/{.spec.size}',
-    ]);
-    expect(got.stdout).to.equal('blue/5');
+    expect(await widgetJsonpath('applied', '{.spec.color}/{.spec.size}')).to.equal('blue/5');
     const third = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
     expect(third.code, third.stderr).to.equal(0);
     expect(third.stdout.trim()).to.equal(`${kind}/applied unchanged`);
@@ -311,16 +309,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const again = await kubectl(admin, ['label', 'widget', 'applied', '-n', ns, 'finish=gloss']);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.include("'finish' already has a value (matte)");
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.metadata.labels.finish}',
-    ]);
-    expect(got.stdout).to.equal('matte');
+    expect(await widgetJsonpath('applied', '{.metadata.labels.finish}')).to.equal('matte');
   });
 
   it('kubectl get widgets shows the server-side columns NAME COLOR SIZE AGE (list and single object)', async () => {
@@ -405,16 +394,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   });
 
   it('a stale resourceVersion is a conflict: kubectl replace answers 409 and the widget keeps its value', async () => {
-    const rv = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.metadata.resourceVersion}',
-    ]);
-    expect(rv.code, rv.stderr).to.equal(0);
+    const rv = await widgetJsonpath('applied', '{.metadata.resourceVersion}');
     const fresh = await kubectl(admin, [
       'patch',
       'widget',
@@ -429,20 +409,11 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const stale = await kubectl(
       admin,
       ['replace', '-f', '-'],
-      paintedYaml('applied', 'green', 1, { resourceVersion: rv.stdout }),
+      paintedYaml('applied', 'green', 1, { resourceVersion: rv }),
     );
     expect(stale.code).to.equal(1);
     expect(stale.stderr).to.include('the object has been modified; please apply your changes to the latest version');
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.spec.color}/{.spec.size}',
-    ]);
-    expect(got.stdout).to.equal('blue/6');
+    expect(await widgetJsonpath('applied', '{.spec.color}/{.spec.size}')).to.equal('blue/6');
   });
 
   it('kubectl patch --type=json applies a JSON patch; an invalid result is a 422 naming the field', async () => {
@@ -480,8 +451,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(first.stdout.trim()).to.equal(`${kind}/ssa serverside-applied`);
     const second = await kubectl(admin, ['apply', '--server-side', '-f', '-'], paintedYaml('ssa', 'gold', 2));
     expect(second.code, second.stderr).to.equal(0);
-    const got = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec.color}/{.spec.size}']);
-    expect(got.stdout).to.equal('gold/2');
+    expect(await widgetJsonpath('ssa', '{.spec.color}/{.spec.size}')).to.equal('gold/2');
     // A field the manager no longer applies is removed.
     const third = await kubectl(
       admin,
@@ -494,8 +464,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
       }),
     );
     expect(third.code, third.stderr).to.equal(0);
-    const spec = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec}']);
-    expect(JSON.parse(spec.stdout)).to.deep.equal({ color: 'gold' });
+    expect(JSON.parse(await widgetJsonpath('ssa', '{.spec}'))).to.deep.equal({ color: 'gold' });
   });
 
   it('kubectl delete -l deletes only the selected widgets', async () => {
