@@ -6,8 +6,7 @@ import { Decision, authorizerFunc, type AuthorizationResult } from '../../lib/au
 import type { Logger } from '../../lib/log.js';
 import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
 import { staticCABundle } from '../../lib/trust/static.js';
-import { testPki } from '../support/pki.js';
-import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { adapterSpecFixture, startTlsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 function captureLogger() {
@@ -22,21 +21,7 @@ function captureLogger() {
 }
 
 describe('node:http adapter withDelegatedAuth()', () => {
-  const pki = testPki();
-  const anonymous = clientAgent();
-  const alice = clientAgent(pki.alice);
-  const servers: TestTlsServer[] = [];
-  after(async () => {
-    await Promise.all([anonymous.close(), alice.close()]);
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
-
-  async function get(s: TestTlsServer, path: string, agent = anonymous) {
-    const res = await agent.request({ origin: s.url, path, method: 'GET' });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-  }
+  const { pki, alice, servers, get } = adapterSpecFixture();
 
   it('passes the state as the third argument and through delegatedAuthState(req)', async () => {
     const s = await startTlsServer(
