@@ -1,24 +1,12 @@
-import { EventEmitter } from 'node:events';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { panicResponse } from '../../lib/http/status.js';
 import { Decision, authorizerFunc, type AuthorizationResult } from '../../lib/authz/interfaces.js';
-import type { Logger } from '../../lib/log.js';
 import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
 import { staticCABundle } from '../../lib/trust/static.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { adapterSpecFixture, startTlsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
-
-function captureLogger() {
-  const lines: { level: string; msg: string }[] = [];
-  const logged = new EventEmitter();
-  const at = (level: string) => (_f: object, msg: string) => {
-    lines.push({ level, msg });
-    logged.emit('line');
-  };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { lines, logger, logged };
-}
 
 describe('node:http adapter withDelegatedAuth()', () => {
   const { pki, alice, servers, get } = adapterSpecFixture();
@@ -37,7 +25,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
   });
 
   it('a throwing handler: text/plain 500 and one error line; an async rejection is handled the same way', async () => {
-    const log = captureLogger();
+    const log = recordingLogger();
     const s = await startTlsServer(
       withDelegatedAuth(
         async (req) => {
@@ -45,7 +33,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
           await Promise.resolve();
           throw new Error('async boom');
         },
-        { logger: log.logger },
+        { logger: log },
       ),
     );
     servers.push(s);
@@ -63,7 +51,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
     let onAuthorize: (() => void) | undefined;
     let signalAborted: Promise<void> | undefined;
     let handlerRan = false;
-    const log = captureLogger();
+    const log = recordingLogger();
     const authorizer = authorizerFunc(
       (_a, signal) =>
         new Promise<AuthorizationResult>((resolve) => {
@@ -78,7 +66,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
           handlerRan = true;
           res.end('never');
         },
-        { authorizer, logger: log.logger },
+        { authorizer, logger: log },
       ),
     );
     servers.push(s);
