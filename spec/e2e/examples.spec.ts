@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { prepareExtensionServer } from '../../harness/register-apiservice.js';
-import { startListening, type ListeningProcess } from '../support/listening-process.js';
+import { startListening, type ListeningProcess } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 
 describe('e2e: the README example runs', function () {

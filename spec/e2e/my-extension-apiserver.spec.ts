@@ -33,7 +33,7 @@ import {
 } from '../../harness/register-apiservice.js';
 import YAML from 'yaml';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
-import { startListening } from '../support/listening-process.js';
+import { startListening } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 import { repoRoot } from './support/serve.js';
 

@@ -22,7 +22,7 @@ import { Agent, request } from 'undici';
 import { kubectlPath } from '../../harness/control-plane.js';
 import { createIdentityKubeconfig, prepareExtensionServer } from '../../harness/register-apiservice.js';
 import { createCertificate } from '../../lib/dev-pki/index.js';
-import { startListening } from '../support/listening-process.js';
+import { startListening } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 import { repoRoot } from './support/serve.js';
 

@@ -12,6 +12,7 @@ import {
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
 import { kubectlPath } from '../../harness/kubernetes-version.js';
+import { runToExit, type ProgramRun } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 import { servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
@@ -21,11 +22,7 @@ const kind = `widget.${group}`;
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProgramRun;
 
 /** The harness's kubectl (v1.37, against every release), with a cache of this run only (no stale OpenAPI). */
 const kubectlBinary = kubectlPath();
@@ -33,17 +30,8 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'kda-kubectl-cache-'));
 
 /** Runs kubectl to completion; never throws on a non-zero exit (the specs assert the code). */
 function kubectl(kubeconfig: string, args: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+  return runToExit(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
+    stdin: stdin ?? '',
   });
 }
 

@@ -2,33 +2,21 @@
 // parsed with util.parseArgs become a real local-mode stack, and the blocks answer over real TLS: readiness with the
 // trust-source and informer checks, discovery (aggregated v2 as kube-aggregator asks it) and OpenAPI behind
 // authentication and authorization, and one-line flag errors naming the flag.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
-import { startListening, type ListeningProcess } from '../support/listening-process.js';
+import { runToExit, startListening, type ListeningProcess, type ProgramRun } from '../support/programs.js';
 
 const example = 'examples/apiserver-blocks.ts';
 /** The example picks cluster mode when KUBECONFIG is set: these runs are local mode. */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG'));
 
 /** Runs the example to its exit (for --help and flag errors). */
-function runToExit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', example, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function runExample(args: string[]): Promise<ProgramRun> {
+  return runToExit(process.execPath, ['--import', 'tsx', example, ...args], { env });
 }
 
 describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on node:https)', function () {
@@ -121,20 +109,20 @@ describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on nod
   });
 
   it('--help lists the Go flags; a bad value or an unknown flag is one line naming the flag, exit 2', async () => {
-    const help = await runToExit(['--help']);
+    const help = await runExample(['--help']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.include('--requestheader-client-ca-file string');
     expect(help.stdout).to.include('--authorization-always-allow-paths strings');
-    const bad = await runToExit(['--authorization-webhook-cache-authorized-ttl', '10x']);
+    const bad = await runExample(['--authorization-webhook-cache-authorized-ttl', '10x']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(
       /^Error: invalid argument "10x" for "--authorization-webhook-cache-authorized-ttl" flag: time: unknown unit "x" in duration "10x"\n/,
     );
     expect(bad.stderr).not.to.match(/\s+at /); // no stack
-    const unknown = await runToExit(['--bogus']);
+    const unknown = await runExample(['--bogus']);
     expect(unknown.code).to.equal(2);
     expect(unknown.stderr).to.match(/^Error: Unknown option '--bogus'/);
-    const noCA = await runToExit([]);
+    const noCA = await runExample([]);
     expect(noCA.code).to.equal(2);
     expect(noCA.stderr).to.include('--client-ca-file');
   });

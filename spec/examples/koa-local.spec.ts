@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
-import { startListening, type ListeningProcess } from '../support/listening-process.js';
+import { startListening, type ListeningProcess } from '../support/programs.js';
 
 describe('examples/koa-local.ts (the README local example, spawned with tsx)', function () {
   this.timeout(60_000);

@@ -16,7 +16,7 @@ import {
 } from '../../../harness/register-apiservice.js';
 import { delegatedAuth, type KoaDelegatedAuth, type KoaDelegatedAuthOptions } from '../../../lib/koa/delegated-auth.js';
 import { createSecureServer, type SecureServer } from '../../../lib/server/secure-server.js';
-import { startListening } from '../../support/listening-process.js';
+import { startListening } from '../../support/programs.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 

@@ -10,7 +10,7 @@ import { healthEndpoints, trustSourceChecks } from '../../../lib/apiserver/index
 import { parseServeFlags } from '../../../cli/flags.js';
 import { clusterAuthOptions } from '../../../examples/sample-apiserver/serve.js';
 import type { TrustStatus } from '../../../lib/trust/interfaces.js';
-import { startListening, type ListeningProcess } from '../../support/listening-process.js';
+import { startListening, type ListeningProcess } from '../../support/programs.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const mainTs = join(repoRoot, 'cli/main.ts');

@@ -1,7 +1,8 @@
-// The specs' spawn-until-listening helper, against real child processes (`node -e` programs): the URL comes from a
-// whole line only, a program that exits or hangs first fails the start with its output and leaves nothing running.
+// The specs' program runners, against real child processes (`node -e` programs): startListening takes the URL from a
+// whole line only, and a program that exits or hangs first fails the start with its output and leaves nothing
+// running; runToExit gives the exit code and both outputs, feeds stdin, and stops a program that outlives its time.
 import { expect } from 'chai';
-import { startListening } from './listening-process.js';
+import { runToExit, startListening } from './programs.js';
 
 /** A `node -e` program. */
 const node = (program: string) => [process.execPath, ['-e', program]] as const;
@@ -74,5 +75,37 @@ describe('startListening (spec/support)', function () {
       (e: Error) => e,
     );
     expect(err?.message).to.match(/exited with 0 before printing \/never printed\//);
+  });
+});
+
+describe('runToExit (spec/support)', function () {
+  this.timeout(20_000);
+
+  it('a non-zero exit is a result: the code, stdout and stderr apart, stdin fed', async () => {
+    const r = await runToExit(
+      ...node(
+        `let i = ''; process.stdin.on('data', (d) => (i += d)).on('end', () => { console.log('got ' + i); console.error('warn'); process.exit(3); });`,
+      ),
+      { stdin: 'abc' },
+    );
+    expect(r).to.deep.equal({ code: 3, stdout: 'got abc\n', stderr: 'warn\n' });
+  });
+
+  it('a program still running after timeoutMs is killed, and the run rejected with what it printed', async () => {
+    const err = await runToExit(...node(`console.log('pid ' + process.pid); setInterval(() => {}, 1000);`), {
+      timeoutMs: 500,
+    }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.match(/^still running after 500 ms:\npid \d+/);
+  });
+
+  it('a program that cannot be spawned: rejected with the spawn error', async () => {
+    const err = await runToExit('/nonexistent/kda-program', []).then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    expect(err?.code).to.equal('ENOENT');
   });
 });

@@ -1,6 +1,7 @@
-// A program spawned as a user runs it (an example under tsx, `serve`, a packed install under plain node) that says
-// where it listens with a `listening on https://<host>:<port>` line: the one place the specs spawn such a program,
-// collect its output and wait for that line, so that each spec says only what it runs and what it checks.
+// Programs the specs spawn as a user runs them (an example or the CLI under tsx, `serve`, a packed install under plain
+// node, kubectl): `runToExit` for one that runs to its exit code, `startListening` for a server that says where it
+// listens with a `listening on https://<host>:<port>` line. The one place the specs spawn a program and collect its
+// output, so that each spec says only what it runs and what it checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { waitFor } from './wait-for.js';
 
@@ -103,4 +104,61 @@ export async function startListening(
     throw err;
   }
   return { child, url, port: Number(new URL(url).port), output: () => out, exited, waitForOutput, stop };
+}
+
+/** How a program that ran to its end ended. */
+export interface ProgramRun {
+  /** Its exit code (null when a signal ended it). */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** How `runToExit` runs the program. */
+export interface RunToExitOptions {
+  readonly cwd?: string;
+  /** The child's environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Written to its stdin, which is then closed (default: stdin is /dev/null). */
+  readonly stdin?: string;
+  /** Kills it and rejects with its output when it still runs by then (for a program that should have ended). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Runs `command args` to its end and resolves with its exit code and output; a non-zero exit is a result, not an
+ * error (the spec asserts the code). Rejects when it cannot be spawned, or when `timeoutMs` passes first.
+ */
+export function runToExit(
+  command: string,
+  args: readonly string[],
+  options: RunToExitOptions = {},
+): Promise<ProgramRun> {
+  const child = spawn(command, args, {
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
+    ...(options.env !== undefined && { env: options.env }),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  return new Promise((resolve, reject) => {
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`still running after ${options.timeoutMs} ms:\n${stdout}\n${stderr}`));
+          }, options.timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
