@@ -66,6 +66,10 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     return r.stdout;
   }
 
+  /** `kubectl patch widget <name> -n <ns> --type=<type> -p <patch>` as the admin (the spec asserts the outcome). */
+  const patchWidget = (name: string, type: 'merge' | 'json', patch: string) =>
+    kubectl(admin, ['patch', 'widget', name, '-n', ns, `--type=${type}`, '-p', patch]);
+
   before(async function () {
     this.timeout(240_000);
     const cp = getCluster();
@@ -345,16 +349,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
         () => rows().length >= 1,
       );
       expect(seen.split('\n')[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
-      const painted = await kubectl(admin, [
-        'patch',
-        'widget',
-        'applied',
-        '-n',
-        ns,
-        '--type=merge',
-        '-p',
-        '{"spec":{"color":"violet"}}',
-      ]);
+      const painted = await patchWidget('applied', 'merge', '{"spec":{"color":"violet"}}');
       expect(painted.code, painted.stderr).to.equal(0);
       await waitForOutput(
         watch.stdout,
@@ -368,31 +363,13 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
       await exited;
     }
     // Back to what the next cases expect.
-    const back = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"color":"blue"}}',
-    ]);
+    const back = await patchWidget('applied', 'merge', '{"spec":{"color":"blue"}}');
     expect(back.code, back.stderr).to.equal(0);
   });
 
   it('a stale resourceVersion is a conflict: kubectl replace answers 409 and the widget keeps its value', async () => {
     const rv = await widgetJsonpath('applied', '{.metadata.resourceVersion}');
-    const fresh = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"size":6}}',
-    ]);
+    const fresh = await patchWidget('applied', 'merge', '{"spec":{"size":6}}');
     expect(fresh.code, fresh.stderr).to.equal(0);
     const stale = await kubectl(
       admin,
@@ -405,28 +382,10 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   });
 
   it('kubectl patch --type=json applies a JSON patch; an invalid result is a 422 naming the field', async () => {
-    const ok = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=json',
-      '-p',
-      '[{"op":"replace","path":"/spec/color","value":"teal"}]',
-    ]);
+    const ok = await patchWidget('applied', 'json', '[{"op":"replace","path":"/spec/color","value":"teal"}]');
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout.trim()).to.equal(`${kind}/applied patched`);
-    const bad = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"size":-1}}',
-    ]);
+    const bad = await patchWidget('applied', 'merge', '{"spec":{"size":-1}}');
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include(
       'spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 0',
