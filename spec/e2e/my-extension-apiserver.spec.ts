@@ -35,7 +35,7 @@ import YAML from 'yaml';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
 import { startListening } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
-import { repoRoot } from './support/serve.js';
+import { repoRoot, servingFlags } from './support/serve.js';
 
 const group = 'hello.example.com';
 const version = 'v1alpha1';
@@ -104,12 +104,7 @@ async function startReplica(
     process.execPath,
     [
       'dist/main.js',
-      '--kubeconfig',
-      setup.kubeconfigPath,
-      '--tls-cert-file',
-      setup.servingCertPath,
-      '--tls-private-key-file',
-      setup.servingKeyPath,
+      ...servingFlags(setup),
       '--bind-address',
       '127.0.0.1',
       '--secure-port',
