@@ -11,9 +11,10 @@ describe('startListening (spec/support)', function () {
   this.timeout(20_000);
 
   it('resolves with the URL and port of a "listening on" line, pino JSON included; stop() gives the exit code', async () => {
+    // The SIGTERM handler is in place before the line: a server says it listens once it is ready to be stopped.
     const p = await startListening(
       ...node(
-        `console.error('starting'); console.log(JSON.stringify({ msg: 'listening on https://127.0.0.1:40123' })); process.on('SIGTERM', () => process.exit(7)); setInterval(() => {}, 1000);`,
+        `process.on('SIGTERM', () => process.exit(7)); console.error('starting'); console.log(JSON.stringify({ msg: 'listening on https://127.0.0.1:40123' })); setInterval(() => {}, 1000);`,
       ),
     );
     expect(p.url).to.equal('https://127.0.0.1:40123');
