@@ -1,6 +1,6 @@
 // Reading another process's CPU time: for servers that are not our IPC children (Go, `kube-delegated-auth serve`,
-// kube-apiserver), from /proc (Linux only; elsewhere the CPU columns stay empty).
-import { execFileSync } from 'node:child_process';
+// kube-apiserver), from /proc (Linux only; elsewhere the CPU columns stay empty); and stopping a server child.
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** The pid listening on a loopback TCP port (from `ss`), or undefined. */
@@ -34,4 +34,20 @@ export function processRssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Asks `child` to stop with `askToStop` (a signal, an IPC message) and resolves once it has exited; SIGKILL after
+ * 10 s if it has not. Resolves at once when it already exited.
+ */
+export function stopChild(child: ChildProcess, askToStop: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    askToStop();
+  });
 }

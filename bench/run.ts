@@ -167,40 +167,31 @@ try {
         createPool(c.server.origin, c.tls, settings.connections, c.newConnectionPerRequest ?? false),
       ]),
     );
+    /** The load of one case: its server, path and headers, on its own pool, for `durationMs` after `warmupMs`. */
+    const loadOf = (c: ThroughputCase, durationMs: number, warmupMs: number) => ({
+      origin: c.server.origin,
+      tls: c.tls,
+      pool: pools.get(c)!,
+      path: c.path ?? flundersPath,
+      headers: c.headers ?? allowedHeaders,
+      connections: settings.connections,
+      durationMs,
+      warmupMs,
+      ...(c.expectStatus !== undefined && { expectStatus: c.expectStatus }),
+      ...(c.newConnectionPerRequest !== undefined && { newConnectionPerRequest: c.newConnectionPerRequest }),
+    });
     // Global warm-up: JIT, connection pools, review caches; nothing of it is measured or counted.
     log(`● warm-up (${settings.warmupMs} ms per case)`);
     for (const c of cases) {
-      await runLoad({
-        origin: c.server.origin,
-        tls: c.tls,
-        pool: pools.get(c)!,
-        path: c.path ?? flundersPath,
-        headers: c.headers ?? allowedHeaders,
-        connections: settings.connections,
-        durationMs: settings.warmupMs,
-        warmupMs: 0,
-        ...(c.expectStatus !== undefined && { expectStatus: c.expectStatus }),
-        ...(c.newConnectionPerRequest !== undefined && { newConnectionPerRequest: c.newConnectionPerRequest }),
-      });
+      await runLoad(loadOf(c, settings.warmupMs, 0));
     }
     const sliceMs = settings.durationMs / settings.rounds;
     for (let round = 0; round < settings.rounds; round++) {
       log(`● round ${round + 1}/${settings.rounds} (${(sliceMs / 1000).toFixed(1)}s per case)`);
       for (const c of cases) {
         const before = (await c.server.stats()).extra;
-        const res = await runLoad({
-          origin: c.server.origin,
-          tls: c.tls,
-          pool: pools.get(c)!,
-          path: c.path ?? flundersPath,
-          headers: c.headers ?? allowedHeaders,
-          connections: settings.connections,
-          durationMs: sliceMs,
-          // Only long enough to get every connection busy again after the previous case.
-          warmupMs: 200,
-          ...(c.expectStatus !== undefined && { expectStatus: c.expectStatus }),
-          ...(c.newConnectionPerRequest !== undefined && { newConnectionPerRequest: c.newConnectionPerRequest }),
-        });
+        // Only long enough to get every connection busy again after the previous case.
+        const res = await runLoad(loadOf(c, sliceMs, 200));
         const slice: Record<string, number> = {};
         addDelta(slice, before, (await c.server.stats()).extra);
         // Servers that cannot count requests themselves (the Go anchor): what the load generator got back.

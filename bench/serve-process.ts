@@ -1,7 +1,7 @@
 // `kube-delegated-auth serve` (the sample extension apiserver) as users start it: the CLI in its own process.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { processCpuUs } from './proc.js';
+import { processCpuUs, stopChild } from './proc.js';
 import type { RunningServer } from './spawn.js';
 
 const none = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
@@ -57,15 +57,7 @@ export async function startServe(flags: readonly string[], log: (m: string) => v
     gc: () => Promise.resolve(),
     reset: () => Promise.resolve(),
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      });
+      closed ??= stopChild(child, () => child.kill('SIGTERM'));
       return closed;
     },
   };

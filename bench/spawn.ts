@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './proc.js';
 import type { ServerConfig } from './servers/child.js';
 
 export interface ServerStats {
@@ -89,15 +90,7 @@ export async function startServer(name: string, cfg: ServerConfig, opts: SpawnOp
       await p;
     },
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        child.send({ type: 'exit' });
-      });
+      closed ??= stopChild(child, () => child.send({ type: 'exit' }));
       return closed;
     },
   };

@@ -1,16 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  flagErrorLines,
-  FlagError,
-  formatFlagUsages,
-  parseFlags,
-  positionalProblems,
-  type FlagProblem,
-  type FlagSpec,
-} from './flag-set.js';
-import { parseGoDuration } from 'kube-delegated-auth';
+import { runFlagsCommand } from './command-line.js';
+import { formatFlagUsages, type FlagSpec } from './flag-set.js';
 import { loadConnectionConfig, RestClient } from 'kube-delegated-auth/cluster';
 import { probeCases, runProbes, type ProbeContext, type ProbeResult } from './conformance/cases.js';
 import { ApiRequester } from './conformance/http.js';
@@ -71,37 +63,58 @@ function defaultKubeconfig(): string | undefined {
   return existsSync(home) ? home : undefined;
 }
 
+/** What `conformance` runs with, once its flags are checked. */
+interface ConformanceRun {
+  readonly apiService: string;
+  readonly output: 'table' | 'json';
+  readonly kubeconfig: string | undefined;
+  readonly backendUrl: string | undefined;
+  readonly junit: string | undefined;
+  readonly csrTimeoutMs: number;
+}
+
 /** `kube-delegated-auth conformance …`: resolves to the exit code (0 all passed or skipped, 1 failures, 2 bad flags). */
 export async function runConformanceCommand(args: readonly string[], io: ConformanceIo): Promise<number> {
-  const parsed = parseFlags(flags, args, parseGoDuration);
-  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
-  if (parsed.values.get('help') === true) {
-    io.out(conformanceUsage);
-    return 0;
-  }
-  const apiService = parsed.values.get('apiservice') as string | undefined;
-  const output = (parsed.values.get('output') as string | undefined) ?? 'table';
-  if (!apiService)
-    problems.push({
-      flag: '--apiservice',
-      cause: 'required flag not set',
-      fix: '--apiservice=<version>.<group> (kubectl get apiservices lists them)',
-    });
-  if (output !== 'table' && output !== 'json')
-    problems.push({
-      flag: '--output',
-      cause: `invalid argument ${JSON.stringify(output)}`,
-      fix: '--output=table or --output=json',
-    });
-  if (problems.length > 0) {
-    for (const line of flagErrorLines(new FlagError(problems), 'conformance')) io.err(line);
-    return 2;
-  }
-  const kubeconfig = parsed.values.get('kubeconfig') as string | undefined;
-  const backendUrl = parsed.values.get('backend') as string | undefined;
-  const junit = parsed.values.get('junit') as string | undefined;
-  const csrTimeoutMs = (parsed.values.get('csr-timeout') as number | undefined) ?? 20_000;
+  return runFlagsCommand(
+    {
+      name: 'conformance',
+      flags,
+      usage: conformanceUsage,
+      check: ({ value, problems }): ConformanceRun => {
+        const apiService = value<string>('apiservice');
+        const output = value<string>('output') ?? 'table';
+        if (!apiService)
+          problems.push({
+            flag: '--apiservice',
+            cause: 'required flag not set',
+            fix: '--apiservice=<version>.<group> (kubectl get apiservices lists them)',
+          });
+        if (output !== 'table' && output !== 'json')
+          problems.push({
+            flag: '--output',
+            cause: `invalid argument ${JSON.stringify(output)}`,
+            fix: '--output=table or --output=json',
+          });
+        return {
+          apiService: apiService ?? '', // set whenever run() runs: its absence is a problem
+          output: output as ConformanceRun['output'],
+          kubeconfig: value<string>('kubeconfig'),
+          backendUrl: value<string>('backend'),
+          junit: value<string>('junit'),
+          csrTimeoutMs: value<number>('csr-timeout') ?? 20_000,
+        };
+      },
+      run: (checked) => runConformance(checked, io),
+    },
+    args,
+    { usage: io.out, errorLine: io.err },
+  );
+}
 
+async function runConformance(
+  { apiService, output, kubeconfig, backendUrl, junit, csrTimeoutMs }: ConformanceRun,
+  io: ConformanceIo,
+): Promise<number> {
   let connection;
   try {
     const path = kubeconfig ?? defaultKubeconfig();
@@ -130,7 +143,7 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
   try {
     let target;
     try {
-      target = await resolveTarget(rest, apiService!, backendUrl);
+      target = await resolveTarget(rest, apiService, backendUrl);
     } catch (err) {
       if (err instanceof TargetError) {
         io.err(err.line());
@@ -178,7 +191,7 @@ export async function runConformanceCommand(args: readonly string[], io: Conform
     process.off('SIGTERM', onSignal);
     const count = (o: ProbeResult['outcome']) => results.filter((r) => r.outcome === o).length;
     const report: ProbeReport = {
-      apiService: apiService!,
+      apiService,
       backend: backendText,
       runId: tracker.runId,
       results,

@@ -1,14 +1,6 @@
-import { parseGoDuration } from 'kube-delegated-auth';
 import { formatReport, runDoctor, type DoctorOptions } from 'kube-delegated-auth/doctor';
-import {
-  FlagError,
-  flagErrorLines,
-  formatFlagUsages,
-  parseFlags,
-  positionalProblems,
-  type FlagProblem,
-  type FlagSpec,
-} from './flag-set.js';
+import { runFlagsCommand } from './command-line.js';
+import { formatFlagUsages, type FlagSpec } from './flag-set.js';
 
 const doctorFlags: readonly FlagSpec[] = [
   {
@@ -53,54 +45,56 @@ export interface DoctorCommandIo {
 export async function runDoctorCommand(argv: readonly string[], io: DoctorCommandIo = {}): Promise<number> {
   const out = io.stdout ?? ((s: string) => void process.stdout.write(s));
   const err = io.stderr ?? ((s: string) => void process.stderr.write(s));
-  const parsed = parseFlags(doctorFlags, argv, parseGoDuration);
-  const problems: FlagProblem[] = [...parsed.problems, ...positionalProblems(parsed.positionals)];
-  const flag = (name: string) => parsed.values.get(name) as string | undefined;
-  if (parsed.values.get('help') === true) {
-    out(doctorUsage);
-    return 0;
-  }
-  const output = flag('output') ?? 'text';
-  if (output !== 'text' && output !== 'json')
-    problems.push({
-      flag: '--output',
-      cause: `must be text or json, got ${JSON.stringify(output)}`,
-      fix: '--output=json',
-    });
-  const group = flag('group');
-  const version = flag('version');
-  if ((group === undefined) !== (version === undefined)) {
-    const [given, missing] = group === undefined ? ['--version', '--group'] : ['--group', '--version'];
-    problems.push({
-      flag: missing,
-      cause: `required with ${given}`,
-      fix: 'give both, e.g. --group=sample.example.com --version=v1alpha1 (kubectl get apiservices)',
-    });
-  }
-  let configMap: { namespace: string; name: string } | undefined;
-  const configmapFlag = flag('configmap');
-  if (configmapFlag !== undefined) {
-    const m = /^([^/]+)\/([^/]+)$/.exec(configmapFlag);
-    if (!m)
-      problems.push({
-        flag: '--configmap',
-        cause: `must be <namespace>/<name>, got ${JSON.stringify(configmapFlag)}`,
-        fix: '--configmap=kube-system/extension-apiserver-authentication-copy',
-      });
-    else configMap = { namespace: m[1]!, name: m[2]! };
-  }
-  if (problems.length > 0) {
-    for (const line of flagErrorLines(new FlagError(problems), 'doctor')) err(line + '\n');
-    return 2;
-  }
-  const kubeconfig = flag('kubeconfig');
-  const report = await runDoctor({
-    ...io.options,
-    ...(kubeconfig !== undefined && { kubeconfig }),
-    ...(group !== undefined && { group }),
-    ...(version !== undefined && { version }),
-    ...(configMap && { configMap }),
-  });
-  out(output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
-  return report.ok ? 0 : 1;
+  return runFlagsCommand(
+    {
+      name: 'doctor',
+      flags: doctorFlags,
+      usage: doctorUsage,
+      check: ({ value, problems }) => {
+        const output = value<string>('output') ?? 'text';
+        if (output !== 'text' && output !== 'json')
+          problems.push({
+            flag: '--output',
+            cause: `must be text or json, got ${JSON.stringify(output)}`,
+            fix: '--output=json',
+          });
+        const group = value<string>('group');
+        const version = value<string>('version');
+        if ((group === undefined) !== (version === undefined)) {
+          const [given, missing] = group === undefined ? ['--version', '--group'] : ['--group', '--version'];
+          problems.push({
+            flag: missing,
+            cause: `required with ${given}`,
+            fix: 'give both, e.g. --group=sample.example.com --version=v1alpha1 (kubectl get apiservices)',
+          });
+        }
+        let configMap: { namespace: string; name: string } | undefined;
+        const configmapFlag = value<string>('configmap');
+        if (configmapFlag !== undefined) {
+          const m = /^([^/]+)\/([^/]+)$/.exec(configmapFlag);
+          if (!m)
+            problems.push({
+              flag: '--configmap',
+              cause: `must be <namespace>/<name>, got ${JSON.stringify(configmapFlag)}`,
+              fix: '--configmap=kube-system/extension-apiserver-authentication-copy',
+            });
+          else configMap = { namespace: m[1]!, name: m[2]! };
+        }
+        return { output, group, version, configMap, kubeconfig: value<string>('kubeconfig') };
+      },
+      run: async ({ output, group, version, configMap, kubeconfig }) => {
+        const report = await runDoctor({
+          ...io.options,
+          ...(kubeconfig !== undefined && { kubeconfig }),
+          ...(group !== undefined && { group }),
+          ...(version !== undefined && { version }),
+          ...(configMap && { configMap }),
+        });
+        out(output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+        return report.ok ? 0 : 1;
+      },
+    },
+    argv,
+    { usage: out, errorLine: (line) => err(line + '\n') },
+  );
 }

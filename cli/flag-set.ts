@@ -2,7 +2,12 @@
 // node:util parseArgs (`--flag=value`, `--flag value`, bool flags with Go's `--flag=false`, string slices repeated or
 // comma-separated, `-h/--help`), every problem collected at once, each one line naming the flag, the cause and the fix.
 import { parseArgs } from 'node:util';
-import { InvalidOptionError, parseGoBool, parseStringSliceValue } from 'kube-delegated-auth';
+import {
+  InvalidOptionError,
+  formatFlagUsages as formatPflagUsages,
+  parseGoBool,
+  parseStringSliceValue,
+} from 'kube-delegated-auth';
 
 /**
  * Flag kinds, after pflag: `stringSlice` accepts repeated flags and comma-separated (CSV) values; the first use
@@ -197,18 +202,23 @@ export function parseFlags(
   return { values, positionals, problems };
 }
 
-/** `--help` text: one flag per line, name and kind left, help and default right, like pflag's FlagUsages. */
+const typeNames: Readonly<Record<FlagKind, string>> = {
+  string: 'string',
+  boolean: '',
+  int: 'int',
+  stringSlice: 'strings',
+  duration: 'duration',
+};
+
+/** `--help` text of a command's flags, laid out as pflag's FlagUsages (the library's `formatFlagUsages`). */
 export function formatFlagUsages(specs: readonly FlagSpec[]): string {
-  const left = specs.map((s) => {
-    const short = s.short ? `-${s.short}, ` : '    ';
-    const arg = { string: ' string', boolean: '', int: ' int', stringSlice: ' strings', duration: ' duration' }[s.kind];
-    return `  ${short}--${s.name}${arg}`;
-  });
-  const width = Math.max(...left.map((l) => l.length)) + 3;
-  return specs
-    .map((s, i) => {
-      const def = s.defaultText !== undefined ? ` (default ${s.defaultText})` : '';
-      return `${left[i]!.padEnd(width)}${s.help}${def}`;
-    })
-    .join('\n');
+  return formatPflagUsages(
+    specs.map((s) => ({
+      name: s.name,
+      typeName: typeNames[s.kind],
+      usage: s.help,
+      ...(s.short !== undefined && { shorthand: s.short }),
+      ...(s.defaultText !== undefined && { defaultText: s.defaultText }),
+    })),
+  );
 }

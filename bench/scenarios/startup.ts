@@ -217,6 +217,20 @@ export const startup: Scenario = {
       }
     }
     const findings: FindingRow[] = [];
+    /** A reported figure of this scenario (`pass: null`, no target to meet). */
+    const reported = (label: string, result: string, data: Record<string, unknown>) =>
+      findings.push({ scenario: 'startup', label, target: 'report', result, pass: null, data });
+    /** A figure this run could not take: FAILED (pass false), or SKIPPED with why (never counted as measured). */
+    const notTaken = (label: string, how: 'FAILED' | 'SKIPPED', why: string) =>
+      findings.push({
+        scenario: 'startup',
+        label,
+        target: 'report',
+        result: `${how}: ${why}`,
+        pass: how === 'FAILED' ? false : null,
+        ...(how === 'SKIPPED' && { skipped: why }),
+        data: {},
+      });
     try {
       // What a fresh node process takes anyway (importing a built-in): the floor of every RSS figure below.
       const floor = measureImport(root, 'node:path', runs);
@@ -251,60 +265,24 @@ export const startup: Scenario = {
         const s = await measureServeStart(root);
         const result = `${s.ms.toFixed(0)} ms (standalone mode, dev PKI already written), RSS ${s.rssBytes ? mib(s.rssBytes).toFixed(1) : '–'} MiB`;
         ctx.log(`  ${serveStartFindingLabel}: ${result}`);
-        findings.push({
-          scenario: 'startup',
-          label: serveStartFindingLabel,
-          target: 'report',
-          result,
-          pass: null,
-          data: s,
-        });
+        reported(serveStartFindingLabel, result, s);
       } catch (err) {
-        const why = (err as Error).message;
-        findings.push({
-          scenario: 'startup',
-          label: serveStartFindingLabel,
-          target: 'report',
-          result: `FAILED: ${why}`,
-          pass: false,
-          data: {},
-        });
+        notTaken(serveStartFindingLabel, 'FAILED', (err as Error).message);
       }
       if (ctx.settings.quick) {
-        const why = 'skipped in --quick (npm pack + npm install)';
-        findings.push({
-          scenario: 'startup',
-          label: installedSizeFindingLabel,
-          target: 'report',
-          result: `SKIPPED: ${why}`,
-          pass: null,
-          skipped: why,
-          data: {},
-        });
+        notTaken(installedSizeFindingLabel, 'SKIPPED', 'skipped in --quick (npm pack + npm install)');
       } else {
         try {
           const s = installedSize(ctx.log);
           const result = `${mib(s.bytes).toFixed(1)} MiB in node_modules (${s.packages} packages; tarball ${(s.tarball / 1024).toFixed(0)} KiB)`;
           ctx.log(`  ${installedSizeFindingLabel}: ${result}`);
-          findings.push({
-            scenario: 'startup',
-            label: installedSizeFindingLabel,
-            target: 'report',
-            result,
-            pass: null,
-            data: s,
-          });
+          reported(installedSizeFindingLabel, result, s);
         } catch (err) {
-          const why = `npm pack/install failed: ${(err as Error).message.split('\n')[0]}`;
-          findings.push({
-            scenario: 'startup',
-            label: installedSizeFindingLabel,
-            target: 'report',
-            result: `SKIPPED: ${why}`,
-            pass: null,
-            skipped: why,
-            data: {},
-          });
+          notTaken(
+            installedSizeFindingLabel,
+            'SKIPPED',
+            `npm pack/install failed: ${(err as Error).message.split('\n')[0]}`,
+          );
         }
       }
     } finally {

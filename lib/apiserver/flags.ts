@@ -5,7 +5,7 @@ import { delegatingDefaults } from '../defaults.js';
 import type { DelegatedAuthOptions } from '../delegated-auth.js';
 import { InvalidOptionError } from '../errors.js';
 import { parseGoDuration } from '../util/duration.js';
-import { parseGoBool, parseStringSliceValue } from '../util/pflag-values.js';
+import { formatFlagUsages, parseGoBool, parseStringSliceValue } from '../util/pflag-values.js';
 
 /** pflag's value types: `stringSlice` takes repeats and comma-separated values; `duration` a Go duration (`10s`). */
 export type DelegatedAuthFlagType = 'string' | 'bool' | 'stringSlice' | 'duration';
@@ -267,17 +267,22 @@ export function delegatedAuthOptionsFromFlags(values: Readonly<Record<string, Fl
   return out as DelegatedAuthOptions;
 }
 
+/** pflag's type names in --help (a bool flag shows none). */
+const typeNames: Readonly<Record<DelegatedAuthFlagType, string>> = {
+  string: 'string',
+  bool: '',
+  stringSlice: 'strings',
+  duration: 'duration',
+};
+
 /** The flags as Go's --help prints them (`--name type   help (default x)`), for your binary's usage text. */
 export function formatDelegatedAuthFlags(): string {
-  const typeName: Record<DelegatedAuthFlagType, string> = {
-    string: 'string',
-    bool: '',
-    stringSlice: 'strings',
-    duration: 'duration',
-  };
-  const heads = delegatedAuthFlags.map((f) => `      --${f.name}${typeName[f.type] ? ` ${typeName[f.type]}` : ''}`);
-  const width = Math.max(...heads.map((h) => h.length)) + 3;
-  return delegatedAuthFlags
-    .map((f, i) => `${heads[i]!.padEnd(width)}${f.help}${f.defaultText ? ` (default ${f.defaultText})` : ''}`)
-    .join('\n');
+  return formatFlagUsages(
+    delegatedAuthFlags.map((f) => ({
+      name: f.name,
+      typeName: typeNames[f.type],
+      usage: f.help,
+      ...(f.defaultText !== undefined && { defaultText: f.defaultText }),
+    })),
+  );
 }

@@ -1,5 +1,6 @@
 // The value syntax of spf13/pflag, shared by the delegated-auth flags of kube-delegated-auth/apiserver and the CLI's
-// flag parser, so `--requestheader-username-headers=a,"b,c"` and `--anonymous-auth=F` mean the same in both.
+// flag parser, so `--requestheader-username-headers=a,"b,c"` and `--anonymous-auth=F` mean the same in both; and
+// pflag's --help layout, so the CLI's commands and a user's binary list their flags alike.
 
 /** Go's strconv.ParseBool spellings. */
 const goBools: Readonly<Record<string, boolean>> = Object.freeze({
@@ -60,4 +61,32 @@ export function parseStringSliceValue(text: string): string[] {
   if (quoted) throw new Error('extraneous or missing " in quoted-field');
   out.push(field);
   return out;
+}
+
+/** One flag as pflag's `FlagUsages` lists it in --help. */
+export interface FlagUsage {
+  /** Without dashes: `secure-port`. */
+  readonly name: string;
+  /** A single-letter alias (`h` for `-h, --help`). */
+  readonly shorthand?: string;
+  /** The value's type as pflag prints it after the name (`string`, `strings`, `int`, `duration`); empty for a bool. */
+  readonly typeName: string;
+  /** One-line help text. */
+  readonly usage: string;
+  /** The default as pflag prints it (`10s`, `[x-remote-user]`); not shown when undefined or empty. */
+  readonly defaultText?: string;
+}
+
+/**
+ * The flags as pflag's `FlagUsages` prints them: one a line, `-x, --name type` on the left (names without a shorthand
+ * indented to line up), the usage text and `(default …)` in a column three spaces past the longest left part.
+ */
+export function formatFlagUsages(flags: readonly FlagUsage[]): string {
+  const left = flags.map(
+    (f) => `  ${f.shorthand ? `-${f.shorthand}, ` : '    '}--${f.name}${f.typeName ? ` ${f.typeName}` : ''}`,
+  );
+  const width = Math.max(...left.map((l) => l.length)) + 3;
+  return flags
+    .map((f, i) => `${left[i]!.padEnd(width)}${f.usage}${f.defaultText ? ` (default ${f.defaultText})` : ''}`)
+    .join('\n');
 }

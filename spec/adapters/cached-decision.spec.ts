@@ -3,10 +3,8 @@
 // `newDelegatingAuthorizer()` (always-allow groups and paths, then the cached SAR authorizer). The SAR client is an
 // in-process counter standing in for kube-apiserver (a real one cannot report how often it was asked; the e2e suite
 // covers the real review). Real TLS between the test and each adapter.
-import { createServer } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
-import Fastify from 'fastify';
 import Koa from 'koa';
 import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
@@ -19,6 +17,7 @@ import { delegatedAuth as fastifyDelegatedAuth } from '../../lib/fastify/index.j
 import type { DelegatedAuthPipelineSource } from '../../lib/http/pipeline.js';
 import { delegatedAuth as koaDelegatedAuth } from '../../lib/koa/index.js';
 import { delegatedAuth as nodeDelegatedAuth } from '../../lib/node-http/index.js';
+import { startFastifyTls } from '../support/adapters.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 
 interface Counted {
@@ -84,26 +83,11 @@ const factories: readonly { name: string; start(stack: DelegatedAuthPipelineSour
   },
   {
     name: 'fastify delegatedAuth(stack)',
-    async start(stack) {
-      let handler: Parameters<typeof createServer>[1];
-      const app = Fastify({
-        serverFactory: (h) => {
-          handler = h;
-          return createServer();
-        },
-      });
-      await app.register(fastifyDelegatedAuth(stack));
-      app.get('/*', async () => 'ok');
-      await app.ready();
-      const server = await startTlsServer((req, res) => handler!(req, res));
-      return {
-        ...server,
-        async close() {
-          await server.close();
-          await app.close();
-        },
-      };
-    },
+    start: (stack) =>
+      startFastifyTls(async (app) => {
+        await app.register(fastifyDelegatedAuth(stack));
+        app.get('/*', async () => 'ok');
+      }),
   },
   {
     name: 'node:http delegatedAuth(stack)(handler)',

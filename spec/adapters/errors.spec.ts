@@ -18,20 +18,8 @@ import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import type { TrustSource } from '../../lib/trust/interfaces.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki } from '../support/pki.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
-
-interface LogLine {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-function captureLogger(): { lines: LogLine[]; logger: Logger } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (fields: object, msg: string) =>
-    void lines.push({ level, msg, fields: fields as Record<string, unknown> });
-  return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
-}
 
 /** A message that names a source file and line, as a bug's error or a Node system error would. */
 const secretPath = '/work/secret/internal/resolver.ts:42:7';
@@ -191,8 +179,8 @@ describe('unexpected errors never leak internals (issue 10 finding 4), every ada
     describe(adapter.name, () => {
       for (const failure of pipelineFailures) {
         it(`${failure}: Go's panic 500 (fixed text), the message and stack in one error log line`, async () => {
-          const log = captureLogger();
-          const s = await adapter.start(failure, log.logger);
+          const log = recordingLogger();
+          const s = await adapter.start(failure, log);
           servers.push(s);
           const res = await agent.request({ origin: s.url, path: '/apis/g/v1/things?x=1', method: 'GET' });
           const body = await res.body.text();
@@ -218,8 +206,8 @@ describe('unexpected errors never leak internals (issue 10 finding 4), every ada
       }
 
       it('a route that throws: 500 without stack, path or message (with the adapter’s documented error handling)', async () => {
-        const log = captureLogger();
-        const s = await adapter.start('route throws', log.logger);
+        const log = recordingLogger();
+        const s = await adapter.start('route throws', log);
         servers.push(s);
         const res = await agent.request({ origin: s.url, path: '/anything', method: 'GET' });
         const body = await res.body.text();
@@ -236,13 +224,13 @@ describe('unexpected errors never leak internals (issue 10 finding 4), every ada
   }
 
   it('express statusErrorHandler: an exposed 4xx error keeps its message in a Kubernetes Status', async () => {
-    const log = captureLogger();
+    const log = recordingLogger();
     const app = express();
-    app.use(expressDelegatedAuth({ ...parts('route throws'), logger: log.logger }));
+    app.use(expressDelegatedAuth({ ...parts('route throws'), logger: log }));
     app.get('/{*any}', () => {
       throw Object.assign(new Error('request entity too large'), { status: 413, expose: true });
     });
-    app.use(statusErrorHandler({ logger: log.logger }));
+    app.use(statusErrorHandler({ logger: log }));
     const s = await startTlsServer(app as unknown as (req: IncomingMessage, res: ServerResponse) => void);
     servers.push(s);
     const res = await agent.request({ origin: s.url, path: '/x', method: 'GET' });

@@ -3,10 +3,8 @@
 // message, anything else Go's panic text with nothing of the error in the body. Plus the Koa per-route guard
 // (`authorizeRoute()`, with a tiny router since @koa/router is not installed) and Fastify's `authenticated()`.
 // Real TLS; the route handlers are the test's.
-import { createServer } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
-import Fastify from 'fastify';
 import Koa, { type Middleware } from 'koa';
 import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
@@ -34,6 +32,7 @@ import {
   statusErrorHandler as koaStatusErrorHandler,
   type DelegatedAuthKoaState,
 } from '../../lib/koa/index.js';
+import { startFastifyTls } from '../support/adapters.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 
 const secret = '/work/secret/internal/store.ts:42:7';
@@ -123,20 +122,11 @@ const frameworks: readonly { name: string; start(): Promise<TestTlsServer> }[] =
   },
   {
     name: 'fastify statusErrorHandler()',
-    async start() {
-      let handler: Parameters<typeof createServer>[1];
-      const app = Fastify({
-        serverFactory: (h) => {
-          handler = h;
-          return createServer();
-        },
-      });
-      app.setErrorHandler(fastifyStatusErrorHandler());
-      app.get('/*', async () => throwCurrent());
-      await app.ready();
-      const server = await startTlsServer((req, res) => handler!(req, res));
-      return { ...server, close: async () => (await server.close(), await app.close()) };
-    },
+    start: () =>
+      startFastifyTls(async (app) => {
+        app.setErrorHandler(fastifyStatusErrorHandler());
+        app.get('/*', async () => throwCurrent());
+      }),
   },
 ];
 
@@ -246,22 +236,14 @@ describe('fastify: authenticated() gives routes a non-null kubeAuth', () => {
   before(async () => {
     agent = clientAgent();
     const authenticator = newDelegatingAuthenticator({ anonymous: true });
-    let handler: Parameters<typeof createServer>[1];
-    const app = Fastify({
-      serverFactory: (h) => {
-        handler = h;
-        return createServer();
-      },
+    server = await startFastifyTls(async (app) => {
+      await app.register(fastifyDelegatedAuth({ authenticator }));
+      app.setErrorHandler(fastifyStatusErrorHandler());
+      app.get(
+        '/me',
+        authenticated(async (request) => ({ user: request.kubeAuth.user.name })),
+      );
     });
-    await app.register(fastifyDelegatedAuth({ authenticator }));
-    app.setErrorHandler(fastifyStatusErrorHandler());
-    app.get(
-      '/me',
-      authenticated(async (request) => ({ user: request.kubeAuth.user.name })),
-    );
-    await app.ready();
-    const s = await startTlsServer((req, res) => handler!(req, res));
-    server = { ...s, close: async () => (await s.close(), await app.close()) };
   });
   after(async () => {
     await server.close();
@@ -312,29 +294,20 @@ describe('express and fastify: authorizeRoute() answers as the Koa guard does', 
     },
     {
       name: 'fastify',
-      async start() {
-        let handler: Parameters<typeof createServer>[1];
-        const app = Fastify({
-          serverFactory: (h) => {
-            handler = h;
-            return createServer();
-          },
-        });
-        // Authentication only in the plugin; authorization per route.
-        await app.register(fastifyDelegatedAuth({ authenticator }));
-        app.get(
-          '/widgets',
-          { onRequest: fastifyAuthorizeRoute(stack, allowed) },
-          authenticated(async (request, reply) => {
-            reply.type('text/plain');
-            return `hello ${request.kubeAuth.user.name} (${request.kubeAuth.attributes?.path})`;
-          }),
-        );
-        app.get('/secrets', { onRequest: fastifyAuthorizeRoute(stack, denied) }, async () => 'leaked');
-        await app.ready();
-        const s = await startTlsServer((req, res) => handler!(req, res));
-        return { ...s, close: async () => (await s.close(), await app.close()) };
-      },
+      start: () =>
+        startFastifyTls(async (app) => {
+          // Authentication only in the plugin; authorization per route.
+          await app.register(fastifyDelegatedAuth({ authenticator }));
+          app.get(
+            '/widgets',
+            { onRequest: fastifyAuthorizeRoute(stack, allowed) },
+            authenticated(async (request, reply) => {
+              reply.type('text/plain');
+              return `hello ${request.kubeAuth.user.name} (${request.kubeAuth.attributes?.path})`;
+            }),
+          );
+          app.get('/secrets', { onRequest: fastifyAuthorizeRoute(stack, denied) }, async () => 'leaked');
+        }),
     },
   ];
 
@@ -365,16 +338,9 @@ describe('express and fastify: authorizeRoute() answers as the Koa guard does', 
   }
 
   it('fastify: on a route outside the plugin the guard fails closed (500), never runs the route', async () => {
-    let handler: Parameters<typeof createServer>[1];
-    const app = Fastify({
-      serverFactory: (h) => {
-        handler = h;
-        return createServer();
-      },
+    const server = await startFastifyTls(async (app) => {
+      app.get('/widgets', { onRequest: fastifyAuthorizeRoute(stack, allowed) }, async () => 'leaked');
     });
-    app.get('/widgets', { onRequest: fastifyAuthorizeRoute(stack, allowed) }, async () => 'leaked');
-    await app.ready();
-    const server = await startTlsServer((req, res) => handler!(req, res));
     try {
       const r = await fetch(`${server.url}/widgets`, { dispatcher: agent });
       const body = await r.text();
@@ -382,7 +348,6 @@ describe('express and fastify: authorizeRoute() answers as the Koa guard does', 
       expect(body).to.not.contain('leaked');
     } finally {
       await server.close();
-      await app.close();
     }
   });
 });

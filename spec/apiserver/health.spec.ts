@@ -7,20 +7,9 @@ import { expect } from 'chai';
 import { healthEndpoints, informerSyncCheck, trustSourceChecks, type HealthCheck } from '../../lib/apiserver/index.js';
 import { createDelegatedAuth } from '../../lib/delegated-auth.js';
 import { InvalidOptionError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
 import { testPki } from '../support/pki.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { startBlockServer, type BlockServer } from './serve-blocks.js';
-
-function capturingLogger() {
-  const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
-  const at =
-    (level: string) =>
-    (fields: object, msg: string): void => {
-      lines.push({ level, fields: fields as Record<string, unknown>, msg });
-    };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { logger, lines };
-}
 
 /** A check whose outcome the test flips: undefined = healthy, a string = throws an Error with it. */
 function switchable(name: string, mode: 'sync' | 'async' = 'sync') {
@@ -45,7 +34,7 @@ describe('apiserver/health: Go healthz endpoints', () => {
   const cache = switchable('cache');
   const deadlock = switchable('deadlock');
   const shared = switchable('shared');
-  const log = capturingLogger();
+  const log = recordingLogger();
   let srv: BlockServer;
 
   before(async () => {
@@ -54,7 +43,7 @@ describe('apiserver/health: Go healthz endpoints', () => {
         checks: [shared.check],
         livezChecks: [deadlock.check],
         readyzChecks: [db.check, cache.check],
-        logger: log.logger,
+        logger: log,
       }),
     );
   });
@@ -240,8 +229,8 @@ describe('apiserver/health: trust-source checks of a delegatedAuth stack', () =>
       requestheaderClientCaFile: join(dir, 'front-proxy-ca.crt'),
       clientCaFile: join(dir, 'client-ca.crt'),
     });
-    const log = capturingLogger();
-    const srv = await startBlockServer(healthEndpoints({ readyzChecks: trustSourceChecks(stack), logger: log.logger }));
+    const log = recordingLogger();
+    const srv = await startBlockServer(healthEndpoints({ readyzChecks: trustSourceChecks(stack), logger: log }));
     try {
       const before = await srv.get('/readyz?verbose');
       expect(before.status).to.equal(500);
@@ -291,9 +280,9 @@ describe('apiserver/health: trust-source checks of a delegatedAuth stack', () =>
   ];
 
   it('cluster mode: the ConfigMap not synced fails trust:request-header and trust:request-header-config; the detail goes to the log only', async () => {
-    const log = capturingLogger();
+    const log = recordingLogger();
     const srv = await startBlockServer(
-      healthEndpoints({ readyzChecks: trustSourceChecks({ status: () => unsyncedConfigMap }), logger: log.logger }),
+      healthEndpoints({ readyzChecks: trustSourceChecks({ status: () => unsyncedConfigMap }), logger: log }),
     );
     try {
       const res = await srv.get('/readyz');

@@ -1,5 +1,5 @@
 import type { UserInfo } from '../../lib/authn/interfaces.js';
-import type { RequestAttributes } from '../../lib/authz/interfaces.js';
+import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
 
 export const alice: UserInfo = { name: 'alice', uid: '', groups: ['developers', 'system:authenticated'], extra: {} };
 
@@ -34,5 +34,20 @@ export function pathAttrs(path: string, over: Partial<RequestAttributes> = {}): 
     subresource: '',
     name: '',
     ...over,
+  };
+}
+
+/**
+ * An authorizer that allows exactly what `allowed` says (NoOpinion with reason `nope` otherwise) and records every
+ * attribute set it was asked about in `seen`.
+ */
+export function recordingAuthorizer(allowed: (a: RequestAttributes) => boolean) {
+  const seen: RequestAttributes[] = [];
+  return {
+    seen,
+    authorizer: authorizerFunc(async (a) => {
+      seen.push(a);
+      return allowed(a) ? { decision: Decision.Allow, reason: '' } : { decision: Decision.NoOpinion, reason: 'nope' };
+    }),
   };
 }

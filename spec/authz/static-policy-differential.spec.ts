@@ -19,6 +19,7 @@ import {
 } from '../../lib/webhook/static-policy.js';
 import type { SubjectAccessReviewSpec } from '../../lib/webhook/subject-access-review-webhook.js';
 import { fuzzParams } from '../fuzz/runs.js';
+import { pathAttrs } from './fixtures.js';
 import * as oldAuthz from './legacy/authz-static-policy.js';
 import * as oldWebhook from './legacy/webhook-static-policy.js';
 
@@ -63,18 +64,7 @@ function request(
     };
   }
   return {
-    attrs: {
-      user: u,
-      verb,
-      resourceRequest: false,
-      path: kind.path,
-      apiGroup: '',
-      apiVersion: '',
-      namespace: '',
-      resource: '',
-      subresource: '',
-      name: '',
-    },
+    attrs: pathAttrs(kind.path, { user: u, verb }),
     sar: { ...who, nonResourceAttributes: { path: kind.path, verb } },
   };
 }

@@ -1,7 +1,6 @@
 // Every way `serve`, `webhook` and `doctor` can fail to start, run as a user runs them: the CLI as a child process.
 // Each must print one line naming the flag or file, the cause and (where known) the fix, exit 1 (2 for flag-usage
 // errors), and never a stack trace.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,15 +10,12 @@ import { expect } from 'chai';
 import { writeDevPki } from '../../lib/dev-pki/dev-pki.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver } from '../cluster/fake-apiserver.js';
 import { testPki } from '../support/pki.js';
+import { runToExit, type ProgramRun } from '../support/programs.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const mainTs = join(repoRoot, 'cli/main.ts');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = ProgramRun;
 
 /** Runs `kube-delegated-auth <argv>` as a child process with a clean environment (no KUBECONFIG, no NODE_DEBUG). */
 function cli(argv: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
@@ -28,27 +24,8 @@ function cli(argv: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise
   delete env.KUBERNETES_SERVICE_HOST;
   delete env.KUBERNETES_SERVICE_PORT;
   if (!('NODE_DEBUG' in extraEnv)) delete env.NODE_DEBUG;
-  const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...argv], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolvePromise, reject) => {
-    // A command that starts instead of failing would run forever: stop it and report what it printed.
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`still running after 90 s (it should have failed):\n${stdout}\n${stderr}`));
-    }, 90_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  // A command that starts instead of failing would run forever: the timeout stops it and reports what it printed.
+  return runToExit(process.execPath, ['--import', 'tsx', mainTs, ...argv], { cwd: repoRoot, env, timeoutMs: 90_000 });
 }
 
 /** stderr without the JSON log lines (pino) that precede a failure. */

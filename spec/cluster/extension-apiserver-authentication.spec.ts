@@ -9,24 +9,12 @@ import {
 } from '../../lib/cluster/extension-apiserver-authentication.js';
 import { RestClient } from '../../lib/cluster/rest-client.js';
 import { KdaError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
 import { testPki } from '../support/pki.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { waitFor } from '../support/wait-for.js';
 import { sendJson, startFakeApiserver, status, type FakeApiserver, type RecordedRequest } from './fake-apiserver.js';
 
 const cmPath = '/api/v1/namespaces/kube-system/configmaps';
-
-interface LogLine {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-function captureLogger(lines: LogLine[]): Logger {
-  const at = (level: string) => (fields: object, msg: string) =>
-    lines.push({ level, msg, fields: fields as Record<string, unknown> });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /**
  * Waits for `cond`. A poll (10 ms) with a deadline: the conditions span the fake apiserver's request log, the loop's
@@ -129,7 +117,7 @@ describe('cluster/extension-apiserver-authentication', () => {
   let fake: FakeApiserver;
   let cm: ConfigMapFake;
   let client: RestClient;
-  let logs: LogLine[];
+  let log: ReturnType<typeof recordingLogger>;
   const sources: ExtensionApiserverAuthentication[] = [];
   let dir: string;
   const pki = testPki();
@@ -146,7 +134,7 @@ describe('cluster/extension-apiserver-authentication', () => {
     cm = new ConfigMapFake();
     fake.handle(cm.handler);
     fake.requests.length = 0;
-    logs = [];
+    log = recordingLogger();
     client = new RestClient({
       connection: fake.connection({ token: () => 't', identity: 'system:serviceaccount:wardle:apiserver' }),
     });
@@ -159,7 +147,7 @@ describe('cluster/extension-apiserver-authentication', () => {
   const source = (opts: ExtensionApiserverAuthenticationOptions = {}): ExtensionApiserverAuthentication => {
     const s = new ExtensionApiserverAuthentication({
       client,
-      logger: captureLogger(logs),
+      logger: log,
       retryDelay: 20,
       maxRetryDelay: 50,
       ...opts,
@@ -215,7 +203,7 @@ describe('cluster/extension-apiserver-authentication', () => {
       expect(s.clientCA.current()).to.equal(undefined);
       expect(s.requestHeaderCA.current()).not.to.equal(undefined);
       expect(s.requestHeaderConfig.current()).not.to.equal(undefined);
-      expect(logs.some((l) => l.level === 'warn' && l.msg.includes('has no key "client-ca-file"'))).to.equal(true);
+      expect(log.lines.some((l) => l.level === 'warn' && l.msg.includes('has no key "client-ca-file"'))).to.equal(true);
     });
 
     it('a ConfigMap without requestheader keys disables front-proxy trust only', async () => {
@@ -225,7 +213,9 @@ describe('cluster/extension-apiserver-authentication', () => {
       expect(s.clientCA.current()).not.to.equal(undefined);
       expect(s.requestHeaderCA.current()).to.equal(undefined);
       expect(s.requestHeaderConfig.current()).to.equal(undefined);
-      expect(logs.some((l) => l.level === 'warn' && l.msg.includes('"requestheader-client-ca-file"'))).to.equal(true);
+      expect(log.lines.some((l) => l.level === 'warn' && l.msg.includes('"requestheader-client-ca-file"'))).to.equal(
+        true,
+      );
     });
 
     it('ConfigMap not found: resolves with everything disabled (Go treats NotFound as empty)', async () => {
@@ -237,7 +227,7 @@ describe('cluster/extension-apiserver-authentication', () => {
         undefined,
         undefined,
       ]);
-      expect(logs.some((l) => l.level === 'warn' && l.msg.startsWith('configmap not found'))).to.equal(true);
+      expect(log.lines.some((l) => l.level === 'warn' && l.msg.startsWith('configmap not found'))).to.equal(true);
     });
 
     it('invalid JSON in a header key fails startup with the key named', async () => {
@@ -286,7 +276,7 @@ describe('cluster/extension-apiserver-authentication', () => {
       await s.runOnce();
       expect(s.requestHeaderCA.current()).to.equal(undefined);
       expect(s.status().every((x) => x.lastError === 'etcd is down')).to.equal(true);
-      expect(logs.map((l) => l.msg)).to.include.members([
+      expect(log.lines.map((l) => l.msg)).to.include.members([
         'Error looking up in-cluster authentication configuration: etcd is down',
         'Continuing without authentication configuration. This may treat all requests as anonymous.',
         'To require authentication configuration lookup to succeed, set --authentication-tolerate-lookup-failure=false',
@@ -302,10 +292,10 @@ describe('cluster/extension-apiserver-authentication', () => {
     });
 
     it('no client: Go warnings, nothing loaded', async () => {
-      const s = new ExtensionApiserverAuthentication({ logger: captureLogger(logs) });
+      const s = new ExtensionApiserverAuthentication({ logger: log });
       sources.push(s);
       await s.runOnce();
-      expect(logs.filter((l) => l.msg.startsWith('No authentication-kubeconfig provided')).length).to.equal(2);
+      expect(log.lines.filter((l) => l.msg.startsWith('No authentication-kubeconfig provided')).length).to.equal(2);
     });
   });
 
@@ -378,7 +368,7 @@ describe('cluster/extension-apiserver-authentication', () => {
       await until(() => s.requestHeaderConfig.current()?.allowedNames[0] === 'p2', 'allowed names p2');
       expect(s.requestHeaderCA.current()?.version).to.equal(2);
       expect(providerCalls).to.equal(1);
-      expect(logs.some((l) => l.level === 'info' && l.msg === 'loaded a new CA bundle')).to.equal(true);
+      expect(log.lines.some((l) => l.level === 'info' && l.msg === 'loaded a new CA bundle')).to.equal(true);
     });
 
     it('ERROR 410 Gone (in-process fake): relists, then watches from the new resourceVersion', async () => {
@@ -430,9 +420,9 @@ describe('cluster/extension-apiserver-authentication', () => {
       expect(s.requestHeaderCA.current()?.version).to.equal(1);
       expect(s.status()[1]!.lastError).to.contain('error loading CA bundle');
       expect(s.status()[1]!.loaded).to.equal(true);
-      expect(logs.some((l) => l.level === 'error' && l.msg.includes('keeping the last-known-good value'))).to.equal(
-        true,
-      );
+      expect(
+        log.lines.some((l) => l.level === 'error' && l.msg.includes('keeping the last-known-good value')),
+      ).to.equal(true);
       cm.modify(fullData());
       await until(() => s.status()[1]!.lastError === undefined, 'the error to clear');
       expect(s.requestHeaderCA.current()?.version).to.equal(1);
@@ -474,7 +464,7 @@ describe('cluster/extension-apiserver-authentication', () => {
         s.status().every((x) => x.lastError === 'configmap kube-system/extension-apiserver-authentication was deleted'),
       ).to.equal(true);
       expect(s.clientCA.current()?.version).to.equal(1);
-      expect(logs.some((l) => l.level === 'error')).to.equal(true);
+      expect(log.lines.some((l) => l.level === 'error')).to.equal(true);
       cm.modify(fullData(), 'ADDED');
       await until(() => s.status().every((x) => x.lastError === undefined), 'errors to clear');
       expect(s.clientCA.current()?.version).to.equal(1);

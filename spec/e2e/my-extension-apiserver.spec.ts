@@ -33,8 +33,9 @@ import {
 } from '../../harness/register-apiservice.js';
 import YAML from 'yaml';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
+import { startListening } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
-import { repoRoot } from './support/serve.js';
+import { repoRoot, servingFlags } from './support/serve.js';
 
 const group = 'hello.example.com';
 const version = 'v1alpha1';
@@ -93,22 +94,17 @@ interface Replica {
   readonly exited: Promise<number | null>;
 }
 
-function startReplica(
+async function startReplica(
   app: string,
   setup: ExtensionServerSetup,
   name: string,
   extraArgs: readonly string[] = [],
 ): Promise<Replica> {
-  const child = spawn(
+  const replica = await startListening(
     process.execPath,
     [
       'dist/main.js',
-      '--kubeconfig',
-      setup.kubeconfigPath,
-      '--tls-cert-file',
-      setup.servingCertPath,
-      '--tls-private-key-file',
-      setup.servingKeyPath,
+      ...servingFlags(setup),
       '--bind-address',
       '127.0.0.1',
       '--secure-port',
@@ -117,36 +113,18 @@ function startReplica(
       shutdownDelay,
       ...extraArgs,
     ],
-    { cwd: app, env: { ...process.env, POD_NAME: name }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: app, env: { ...process.env, POD_NAME: name }, name, timeoutMs: Number.POSITIVE_INFINITY },
   );
-  let out = '';
-  const watchers: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...watchers]) {
-      if (w.re.test(out)) {
-        watchers.splice(watchers.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitFor = (re: RegExp) =>
-    new Promise<void>((resolve, reject) => {
-      if (re.test(out)) return resolve();
-      watchers.push({ re, resolve });
-      void exited.then((code) => reject(new Error(`${name} exited (${code}) before ${re}:\n${out}`)));
-    });
-  return waitFor(/listening on https:\/\/\S+:\d+/).then(() => ({
+  return {
     name,
-    child,
-    port: Number(/listening on https:\/\/\S+:(\d+)/.exec(out)![1]),
-    output: () => out,
-    waitFor,
-    exited,
-  }));
+    child: replica.child,
+    port: replica.port,
+    output: replica.output,
+    waitFor: async (re) => {
+      await replica.waitForOutput(re, Number.POSITIVE_INFINITY);
+    },
+    exited: replica.exited,
+  };
 }
 
 /** kube-proxy's part, in-process: each new connection goes to the next ready endpoint (round robin). */

@@ -13,7 +13,7 @@
 // `npm install --offline` would need the registry's package documents (not in the cache after `npm ci`, which
 // fetches tarballs only), and `file:` links make npm install the linked packages' dependencies into the checkout.
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ import { Agent, request } from 'undici';
 import { kubectlPath } from '../../harness/control-plane.js';
 import { createIdentityKubeconfig, prepareExtensionServer } from '../../harness/register-apiservice.js';
 import { createCertificate } from '../../lib/dev-pki/index.js';
+import { startListening } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 import { repoRoot } from './support/serve.js';
 
@@ -102,38 +103,18 @@ interface App {
 
 const apps: ChildProcess[] = [];
 
-function startApp(project: string, build: Build, env: Record<string, string>): Promise<App> {
+async function startApp(project: string, build: Build, env: Record<string, string>): Promise<App> {
   const base = { ...process.env };
   for (const k of ['KUBECONFIG', 'CERT_DIR', 'TLS_CERT_FILE', 'TLS_PRIVATE_KEY_FILE', 'PORT', 'NODE_OPTIONS']) {
     delete base[k];
   }
-  const child = spawn(process.execPath, [join(`dist-${build}`, 'server.js')], {
+  const app = await startListening(process.execPath, [join(`dist-${build}`, 'server.js')], {
     cwd: project,
     env: { ...base, ...env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    name: `${project} (${build})`,
   });
-  apps.push(child);
-  let out = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on https:\/\/[^\s:]+:(\d+)/.exec(out);
-      if (!m) return;
-      child.stdout!.off('data', onData);
-      resolve({
-        port: Number(m[1]),
-        output: () => out,
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          return exited;
-        },
-      });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    void exited.then((code) => reject(new Error(`${project} (${build}) exited with ${code}:\n${out}`)));
-  });
+  apps.push(app.child);
+  return { port: app.port, output: app.output, stop: () => app.stop() };
 }
 
 interface Answer {

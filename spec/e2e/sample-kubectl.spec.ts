@@ -12,6 +12,7 @@ import {
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
 import { kubectlPath } from '../../harness/kubernetes-version.js';
+import { runToExit, type ProgramRun } from '../support/programs.js';
 import { getCluster } from './support/cluster.js';
 import { servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
@@ -21,11 +22,7 @@ const kind = `widget.${group}`;
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProgramRun;
 
 /** The harness's kubectl (v1.37, against every release), with a cache of this run only (no stale OpenAPI). */
 const kubectlBinary = kubectlPath();
@@ -33,17 +30,8 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'kda-kubectl-cache-'));
 
 /** Runs kubectl to completion; never throws on a non-zero exit (the specs assert the code). */
 function kubectl(kubeconfig: string, args: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+  return runToExit(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
+    stdin: stdin ?? '',
   });
 }
 
@@ -70,6 +58,17 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   let registered: RegisteredApiService | undefined;
   let admin: string;
   let pat: string;
+
+  /** `kubectl get widget <name> -n <ns> -o jsonpath=<template>` as the admin: its output, once it exits 0. */
+  async function widgetJsonpath(name: string, template: string): Promise<string> {
+    const r = await kubectl(admin, ['get', 'widget', name, '-n', ns, '-o', `jsonpath=${template}`]);
+    expect(r.code, r.stderr).to.equal(0);
+    return r.stdout;
+  }
+
+  /** `kubectl patch widget <name> -n <ns> --type=<type> -p <patch>` as the admin (the spec asserts the outcome). */
+  const patchWidget = (name: string, type: 'merge' | 'json', patch: string) =>
+    kubectl(admin, ['patch', 'widget', name, '-n', ns, `--type=${type}`, '-p', patch]);
 
   before(async function () {
     this.timeout(240_000);
@@ -289,16 +288,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const second = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
     expect(second.code, second.stderr).to.equal(0);
     expect(second.stdout.trim()).to.equal(`${kind}/applied configured`);
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.spec.color}/{.spec.size}',
-    ]);
-    expect(got.stdout).to.equal('blue/5');
+    expect(await widgetJsonpath('applied', '{.spec.color}/{.spec.size}')).to.equal('blue/5');
     const third = await kubectl(admin, ['apply', '-f', '-'], paintedYaml('applied', 'blue', 5));
     expect(third.code, third.stderr).to.equal(0);
     expect(third.stdout.trim()).to.equal(`${kind}/applied unchanged`);
@@ -311,16 +301,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     const again = await kubectl(admin, ['label', 'widget', 'applied', '-n', ns, 'finish=gloss']);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.include("'finish' already has a value (matte)");
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.metadata.labels.finish}',
-    ]);
-    expect(got.stdout).to.equal('matte');
+    expect(await widgetJsonpath('applied', '{.metadata.labels.finish}')).to.equal('matte');
   });
 
   it('kubectl get widgets shows the server-side columns NAME COLOR SIZE AGE (list and single object)', async () => {
@@ -368,16 +349,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
         () => rows().length >= 1,
       );
       expect(seen.split('\n')[0]).to.match(/^NAME\s+COLOR\s+SIZE\s+AGE$/);
-      const painted = await kubectl(admin, [
-        'patch',
-        'widget',
-        'applied',
-        '-n',
-        ns,
-        '--type=merge',
-        '-p',
-        '{"spec":{"color":"violet"}}',
-      ]);
+      const painted = await patchWidget('applied', 'merge', '{"spec":{"color":"violet"}}');
       expect(painted.code, painted.stderr).to.equal(0);
       await waitForOutput(
         watch.stdout,
@@ -391,83 +363,29 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
       await exited;
     }
     // Back to what the next cases expect.
-    const back = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"color":"blue"}}',
-    ]);
+    const back = await patchWidget('applied', 'merge', '{"spec":{"color":"blue"}}');
     expect(back.code, back.stderr).to.equal(0);
   });
 
   it('a stale resourceVersion is a conflict: kubectl replace answers 409 and the widget keeps its value', async () => {
-    const rv = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.metadata.resourceVersion}',
-    ]);
-    expect(rv.code, rv.stderr).to.equal(0);
-    const fresh = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"size":6}}',
-    ]);
+    const rv = await widgetJsonpath('applied', '{.metadata.resourceVersion}');
+    const fresh = await patchWidget('applied', 'merge', '{"spec":{"size":6}}');
     expect(fresh.code, fresh.stderr).to.equal(0);
     const stale = await kubectl(
       admin,
       ['replace', '-f', '-'],
-      paintedYaml('applied', 'green', 1, { resourceVersion: rv.stdout }),
+      paintedYaml('applied', 'green', 1, { resourceVersion: rv }),
     );
     expect(stale.code).to.equal(1);
     expect(stale.stderr).to.include('the object has been modified; please apply your changes to the latest version');
-    const got = await kubectl(admin, [
-      'get',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '-o',
-      'jsonpath={.spec.color}/{.spec.size}',
-    ]);
-    expect(got.stdout).to.equal('blue/6');
+    expect(await widgetJsonpath('applied', '{.spec.color}/{.spec.size}')).to.equal('blue/6');
   });
 
   it('kubectl patch --type=json applies a JSON patch; an invalid result is a 422 naming the field', async () => {
-    const ok = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=json',
-      '-p',
-      '[{"op":"replace","path":"/spec/color","value":"teal"}]',
-    ]);
+    const ok = await patchWidget('applied', 'json', '[{"op":"replace","path":"/spec/color","value":"teal"}]');
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stdout.trim()).to.equal(`${kind}/applied patched`);
-    const bad = await kubectl(admin, [
-      'patch',
-      'widget',
-      'applied',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"size":-1}}',
-    ]);
+    const bad = await patchWidget('applied', 'merge', '{"spec":{"size":-1}}');
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include(
       'spec.size: Invalid value: -1: spec.size in body should be greater than or equal to 0',
@@ -480,8 +398,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     expect(first.stdout.trim()).to.equal(`${kind}/ssa serverside-applied`);
     const second = await kubectl(admin, ['apply', '--server-side', '-f', '-'], paintedYaml('ssa', 'gold', 2));
     expect(second.code, second.stderr).to.equal(0);
-    const got = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec.color}/{.spec.size}']);
-    expect(got.stdout).to.equal('gold/2');
+    expect(await widgetJsonpath('ssa', '{.spec.color}/{.spec.size}')).to.equal('gold/2');
     // A field the manager no longer applies is removed.
     const third = await kubectl(
       admin,
@@ -494,8 +411,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
       }),
     );
     expect(third.code, third.stderr).to.equal(0);
-    const spec = await kubectl(admin, ['get', 'widget', 'ssa', '-n', ns, '-o', 'jsonpath={.spec}']);
-    expect(JSON.parse(spec.stdout)).to.deep.equal({ color: 'gold' });
+    expect(JSON.parse(await widgetJsonpath('ssa', '{.spec}'))).to.deep.equal({ color: 'gold' });
   });
 
   it('kubectl get --chunk-size=2 lists 5 widgets once each over 3 chunks; --raw ?limit=2 shows a continue token', async () => {

@@ -2,40 +2,28 @@
 // parsed with util.parseArgs become a real local-mode stack, and the blocks answer over real TLS: readiness with the
 // trust-source and informer checks, discovery (aggregated v2 as kube-aggregator asks it) and OpenAPI behind
 // authentication and authorization, and one-line flag errors naming the flag.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
+import { runToExit, startListening, type ListeningProcess, type ProgramRun } from '../support/programs.js';
 
 const example = 'examples/apiserver-blocks.ts';
 /** The example picks cluster mode when KUBECONFIG is set: these runs are local mode. */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG'));
 
 /** Runs the example to its exit (for --help and flag errors). */
-function runToExit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', example, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function runExample(args: string[]): Promise<ProgramRun> {
+  return runToExit(process.execPath, ['--import', 'tsx', example, ...args], { env });
 }
 
 describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on node:https)', function () {
   this.timeout(60_000);
   let dir: string;
-  let child: ChildProcess | undefined;
+  let child: ListeningProcess | undefined;
   let url: string;
-  let output = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kda-blocks-'));
@@ -51,27 +39,11 @@ describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on nod
       '--requestheader-username-headers=X-Custom-User',
       '--requestheader-group-headers=X-Custom-Group',
     ];
-    child = spawn(process.execPath, ['--import', 'tsx', example, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`example exited with ${code}:\n${output}`));
-      child!.once('exit', onExit);
-      child!.stdout!.on('data', () => {
-        const m = /listening on (https:\/\/[^\s]+)/.exec(output);
-        if (m) {
-          child!.off('exit', onExit);
-          resolve(m[1]!.replace(/\/$/, ''));
-        }
-      });
-    });
+    child = await startListening(process.execPath, ['--import', 'tsx', example, ...args], { env });
+    url = child.url;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await child?.stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -137,20 +109,20 @@ describe('examples/apiserver-blocks.ts (flags, health, discovery, OpenAPI on nod
   });
 
   it('--help lists the Go flags; a bad value or an unknown flag is one line naming the flag, exit 2', async () => {
-    const help = await runToExit(['--help']);
+    const help = await runExample(['--help']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.include('--requestheader-client-ca-file string');
     expect(help.stdout).to.include('--authorization-always-allow-paths strings');
-    const bad = await runToExit(['--authorization-webhook-cache-authorized-ttl', '10x']);
+    const bad = await runExample(['--authorization-webhook-cache-authorized-ttl', '10x']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(
       /^Error: invalid argument "10x" for "--authorization-webhook-cache-authorized-ttl" flag: time: unknown unit "x" in duration "10x"\n/,
     );
     expect(bad.stderr).not.to.match(/\s+at /); // no stack
-    const unknown = await runToExit(['--bogus']);
+    const unknown = await runExample(['--bogus']);
     expect(unknown.code).to.equal(2);
     expect(unknown.stderr).to.match(/^Error: Unknown option '--bogus'/);
-    const noCA = await runToExit([]);
+    const noCA = await runExample([]);
     expect(noCA.code).to.equal(2);
     expect(noCA.stderr).to.include('--client-ca-file');
   });

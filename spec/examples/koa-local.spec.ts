@@ -1,47 +1,29 @@
 // The README's first example (examples/koa-local.ts), run as a user runs it: tsx, dev certificates from
 // `writeDevPki`, an ephemeral port; one mTLS request per user over real TLS.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
+import { startListening, type ListeningProcess } from '../support/programs.js';
 
 describe('examples/koa-local.ts (the README local example, spawned with tsx)', function () {
   this.timeout(60_000);
   let dir: string;
-  let child: ChildProcess | undefined;
+  let child: ListeningProcess | undefined;
   let url: string;
-  let output = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kda-koa-local-'));
     writeDevPki(dir);
-    child = spawn(process.execPath, ['--import', 'tsx', 'examples/koa-local.ts'], {
+    child = await startListening(process.execPath, ['--import', 'tsx', 'examples/koa-local.ts'], {
       env: { ...process.env, CERT_DIR: dir, PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`example exited with ${code}:\n${output}`));
-      child!.once('exit', onExit);
-      child!.stdout!.on('data', () => {
-        const m = /listening on (https:\/\/[^\s]+)/.exec(output);
-        if (m) {
-          child!.off('exit', onExit);
-          resolve(m[1]!.replace(/\/$/, ''));
-        }
-      });
-    });
+    url = child.url;
   });
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await child?.stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -71,8 +53,6 @@ describe('examples/koa-local.ts (the README local example, spawned with tsx)', f
     const bob = await getAs('bob', widgets);
     expect(bob.status).to.equal(403);
     expect(bob.body.kind).to.equal('Status');
-    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
-    child!.kill('SIGTERM');
-    expect(await exited).to.equal(0);
+    expect(await child!.stop('SIGTERM')).to.equal(0);
   });
 });

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import express, { type Express } from 'express';
-import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
+import type { RequestAttributes } from '../../lib/authz/interfaces.js';
 import {
   authenticate,
   authorize,
@@ -11,44 +11,18 @@ import {
 } from '../../lib/express/delegated-auth.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle } from '../../lib/trust/static.js';
-import { testPki } from '../support/pki.js';
-import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { recordingAuthorizer } from '../authz/fixtures.js';
+import { adapterSpecFixture, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 
 const W = '/apis/wardle.example.com/v1alpha1';
 
-/** Allows exactly what `allowed` says; records every attribute set it was asked about. */
-function recordingAuthorizer(allowed: (a: RequestAttributes) => boolean) {
-  const seen: RequestAttributes[] = [];
-  return {
-    seen,
-    authorizer: authorizerFunc(async (a) => {
-      seen.push(a);
-      return allowed(a) ? { decision: Decision.Allow, reason: '' } : { decision: Decision.NoOpinion, reason: 'nope' };
-    }),
-  };
-}
-
 describe('express adapter', () => {
-  const pki = testPki();
-  const anonymous = clientAgent();
-  const alice = clientAgent(pki.alice);
-  const servers: TestTlsServer[] = [];
-  after(async () => {
-    await Promise.all([anonymous.close(), alice.close()]);
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
+  const { pki, anonymous, alice, servers, get } = adapterSpecFixture();
 
   async function serve(app: Express): Promise<TestTlsServer> {
     const s = await startTlsServer(app);
     servers.push(s);
     return s;
-  }
-
-  async function get(s: TestTlsServer, path: string, agent = anonymous) {
-    const res = await agent.request({ origin: s.url, path, method: 'GET' });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
   }
 
   it('separate requestInfo() / authenticate() / authorize(): res.locals carries the Koa ctx.state names', async () => {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Decision, authorizerFunc, type RequestAttributes } from '../../lib/authz/interfaces.js';
 import {
   fastifyDelegatedAuth,
   kubeAuthOf,
@@ -9,22 +8,11 @@ import {
 } from '../../lib/fastify/delegated-auth.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { staticCABundle } from '../../lib/trust/static.js';
+import { recordingAuthorizer } from '../authz/fixtures.js';
 import { startFastifyTls } from '../support/adapters.js';
-import { testPki } from '../support/pki.js';
-import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
+import { adapterSpecFixture, type TestTlsServer } from '../support/tls-server.js';
 
 const W = '/apis/wardle.example.com/v1alpha1';
-
-function recordingAuthorizer(allowed: (a: RequestAttributes) => boolean) {
-  const seen: RequestAttributes[] = [];
-  return {
-    seen,
-    authorizer: authorizerFunc(async (a) => {
-      seen.push(a);
-      return allowed(a) ? { decision: Decision.Allow, reason: '' } : { decision: Decision.NoOpinion, reason: '' };
-    }),
-  };
-}
 
 /** A Fastify app served by the test's HTTPS server (Fastify contributes its request handler). */
 function serve(
@@ -35,21 +23,7 @@ function serve(
 }
 
 describe('fastify adapter', () => {
-  const pki = testPki();
-  const anonymous = clientAgent();
-  const alice = clientAgent(pki.alice);
-  const servers: TestTlsServer[] = [];
-  after(async () => {
-    await Promise.all([anonymous.close(), alice.close()]);
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
-
-  async function get(s: TestTlsServer, path: string, agent = anonymous) {
-    const res = await agent.request({ origin: s.url, path, method: 'GET' });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-  }
+  const { pki, alice, servers, get } = adapterSpecFixture();
 
   it('request.kubeAuth carries user, requestInfo, attributes and the decision', async () => {
     const s = await serve(async (app) => {

@@ -7,7 +7,8 @@ import { authorizerFunc, Decision } from '../../lib/authz/interfaces.js';
 import { unauthorizedBody } from '../../lib/http/status.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, type TestTlsServer } from '../support/tls-server.js';
-import { captureLogger, publicAdapters, testTrustOptions } from '../support/adapters.js';
+import { publicAdapters, testTrustOptions } from '../support/adapters.js';
+import { recordingLogger } from '../support/recording-logger.js';
 
 const path = '/apis/wardle.example.com/v1alpha1/namespaces/default/flunders';
 
@@ -26,7 +27,7 @@ describe('refusal log: the primary cause leads every top-level field (public ada
 
   for (const adapter of publicAdapters) {
     describe(adapter.name, () => {
-      const logger = captureLogger();
+      const logger = recordingLogger();
       let server: TestTlsServer;
       before(async () => {
         server = await adapter.start({
@@ -40,12 +41,12 @@ describe('refusal log: the primary cause leads every top-level field (public ada
       });
 
       const refused = async (cert: Parameters<typeof clientAgent>[0], headers: Record<string, string> = {}) => {
-        logger.entries.length = 0;
+        logger.lines.length = 0;
         const res = await request(`${server.url}${path}`, { dispatcher: agent(cert), headers });
         expect(res.statusCode).to.equal(401);
         expect(await res.body.text()).to.equal(unauthorizedBody);
-        const warns = logger.entries.filter((e) => e.level === 'warn');
-        expect(warns, JSON.stringify(logger.entries)).to.have.length(1);
+        const warns = logger.lines.filter((e) => e.level === 'warn');
+        expect(warns, JSON.stringify(logger.lines)).to.have.length(1);
         return warns[0]!;
       };
 

@@ -9,50 +9,11 @@ import {
   type AuthenticateOptions,
   type AuthenticationEvent,
 } from '../../lib/koa/authenticate.js';
-import type { Logger } from '../../lib/log.js';
-import type { CABundle, CABundleProvider, Listener } from '../../lib/trust/interfaces.js';
-import { parsePemBundle } from '../../lib/trust/pem.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
 import { testPki, type TestCert } from '../support/pki.js';
+import { swappableCA } from '../security/stack.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
-
-interface LogEntry {
-  level: string;
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-function captureLogger(): Logger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at =
-    (level: string) =>
-    (fields: object, msg: string): void => {
-      entries.push({ level, fields: fields as Record<string, unknown>, msg });
-    };
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-/** A CA provider whose bundle the test swaps, bumping the version like a ConfigMap update would. */
-function swappableCA(name: string, pem: string): CABundleProvider & { swap(pem: string): void } {
-  const listeners = new Set<Listener>();
-  const make = (p: string, version: number): CABundle => {
-    const parsed = parsePemBundle(p, name);
-    return { pem: parsed.pem, certificates: parsed.certificates, version };
-  };
-  let bundle = make(pem, 1);
-  return {
-    name,
-    current: () => bundle,
-    addListener(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    swap(p) {
-      bundle = make(p, bundle.version + 1);
-      for (const l of listeners) l();
-    },
-  };
-}
 
 const identityHeaders = [
   'authorization',
@@ -146,7 +107,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
 
   describe('options = front-proxy CA + client CA + token, anonymous on', () => {
     let server: TestTlsServer;
-    const logger = captureLogger();
+    const logger = recordingLogger();
     const frontProxyCA = swappableCA('request-header::test', pki.frontProxyCA.certPem);
     const tokenAuthenticator = tokenAuthenticatorFunc(async (token) =>
       token === 'good-token'
@@ -165,7 +126,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
         logger,
       });
     });
-    beforeEach(() => (logger.entries.length = 0));
+    beforeEach(() => (logger.lines.length = 0));
 
     it('valid front-proxy request: user, uid, groups and extra exact; system:authenticated added once', async () => {
       const r = await call(server, pki.proxy, {
@@ -192,7 +153,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
           team: ['blue'],
         },
       });
-      expect(logger.entries.filter((e) => e.level === 'warn')).to.deep.equal([]);
+      expect(logger.lines.filter((e) => e.level === 'warn')).to.deep.equal([]);
     });
 
     it('repeated X-Remote-Group lines and a group containing a comma; system:authenticated appended', async () => {
@@ -281,7 +242,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
         const r = await call(server, c.cert, { 'X-Remote-User': 'alice' });
         expect(r.status).to.equal(401);
         expect(r.text).to.equal(unauthorizedBody);
-        const warns = logger.entries.filter((e) => e.level === 'warn');
+        const warns = logger.lines.filter((e) => e.level === 'warn');
         expect(warns).to.have.length(1);
         expect(warns[0]!.fields).to.deep.include({
           authenticator: 'requestheader',
@@ -312,7 +273,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
     it('an empty first X-Remote-User line: the proxy is not trusted as a user → 401, and the log says why', async () => {
       const r = await call(server, pki.proxy, { 'X-Remote-User': ['', 'mallory'] });
       expect(r.status).to.equal(401);
-      const warns = logger.entries.filter((e) => e.level === 'warn');
+      const warns = logger.lines.filter((e) => e.level === 'warn');
       expect(warns).to.have.length(1);
       expect(warns[0]!.fields).to.deep.include({
         authenticator: 'requestheader',
@@ -372,7 +333,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
       expect(ok.seen!.headers).to.not.have.property('authorization');
       const bad = await call(server, undefined, { Authorization: 'Bearer nope' });
       expect(bad.status).to.equal(401);
-      const warns = logger.entries.filter((e) => e.level === 'warn');
+      const warns = logger.lines.filter((e) => e.level === 'warn');
       expect(warns).to.have.length(1);
       expect(warns[0]!.fields).to.deep.include({
         authenticator: 'bearer-token',
@@ -437,7 +398,7 @@ describe('authenticate() Koa middleware over real TLS', () => {
 
   describe('options.anonymous = false', () => {
     let server: TestTlsServer;
-    const logger = captureLogger();
+    const logger = recordingLogger();
     before(async () => {
       server = await serve({
         requestHeader: {
@@ -456,8 +417,8 @@ describe('authenticate() Koa middleware over real TLS', () => {
       const r = await call(server, undefined, { 'X-Remote-User': 'admin' });
       expect(r.status).to.equal(401);
       expect(r.text).to.equal(unauthorizedBody);
-      expect(logger.entries.map((e) => e.level)).to.deep.equal(['debug']);
-      expect(logger.entries[0]!.fields).to.deep.include({ check: 'no-credentials' });
+      expect(logger.lines.map((e) => e.level)).to.deep.equal(['debug']);
+      expect(logger.lines[0]!.fields).to.deep.include({ check: 'no-credentials' });
       authenticationChannel.unsubscribe(onEvent);
       expect(events.map((e) => e.result)).to.deep.equal(['failure']);
     });

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
 import Koa from 'koa';
 import type { Agent } from 'undici';
@@ -23,10 +22,10 @@ import {
   type AuthorizeState,
 } from '../../lib/koa/authorize.js';
 import { requestInfo } from '../../lib/koa/request-info.js';
-import type { Logger } from '../../lib/log.js';
 import { staticCABundle } from '../../lib/trust/static.js';
 import { webhookError } from '../../lib/util/review-retry.js';
 import { testPki } from '../support/pki.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -56,24 +55,11 @@ function fakeSarClient() {
   };
 }
 
-function captureLogger() {
-  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  const logged = new EventEmitter();
-  const at =
-    (level: string) =>
-    (fields: object, msg: string): void => {
-      lines.push({ level, msg, fields: fields as Record<string, unknown> });
-      logged.emit('line');
-    };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { lines, logger, logged };
-}
-
 interface Setup {
   server: TestTlsServer;
   sar: ReturnType<typeof fakeSarClient>;
   authorizer: SubjectAccessReviewAuthorizer;
-  log: ReturnType<typeof captureLogger>;
+  log: ReturnType<typeof recordingLogger>;
 }
 
 /**
@@ -90,7 +76,7 @@ async function setup(
 ): Promise<Setup> {
   const pki = testPki();
   const sar = fakeSarClient();
-  const log = captureLogger();
+  const log = recordingLogger();
   // Caching off so each case sees its own answer (caching is covered in spec/authz/subject-access-review.spec.ts).
   const authorizer = new SubjectAccessReviewAuthorizer({
     client: sar.client,
@@ -101,11 +87,10 @@ async function setup(
   const chain: Authorizer = unionAuthorizers(alwaysAllowGroupsAuthorizer(), alwaysAllowPathsAuthorizer(), authorizer);
   const app = new Koa<AuthorizeState>();
   app.silent = true;
-  if (!opts.noRequestInfo)
-    app.use(requestInfo({ authorizationSelectors: opts.selectors === true, logger: log.logger }));
+  if (!opts.noRequestInfo) app.use(requestInfo({ authorizationSelectors: opts.selectors === true, logger: log }));
   app.use(authenticate({ clientCA: staticCABundle(pki.clientCA.certPem), anonymous: true }));
   opts.route?.(app);
-  app.use(authorize({ authorizer: chain, logger: log.logger, ...opts.authorize }));
+  app.use(authorize({ authorizer: chain, logger: log, ...opts.authorize }));
   app.use((ctx) => {
     ctx.body = 'ok';
   });

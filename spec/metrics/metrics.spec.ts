@@ -101,22 +101,10 @@ describe('/metrics over real TLS through requestInfo → authenticate → author
   it('after mixed traffic, a system:masters scrape shows the counts of that traffic', async () => {
     const before = parse((await get('/metrics', pki.alice)).text);
     const n = (s: Map<string, number>, k: string) => s.get(k) ?? 0;
-    expect(
-      (
-        await get('/apis/x/v1/namespaces/default/things', pki.proxy, {
-          'x-remote-user': 'dev',
-          'x-remote-group': 'developers',
-        })
-      ).status,
-    ).to.equal(200);
-    expect(
-      (
-        await get('/apis/x/v1/namespaces/default/things', pki.proxy, {
-          'x-remote-user': 'dev',
-          'x-remote-group': 'developers',
-        })
-      ).status,
-    ).to.equal(200);
+    for (let i = 0; i < 2; i++) {
+      const dev = { 'x-remote-user': 'dev', 'x-remote-group': 'developers' };
+      expect((await get('/apis/x/v1/namespaces/default/things', pki.proxy, dev)).status).to.equal(200);
+    }
     expect((await get('/apis/x/v1/namespaces/default/things', pki.proxy, { 'x-remote-user': 'eve' })).status).to.equal(
       403,
     );

@@ -8,6 +8,7 @@ import { KdaError } from '../../lib/errors.js';
 import type { TrustStatus } from '../../lib/trust/interfaces.js';
 import { staticCABundle } from '../../lib/trust/static.js';
 import { webhookError } from '../../lib/util/review-retry.js';
+import { pathAttrs } from '../authz/fixtures.js';
 import { testPki } from '../support/pki.js';
 import { freshMetrics, scrape } from './support.js';
 
@@ -108,18 +109,7 @@ describe('metrics/scrape-mirrors: cache and trust figures read at scrape time', 
     after(() => sar.close());
     m.instrument({ authorizer: sar });
     for (const name of ['a', 'b', 'c', 'd']) {
-      await sar.authorize({
-        user: { name, uid: '', groups: [], extra: {} },
-        verb: 'get',
-        resourceRequest: false,
-        path: '/x',
-        apiGroup: '',
-        apiVersion: '',
-        namespace: '',
-        resource: '',
-        subresource: '',
-        name: '',
-      });
+      await sar.authorize(pathAttrs('/x', { user: { name, uid: '', groups: [], extra: {} } }));
     }
     const s = await scrape(m);
     expect(s.get('kube_delegated_auth_authz_cache_evictions_total')).to.equal(2);

@@ -1,42 +1,15 @@
-import { EventEmitter } from 'node:events';
 import { connect } from 'node:tls';
 import { expect } from 'chai';
 import { panicResponse } from '../../lib/http/status.js';
 import { Decision, authorizerFunc, type AuthorizationResult } from '../../lib/authz/interfaces.js';
-import type { Logger } from '../../lib/log.js';
 import { delegatedAuthState, withDelegatedAuth } from '../../lib/node-http/with-delegated-auth.js';
 import { staticCABundle } from '../../lib/trust/static.js';
-import { testPki } from '../support/pki.js';
-import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
+import { recordingLogger } from '../support/recording-logger.js';
+import { adapterSpecFixture, startTlsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
 
-function captureLogger() {
-  const lines: { level: string; msg: string }[] = [];
-  const logged = new EventEmitter();
-  const at = (level: string) => (_f: object, msg: string) => {
-    lines.push({ level, msg });
-    logged.emit('line');
-  };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { lines, logger, logged };
-}
-
 describe('node:http adapter withDelegatedAuth()', () => {
-  const pki = testPki();
-  const anonymous = clientAgent();
-  const alice = clientAgent(pki.alice);
-  const servers: TestTlsServer[] = [];
-  after(async () => {
-    await Promise.all([anonymous.close(), alice.close()]);
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
-
-  async function get(s: TestTlsServer, path: string, agent = anonymous) {
-    const res = await agent.request({ origin: s.url, path, method: 'GET' });
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-  }
+  const { pki, alice, servers, get } = adapterSpecFixture();
 
   it('passes the state as the third argument and through delegatedAuthState(req)', async () => {
     const s = await startTlsServer(
@@ -52,7 +25,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
   });
 
   it('a throwing handler: text/plain 500 and one error line; an async rejection is handled the same way', async () => {
-    const log = captureLogger();
+    const log = recordingLogger();
     const s = await startTlsServer(
       withDelegatedAuth(
         async (req) => {
@@ -60,7 +33,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
           await Promise.resolve();
           throw new Error('async boom');
         },
-        { logger: log.logger },
+        { logger: log },
       ),
     );
     servers.push(s);
@@ -78,7 +51,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
     let onAuthorize: (() => void) | undefined;
     let signalAborted: Promise<void> | undefined;
     let handlerRan = false;
-    const log = captureLogger();
+    const log = recordingLogger();
     const authorizer = authorizerFunc(
       (_a, signal) =>
         new Promise<AuthorizationResult>((resolve) => {
@@ -93,7 +66,7 @@ describe('node:http adapter withDelegatedAuth()', () => {
           handlerRan = true;
           res.end('never');
         },
-        { authorizer, logger: log.logger },
+        { authorizer, logger: log },
       ),
     );
     servers.push(s);

@@ -15,11 +15,11 @@ import { noopLogger } from '../../lib/log.js';
 import { startSampleServer, type RunningSampleServer } from '../../examples/sample-apiserver/serve.js';
 import { createCertificate } from '../../lib/dev-pki/index.js';
 import { testCert, testPki, type TestCert } from '../support/pki.js';
+import { recordingLogger } from '../support/recording-logger.js';
 import forge from 'node-forge';
 import {
   adapterGoodToken,
   adapterNames,
-  captureLogger,
   publicAdapters,
   startAdapterStack,
   testTrustOptions,
@@ -583,7 +583,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
 
   for (const adapter of publicAdapters) {
     describe(adapter.name, () => {
-      const logger = captureLogger();
+      const logger = recordingLogger();
       let server: Awaited<ReturnType<typeof adapter.start>>;
       const agents: UndiciAgent[] = [];
       before(async () => {
@@ -604,7 +604,7 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
             connect: { ca: pki.servingCA.certPem, cert: cert.chainPem, key: cert.keyPem },
           });
           agents.push(agent);
-          logger.entries.length = 0;
+          logger.lines.length = 0;
           let outcome: { status: number; body: string } | 'tls-refused';
           try {
             const res = await request(`${server.url}${path}`, { dispatcher: agent, headers: c.headers ?? {} });
@@ -619,12 +619,12 @@ describe('security: spoof matrix, certificates Go would not parse or accept, thr
           if (outcome !== 'tls-refused') {
             expect(outcome.status, outcome.body).to.equal(401);
             expect(outcome.body).to.equal(unauthorizedBody);
-            const warns = logger.entries.filter((e) => e.level === 'warn');
-            expect(warns, JSON.stringify(logger.entries)).to.have.length(1);
+            const warns = logger.lines.filter((e) => e.level === 'warn');
+            expect(warns, JSON.stringify(logger.lines)).to.have.length(1);
             expect(['malformed', 'validity']).to.include(warns[0]!.fields.check);
             expect(String(warns[0]!.fields.error)).to.match(/^(tls: failed to parse client certificate: )?x509: /);
           }
-          expect(logger.entries.filter((e) => e.level === 'error')).to.deep.equal([]);
+          expect(logger.lines.filter((e) => e.level === 'error')).to.deep.equal([]);
         });
       }
     });

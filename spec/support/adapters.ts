@@ -23,7 +23,6 @@ import {
 } from '../../lib/express/index.js';
 import { fastifyDelegatedAuth, kubeFrameworkErrors } from '../../lib/fastify/index.js';
 import { authenticate, authorize, delegatedAuth as koaDelegatedAuth, requestInfo } from '../../lib/koa/index.js';
-import type { Logger } from '../../lib/log.js';
 import { withDelegatedAuth } from '../../lib/node-http/index.js';
 import type { DelegatedAuthPipelineOptions } from '../../lib/http/pipeline.js';
 import type { RequestHeaderConfig } from '../../lib/trust/interfaces.js';
@@ -165,22 +164,6 @@ export async function startAdapter(
 }
 
 // ---- publicAdapters: the identity echo ----
-
-export interface LogEntry {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly fields: Record<string, unknown>;
-  readonly msg: string;
-}
-
-export function captureLogger(): Logger & { readonly entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at =
-    (level: LogEntry['level']) =>
-    (fields: object, msg: string): void => {
-      entries.push({ level, fields: fields as Record<string, unknown>, msg });
-    };
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** What the echo handler answers for an admitted request. */
 export interface EchoBody {

@@ -62,3 +62,50 @@ export function clientAgent(cert?: TestCert): Agent {
       : { ca: pki.servingCA.certPem },
   });
 }
+
+/** A GET's answer: status, headers and the body as text. */
+export interface TextAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** What the adapter specs share: the clients, the servers their tests start, and a GET. */
+export interface AdapterSpecFixture {
+  readonly pki: ReturnType<typeof testPki>;
+  /** No client certificate. */
+  readonly anonymous: Agent;
+  /** pki.alice's client certificate. */
+  readonly alice: Agent;
+  /** Push what a test starts: closed after each test. */
+  readonly servers: TestTlsServer[];
+  /** GET `path` from `server` as `agent` (default anonymous). */
+  get(server: TestTlsServer, path: string, agent?: Agent): Promise<TextAnswer>;
+}
+
+/**
+ * The fixture of an adapter spec, for the calling `describe`: its agents are closed after it, the servers its tests
+ * push to `servers` after each test.
+ */
+export function adapterSpecFixture(): AdapterSpecFixture {
+  const pki = testPki();
+  const anonymous = clientAgent();
+  const alice = clientAgent(pki.alice);
+  const servers: TestTlsServer[] = [];
+  after(async () => {
+    await Promise.all([anonymous.close(), alice.close()]);
+  });
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return {
+    pki,
+    anonymous,
+    alice,
+    servers,
+    async get(server, path, agent = anonymous) {
+      const res = await agent.request({ origin: server.url, path, method: 'GET' });
+      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+    },
+  };
+}

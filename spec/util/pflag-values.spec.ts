@@ -2,7 +2,7 @@
 // delegatedAuthOptionsFromFlags (spec/cli/flags.spec.ts and spec/apiserver/flags.spec.ts run it through both).
 import { expect } from 'chai';
 import * as root from '../../lib/index.js';
-import { parseGoBool, parseStringSliceValue } from '../../lib/util/pflag-values.js';
+import { formatFlagUsages, parseGoBool, parseStringSliceValue } from '../../lib/util/pflag-values.js';
 
 describe('util/pflag-values parseStringSliceValue (one pflag StringSlice value, as Go encoding/csv reads it)', () => {
   const cases: readonly { name: string; input: string; expect?: readonly string[]; error?: RegExp }[] = [
@@ -34,9 +34,27 @@ describe('util/pflag-values parseGoBool (Go strconv.ParseBool)', () => {
       expect(() => parseGoBool(bad)).to.throw(`strconv.ParseBool: parsing ${JSON.stringify(bad)}: invalid syntax`));
 });
 
+describe('util/pflag-values formatFlagUsages (pflag FlagUsages layout)', () => {
+  it('lines up usage three spaces past the longest left part; shorthand, bool (no type), default, empty default', () => {
+    const text = formatFlagUsages([
+      { name: 'help', shorthand: 'h', typeName: '', usage: 'help for serve' },
+      { name: 'secure-port', typeName: 'int', usage: 'The port.', defaultText: '8443' },
+      { name: 'cert-dir', typeName: 'string', usage: 'The directory.', defaultText: '' },
+    ]);
+    expect(text).to.equal(
+      [
+        '  -h, --help              help for serve',
+        '      --secure-port int   The port. (default 8443)',
+        '      --cert-dir string   The directory.',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('util/pflag-values exports', () => {
-  it('the package root exports the parsers the CLI imports', () => {
+  it('the package root exports the parsers and the help layout the CLI imports', () => {
     expect(root.parseGoBool).to.equal(parseGoBool);
     expect(root.parseStringSliceValue).to.equal(parseStringSliceValue);
+    expect(root.formatFlagUsages).to.equal(formatFlagUsages);
   });
 });

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request, type Agent } from 'undici';
-import type { Logger } from '../../lib/log.js';
 import type { ReviewWebhook } from '../../lib/webhook/token-review-webhook.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 import { waitFor } from '../support/wait-for.js';
@@ -69,22 +68,7 @@ export async function post(
   return { status: res.statusCode, headers: res.headers, text, json };
 }
 
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly fields: Record<string, unknown>;
-  readonly msg: string;
-}
-
-/** A Logger that records lines, for asserting what was logged. */
-export function recordingLogger(): Logger & { readonly lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at =
-    (level: LogLine['level']) =>
-    (fields: object, msg: string): void => {
-      lines.push({ level, fields: fields as Record<string, unknown>, msg });
-    };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
+export { recordingLogger, type LogLine } from '../support/recording-logger.js';
 
 /**
  * Waits until `check` returns true; fails after `limitMs` naming `what`, so a failing test cannot keep the process

@@ -1,7 +1,7 @@
 // Servers behind the real aggregator for the e2e specs: `kube-delegated-auth serve` spawned as a user runs it
 // (`tsx cli/main.ts serve …`), and an in-process Koa app behind delegatedAuth() (`startDelegatedAuthServer`), each
 // on 127.0.0.1 and a port the kernel picks.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
@@ -16,6 +16,7 @@ import {
 } from '../../../harness/register-apiservice.js';
 import { delegatedAuth, type KoaDelegatedAuth, type KoaDelegatedAuthOptions } from '../../../lib/koa/delegated-auth.js';
 import { createSecureServer, type SecureServer } from '../../../lib/server/secure-server.js';
+import { startListening } from '../../support/programs.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -44,13 +45,13 @@ export function servingFlags(setup: ExtensionServerSetup): string[] {
 
 /**
  * Spawns `serve` with `args` plus `--bind-address 127.0.0.1 --secure-port 0` and resolves once it says where it
- * listens; rejects with its output when it exits first, or (stopping it) when `timeoutMs`, if given, passes first.
+ * listens; rejects with its output when it exits first, or (killing it) when `timeoutMs`, if given, passes first.
  */
-export function startServe(
+export async function startServe(
   args: readonly string[],
   options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {},
 ): Promise<ServeProcess> {
-  const child = spawn(
+  const serve = await startListening(
     process.execPath,
     [
       '--import',
@@ -63,36 +64,21 @@ export function startServe(
       '--secure-port',
       '0',
     ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...(options.env && { env: options.env }) },
+    {
+      cwd: repoRoot,
+      name: 'serve',
+      ...(options.env && { env: options.env }),
+      timeoutMs: options.timeoutMs ?? Number.POSITIVE_INFINITY,
+    },
   );
-  let out = '';
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+  return {
+    child: serve.child,
+    port: serve.port,
+    output: serve.output,
+    stop: async () => {
+      await serve.stop();
+    },
   };
-  return new Promise((resolvePromise, reject) => {
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            reject(new Error(`serve did not start:\n${out}`));
-            void stop();
-          }, options.timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on https:\/\/\S+:(\d+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolvePromise({ child, port: Number(m[1]), output: () => out, stop });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}:\n${out}`));
-    });
-  });
 }
 
 /** What `startDelegatedAuthServer` serves, and whether the aggregator routes to it. */

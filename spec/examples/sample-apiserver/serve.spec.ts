@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,19 +10,16 @@ import { healthEndpoints, trustSourceChecks } from '../../../lib/apiserver/index
 import { parseServeFlags } from '../../../cli/flags.js';
 import { clusterAuthOptions } from '../../../examples/sample-apiserver/serve.js';
 import type { TrustStatus } from '../../../lib/trust/interfaces.js';
+import { startListening, type ListeningProcess } from '../../support/programs.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const mainTs = join(repoRoot, 'cli/main.ts');
 const gv = '/apis/sample.kube-delegated-auth.io/v1alpha1';
 const run = promisify(execFile);
 
-interface Served {
-  readonly child: ChildProcess;
-  readonly port: number;
+interface Served extends ListeningProcess {
+  /** The three `curl` lines of its banner, trimmed. */
   readonly curlLines: readonly string[];
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<number | null>;
 }
 
 /** Spawns `tsx cli/main.ts serve ...` and resolves once the banner with the curl lines is printed. */
@@ -31,43 +28,22 @@ async function serve(args: readonly string[]): Promise<Served> {
   // Standalone mode only: a developer's KUBECONFIG must not switch the test to cluster mode.
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
-  const child = spawn(process.execPath, ['--import', 'tsx', mainTs, 'serve', ...args], {
+  const served = await startListening(process.execPath, ['--import', 'tsx', mainTs, 'serve', ...args], {
     cwd: repoRoot,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const served = { child, stdout: '', stderr: '', exited } as Served & { port: number; curlLines: string[] };
-  child.stdout!.on('data', (d: Buffer) => (served.stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (served.stderr += d.toString()));
-  await new Promise<void>((resolvePromise, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start:\n${served.stdout}\n${served.stderr}`)),
-      90_000,
-    );
-    const check = () => {
-      const m = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(served.stdout);
-      const curls = served.stdout.split('\n').filter((l) => l.startsWith('  curl '));
-      if (m && curls.length === 3) {
-        clearTimeout(timer);
-        served.port = Number(m[1]);
-        served.curlLines = curls.map((l) => l.trim());
-        resolvePromise();
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${served.stdout}\n${served.stderr}`));
-    });
-  });
-  return served;
+  expect(served.url).to.match(/^https:\/\/127\.0\.0\.1:/);
+  await served.waitForOutput(/(?:^ {2}curl .*\n[\s\S]*?){3}/m);
+  const curlLines = served
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('  curl '))
+    .map((l) => l.trim());
+  return { ...served, curlLines };
 }
 
 async function stop(s: Served | undefined): Promise<number | null> {
-  if (!s) return null;
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
-  return s.exited;
+  return s ? s.stop() : null;
 }
 
 /** Runs a printed curl line as a user would paste it, plus flags that print the status code last. */
@@ -129,7 +105,7 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
   });
 
   it('says at startup that widgets are kept in memory and lost on restart', () => {
-    const out = s!.stdout + s!.stderr;
+    const out = s!.output();
     expect(out).to.include('widgets are kept in memory: they are lost when this process stops');
     expect(out).to.include('every replica has its own');
   });
@@ -191,7 +167,7 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
       for (const subject of subjects) expect(text, path).to.not.contain(subject);
       expect(text, path).to.not.contain('last-known-good');
     }
-    const log = s!.stdout + s!.stderr;
+    const log = s!.output();
     for (const file of caFiles) expect(log).to.contain(file);
   });
 
@@ -243,7 +219,7 @@ describe('kube-delegated-auth serve (standalone, spawned)', function () {
     // A cut connection (the shutdown timeout's closeAllConnections) rejects here; an ended stream resolves.
     expect(await watch.body.text()).to.equal('');
     expect(code).to.equal(0);
-    expect(s!.stderr).to.contain('shutting down');
+    expect(s!.output()).to.contain('shutting down');
   });
 });
 
