@@ -1,11 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   auditMark,
@@ -15,8 +13,9 @@ import {
   type AuditEvent,
 } from '../../harness/audit-log.js';
 import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
-import { kubectlPath, kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
+import { kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
 import { KubeApiError, KubeClient, type ConfigMapObject } from '../../harness/kube.js';
+import { kubectlOk, runKubectl, spawnKubectl } from '../../harness/kubectl.js';
 import {
   createIdentityKubeconfig,
   prepareExtensionServer,
@@ -24,8 +23,6 @@ import {
 } from '../../harness/register-apiservice.js';
 import { waitFor } from '../support/wait-for.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
-
-const execFileP = promisify(execFile);
 
 // node-forge writes CRLF PEM; kube-apiserver stores LF.
 const pem = (s: string) => s.replace(/\r\n/g, '\n').trim();
@@ -296,13 +293,7 @@ describe('harness: real control plane', () => {
     });
 
     it('kubectl get --raw /apis/wardle.example.com/v1alpha1 goes through kube-apiserver', async () => {
-      const { stdout } = await execFileP(kubectlPath(), [
-        '--kubeconfig',
-        getCluster().kubeconfigPath,
-        'get',
-        '--raw',
-        '/apis/wardle.example.com/v1alpha1',
-      ]);
+      const stdout = await kubectlOk(getCluster(), ['get', '--raw', '/apis/wardle.example.com/v1alpha1']);
       const list = JSON.parse(stdout) as { groupVersion: string; resources: { name: string }[] };
       expect(list.groupVersion).to.equal('wardle.example.com/v1alpha1');
       expect(list.resources.map((r) => r.name)).to.include.members(['flunders', 'fischers']);
@@ -343,9 +334,7 @@ describe('harness: real control plane', () => {
     });
 
     describe('kubectl (v1.37, harness-built) through the aggregator', () => {
-      const kubectl = async (...args: string[]) =>
-        (await execFileP(kubectlPath(), ['--kubeconfig', getCluster().kubeconfigPath, ...args], { timeout: 60_000 }))
-          .stdout;
+      const kubectl = (...args: string[]) => kubectlOk(getCluster(), args);
 
       it('kubectl api-resources lists the sample group (aggregated discovery on 1.37, legacy discovery on 1.20)', async () => {
         const out = await kubectl('api-resources', '--api-group=wardle.example.com', '-o', 'name');
@@ -370,11 +359,9 @@ describe('harness: real control plane', () => {
         );
         expect(got).to.deep.include({ apiVersion: 'wardle.example.com/v1alpha1', kind: 'Flunder' });
         expect(got.metadata.name).to.equal(name);
-        const missing = await kubectl('get', 'flunders', 'no-such-flunder', '-n', 'default').catch(
-          (e: { stderr?: string; code?: number }) => e,
-        );
-        expect(missing).to.have.property('code', 1);
-        expect((missing as { stderr: string }).stderr).to.contain('"no-such-flunder" not found');
+        const missing = await runKubectl(getCluster(), ['get', 'flunders', 'no-such-flunder', '-n', 'default']);
+        expect(missing.code).to.equal(1);
+        expect(missing.stderr).to.contain('"no-such-flunder" not found');
       });
 
       it('kubectl explain flunders reads the schema the aggregator merged from the sample (OpenAPI v3, or v2 on 1.20)', async () => {
@@ -410,9 +397,7 @@ describe('harness: real control plane', () => {
         const later = `wl-${randomUUID().slice(0, 8)}`;
         await create(before);
         const args = ['get', 'flunders', '-n', 'default', '-w', '-o', 'name'];
-        const child = spawn(kubectlPath(), ['--kubeconfig', cp.kubeconfigPath, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const child = spawnKubectl(cp, args);
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
