@@ -247,6 +247,21 @@ describe('harness: real control plane', () => {
       expect(await kube.deleteObject(cm)).to.equal(false);
     });
 
+    it('ensureNamespace() refuses a namespace that is being deleted, naming it (no namespace controller would ever finish it)', async () => {
+      const kube = getCluster().admin;
+      const name = `kda-terminating-${randomUUID().slice(0, 8)}`;
+      await kube.ensureNamespace(name);
+      await kube.ensureNamespace(name); // exists and active: nothing to do
+      expect(await kube.delete(`/api/v1/namespaces/${name}`)).to.equal(true);
+      const ns = await kube.get<{ status?: { phase?: string } }>(`/api/v1/namespaces/${name}`);
+      expect(ns.status?.phase, 'without kube-controller-manager the namespace stays').to.equal('Terminating');
+      const err = await kube.ensureNamespace(name).catch((e: unknown) => e as Error);
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message).to.equal(
+        `namespace ${name} is being deleted (Terminating); a namespace without a namespace controller never goes away: use another name, or do not delete it`,
+      );
+    });
+
     it('apply() of a binding returns only once kube-apiserver authorizes every subject (no RBAC cache race)', async () => {
       const cp = getCluster();
       const stamp = randomUUID().slice(0, 8);
