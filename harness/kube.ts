@@ -318,6 +318,13 @@ export class KubeClient {
     const path = await this.objectPath(obj);
     for (let attempt = 0; ; attempt++) {
       const existing = await this.getIfExists<KubeObject>(path);
+      if (existing?.metadata?.deletionTimestamp) {
+        // Updating it would succeed and the object would still go once its finalizers are done (never, for those
+        // only kube-controller-manager finishes): the caller meant a live object.
+        throw new Error(
+          `${obj.kind} ${path} is being deleted (finalizers ${JSON.stringify(existing.metadata.finalizers ?? (existing.spec as { finalizers?: unknown } | undefined)?.finalizers ?? [])}); apply() will not update it: use another name`,
+        );
+      }
       const res = existing
         ? await this.request<T>('PUT', path, {
             body: { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } },

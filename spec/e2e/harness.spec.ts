@@ -247,7 +247,7 @@ describe('harness: real control plane', () => {
       expect(await kube.deleteObject(cm)).to.equal(false);
     });
 
-    it('ensureNamespace() refuses a namespace that is being deleted, naming it (no namespace controller would ever finish it)', async () => {
+    it('ensureNamespace() and apply() refuse a namespace that is being deleted, naming it (no namespace controller would ever finish it)', async () => {
       const kube = getCluster().admin;
       const name = `kda-terminating-${randomUUID().slice(0, 8)}`;
       await kube.ensureNamespace(name);
@@ -259,6 +259,14 @@ describe('harness: real control plane', () => {
       expect(err).to.be.instanceOf(Error);
       expect((err as Error).message).to.equal(
         `namespace ${name} is being deleted (Terminating); a namespace without a namespace controller never goes away: use another name, or do not delete it`,
+      );
+      // apply() will not update an object whose deletion is pending either (it would still go once finalized).
+      const applied = await kube
+        .apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { again: 'yes' } } })
+        .catch((e: unknown) => e as Error);
+      expect(applied).to.be.instanceOf(Error);
+      expect((applied as Error).message).to.equal(
+        `Namespace /api/v1/namespaces/${name} is being deleted (finalizers ["kubernetes"]); apply() will not update it: use another name`,
       );
     });
 
