@@ -123,24 +123,31 @@ export function countReviews(
 }
 
 /**
- * Polls until at least `min` reviews match (the log backend writes after the response is sent), then returns them.
- * Throws with the count seen on timeout. A poll, not an event: the audit log is a file another process appends to.
+ * Polls until at least `min` reviews match `query` and `match` (the log backend writes after the response is sent),
+ * then returns them. Throws with the count seen on timeout. A poll, not an event: the audit log is a file another
+ * process appends to. Give `match` whenever the caller looks for particular reviews: the same identity may send
+ * others meanwhile (an extension server reviews the aggregator's own discovery and OpenAPI calls), and "at least one
+ * review" is then satisfied before the one wanted is written.
  */
 export async function waitForReviews(
   path: string,
   kind: ReviewKind,
-  query: Omit<AuditQuery, 'resources' | 'verb'> & { readonly min?: number; readonly timeoutMs?: number } = {},
+  query: Omit<AuditQuery, 'resources' | 'verb'> & {
+    readonly min?: number;
+    readonly timeoutMs?: number;
+    readonly match?: (review: AuditedReview) => boolean;
+  } = {},
 ): Promise<AuditedReview[]> {
   const min = query.min ?? 1;
   let seen = 0;
   return waitFor(
     () => {
-      const found = findReviews(path, kind, query);
+      const found = findReviews(path, kind, query).filter((r) => query.match?.(r) ?? true);
       seen = found.length;
       return found.length >= min && found;
     },
     {
-      what: `at least ${min} ${kind} in ${path}`,
+      what: `at least ${min} ${query.match ? 'matching ' : ''}${kind} in ${path}`,
       timeoutMs: query.timeoutMs ?? 10_000,
       detail: () => `found ${seen}`,
     },

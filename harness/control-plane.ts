@@ -102,6 +102,12 @@ export interface ApiServerRestartOptions {
   readonly extraApiServerFlags?: readonly string[];
   /** New `--requestheader-uid-headers` (1.33+; `[]` leaves the flag out). */
   readonly requestheaderUidHeaders?: readonly string[];
+  /**
+   * Runs after kube-apiserver has exited and before it is started again: an outage that lasts exactly as long as
+   * the caller needs (a spec asserting behaviour "while kube-apiserver is down" must not race its restart). When it
+   * throws, kube-apiserver is still started again, then the error is thrown.
+   */
+  readonly whileDown?: () => Promise<void>;
 }
 
 export interface ControlPlane {
@@ -383,7 +389,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         if (r.extraApiServerFlags) settings.extra = r.extraApiServerFlags;
         if (r.requestheaderUidHeaders) settings.uidHeaders = r.requestheaderUidHeaders;
         await stopProcess(apiServer, apiServerGraceMs);
+        let failure: { readonly err: unknown } | undefined;
+        try {
+          await r.whileDown?.();
+        } catch (err) {
+          failure = { err };
+        }
         await startApiServer();
+        if (failure) throw failure.err;
       },
       stop,
     };

@@ -4,7 +4,7 @@ import { Agent, request } from 'undici';
 import type { ExtensionServingPki } from './cluster-pki.js';
 import { kubernetesRelease } from './kubernetes-version.js';
 import type { ControlPlane } from './control-plane.js';
-import { freePort, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
+import { freePort, lostPortRace, startProcess, stopProcess, waitUntil, type Proc } from './process.js';
 import { prepareExtensionServer, type RegisteredApiService } from './register-apiservice.js';
 
 export interface GoSampleApiserverOptions {
@@ -84,7 +84,7 @@ export async function startGoSampleApiserver(
     subjects: [{ kind: 'User', name: userName, apiGroup: 'rbac.authorization.k8s.io' }],
   });
 
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   const logPath = join(dir, 'sample-apiserver.log');
   let proc: Proc | undefined;
   let registration: RegisteredApiService | undefined;
@@ -96,36 +96,46 @@ export async function startGoSampleApiserver(
     await stopProcess(proc);
   };
   try {
-    proc = startProcess(
-      bin,
-      [
-        `--etcd-servers=${cp.etcdUrl}`,
-        `--secure-port=${port}`,
-        '--bind-address=127.0.0.1',
-        `--cert-dir=${dir}`,
-        `--tls-cert-file=${setup.servingCertPath}`,
-        `--tls-private-key-file=${setup.servingKeyPath}`,
-        `--kubeconfig=${setup.kubeconfigPath}`,
-        `--authentication-kubeconfig=${setup.kubeconfigPath}`,
-        `--authorization-kubeconfig=${setup.kubeconfigPath}`,
-        ...(opts.extraFlags ?? []),
-      ],
-      logPath,
-      'sample-apiserver',
-      cp.dir,
-    );
-    const url = `https://127.0.0.1:${port}`;
     const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
-    const agent = new Agent({ connect: { ca: setup.servingPki.ca.certPem } });
-    try {
-      await waitUntil('sample-apiserver /healthz', proc, deadline, async () => {
-        const r = await request(`${url}/healthz`, { dispatcher: agent });
-        const text = await r.body.text();
-        return r.statusCode === 200 ? true : `HTTP ${r.statusCode}: ${text.slice(-300)}`;
-      });
-    } finally {
-      await agent.close();
+    // Go's sample cannot report a port the kernel picked (`--secure-port=0` turns HTTPS off), so the port is probed
+    // free first, and another process may take it before the sample binds it: retried on a new port, as
+    // etcd and kube-apiserver are (`lostPortRace`).
+    for (let attempt = 1; ; attempt++) {
+      proc = startProcess(
+        bin,
+        [
+          `--etcd-servers=${cp.etcdUrl}`,
+          `--secure-port=${port}`,
+          '--bind-address=127.0.0.1',
+          `--cert-dir=${dir}`,
+          `--tls-cert-file=${setup.servingCertPath}`,
+          `--tls-private-key-file=${setup.servingKeyPath}`,
+          `--kubeconfig=${setup.kubeconfigPath}`,
+          `--authentication-kubeconfig=${setup.kubeconfigPath}`,
+          `--authorization-kubeconfig=${setup.kubeconfigPath}`,
+          ...(opts.extraFlags ?? []),
+        ],
+        logPath,
+        'sample-apiserver',
+        cp.dir,
+      );
+      const agent = new Agent({ connect: { ca: setup.servingPki.ca.certPem } });
+      try {
+        await waitUntil('sample-apiserver /healthz', proc, deadline, async () => {
+          const r = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: agent });
+          const text = await r.body.text();
+          return r.statusCode === 200 ? true : `HTTP ${r.statusCode}: ${text.slice(-300)}`;
+        });
+        break;
+      } catch (err) {
+        await stopProcess(proc);
+        if (attempt >= 3 || opts.port !== undefined || !lostPortRace(logPath)) throw err;
+        port = await freePort();
+      } finally {
+        await agent.close();
+      }
     }
+    const url = `https://127.0.0.1:${port}`;
     registration = await setup.register(port, { timeoutMs: Math.max(1000, deadline - Date.now()) });
     return {
       group: 'wardle.example.com',

@@ -318,6 +318,13 @@ export class KubeClient {
     const path = await this.objectPath(obj);
     for (let attempt = 0; ; attempt++) {
       const existing = await this.getIfExists<KubeObject>(path);
+      if (existing?.metadata?.deletionTimestamp) {
+        // Updating it would succeed and the object would still go once its finalizers are done (never, for those
+        // only kube-controller-manager finishes): the caller meant a live object.
+        throw new Error(
+          `${obj.kind} ${path} is being deleted (finalizers ${JSON.stringify(existing.metadata.finalizers ?? (existing.spec as { finalizers?: unknown } | undefined)?.finalizers ?? [])}); apply() will not update it: use another name`,
+        );
+      }
       const res = existing
         ? await this.request<T>('PUT', path, {
             body: { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } },
@@ -417,9 +424,19 @@ export class KubeClient {
     return tr.status.token;
   }
 
-  /** Creates the namespace when missing. */
+  /**
+   * Creates the namespace when missing. Throws at once, naming it, when it exists but is being deleted: only
+   * kube-controller-manager's namespace controller finishes a deletion, and the harness runs none, so such a
+   * namespace stays `Terminating` for good and every create in it would fail with a 403 far from the cause.
+   */
   async ensureNamespace(name: string): Promise<void> {
-    if (await this.getIfExists(`/api/v1/namespaces/${name}`)) return;
+    const existing = await this.getIfExists<KubeObject & { status?: { phase?: string } }>(`/api/v1/namespaces/${name}`);
+    if (existing?.status?.phase === 'Terminating' || existing?.metadata?.deletionTimestamp) {
+      throw new Error(
+        `namespace ${name} is being deleted (Terminating); a namespace without a namespace controller never goes away: use another name, or do not delete it`,
+      );
+    }
+    if (existing) return;
     const res = await this.request('POST', '/api/v1/namespaces', {
       body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
     });

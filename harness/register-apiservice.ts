@@ -109,6 +109,11 @@ export async function registerApiService(
         : { caBundle: Buffer.from(opts.caBundlePem!).toString('base64') }),
     },
   };
+  // A leftover of the same name (another spec's registration of the group on this control plane, or one whose
+  // cleanup failed) is deleted, not updated: an update keeps the Available condition the availability controller
+  // set for the previous backend, and `waitForAPIServiceAvailable` would then return before this one is checked.
+  // APIServices carry no finalizers, so the name is free again at once.
+  await kube.delete(`/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`);
   await kube.apply(apiService);
   const bindingName = `kda-${serviceName}`;
   if (opts.identity) await grantDelegatedAuth(kube, bindingName, opts.identity);

@@ -29,11 +29,13 @@ if [ "${KDA_SKIP_E2E:-}" = "1" ]; then
   echo "KDA_SKIP_E2E=1: end-to-end suite not run" >&2
 else
   for v in $versions; do
-    install_log="/tmp/kda-control-plane-install-$v.log"
+    # A log of this run's own: runs at the same time (CI and a developer's, two worktrees) must not write one file.
+    install_log=$(mktemp "${TMPDIR:-/tmp}/kda-control-plane-install-$v.XXXXXX")
     echo "== end-to-end + conformance against Kubernetes $v (install log: $install_log)"
     t0=$SECONDS
     if bin=$(KDA_KUBERNETES_VERSION=$v bash scripts/control-plane/install.sh 2>"$install_log" | tail -1); then
       echo "   control plane ready in $((SECONDS - t0)) s: $("$bin/kube-apiserver" --version) ($bin)"
+      rm -f "$install_log"
       ignore=()
       if [ "$v" != "$current" ] && [ "${KDA_E2E_EVERY_RELEASE:-}" != "1" ]; then
         for f in "${current_only[@]}"; do ignore+=(--ignore "$f"); done

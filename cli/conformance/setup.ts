@@ -1,6 +1,6 @@
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
-import type { ConnectionConfig, RestClient } from 'kube-delegated-auth/cluster';
+import { KubeApiError, type ConnectionConfig, type RestClient } from 'kube-delegated-auth/cluster';
 import type { ClientCertificate } from './http.js';
 import type { ObjectTracker } from './objects.js';
 import type { ProbeTarget } from './target.js';
@@ -186,22 +186,32 @@ export async function clientCertificateFromCsr(
     return { skipReason: `cannot create a CertificateSigningRequest: ${(err as Error).message}` };
   }
   try {
-    const obj = await rest.get<Record<string, unknown>>(path);
-    await rest.request('PUT', `${path}/approval`, {
-      body: {
-        ...obj,
-        status: {
-          conditions: [
-            {
-              type: 'Approved',
-              status: 'True',
-              reason: 'KubeDelegatedAuthConformance',
-              message: 'approved by kube-delegated-auth conformance for a short-lived probe certificate',
+    // Read-modify-write of the approval subresource, read again on a 409 (client-go's RetryOnConflict): a controller
+    // that updates the CSR between the GET and the PUT must not turn into a skip that blames the caller's RBAC.
+    for (let attempt = 1; ; attempt++) {
+      const obj = await rest.get<Record<string, unknown>>(path);
+      try {
+        await rest.request('PUT', `${path}/approval`, {
+          body: {
+            ...obj,
+            status: {
+              conditions: [
+                {
+                  type: 'Approved',
+                  status: 'True',
+                  reason: 'KubeDelegatedAuthConformance',
+                  message: 'approved by kube-delegated-auth conformance for a short-lived probe certificate',
+                },
+              ],
             },
-          ],
-        },
-      },
-    });
+          },
+        });
+        break;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.statusCode === 409 && attempt < 5) continue;
+        throw err;
+      }
+    }
   } catch (err) {
     return {
       skipReason: `cannot approve the CertificateSigningRequest (needs approve on signer kubernetes.io/kube-apiserver-client): ${(err as Error).message}`,

@@ -1,22 +1,26 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import YAML from 'yaml';
+import { runKubectl } from '../../harness/kubectl.js';
 import { loadDeployManifests } from '../manifests.js';
 import type { ConformanceCase, ConformanceContext } from '../types.js';
 
-const execFileP = promisify(execFile);
-
+/**
+ * kubectl on PATH (the one operators use; cluster mode drives the user's cluster) through the harness's runner, so
+ * it gets a cache of this run's work directory, never `~/.kube/cache` (discovery there is kept per host:port, and a
+ * local control plane's port may have belonged to another server).
+ */
 async function kubectl(ctx: ConformanceContext, args: readonly string[]): Promise<{ code: number; out: string }> {
   try {
-    const r = await execFileP('kubectl', ['--kubeconfig', ctx.adminKubeconfigPath, ...args], { timeout: 60_000 });
-    return { code: 0, out: `${r.stdout}${r.stderr}` };
+    const r = await runKubectl({ dir: ctx.workDir, kubeconfigPath: ctx.adminKubeconfigPath }, args, {
+      binary: 'kubectl',
+      timeoutMs: 60_000,
+    });
+    return { code: r.code ?? 1, out: `${r.stdout}${r.stderr}` };
   } catch (err) {
-    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    if (e.code === 'ENOENT') return { code: -1, out: 'kubectl not found' };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? e.message}` };
+    if ((err as { code?: string }).code === 'ENOENT') return { code: -1, out: 'kubectl not found' };
+    throw err;
   }
 }
 

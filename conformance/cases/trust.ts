@@ -86,10 +86,12 @@ export const trustCases: readonly ConformanceCase[] = [
       await reviewThroughAggregator(ctx, user());
       const rotated = await ctx.rotateFrontProxyCa!();
       const restarted = Date.now();
-      const cm = await ctx.admin.get<{ data: Record<string, string> }>(configMapPath);
-      assert.ok(
-        normalizePem(cm.data['requestheader-client-ca-file'] ?? '').includes(normalizePem(rotated.caPem)),
-        'kube-apiserver did not publish the new front-proxy CA in the ConfigMap',
+      // kube-apiserver's ClusterAuthenticationTrustController writes the new CA into the ConfigMap after it is ready
+      // (a post-start hook starts it; /readyz does not wait for its first write): wait for it rather than read once.
+      await ctx.admin.waitFor<{ data?: Record<string, string> }>(
+        configMapPath,
+        (cm) => normalizePem(cm.data?.['requestheader-client-ca-file'] ?? '').includes(normalizePem(rotated.caPem)),
+        { timeoutMs: 60_000, what: 'kube-apiserver to publish the new front-proxy CA in the ConfigMap' },
       );
       // kube-apiserver now presents a client certificate from the new CA; requests work once the server trusts it.
       await eventually(

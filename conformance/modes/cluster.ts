@@ -4,6 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExtensionServingPki } from '../../harness/cluster-pki.js';
 import { KubeClient } from '../../harness/kube.js';
+import { kubectlCacheDir } from '../../harness/kubectl.js';
 import { directRequest } from '../direct.js';
 import { loadDeployManifests, manifestPorts, namesFromManifests, renderDeployManifests } from '../manifests.js';
 import type { ConformanceContext, ConformanceEnvironment } from '../types.js';
@@ -26,9 +27,13 @@ interface PodObject {
   status?: { phase?: string; containerStatuses?: { restartCount: number; ready: boolean }[] };
 }
 
-/** `kubectl port-forward` to the Deployment, on a free local port; resolves once it prints the port. */
+/**
+ * `kubectl port-forward` to the Deployment, on a free local port; resolves once it prints the port. kubectl's cache
+ * is `cacheDir` (this run's work directory, as for every kubectl the harness runs), not the shared `~/.kube/cache`.
+ */
 function portForward(
   kubeconfig: string,
+  cacheDir: string,
   namespace: string,
   target: string,
   port: number,
@@ -36,7 +41,19 @@ function portForward(
   return new Promise((resolve, reject) => {
     const child = spawn(
       'kubectl',
-      ['--kubeconfig', kubeconfig, 'port-forward', '-n', namespace, '--address', '127.0.0.1', target, `:${port}`],
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--cache-dir',
+        cacheDir,
+        'port-forward',
+        '-n',
+        namespace,
+        '--address',
+        '127.0.0.1',
+        target,
+        `:${port}`,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -127,7 +144,13 @@ export async function createClusterEnvironment(opts: ClusterModeOptions): Promis
         },
         { timeoutMs: 180_000, intervalMs: 2_000 },
       );
-      forward = await portForward(kubeconfig, names.namespace, `deployment/${names.serviceName}`, containerPort);
+      forward = await portForward(
+        kubeconfig,
+        kubectlCacheDir({ dir: workDir }),
+        names.namespace,
+        `deployment/${names.serviceName}`,
+        containerPort,
+      );
       const pod = await currentPod();
       return `pod ${pod.metadata.name} ready; direct calls via kubectl port-forward 127.0.0.1:${forward.port}`;
     },

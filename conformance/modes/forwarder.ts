@@ -1,4 +1,4 @@
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 /** A TCP forwarder from one loopback port to another. */
 export interface TcpForwarder {
@@ -7,7 +7,7 @@ export interface TcpForwarder {
 }
 
 /**
- * Plays kube-proxy's part for a host-run server: kube-apiserver dials an ExternalName Service at the APIService's
+ * Plays kube-proxy's part (on `listenPort`, or a port the kernel picks for 0: see `port`) for a host-run server: kube-apiserver dials an ExternalName Service at the APIService's
  * `service.port` (k8s.io/apiserver ResolveCluster ignores `targetPort` for ExternalName), so a Service port that
  * differs from the server's port needs something listening on the Service port. TLS passes through untouched, so
  * the aggregator's handshake (caBundle check, front-proxy client certificate) is end to end.
@@ -35,7 +35,7 @@ export async function startTcpForwarder(
   });
   let closed: Promise<void> | undefined;
   return {
-    port: listenPort,
+    port: (server.address() as AddressInfo).port,
     close() {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

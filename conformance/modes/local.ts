@@ -1,11 +1,11 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { createExtensionServingPki, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
 import { startControlPlane } from '../../harness/control-plane.js';
 import { writeKubeconfig } from '../../harness/kube.js';
-import { freePort, startProcess, stopProcess, waitUntil, type Proc } from '../../harness/process.js';
+import { startProcess, stopProcess, waitUntil, type Proc } from '../../harness/process.js';
 import { directRequest } from '../direct.js';
 import { loadDeployManifests, namesFromManifests, renderDeployManifests, type Manifest } from '../manifests.js';
 import type { Capability, ConformanceContext, ConformanceEnvironment, FrontProxyRotationResult } from '../types.js';
@@ -49,9 +49,10 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
   const keyPath = join(workDir, 'serving.key');
   writeFileSync(certPath, serving.serving.certPem);
   writeFileSync(keyPath, serving.serving.keyPem, { mode: 0o600 });
-  const serverPort = await freePort();
-  let servicePort = await freePort();
-  while (servicePort === serverPort) servicePort = await freePort();
+  // Both ports are picked by the kernel when the listeners open (serve `--secure-port=0`, the forwarder on 0), never
+  // probed free beforehand: a port found free and bound a moment later can be taken in between by another run.
+  let serverPort = 0;
+  let servicePort = 0;
   const serverIdentity = `system:serviceaccount:${names.namespace}:${names.serviceAccount}`;
   const serverLogPath = join(workDir, 'sample-server.log');
   const servername = `${names.serviceName}.${names.namespace}.svc`;
@@ -91,12 +92,15 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
         token,
         name: 'sample-server',
       });
+      // This start's own "listening on" line: the log is appended to across starts.
+      serverPort = 0;
+      const logStart = existsSync(serverLogPath) ? statSync(serverLogPath).size : 0;
       proc = startProcess(
         process.execPath,
         [
           ...(opts.serverEntry ? [resolve(opts.serverEntry)] : ['--import', 'tsx', join(repoRoot, 'cli/main.ts')]),
           'serve',
-          `--secure-port=${serverPort}`,
+          '--secure-port=0',
           '--bind-address=127.0.0.1',
           `--kubeconfig=${kubeconfig}`,
           `--tls-cert-file=${certPath}`,
@@ -109,6 +113,13 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
       const agent = new Agent({ connect: { ca: serving.ca.certPem, servername } });
       try {
         await waitUntil('sample server /readyz', p, Date.now() + 60_000, async () => {
+          if (serverPort === 0) {
+            const listening = /listening on https:\/\/\S+:(\d+)/.exec(
+              readFileSync(serverLogPath).subarray(logStart).toString(),
+            );
+            if (!listening) return 'no "listening on" line in its log yet';
+            serverPort = Number(listening[1]);
+          }
           const r = await request(`https://127.0.0.1:${serverPort}/readyz`, { dispatcher: agent });
           const text = await r.body.text();
           return r.statusCode === 200 ? true : `HTTP ${r.statusCode}: ${text.slice(0, 300)}`;
@@ -121,7 +132,8 @@ export async function createLocalEnvironment(opts: LocalModeOptions = {}): Promi
     },
 
     async registerApiService() {
-      forwarder = await startTcpForwarder(servicePort, serverPort);
+      forwarder = await startTcpForwarder(0, serverPort);
+      servicePort = forwarder.port;
       await cp.admin.apply({
         apiVersion: 'v1',
         kind: 'Service',

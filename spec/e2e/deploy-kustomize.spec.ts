@@ -1,13 +1,13 @@
 // deploy/ as operators apply it: `kubectl kustomize` of each overlay, then `kubectl apply --dry-run=server` of the
 // output against the real kube-apiserver of the harness (server-side validation and admission, nothing persisted).
 // cert-manager's CRDs are not installed here, so its two objects are checked by kind and the rest is dry-run.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import YAML from 'yaml';
 import { writeDevPki } from '../../lib/dev-pki/index.js';
+import { runKubectl } from '../../harness/kubectl.js';
 import { getCluster } from './support/cluster.js';
 
 interface Run {
@@ -23,18 +23,13 @@ interface K8sObject {
   readonly spec?: Record<string, unknown>;
 }
 
-/** Runs kubectl to completion; never throws on a non-zero exit (the specs assert the code). */
-function kubectl(args: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out, err }));
-    child.stdin.end(stdin ?? '');
-  });
+/**
+ * Runs the harness's kubectl (not whatever `kubectl` is on PATH) against the run's control plane, with that control
+ * plane's own cache; never throws on a non-zero exit (the specs assert the code).
+ */
+async function kubectl(args: readonly string[], stdin?: string): Promise<Run> {
+  const r = await runKubectl(getCluster(), args, stdin === undefined ? {} : { stdin });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 function parseAll(yaml: string): K8sObject[] {
@@ -48,20 +43,18 @@ const namespace: K8sObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { 
 describe('e2e: deploy/ kustomize overlays pass kubectl apply --dry-run=server', function () {
   this.timeout(120_000);
   let dir: string;
-  let kubeconfig: string;
   let servesPolicyV1 = true;
 
   before(async () => {
-    kubeconfig = getCluster().adminKubeconfigPath;
     // A copy of deploy/, so the generated certificates never land in the repository.
     dir = mkdtempSync(join(tmpdir(), 'kda-deploy-'));
     cpSync('deploy', join(dir, 'deploy'), { recursive: true });
     writeDevPki(join(dir, 'deploy/overlays/self-managed-ca/certs'));
     // A dry-run Namespace is not created, so the namespaced objects would be NotFound: create it for real, as
     // `kubectl apply -k` does when it applies the Namespace first.
-    const ns = await kubectl(['--kubeconfig', kubeconfig, 'apply', '-f', '-'], YAML.stringify(namespace));
+    const ns = await kubectl(['apply', '-f', '-'], YAML.stringify(namespace));
     expect(ns.code, ns.err).to.equal(0);
-    const versions = await kubectl(['--kubeconfig', kubeconfig, 'api-versions']);
+    const versions = await kubectl(['api-versions']);
     expect(versions.code, versions.err).to.equal(0);
     servesPolicyV1 = versions.out.split('\n').includes('policy/v1');
   });
@@ -89,7 +82,7 @@ describe('e2e: deploy/ kustomize overlays pass kubectl apply --dry-run=server', 
 
   async function dryRun(objects: readonly K8sObject[]): Promise<Run> {
     const yaml = objects.map((o) => YAML.stringify(forServer(o))).join('---\n');
-    return kubectl(['--kubeconfig', kubeconfig, 'apply', '--dry-run=server', '-f', '-'], yaml);
+    return kubectl(['apply', '--dry-run=server', '-f', '-'], yaml);
   }
 
   function serverDryRunLines(run: Run): string[] {

@@ -1,11 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   auditMark,
@@ -15,8 +13,9 @@ import {
   type AuditEvent,
 } from '../../harness/audit-log.js';
 import { adminUserName, rotateFrontProxyCa } from '../../harness/cluster-pki.js';
-import { kubectlPath, kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
+import { kubernetesRelease, startControlPlane } from '../../harness/control-plane.js';
 import { KubeApiError, KubeClient, type ConfigMapObject } from '../../harness/kube.js';
+import { kubectlOk, runKubectl, spawnKubectl } from '../../harness/kubectl.js';
 import {
   createIdentityKubeconfig,
   prepareExtensionServer,
@@ -24,8 +23,6 @@ import {
 } from '../../harness/register-apiservice.js';
 import { waitFor } from '../support/wait-for.js';
 import { getCluster, getGoSampleApiserver } from './support/cluster.js';
-
-const execFileP = promisify(execFile);
 
 // node-forge writes CRLF PEM; kube-apiserver stores LF.
 const pem = (s: string) => s.replace(/\r\n/g, '\n').trim();
@@ -127,11 +124,11 @@ describe('harness: real control plane', () => {
         );
         expect(res.status.allowed).to.equal(c.expectAllowed);
 
-        const audited = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
+        const mine = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
           after: mark,
           user: adminUserName,
+          match: (r) => (r.request.spec as { user?: string }).user === user,
         });
-        const mine = audited.filter((r) => (r.request.spec as { user?: string }).user === user);
         expect(mine).to.have.length(1);
         expect(mine[0]!.request.spec).to.deep.include({ user, groups: c.groups });
         expect((mine[0]!.response!.status as { allowed: boolean }).allowed).to.equal(c.expectAllowed);
@@ -172,8 +169,12 @@ describe('harness: real control plane', () => {
       });
       expect(tr.status.authenticated).to.equal(true);
       expect(tr.status.user?.username).to.equal('system:serviceaccount:kda-harness:tester');
-      const audited = await waitForReviews(cp.auditLogPath, 'TokenReview', { after: mark, user: adminUserName });
-      expect((audited[0]!.request.spec as { token: string }).token).to.equal(token);
+      const audited = await waitForReviews(cp.auditLogPath, 'TokenReview', {
+        after: mark,
+        user: adminUserName,
+        match: (r) => (r.request.spec as { token?: string }).token === token,
+      });
+      expect(audited).to.have.length(1);
     });
 
     it('a token kubeconfig authenticates as the service account', async () => {
@@ -246,6 +247,29 @@ describe('harness: real control plane', () => {
       expect(await kube.deleteObject(cm)).to.equal(false);
     });
 
+    it('ensureNamespace() and apply() refuse a namespace that is being deleted, naming it (no namespace controller would ever finish it)', async () => {
+      const kube = getCluster().admin;
+      const name = `kda-terminating-${randomUUID().slice(0, 8)}`;
+      await kube.ensureNamespace(name);
+      await kube.ensureNamespace(name); // exists and active: nothing to do
+      expect(await kube.delete(`/api/v1/namespaces/${name}`)).to.equal(true);
+      const ns = await kube.get<{ status?: { phase?: string } }>(`/api/v1/namespaces/${name}`);
+      expect(ns.status?.phase, 'without kube-controller-manager the namespace stays').to.equal('Terminating');
+      const err = await kube.ensureNamespace(name).catch((e: unknown) => e as Error);
+      expect(err).to.be.instanceOf(Error);
+      expect((err as Error).message).to.equal(
+        `namespace ${name} is being deleted (Terminating); a namespace without a namespace controller never goes away: use another name, or do not delete it`,
+      );
+      // apply() will not update an object whose deletion is pending either (it would still go once finalized).
+      const applied = await kube
+        .apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { again: 'yes' } } })
+        .catch((e: unknown) => e as Error);
+      expect(applied).to.be.instanceOf(Error);
+      expect((applied as Error).message).to.equal(
+        `Namespace /api/v1/namespaces/${name} is being deleted (finalizers ["kubernetes"]); apply() will not update it: use another name`,
+      );
+    });
+
     it('apply() of a binding returns only once kube-apiserver authorizes every subject (no RBAC cache race)', async () => {
       const cp = getCluster();
       const stamp = randomUUID().slice(0, 8);
@@ -296,13 +320,7 @@ describe('harness: real control plane', () => {
     });
 
     it('kubectl get --raw /apis/wardle.example.com/v1alpha1 goes through kube-apiserver', async () => {
-      const { stdout } = await execFileP(kubectlPath(), [
-        '--kubeconfig',
-        getCluster().kubeconfigPath,
-        'get',
-        '--raw',
-        '/apis/wardle.example.com/v1alpha1',
-      ]);
+      const stdout = await kubectlOk(getCluster(), ['get', '--raw', '/apis/wardle.example.com/v1alpha1']);
       const list = JSON.parse(stdout) as { groupVersion: string; resources: { name: string }[] };
       expect(list.groupVersion).to.equal('wardle.example.com/v1alpha1');
       expect(list.resources.map((r) => r.name)).to.include.members(['flunders', 'fischers']);
@@ -324,9 +342,11 @@ describe('harness: real control plane', () => {
         impersonate: { user, groups: ['wardle-testers'] },
       });
       expect(res.status, res.text).to.equal(200);
+      // The sample reviews other callers too (the aggregator's discovery and OpenAPI polls): wait for this user's.
       const audited = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
         after: mark,
         user: sample.userName,
+        match: (r) => (r.request.spec as { user?: string }).user === user,
       });
       const spec = audited.map(
         (r) => r.request.spec as { user: string; groups: string[]; resourceAttributes?: object },
@@ -343,9 +363,7 @@ describe('harness: real control plane', () => {
     });
 
     describe('kubectl (v1.37, harness-built) through the aggregator', () => {
-      const kubectl = async (...args: string[]) =>
-        (await execFileP(kubectlPath(), ['--kubeconfig', getCluster().kubeconfigPath, ...args], { timeout: 60_000 }))
-          .stdout;
+      const kubectl = (...args: string[]) => kubectlOk(getCluster(), args);
 
       it('kubectl api-resources lists the sample group (aggregated discovery on 1.37, legacy discovery on 1.20)', async () => {
         const out = await kubectl('api-resources', '--api-group=wardle.example.com', '-o', 'name');
@@ -370,11 +388,9 @@ describe('harness: real control plane', () => {
         );
         expect(got).to.deep.include({ apiVersion: 'wardle.example.com/v1alpha1', kind: 'Flunder' });
         expect(got.metadata.name).to.equal(name);
-        const missing = await kubectl('get', 'flunders', 'no-such-flunder', '-n', 'default').catch(
-          (e: { stderr?: string; code?: number }) => e,
-        );
-        expect(missing).to.have.property('code', 1);
-        expect((missing as { stderr: string }).stderr).to.contain('"no-such-flunder" not found');
+        const missing = await runKubectl(getCluster(), ['get', 'flunders', 'no-such-flunder', '-n', 'default']);
+        expect(missing.code).to.equal(1);
+        expect(missing.stderr).to.contain('"no-such-flunder" not found');
       });
 
       it('kubectl explain flunders reads the schema the aggregator merged from the sample (OpenAPI v3, or v2 on 1.20)', async () => {
@@ -410,9 +426,7 @@ describe('harness: real control plane', () => {
         const later = `wl-${randomUUID().slice(0, 8)}`;
         await create(before);
         const args = ['get', 'flunders', '-n', 'default', '-w', '-o', 'name'];
-        const child = spawn(kubectlPath(), ['--kubeconfig', cp.kubeconfigPath, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const child = spawnKubectl(cp, args);
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));

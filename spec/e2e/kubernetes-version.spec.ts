@@ -138,7 +138,12 @@ describe(`e2e: Kubernetes ${kubernetesRelease().version}-specific delegated auth
       impersonate: { user: 'bob', groups: ['team-b'] },
     });
     expect(res.status, res.text).to.equal(200);
-    const sars = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', { after: mark, user: setup.userName });
+    // Wait for bob's review itself: the server may review other callers (the aggregator's polls) meanwhile.
+    const sars = await waitForReviews(cp.auditLogPath, 'SubjectAccessReview', {
+      after: mark,
+      user: setup.userName,
+      match: (r) => (r.request.spec as { user?: string }).user === 'bob',
+    });
     const ra = sars
       .map((s) => s.request.spec as { user?: string; resourceAttributes?: Record<string, unknown> })
       .find((s) => s.user === 'bob')?.resourceAttributes;

@@ -16,7 +16,7 @@
 // The example's kube-delegated-auth/apiserver blocks through the aggregator: one replica at `-v=3` logs every request
 // with its Accept, which shows what kube-apiserver asked it (aggregated discovery v2, OpenAPI v3 or v2), while the
 // harness's kubectl (kubectlPath(), v1.37 against every release) reads the merged results through kube-apiserver.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { Agent, request } from 'undici';
 import { adminUserName } from '../../harness/cluster-pki.js';
-import { kubectlPath } from '../../harness/control-plane.js';
+import { kubectlUntil, runKubectl } from '../../harness/kubectl.js';
 import {
   prepareExtensionServer,
   waitForAPIServiceAvailable,
@@ -267,34 +267,16 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     if (minor >= 30) await r.waitFor(/"URI":"\/apis".*"accept":"application\/json;g=apidiscovery\.k8s\.io;v=v2;/);
     else if (minor >= 27)
       await r.waitFor(/"URI":"\/apis".*"accept":"application\/json;g=apidiscovery\.k8s\.io;v=v2beta1;/);
-    const cacheDir = mkdtempSync(join(work, 'kubectl-cache-')); // this run's discovery and OpenAPI, nothing stale
-    // Asynchronous: the balancer (kube-proxy's part) runs in this process and must forward meanwhile.
-    const kubectl = (args: readonly string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(kubectlPath(), ['--kubeconfig', cp.adminKubeconfigPath, '--cache-dir', cacheDir, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.once('error', reject);
-        child.once('close', (status) => resolve({ status, stdout, stderr }));
-      });
-    /**
-     * kube-apiserver fetches discovery and OpenAPI from the APIService some time after it became available: ask
-     * again (no sleep: each kubectl run takes its time) until the output appears or the attempts run out.
-     */
-    const until = async (args: readonly string[], expected: RegExp) => {
-      let run = await kubectl(args);
-      for (let attempt = 0; attempt < 120 && !(run.status === 0 && expected.test(run.stdout)); attempt++)
-        run = await kubectl(args);
-      return run;
-    };
+    // Asynchronous runs (never spawnSync): the balancer (kube-proxy's part) runs in this process and must forward
+    // meanwhile. The harness's runner gives kubectl the control plane's own cache (no other server's discovery).
+    const kubectl = (args: readonly string[]) => runKubectl(cp, args);
+    // kube-apiserver fetches discovery and OpenAPI from the APIService some time after it became available, and
+    // announces neither: kubectl is asked again until the output appears, up to a deadline.
+    const until = (args: readonly string[], expected: RegExp) => kubectlUntil(cp, args, expected);
 
     // kubectl api-resources: the resource as src/api.ts describes it (short name, namespaced, kind).
     const resources = await until(['api-resources', '--api-group', group], /^greetings\s/m);
-    expect(resources.status, resources.stderr).to.equal(0);
+    expect(resources.code, resources.stderr).to.equal(0);
     expect(resources.stdout).to.match(/^greetings\s+gr\s+hello\.example\.com\/v1alpha1\s+true\s+Greeting\s*$/m);
     const aggregatedAccept = /g=apidiscovery\.k8s\.io;v=(v2|v2beta1);as=APIGroupDiscoveryList/;
     const asked = requestLog(r).filter((l) => l.URI === '/apis' && aggregatedAccept.test(l.accept));
@@ -346,12 +328,12 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     // kubectl explain through kube-apiserver: the typed fields from our OpenAPI, merged by the aggregator (v3 from
     // 1.24, on by default; a 1.20 kube-apiserver serves no v3 and kubectl reads the merged v2 document).
     const spec = await until(['explain', 'greetings.spec'], /message\s+<string>/);
-    expect(spec.status, spec.stderr).to.equal(0);
+    expect(spec.code, spec.stderr).to.equal(0);
     expect(spec.stdout).to.match(/message\s+<string>( -required-)?/);
     expect(spec.stdout).to.include('What the greeting says.');
     expect(spec.stdout).to.include('The message, e.g. "hello".');
     const top = await kubectl(['explain', 'greetings']);
-    expect(top.status, top.stderr).to.equal(0);
+    expect(top.code, top.stderr).to.equal(0);
     expect(top.stdout).to.include('A Greeting is a message this extension apiserver keeps');
     expect(top.stdout).to.match(/metadata\s+<(ObjectMeta|Object)>/);
     const openapi = requestLog(r).filter((l) => l.URI.startsWith('/openapi/'));
@@ -369,7 +351,7 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
 
     // `kubectl get --raw '/readyz?verbose'` is kube-apiserver's own (not proxied: our checks are not in it) ...
     const clusterReadyz = await kubectl(['get', '--raw', '/readyz?verbose']);
-    expect(clusterReadyz.status, clusterReadyz.stderr).to.equal(0);
+    expect(clusterReadyz.code, clusterReadyz.stderr).to.equal(0);
     expect(clusterReadyz.stdout).to.include('readyz check passed');
     expect(clusterReadyz.stdout).not.to.include('trust:request-header');
     // ... so the replica's is read where the kubelet reads it: Go's format, the trust sources loaded, not shutting down.
@@ -504,15 +486,12 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     }
   });
   it('its manifests (overlays/self-managed-ca) pass kubectl apply --dry-run=server, with the Deployment a rolling update needs', async function () {
-    const kubeconfig = getCluster().adminKubeconfigPath;
     // A server-side dry run does not create the Namespace the namespaced objects need.
     await getCluster().admin.ensureNamespace('my-extension');
     const certs = join(app, 'manifests/overlays/self-managed-ca/certs');
     writeDevPki(certs, { dnsNames: ['my-extension-apiserver.my-extension.svc'] });
-    const kubectl = (args: readonly string[], input = '') =>
-      spawnSync(kubectlPath(), args, { input, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-    const built = kubectl(['kustomize', join(app, 'manifests/overlays/self-managed-ca')]);
-    expect(built.status, built.stderr).to.equal(0);
+    const built = await runKubectl(getCluster(), ['kustomize', join(app, 'manifests/overlays/self-managed-ca')]);
+    expect(built.code, built.stderr).to.equal(0);
     interface Probe {
       httpGet: { path: string };
     }
@@ -540,11 +519,10 @@ describe('e2e: examples/my-extension-apiserver (packed library, built with its o
     // and the PDB is checked below as built.
     const applicable =
       getCluster().kubernetesVersion.minor >= 21 ? objects : objects.filter((o) => o.kind !== 'PodDisruptionBudget');
-    const run = kubectl(
-      ['--kubeconfig', kubeconfig, 'apply', '--dry-run=server', '-f', '-'],
-      applicable.map((o) => YAML.stringify(o)).join('---\n'),
-    );
-    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    const run = await runKubectl(getCluster(), ['apply', '--dry-run=server', '-f', '-'], {
+      stdin: applicable.map((o) => YAML.stringify(o)).join('---\n'),
+    });
+    expect(run.code, `${run.stdout}\n${run.stderr}`).to.equal(0);
     expect(run.stdout.split('\n').filter((l) => l.endsWith('(server dry run)'))).to.have.length(applicable.length);
     const apiService = objects.find((o) => o.kind === 'APIService')!;
     expect(Buffer.from(String(apiService.spec!.caBundle), 'base64').toString()).to.equal(

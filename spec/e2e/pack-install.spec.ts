@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
-import { kubectlPath } from '../../harness/control-plane.js';
+import { runKubectl } from '../../harness/kubectl.js';
 import { createIdentityKubeconfig, prepareExtensionServer } from '../../harness/register-apiservice.js';
 import { createCertificate } from '../../lib/dev-pki/index.js';
 import { startListening } from '../support/programs.js';
@@ -229,20 +229,17 @@ describe('e2e: the packed tarball installed into Koa, Express, Fastify and node:
         const registered = await setup.register(app.port);
         try {
           const path = `/apis/${group}/v1/namespaces/default/things`;
-          const kubectl = (kubeconfig: string) =>
-            execFileP(kubectlPath(), ['--kubeconfig', kubeconfig, 'get', '--raw', path], { timeout: 60_000 });
+          const kubectl = (kubeconfig: string) => runKubectl(cp, ['get', '--raw', path], { kubeconfig });
 
-          const { stdout } = await kubectl(cp.adminKubeconfigPath);
-          const admin = JSON.parse(stdout) as { framework: string; user: string; groups: string[] };
+          const allowed = await kubectl(cp.adminKubeconfigPath);
+          expect(allowed.code, allowed.stderr).to.equal(0);
+          const admin = JSON.parse(allowed.stdout) as { framework: string; user: string; groups: string[] };
           expect(admin.framework).to.equal(framework);
           expect(admin.groups).to.include('system:masters');
 
           const nobody = createIdentityKubeconfig(cp, { userName: `pack-${framework}-nobody` });
-          const denied = await kubectl(nobody.kubeconfigPath).then(
-            (r) => ({ failed: false, stderr: r.stderr, stdout: r.stdout }),
-            (e: { stderr: string; stdout: string }) => ({ failed: true, stderr: e.stderr, stdout: e.stdout }),
-          );
-          expect(denied.failed, `kubectl as a user without RBAC succeeded: ${denied.stdout}`).to.equal(true);
+          const denied = await kubectl(nobody.kubeconfigPath);
+          expect(denied.code, `kubectl as a user without RBAC: ${denied.stdout}`).to.equal(1);
           expect(denied.stderr).to.include('Error from server (Forbidden)');
           expect(denied.stderr).to.include(`User "pack-${framework}-nobody" cannot list resource "things"`);
 

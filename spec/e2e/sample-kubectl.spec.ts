@@ -1,18 +1,13 @@
 // The sample extension apiserver (`kube-delegated-auth serve --kubeconfig ...`, spawned as a user runs it) behind
 // the real kube-apiserver aggregator, driven with `kubectl` as a user would drive it: selectors, server-side dry
 // runs, `get -w`, validation errors, and a user whose RBAC allows only one widget name.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   createIdentityKubeconfig,
   prepareExtensionServer,
   type RegisteredApiService,
 } from '../../harness/register-apiservice.js';
-import { kubectlPath } from '../../harness/kubernetes-version.js';
-import { runToExit, type ProgramRun } from '../support/programs.js';
+import { kubectlUntil, runKubectl, spawnKubectl, type KubectlRun } from '../../harness/kubectl.js';
 import { getCluster } from './support/cluster.js';
 import { servingFlags, startServe, type ServeProcess } from './support/serve.js';
 
@@ -22,17 +17,14 @@ const kind = `widget.${group}`;
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-type Run = ProgramRun;
+type Run = KubectlRun;
 
-/** The harness's kubectl (v1.37, against every release), with a cache of this run only (no stale OpenAPI). */
-const kubectlBinary = kubectlPath();
-const cacheDir = mkdtempSync(join(tmpdir(), 'kda-kubectl-cache-'));
-
-/** Runs kubectl to completion; never throws on a non-zero exit (the specs assert the code). */
+/**
+ * Runs the harness's kubectl (v1.37, against every release) to completion, with the control plane's own cache (no
+ * other server's discovery or OpenAPI); never throws on a non-zero exit (the specs assert the code).
+ */
 function kubectl(kubeconfig: string, args: readonly string[], stdin?: string): Promise<Run> {
-  return runToExit(kubectlBinary, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
-    stdin: stdin ?? '',
-  });
+  return runKubectl(getCluster(), args, { kubeconfig, ...(stdin !== undefined && { stdin }) });
 }
 
 function widgetYaml(name: string, labels: Record<string, string> = {}): string {
@@ -114,7 +106,6 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
     this.timeout(60_000);
     await registered?.unregister().catch(() => undefined);
     await server?.stop();
-    rmSync(cacheDir, { recursive: true, force: true });
   });
 
   const names = (r: Run) => r.stdout.split('\n').filter((l) => l !== '');
@@ -208,9 +199,7 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   });
 
   it('kubectl get -w receives the widget created meanwhile, then is ended', async () => {
-    const watch = spawn(kubectlBinary, ['--kubeconfig', admin, 'get', 'widgets', '-n', ns, '-w', '-o', 'name'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const watch = spawnKubectl(getCluster(), ['get', 'widgets', '-n', ns, '-w', '-o', 'name'], { kubeconfig: admin });
     let seen = '';
     let err = '';
     watch.stdout.on('data', (d: Buffer) => (seen += d.toString()));
@@ -254,15 +243,11 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
 
   /**
    * `kubectl explain` reads the OpenAPI the kube-apiserver aggregated from the sample; the aggregator downloads it
-   * some time after the APIService became available, so this asks again (no sleep: each kubectl run takes its time)
-   * until the fields appear or the attempts run out.
+   * some time after the APIService became available and announces nothing: kubectl is asked again until the fields
+   * appear, up to a deadline (never a number of attempts, which a loaded machine makes too few or a fast one too many).
    */
-  async function explain(path: string, expected: RegExp): Promise<Run> {
-    let r: Run = { code: null, stdout: '', stderr: '' };
-    for (let attempt = 0; attempt < 120 && !(r.code === 0 && expected.test(r.stdout)); attempt++) {
-      r = await kubectl(admin, ['explain', path]);
-    }
-    return r;
+  function explain(path: string, expected: RegExp): Promise<Run> {
+    return kubectlUntil(getCluster(), ['explain', path], expected, { kubeconfig: admin });
   }
 
   it('kubectl explain widgets.spec shows the typed fields and their descriptions (OpenAPI through the aggregator)', async () => {
@@ -319,22 +304,10 @@ describe('e2e: the sample served through the aggregator, driven with kubectl', f
   });
 
   it('kubectl get -w (default output) prints the columns, then a row per change', async () => {
-    const watch = spawn(
-      kubectlBinary,
-      [
-        '--kubeconfig',
-        admin,
-        '--cache-dir',
-        cacheDir,
-        'get',
-        'widgets',
-        '-n',
-        ns,
-        '-w',
-        '--field-selector',
-        'metadata.name=applied',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const watch = spawnKubectl(
+      getCluster(),
+      ['get', 'widgets', '-n', ns, '-w', '--field-selector', 'metadata.name=applied'],
+      { kubeconfig: admin },
     );
     let seen = '';
     let err = '';
