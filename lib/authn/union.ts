@@ -37,14 +37,16 @@ function union(authenticators: readonly RequestAuthenticator[], failOnError: boo
     // fast path) makes the whole union defer: the caller then runs the asynchronous loop from the start, which is
     // why members' answers that do not end the loop must leave no trace (see RequestAuthenticator).
     authenticateRequestSync(req: AuthnRequest): AuthenticationResult | undefined {
-      const tally = new Tally(failOnError);
+      // The tally is made at the first member that does not succeed: a request the first member accepts costs none.
+      let tally: Tally | undefined;
       for (const a of members) {
         const r = a.authenticateRequestSync?.(req);
         if (r === undefined) return undefined;
-        const done = tally.add(r);
+        if (r.ok) return r;
+        const done = (tally ??= new Tally(failOnError)).add(r);
         if (done) return done;
       }
-      return tally.result();
+      return (tally ?? new Tally(failOnError)).result();
     },
   };
 }
