@@ -4,7 +4,7 @@ import type { CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider
 import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
 import { unescapeExtraKey } from './path-unescape.js';
 import { requestHeaderNames } from './request-header-names.js';
-import { chainError, refuseOnThrow, verifyRequestCertificate, type Clock } from './x509.js';
+import { chainError, thrownRefusal, verifyRequestCertificate, type Clock } from './x509.js';
 
 /** Go's headerValue: the first line of the first listed header whose first line is non-empty; '' when none. */
 export function firstHeaderValue(req: Pick<AuthnRequest, 'header'>, names: readonly string[]): string {
@@ -126,7 +126,12 @@ export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOpt
   const authenticate = (req: AuthnRequest): AuthenticationResult => {
     const config = configProvider.current();
     if (!config) return { ok: false };
-    return refuseOnThrow('requestheader', caProvider, () => fromVerifiedProxy(req, config));
+    // As refuseOnThrow, without a closure per request.
+    try {
+      return fromVerifiedProxy(req, config);
+    } catch (err) {
+      return thrownRefusal('requestheader', caProvider, err);
+    }
   };
   return {
     async authenticateRequest(req): Promise<AuthenticationResult> {

@@ -408,6 +408,34 @@ describe('authn: authenticateRequestSync negative cases', () => {
     expect((r as unknown as { user: { groups: string[] } }).user.groups).to.deep.equal(['system:authenticated']);
   });
 
+  it('a certificate authenticator whose check throws refuses with the cause on both paths, never accepts', async () => {
+    const pki = testPki();
+    const throwing = {
+      name: 'exploding-ca',
+      current: () => {
+        throw new Error('bundle exploded');
+      },
+      addListener: () => () => {},
+    } as unknown as ReturnType<typeof staticCABundle>;
+    const authenticators: [string, RequestAuthenticator][] = [
+      ['x509', x509Authenticator({ caProvider: throwing })],
+      [
+        'requestheader',
+        secureRequestHeaderAuthenticator({ caProvider: throwing, configProvider: staticRequestHeaderConfig() }),
+      ],
+    ];
+    for (const [name, a] of authenticators) {
+      const req = viewOf([['X-Remote-User', 'bob']], [pki.alice.x509], {});
+      const viaSync = a.authenticateRequestSync!(req)!;
+      const viaAsync = await a.authenticateRequest(req);
+      expect(observable(viaSync), name).to.deep.equal(observable(viaAsync));
+      expect(viaSync.ok).to.equal(false);
+      const error = (viaSync as { error: KdaError }).error;
+      expect(error.message).to.equal('x509: client certificate cannot be verified: bundle exploded');
+      expect(error.details).to.deep.equal({ authenticator: name, check: 'malformed', caName: 'exploding-ca' });
+    }
+  });
+
   it('a member whose synchronous method throws is not swallowed: the union and the group adder throw it', () => {
     const broken: RequestAuthenticator = {
       authenticateRequest: async () => okUser('never'),
