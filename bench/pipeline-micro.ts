@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { delegatedAuthPipeline } from '../lib/http/pipeline.js';
 import { withDelegatedAuth } from '../lib/node-http/index.js';
 import {
+  cachedTokenAuthenticator,
   newDelegatingAuthenticator,
   newDelegatingAuthorizer,
   staticCABundle,
@@ -45,6 +46,17 @@ function newUserReq(): IncomingMessage {
   req.headersDistinct = { host: ['127.0.0.1:8443'], accept: ['*/*'] };
   return req;
 }
+// A bearer-token user without a client certificate (the union asks both certificate authenticators first).
+const plainSocket = { encrypted: true, getPeerX509Certificate: () => undefined, isSessionReused: () => false };
+function newTokenReq(): IncomingMessage {
+  const req = new IncomingMessage(plainSocket as never);
+  req.method = 'GET';
+  req.url = flundersPath;
+  req.rawHeaders = ['host', '127.0.0.1:8443', 'authorization', 'Bearer bench-token', 'accept', '*/*'];
+  req.headers = { host: '127.0.0.1:8443', authorization: 'Bearer bench-token', accept: '*/*' };
+  req.headersDistinct = { host: ['127.0.0.1:8443'], authorization: ['Bearer bench-token'], accept: ['*/*'] };
+  return req;
+}
 function newReq(): IncomingMessage {
   const req = new IncomingMessage(socket as never);
   req.method = 'GET';
@@ -66,9 +78,21 @@ function newReq(): IncomingMessage {
 }
 const caProvider = staticCABundle(readFileSync(pki.requestheaderClientCaFile), 'requestheader-client-ca');
 const configProvider = staticRequestHeaderConfig({ allowedNames: ['front-proxy-client'] });
+// The token reviews stand in for kube-apiserver's (only the first request of the run reaches them: cached after).
+const tokens = cachedTokenAuthenticator(
+  {
+    authenticateToken: async () => ({
+      ok: true,
+      user: { name: 'token-user', uid: '', groups: ['bench:allowed'], extra: {} },
+      authenticator: 'tokenreview',
+    }),
+  },
+  { authenticationTokenWebhookCacheTtl: 3_600_000 },
+);
 const authenticator = newDelegatingAuthenticator({
   requestHeader: { caProvider, configProvider },
   clientCA: staticCABundle(readFileSync(pki.clientCaFile), 'client-ca'),
+  tokenAuthenticator: tokens,
 });
 const authorizer = newDelegatingAuthorizer({
   client: { create: () => Promise.resolve({ allowed: true }) } as never,
@@ -80,6 +104,10 @@ if (!first.ok) throw new Error(`refused: ${JSON.stringify(first)}`);
 const firstUser = await pipeline.run(newUserReq(), undefined, flundersPath);
 if (!firstUser.ok || firstUser.state.authenticator !== 'x509') {
   throw new Error(`client-certificate user refused: ${JSON.stringify(firstUser)}`);
+}
+const firstToken = await pipeline.run(newTokenReq(), undefined, flundersPath);
+if (!firstToken.ok || firstToken.state.authenticator !== 'tokenreview') {
+  throw new Error(`bearer-token user refused: ${JSON.stringify(firstToken)}`);
 }
 let done: () => void = () => {};
 const listener = withDelegatedAuth(
@@ -109,6 +137,7 @@ const full: number[] = [];
 const adapter: number[] = [];
 const adapterBase: number[] = [];
 const x509: number[] = [];
+const token: number[] = [];
 for (let r = 0; r < rounds; r++) {
   base.push(await loop(newReq));
   full.push(await loop(() => pipeline.run(newReq(), undefined, flundersPath)));
@@ -124,6 +153,7 @@ for (let r = 0; r < rounds; r++) {
   );
   adapter.push(await loop(viaNodeHttp));
   x509.push(await loop(() => pipeline.run(newUserReq(), undefined, flundersPath)));
+  token.push(await loop(() => pipeline.run(newTokenReq(), undefined, flundersPath)));
 }
 // The least disturbed round.
 const med = (a: number[]) => Math.min(...a);
@@ -134,4 +164,5 @@ console.log(
   `withDelegatedAuth (node:http) ${(med(adapter) - med(adapterBase)).toFixed(2)} µs/request (harness ${med(adapterBase).toFixed(2)} µs subtracted)`,
 );
 console.log(`pipeline.run, client-certificate user ${(med(x509) - med(base)).toFixed(2)} µs/request`);
+console.log(`pipeline.run, cached bearer token ${(med(token) - med(base)).toFixed(2)} µs/request`);
 pki.close();

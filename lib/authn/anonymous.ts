@@ -19,5 +19,5 @@ const result: AuthenticationResult = Object.freeze({
 
 /** Go's anonymous authenticator: every request is `system:anonymous` in `system:unauthenticated`. */
 export function anonymousAuthenticator(): RequestAuthenticator {
-  return { authenticateRequest: async () => result };
+  return { authenticateRequest: async () => result, authenticateRequestSync: () => result };
 }

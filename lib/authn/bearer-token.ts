@@ -30,19 +30,30 @@ export function bearerTokenAuthenticator(
   options: BearerTokenOptions = {},
 ): RequestAuthenticator {
   const audiences = options.audiences;
+  const tokenOptions = { audiences };
   return {
     async authenticateRequest(req, signal): Promise<AuthenticationResult> {
       const token = parseBearerToken(req.header('authorization')[0]);
       if (token === undefined) return { ok: false };
-      const r = await tokens.authenticateToken(token, { audiences, signal });
-      if (r.ok) return { ...r, consumedHeaders: [...(r.consumedHeaders ?? []), 'authorization'] };
-      if (r.error) return r;
-      return {
-        ok: false,
-        error: new KdaError('ERR_KDA_TOKEN_REJECTED', invalidBearerToken, {
-          details: { authenticator: 'bearer-token', check: 'token', header: 'authorization' },
-        }),
-      };
+      return bearerResult(await tokens.authenticateToken(token, { audiences, signal }));
     },
+    authenticateRequestSync(req): AuthenticationResult | undefined {
+      const token = parseBearerToken(req.header('authorization')[0]);
+      if (token === undefined) return { ok: false };
+      const r = tokens.authenticateTokenSync?.(token, tokenOptions);
+      return r === undefined ? undefined : bearerResult(r);
+    },
+  };
+}
+
+/** The request's answer for the token authenticator's. */
+function bearerResult(r: AuthenticationResult): AuthenticationResult {
+  if (r.ok) return { ...r, consumedHeaders: [...(r.consumedHeaders ?? []), 'authorization'] };
+  if (r.error) return r;
+  return {
+    ok: false,
+    error: new KdaError('ERR_KDA_TOKEN_REJECTED', invalidBearerToken, {
+      details: { authenticator: 'bearer-token', check: 'token', header: 'authorization' },
+    }),
   };
 }

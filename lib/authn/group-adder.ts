@@ -10,12 +10,19 @@ export const authenticatedGroup = 'system:authenticated';
 export function authenticatedGroupAdder(inner: RequestAuthenticator): RequestAuthenticator {
   return {
     async authenticateRequest(req, signal): Promise<AuthenticationResult> {
-      const r = await inner.authenticateRequest(req, signal);
-      if (!r.ok) return r;
-      const { user } = r;
-      if (user.name === anonymousUserName) return r;
-      if (user.groups.includes(authenticatedGroup) || user.groups.includes(unauthenticatedGroup)) return r;
-      return { ...r, user: { ...user, groups: [...user.groups, authenticatedGroup] } };
+      return withAuthenticatedGroup(await inner.authenticateRequest(req, signal));
+    },
+    authenticateRequestSync(req): AuthenticationResult | undefined {
+      const r = inner.authenticateRequestSync?.(req);
+      return r === undefined ? undefined : withAuthenticatedGroup(r);
     },
   };
+}
+
+function withAuthenticatedGroup(r: AuthenticationResult): AuthenticationResult {
+  if (!r.ok) return r;
+  const { user } = r;
+  if (user.name === anonymousUserName) return r;
+  if (user.groups.includes(authenticatedGroup) || user.groups.includes(unauthenticatedGroup)) return r;
+  return { ...r, user: { ...user, groups: [...user.groups, authenticatedGroup] } };
 }

@@ -4,7 +4,7 @@ import type { CABundleProvider, RequestHeaderConfig, RequestHeaderConfigProvider
 import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from './interfaces.js';
 import { unescapeExtraKey } from './path-unescape.js';
 import { requestHeaderNames } from './request-header-names.js';
-import { chainError, refuseOnThrow, verifyRequestCertificate, type Clock } from './x509.js';
+import { chainError, thrownRefusal, verifyRequestCertificate, type Clock } from './x509.js';
 
 /** Go's headerValue: the first line of the first listed header whose first line is non-empty; '' when none. */
 export function firstHeaderValue(req: Pick<AuthnRequest, 'header'>, names: readonly string[]): string {
@@ -80,12 +80,17 @@ function consumedHeaders(req: AuthnRequest, config: RequestHeaderConfig): readon
  * unless something else already verified the proxy). No username → no opinion.
  */
 export function requestHeaderAuthenticator(configProvider: RequestHeaderConfigProvider): RequestAuthenticator {
+  const authenticate = (req: AuthnRequest): AuthenticationResult => {
+    const config = configProvider.current();
+    if (!config) return { ok: false };
+    return fromHeaders(req, config);
+  };
   return {
     async authenticateRequest(req): Promise<AuthenticationResult> {
-      const config = configProvider.current();
-      if (!config) return { ok: false };
-      return fromHeaders(req, config);
+      return authenticate(req);
     },
+    // Header reads only: always answered at once.
+    authenticateRequestSync: authenticate,
   };
 }
 
@@ -118,12 +123,22 @@ export interface SecureRequestHeaderOptions {
 export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOptions): RequestAuthenticator {
   const { caProvider, configProvider } = options;
   const clock = options.clock ?? Date.now;
+  const authenticate = (req: AuthnRequest): AuthenticationResult => {
+    const config = configProvider.current();
+    if (!config) return { ok: false };
+    // As refuseOnThrow, without a closure per request.
+    try {
+      return fromVerifiedProxy(req, config);
+    } catch (err) {
+      return thrownRefusal('requestheader', caProvider, err);
+    }
+  };
   return {
     async authenticateRequest(req): Promise<AuthenticationResult> {
-      const config = configProvider.current();
-      if (!config) return { ok: false };
-      return refuseOnThrow('requestheader', caProvider, () => fromVerifiedProxy(req, config));
+      return authenticate(req);
     },
+    // Chain verification is CPU work (cached per connection and bundle version), never I/O: always answered at once.
+    authenticateRequestSync: authenticate,
   };
 
   function fromVerifiedProxy(req: AuthnRequest, config: RequestHeaderConfig): AuthenticationResult {

@@ -137,6 +137,16 @@ export function cachedTokenAuthenticator(
         if (joined) blocked--;
       }
     },
+    // A fresh cached success only, counted as the hit the asynchronous call would count. Everything else (a miss, an
+    // expired entry, a cached rejection) is left to `authenticateToken` untouched: a cached rejection does not end a
+    // union (the websocket authenticator is asked next), and a union that then defers runs this lookup again, which
+    // must not count twice.
+    authenticateTokenSync(token, callOpts = {}) {
+      const hit = cache.get(keyOf(token, callOpts.audiences));
+      if (hit === undefined || !hit.result.ok || !(clock.now() < hit.expiresAt)) return undefined;
+      hits++;
+      return hit.result;
+    },
     stats: () => ({ hits, misses, fetchOk, fetchError, inFlight: inflight.size, blocked, size: cache.size }),
     clear: () => cache.clear(),
   };

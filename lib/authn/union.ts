@@ -26,23 +26,60 @@ function union(authenticators: readonly RequestAuthenticator[], failOnError: boo
   const members = [...authenticators];
   return {
     async authenticateRequest(req: AuthnRequest, signal?: AbortSignal): Promise<AuthenticationResult> {
-      // Allocated on the first failure only: the usual request succeeds at the first member.
-      let errors: KdaError[] | undefined;
-      let declined: KdaErrorDetails[] | undefined;
+      const tally = new Tally(failOnError);
       for (const a of members) {
-        const r = await a.authenticateRequest(req, signal);
-        if (r.ok) return r;
-        if (r.declined) (declined ??= []).push(...r.declined);
-        if (r.error) {
-          if (failOnError) return declined && declined.length > 0 ? { ok: false, error: r.error, declined } : r;
-          (errors ??= []).push(r.error);
-        }
+        const done = tally.add(await a.authenticateRequest(req, signal));
+        if (done) return done;
       }
-      const error = aggregateErrors(errors ?? []);
-      const out: { ok: false; error?: KdaError; declined?: KdaErrorDetails[] } = { ok: false };
-      if (error) out.error = error;
-      if (declined && declined.length > 0) out.declined = declined;
-      return out;
+      return tally.result();
+    },
+    // The same loop, answered only when every member it asks answers at once. A member that cannot (undefined, or no
+    // fast path) makes the whole union defer: the caller then runs the asynchronous loop from the start, which is
+    // why members' answers that do not end the loop must leave no trace (see RequestAuthenticator).
+    authenticateRequestSync(req: AuthnRequest): AuthenticationResult | undefined {
+      // The tally is made at the first member that does not succeed: a request the first member accepts costs none.
+      let tally: Tally | undefined;
+      for (const a of members) {
+        const r = a.authenticateRequestSync?.(req);
+        if (r === undefined) return undefined;
+        if (r.ok) return r;
+        const done = (tally ??= new Tally(failOnError)).add(r);
+        if (done) return done;
+      }
+      return (tally ?? new Tally(failOnError)).result();
     },
   };
+}
+
+/** The union's fold over its members' results, shared by the asynchronous loop and the synchronous one. */
+class Tally {
+  readonly #failOnError: boolean;
+  // Allocated on the first failure only: the usual request succeeds at the first member.
+  #errors: KdaError[] | undefined;
+  #declined: KdaErrorDetails[] | undefined;
+
+  constructor(failOnError: boolean) {
+    this.#failOnError = failOnError;
+  }
+
+  /** The union's answer when `r` ends the loop, else undefined (ask the next member). */
+  add(r: AuthenticationResult): AuthenticationResult | undefined {
+    if (r.ok) return r;
+    if (r.declined) (this.#declined ??= []).push(...r.declined);
+    if (r.error) {
+      const declined = this.#declined;
+      if (this.#failOnError) return declined && declined.length > 0 ? { ok: false, error: r.error, declined } : r;
+      (this.#errors ??= []).push(r.error);
+    }
+    return undefined;
+  }
+
+  /** The answer when no member succeeded. */
+  result(): AuthenticationResult {
+    const error = aggregateErrors(this.#errors ?? []);
+    const out: { ok: false; error?: KdaError; declined?: KdaErrorDetails[] } = { ok: false };
+    if (error) out.error = error;
+    if (this.#declined && this.#declined.length > 0) out.declined = this.#declined;
+    return out;
+  }
 }

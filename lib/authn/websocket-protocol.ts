@@ -126,15 +126,26 @@ export function websocketProtocolAuthenticator(
       details: { authenticator: 'websocket-protocol', check: 'token', header: 'sec-websocket-protocol' },
     }),
   });
+  const fromToken = (r: AuthenticationResult): AuthenticationResult => {
+    if (r.ok) return { ...r, consumedHeaders: [...(r.consumedHeaders ?? []), 'sec-websocket-protocol'] };
+    return r.error ? r : fail(invalidBearerToken);
+  };
+  const tokenOptions = { audiences };
   return {
     async authenticateRequest(req, signal): Promise<AuthenticationResult> {
       if (!isWebSocketRequest(req)) return { ok: false };
       const parsed = parseProtocolToken(req.header('sec-websocket-protocol'));
       if (parsed.kind === 'none') return { ok: false };
       if (parsed.kind === 'error') return fail(parsed.message);
-      const r = await tokens.authenticateToken(parsed.token, { audiences, signal });
-      if (r.ok) return { ...r, consumedHeaders: [...(r.consumedHeaders ?? []), 'sec-websocket-protocol'] };
-      return r.error ? r : fail(invalidBearerToken);
+      return fromToken(await tokens.authenticateToken(parsed.token, { audiences, signal }));
+    },
+    authenticateRequestSync(req): AuthenticationResult | undefined {
+      if (!isWebSocketRequest(req)) return { ok: false };
+      const parsed = parseProtocolToken(req.header('sec-websocket-protocol'));
+      if (parsed.kind === 'none') return { ok: false };
+      if (parsed.kind === 'error') return fail(parsed.message);
+      const r = tokens.authenticateTokenSync?.(parsed.token, tokenOptions);
+      return r === undefined ? undefined : fromToken(r);
     },
   };
 }

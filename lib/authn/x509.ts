@@ -95,15 +95,23 @@ export function refuseOnThrow(
   try {
     return run();
   } catch (err) {
-    const cause = err instanceof Error ? err.message : String(err);
-    return {
-      ok: false,
-      error: new KdaError('ERR_KDA_CERT_UNTRUSTED', `x509: client certificate cannot be verified: ${cause}`, {
-        cause: err,
-        details: { authenticator, check: 'malformed', caName: ca.name },
-      }),
-    };
+    return thrownRefusal(authenticator, ca, err);
   }
+}
+
+/**
+ * The refusal {@link refuseOnThrow} gives for `err`; for authenticators that catch themselves rather than allocate a
+ * closure per request.
+ */
+export function thrownRefusal(authenticator: string, ca: CABundleProvider, err: unknown): AuthenticationResult {
+  const cause = err instanceof Error ? err.message : String(err);
+  return {
+    ok: false,
+    error: new KdaError('ERR_KDA_CERT_UNTRUSTED', `x509: client certificate cannot be verified: ${cause}`, {
+      cause: err,
+      details: { authenticator, check: 'malformed', caName: ca.name },
+    }),
+  };
 }
 
 /** What the x509 authenticator makes of a verified leaf. ok:false without error = no opinion. */
@@ -169,18 +177,26 @@ export function x509Authenticator(options: X509AuthenticatorOptions): RequestAut
   const { caProvider } = options;
   const convert = options.userConversion ?? commonNameUserConversion;
   const clock = options.clock ?? Date.now;
+  // As refuseOnThrow, without a closure per request.
+  const authenticate = (req: AuthnRequest): AuthenticationResult => {
+    try {
+      const outcome = verifyRequestCertificate(req, caProvider, clock);
+      if (outcome.kind === 'no-opinion') return { ok: false };
+      if (outcome.kind === 'failed') {
+        const { leaf, failure } = outcome;
+        const message = `verifying certificate ${certificateIdentifier(leaf)} failed: ${failure.message}`;
+        return { ok: false, error: chainError('x509', caProvider, leaf, failure, message) };
+      }
+      return convert(outcome.chain[0]!);
+    } catch (err) {
+      return thrownRefusal('x509', caProvider, err);
+    }
+  };
   return {
     async authenticateRequest(req): Promise<AuthenticationResult> {
-      return refuseOnThrow('x509', caProvider, () => {
-        const outcome = verifyRequestCertificate(req, caProvider, clock);
-        if (outcome.kind === 'no-opinion') return { ok: false };
-        if (outcome.kind === 'failed') {
-          const { leaf, failure } = outcome;
-          const message = `verifying certificate ${certificateIdentifier(leaf)} failed: ${failure.message}`;
-          return { ok: false, error: chainError('x509', caProvider, leaf, failure, message) };
-        }
-        return convert(outcome.chain[0]!);
-      });
+      return authenticate(req);
     },
+    // Chain verification is CPU work (cached per connection and bundle version), never I/O: always answered at once.
+    authenticateRequestSync: authenticate,
   };
 }

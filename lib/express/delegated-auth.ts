@@ -12,10 +12,12 @@ import {
   unexpectedError,
   type AttributesOverride,
   type AuthenticationStepOptions,
+  type AuthenticationStepResult,
   type AuthorizeRequestOutcome,
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
+  type PipelineRunResult,
 } from '../http/pipeline.js';
 import { writeNodeResponse } from '../http/respond.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -87,17 +89,18 @@ export function authenticate(source: DelegatedAuthPipelineSource | ExpressAuthen
   const step = authenticationStep(options);
   const logger = options.logger ?? noopLogger;
   return function authenticate(req: Request, res: Response, next: NextFunction) {
-    step(req, req.path).then(
-      (r) => {
-        if (!r.ok) return writeNodeResponse(res, r.response);
-        const locals = delegatedAuthLocals(res);
-        locals.user = r.identity.user;
-        locals.authenticator = r.identity.authenticator;
-        if (r.identity.audiences) locals.audiences = r.identity.audiences;
-        next();
-      },
-      failUnexpectedly(logger, 'authentication', req, res),
-    );
+    const settle = (r: AuthenticationStepResult): void => {
+      if (!r.ok) return writeNodeResponse(res, r.response);
+      const locals = delegatedAuthLocals(res);
+      locals.user = r.identity.user;
+      locals.authenticator = r.identity.authenticator;
+      if (r.identity.audiences) locals.audiences = r.identity.audiences;
+      next();
+    };
+    const step$ = step(req, req.path);
+    // An identity known at once (certificate, cached token) goes on without a promise.
+    if (step$ instanceof Promise) step$.then(settle, failUnexpectedly(logger, 'authentication', req, res));
+    else settle(step$);
   };
 }
 
@@ -222,21 +225,20 @@ export function delegatedAuth(
   const logger = options.logger ?? noopLogger;
   return function delegatedAuth(req: Request, res: Response, next: NextFunction) {
     const locals = delegatedAuthLocals(res);
-    pipeline
-      .run(req, res, requestUri(req), {
-        ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
-        override: () => locals.authorizationOverride,
-        // Express's router keeps the scheme and host it saw first and strips them itself (see requestInfo()).
-        requestTarget: { rewriteAbsoluteForm: false },
-      })
-      .then(
-        (r) => {
-          if (r.state) Object.assign(locals, r.state);
-          if (r.ok) return next();
-          if (r.response) writeNodeResponse(res, r.response);
-        },
-        failUnexpectedly(logger, 'delegated auth', req, res),
-      );
+    const settle = (r: PipelineRunResult): void => {
+      if (r.state) Object.assign(locals, r.state);
+      if (r.ok) return next();
+      if (r.response) writeNodeResponse(res, r.response);
+    };
+    const run = pipeline.run(req, res, requestUri(req), {
+      ...(attributes && { attributes: (d: RequestAttributes) => attributes(req, d) }),
+      override: () => locals.authorizationOverride,
+      // Express's router keeps the scheme and host it saw first and strips them itself (see requestInfo()).
+      requestTarget: { rewriteAbsoluteForm: false },
+    });
+    // A request decided at once (certificate or cached identity, cached authorization) goes on without a promise.
+    if (run instanceof Promise) run.then(settle, failUnexpectedly(logger, 'delegated auth', req, res));
+    else settle(run);
   };
 }
 

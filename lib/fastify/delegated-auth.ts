@@ -4,6 +4,7 @@ import type {
   FastifyPluginAsync,
   FastifyReply,
   FastifyRequest,
+  HookHandlerDoneFunction,
   RouteGenericInterface,
 } from 'fastify';
 import type { RequestAttributes } from '../authz/interfaces.js';
@@ -22,6 +23,7 @@ import {
   type DelegatedAuthPipelineOptions,
   type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
+  type PipelineRunResult,
 } from '../http/pipeline.js';
 import { writeNodeResponse } from '../http/respond.js';
 import { KdaError } from '../errors.js';
@@ -70,35 +72,60 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
     trailingSlashIgnored: routerOption(fastify, 'ignoreTrailingSlash'),
   };
   if (!fastify.hasRequestDecorator('kubeAuth')) fastify.decorateRequest('kubeAuth', null);
-  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Callback style, not async: a request decided at once (certificate or cached identity, cached authorization)
+  // goes on to the route without a promise; one that waits for a review continues when it settles.
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const uri = request.raw.url ?? request.url;
-    let r: Awaited<ReturnType<typeof pipeline.run>>;
+    const refusal = (err: unknown): PipelineRunResult => ({
+      ok: false,
+      // Never thrown to Fastify: its error handler would put the exception message in the body.
+      response: unexpectedError(logger, 'delegated auth', err, request.method, uri).response,
+    });
+    let r: PipelineRunResult | Promise<PipelineRunResult>;
     try {
-      r = await pipeline.run(request.raw, reply.raw, uri, {
+      r = pipeline.run(request.raw, reply.raw, uri, {
         ...(attributes && { attributes: (d: RequestAttributes) => attributes(request, d) }),
         ...(authorizationOverride && { override: () => authorizationOverride(request) }),
         requestTarget,
       });
     } catch (err) {
-      // Never thrown to Fastify: its error handler would put the exception message in the body.
-      r = { ok: false, response: unexpectedError(logger, 'delegated auth', err, request.method, uri).response };
+      r = refusal(err);
     }
+    if (r instanceof Promise) {
+      r.then(
+        (outcome) => settle(request, reply, outcome, done),
+        (err: unknown) => settle(request, reply, refusal(err), done),
+      );
+    } else settle(request, reply, r, done);
+  });
+};
+
+/** Admits the request (`request.kubeAuth`) or writes the refusal and ends it; then hands back to Fastify. */
+function settle(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  r: PipelineRunResult,
+  done: HookHandlerDoneFunction,
+): void {
+  try {
     if (r.ok) {
       request.kubeAuth = r.state;
-      return;
-    }
-    if (!r.response) {
+    } else if (!r.response) {
       // The client went away during the review: nothing to answer, and the route must not run.
       reply.hijack();
       reply.raw.end();
-      return reply;
+    } else {
+      // Written raw: reply.send() would append "; charset=utf-8" to application/json.
+      reply.hijack();
+      writeNodeResponse(reply.raw, r.response);
     }
-    // Written raw: reply.send() would append "; charset=utf-8" to application/json.
-    reply.hijack();
-    writeNodeResponse(reply.raw, r.response);
-    return reply;
-  });
-};
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  // After hijack() Fastify runs nothing more for this request (no other hook, no route).
+  done();
+}
 
 /**
  * `request.kubeAuth`, non-null, for a route the plugin guards: `const { user } = kubeAuthOf(request)`. The decorator

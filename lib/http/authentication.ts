@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { newDelegatingAuthenticator, type DelegatingAuthenticatorOptions } from '../authn/delegating.js';
-import type { AuthenticationResult, RequestAuthenticator, UserInfo } from '../authn/interfaces.js';
+import type { AuthenticationResult, AuthnRequest, RequestAuthenticator, UserInfo } from '../authn/interfaces.js';
 import { authenticationChannel, type AuthenticationEvent } from '../diagnostics.js';
 import type { KdaErrorDetails } from '../errors.js';
 import { noopLogger, type Logger } from '../log.js';
@@ -36,13 +36,21 @@ export interface AuthenticationStepOptions extends DelegatingAuthenticatorOption
   readonly refusalLogLimit?: RefusalLogLimit;
 }
 
-/** A bound WithAuthentication step: validates the options once (no I/O), then runs per request. */
+/** What {@link authenticationStep} decides: the identity, or the refusal to write. */
+export type AuthenticationStepResult =
+  { readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal;
+
+/**
+ * A bound WithAuthentication step: validates the options once (no I/O), then runs per request. Returns the outcome
+ * itself, not a promise, when the authenticator answers at once (`authenticateRequestSync`: a front-proxy or client
+ * certificate, a cached token), so adapters can skip an await on that path; otherwise a promise of it.
+ */
 export function authenticationStep(
   options: AuthenticationStepOptions = {},
 ): (
   req: IncomingMessage,
   path?: string | (() => string),
-) => Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
+) => AuthenticationStepResult | Promise<AuthenticationStepResult> {
   const authenticator = options.authenticator ?? newDelegatingAuthenticator(options);
   if (typeof authenticator.authenticateRequest !== 'function') {
     throw new TypeError('"authenticator" must implement authenticateRequest');
@@ -51,17 +59,52 @@ export function authenticationStep(
   const logger = options.logger ?? noopLogger;
   if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
   return authenticate;
-  async function authenticate(
+
+  function authenticate(
     req: IncomingMessage,
     // The path for the refusal log line; a function is only called for a refusal (Koa's ctx.path parses the URL).
     path?: string | (() => string),
-  ): Promise<{ readonly ok: true; readonly identity: AuthenticatedIdentity } | PipelineRefusal> {
+  ): AuthenticationStepResult | Promise<AuthenticationStepResult> {
     // Anything that throws (the authenticator, a malformed result, a subscriber, a header-stripping bug) is answered
-    // the same way: one try around the whole step, not a `.catch` closure and a second promise per request.
+    // the same way, on either path: a 500 with the cause in the log, never a rejection.
+    let view: AuthnRequest;
+    let started: number;
+    let immediate: AuthenticationResult | undefined;
     try {
-      const view = toAuthnRequest(req);
-      const started = performance.now();
-      const result: AuthenticationResult = await authenticator.authenticateRequest(view);
+      view = toAuthnRequest(req);
+      started = performance.now();
+      immediate = authenticator.authenticateRequestSync?.(view);
+    } catch (err) {
+      return unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/');
+    }
+    if (immediate !== undefined) return conclude(req, path, view, started, immediate);
+    return authenticateAsync(req, path, view, started);
+  }
+
+  async function authenticateAsync(
+    req: IncomingMessage,
+    path: string | (() => string) | undefined,
+    view: AuthnRequest,
+    started: number,
+  ): Promise<AuthenticationStepResult> {
+    let result: AuthenticationResult;
+    try {
+      result = await authenticator.authenticateRequest(view);
+    } catch (err) {
+      return unexpectedError(logger, 'authentication', err, req.method ?? 'GET', req.url ?? '/');
+    }
+    return conclude(req, path, view, started, result);
+  }
+
+  /** The authenticator's answer as the step's: published, logged when refused, identity headers stripped when not. */
+  function conclude(
+    req: IncomingMessage,
+    path: string | (() => string) | undefined,
+    view: AuthnRequest,
+    started: number,
+    result: AuthenticationResult,
+  ): AuthenticationStepResult {
+    try {
       if (typeof result !== 'object' || result === null) throw new TypeError('authenticator returned no result');
       if (authenticationChannel.hasSubscribers) {
         const event: AuthenticationEvent = {

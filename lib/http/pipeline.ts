@@ -17,7 +17,7 @@ import {
   type RequestTargetOptions,
 } from './request-target.js';
 import { internalError, statusFailure, type HttpResponse } from './status.js';
-import { authorizeRequest, type AttributesOverride } from './authorization.js';
+import { authorizeRequest, type AttributesOverride, type AuthorizeRequestOutcome } from './authorization.js';
 import { unexpectedError, type PipelineRefusal } from './unexpected-error.js';
 
 /**
@@ -133,6 +133,7 @@ export {
   pathOf,
   type AuthenticatedIdentity,
   type AuthenticationStepOptions,
+  type AuthenticationStepResult,
 } from './authentication.js';
 
 /** Everything the full pipeline learns about a request (the fields Koa spreads over `ctx.state`). */
@@ -203,11 +204,16 @@ export interface DelegatedAuthPipeline {
     res: ServerResponse | undefined,
     uri: string,
     hooks?: PipelineRunHooks,
-  ): Promise<
-    | { readonly ok: true; readonly state: DelegatedAuthState }
-    | { readonly ok: false; readonly response?: HttpResponse | undefined; readonly state?: Partial<DelegatedAuthState> }
-  >;
+  ): PipelineRunResult | Promise<PipelineRunResult>;
 }
+
+/**
+ * What {@link DelegatedAuthPipeline.run} decided; given as such, not as a promise, when every step answered at once
+ * (a certificate or cached token identity, a cached or static authorization).
+ */
+export type PipelineRunResult =
+  | { readonly ok: true; readonly state: DelegatedAuthState }
+  | { readonly ok: false; readonly response?: HttpResponse | undefined; readonly state?: Partial<DelegatedAuthState> };
 
 /**
  * The state handed to the handler, built field by field: the same keys as spreading the identity and the optional
@@ -241,25 +247,52 @@ export function delegatedAuthPipeline(options: DelegatedAuthPipelineOptions = {}
   if (options.refusalLogLimit !== undefined) refusalLogFor(logger, options.refusalLogLimit);
   const infoOptions: RequestInfoOptions = { authorizationSelectors: options.authorizationSelectors === true };
   return {
-    async run(req, res, uri, hooks = {}) {
-      const method = req.method ?? 'GET';
-      const info = requestInfoStep(method, uri, infoOptions, logger, hooks.requestTarget);
-      if (!info.ok) return { ok: false, response: info.response };
-      if (hooks.requestTarget?.rewriteAbsoluteForm !== false) useOriginForm(req, info.target);
-      const authn = await authenticate(req, info.target.path);
-      if (!authn.ok) return { ok: false, response: authn.response, state: { requestInfo: info.info } };
-      const identity = authn.identity;
-      if (!authorizer) return { ok: true, state: stateOf(info.info, identity) };
-      const pending = authorizeRequest(
-        authorizer,
-        { requestInfo: info.info, user: identity.user, uri, method, res },
-        { attributes: hooks.attributes, override: hooks.override?.() },
-        logger,
-      );
-      const authz = pending instanceof Promise ? await pending : pending;
-      const state = stateOf(info.info, identity, authz.attributes, authz.result);
-      if (authz.ok) return { ok: true, state };
-      return { ok: false, response: authz.response, state };
+    run(req, res, uri, hooks = {}) {
+      try {
+        const method = req.method ?? 'GET';
+        const info = requestInfoStep(method, uri, infoOptions, logger, hooks.requestTarget);
+        if (!info.ok) return { ok: false, response: info.response };
+        if (hooks.requestTarget?.rewriteAbsoluteForm !== false) useOriginForm(req, info.target);
+        const authn = authenticate(req, info.target.path);
+        if (authn instanceof Promise) return authn.then((a) => authorize(req, res, uri, hooks, info.info, a));
+        return authorize(req, res, uri, hooks, info.info, authn);
+      } catch (err) {
+        // What escapes (an adapter hook such as a route's override that throws) rejects, as it always has: the
+        // adapters answer a rejection, never a synchronous throw.
+        return Promise.reject(err);
+      }
     },
   };
+
+  /** The rest of the chain after authentication; a promise only when the authorizer has no answer at once. */
+  function authorize(
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    uri: string,
+    hooks: PipelineRunHooks,
+    requestInfo: RequestInfo,
+    authn: Awaited<ReturnType<typeof authenticate>>,
+  ): PipelineRunResult | Promise<PipelineRunResult> {
+    if (!authn.ok) return { ok: false, response: authn.response, state: { requestInfo } };
+    const identity = authn.identity;
+    if (!authorizer) return { ok: true, state: stateOf(requestInfo, identity) };
+    const pending = authorizeRequest(
+      authorizer,
+      { requestInfo, user: identity.user, uri, method: req.method ?? 'GET', res },
+      { attributes: hooks.attributes, override: hooks.override?.() },
+      logger,
+    );
+    if (pending instanceof Promise) return pending.then((authz) => decided(requestInfo, identity, authz));
+    return decided(requestInfo, identity, pending);
+  }
+}
+
+function decided(
+  requestInfo: RequestInfo,
+  identity: AuthenticatedIdentity,
+  authz: AuthorizeRequestOutcome,
+): PipelineRunResult {
+  const state = stateOf(requestInfo, identity, authz.attributes, authz.result);
+  if (authz.ok) return { ok: true, state };
+  return { ok: false, response: authz.response, state };
 }

@@ -127,14 +127,15 @@ function pathProblem(path: string, options: RequestTargetOptions): RefusedReques
   for (let i = 1; i <= path.length; i++) {
     const c = i < path.length ? path.charCodeAt(i) : 0x2f;
     if (c === 0x2f) {
-      const segment = path.slice(segmentStart, i);
+      const length = i - segmentStart;
       // An empty segment is fine only as the trailing slash (Go trims it; routers treat it as their option says).
-      if (segment === '' && i < path.length) return refuse('an empty path segment ("//")');
-      if (segment === '' && i > 1 && options.trailingSlashIgnored === true) {
+      if (length === 0 && i < path.length) return refuse('an empty path segment ("//")');
+      if (length === 0 && i > 1 && options.trailingSlashIgnored === true) {
         return refuse('a trailing slash (the router ignores it)');
       }
-      if (segment !== '') {
-        const problem = hasEscape || segment.length <= 2 ? segmentProblem(segment) : undefined;
+      // Sliced only when it may be a dot segment or hides an escape: the usual segment costs no substring.
+      if (length > 0 && (hasEscape || length <= 2)) {
+        const problem = segmentProblem(path.slice(segmentStart, i));
         if (problem) return refuse(problem);
       }
       segmentStart = i + 1;

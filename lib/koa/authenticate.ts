@@ -1,9 +1,10 @@
-import type { Middleware } from 'koa';
+import type { Middleware, Next, ParameterizedContext } from 'koa';
 import {
   authenticationStep,
   pipelineOptionsOf,
   type AuthenticatedIdentity,
   type AuthenticationStepOptions,
+  type AuthenticationStepResult,
   type DelegatedAuthPipelineSource,
 } from '../http/pipeline.js';
 import { writeResponse } from './respond.js';
@@ -27,16 +28,27 @@ export function authenticate(
   source: DelegatedAuthPipelineSource | AuthenticateOptions = {},
 ): Middleware<Partial<AuthenticatedState>> {
   const step = authenticationStep(pipelineOptionsOf(source));
-  return async function authenticate(ctx, next) {
-    const outcome = await step(ctx.req, () => ctx.path);
-    if (!outcome.ok) {
-      writeResponse(ctx, outcome.response);
-      return;
-    }
-    const { user, authenticator, audiences } = outcome.identity;
-    ctx.state.user = user;
-    ctx.state.authenticator = authenticator;
-    if (audiences) ctx.state.audiences = audiences;
-    await next();
+  return function authenticate(ctx, next) {
+    const outcome = step(ctx.req, () => ctx.path);
+    // An identity known at once (certificate, cached token) goes on to next() without a promise of our own.
+    if (outcome instanceof Promise) return outcome.then((o) => settle(ctx, o, next));
+    return settle(ctx, outcome, next);
   };
+}
+
+/** Stores the identity in `ctx.state` and calls next(), or writes the 401. */
+function settle(
+  ctx: ParameterizedContext<Partial<AuthenticatedState>>,
+  outcome: AuthenticationStepResult,
+  next: Next,
+): Promise<void> {
+  if (!outcome.ok) {
+    writeResponse(ctx, outcome.response);
+    return Promise.resolve();
+  }
+  const { user, authenticator, audiences } = outcome.identity;
+  ctx.state.user = user;
+  ctx.state.authenticator = authenticator;
+  if (audiences) ctx.state.audiences = audiences;
+  return next().then(() => undefined);
 }

@@ -9,6 +9,7 @@ import {
   type DelegatedAuthPipelineSource,
   type DelegatedAuthState,
   type PipelineRunHooks,
+  type PipelineRunResult,
 } from '../http/pipeline.js';
 import { writeNodeResponse } from '../http/respond.js';
 import { noopLogger } from '../log.js';
@@ -64,27 +65,46 @@ export function withDelegatedAuth(
           ...(authorizationOverride && { override: () => authorizationOverride(req) }),
         })
       : () => noHooks;
-  // One async function with its own try/catch per request, not an async function plus a `.catch` closure.
-  const run = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  // The handler's error (the pipeline answers its own): message and stack to the log, Go's panic text to the client,
+  // or a cut connection when the response had already started.
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    const refusal = unexpectedError(logger, 'request handler', err, req.method ?? 'GET', req.url ?? '/');
+    if (!res.headersSent) writeNodeResponse(res, refusal.response);
+    else res.destroy();
+  };
+  const proceed = (req: IncomingMessage, res: ServerResponse, r: PipelineRunResult): void => {
     try {
-      const r = await pipeline.run(req, res, req.url ?? '/', hooksOf(req));
       if (!r.ok) {
         if (r.response) writeNodeResponse(res, r.response);
         else res.end();
         return;
       }
       (req as WithState)[stateKey] = r.state;
-      await handler(req, res, r.state);
+      const handled = handler(req, res, r.state);
+      // Awaited as before (any thenable), without a promise of ours when the handler returns none.
+      if (handled !== undefined && typeof (handled as { then?: unknown } | null)?.then === 'function') {
+        Promise.resolve(handled).then(undefined, (err: unknown) => fail(req, res, err));
+      }
     } catch (err) {
-      // The handler's error (the pipeline answers its own): message and stack to the log, Go's panic text to the
-      // client, or a cut connection when the response had already started.
-      const refusal = unexpectedError(logger, 'request handler', err, req.method ?? 'GET', req.url ?? '/');
-      if (!res.headersSent) writeNodeResponse(res, refusal.response);
-      else res.destroy();
+      fail(req, res, err);
     }
   };
   return (req, res) => {
-    void run(req, res);
+    let r: PipelineRunResult | Promise<PipelineRunResult>;
+    try {
+      r = pipeline.run(req, res, req.url ?? '/', hooksOf(req));
+    } catch (err) {
+      fail(req, res, err);
+      return;
+    }
+    // A request decided at once (certificate or cached identity, cached authorization) reaches the handler in the
+    // parser's callback, without a promise.
+    if (r instanceof Promise) {
+      r.then(
+        (outcome) => proceed(req, res, outcome),
+        (err: unknown) => fail(req, res, err),
+      );
+    } else proceed(req, res, r);
   };
 }
 
