@@ -1,9 +1,13 @@
 // The one way the harness and the specs run kubectl against a control plane. kubectl keeps discovery and OpenAPI
-// documents on disk per host:port (`~/.kube/cache` unless told otherwise) for hours, and the kernel reuses loopback
-// ports, so with the shared default one control plane's kubectl can be answered from another's cache (seen in CI: a
-// server's `api-resources` listed the group of a server that had held the port before). Every run here therefore
-// passes `--cache-dir` inside the control plane's own working directory, which `stop()` removes.
+// documents on disk per host:port (`~/.kube/cache` unless told otherwise) for hours, and `explain` does not refresh
+// them on a miss. Two things change under such a cache in the e2e suite: the kernel reuses loopback ports, so another
+// control plane's documents can answer (seen in CI: a server's `api-resources` listed the group of a server that had
+// held the port before), and on one control plane the specs register and remove APIServices all the time, so a cache
+// shared by the control plane's runs answered `explain` without a group registered after it was filled. Every run
+// here therefore gets a fresh `--cache-dir` of its own, inside the control plane's working directory, removed when
+// the run ends: each run sees the server as a new user's kubectl would.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { kubectlPath } from './kubernetes-version.js';
@@ -40,22 +44,30 @@ export interface KubectlRun {
   readonly stderr: string;
 }
 
-/** The kubectl cache directory of one control plane: `<dir>/kubectl-cache` (discovery and HTTP caches). */
+/** Where the runs against one control plane keep their caches: `<dir>/kubectl-cache/run-*`, one per run. */
 export function kubectlCacheDir(target: Pick<KubectlTarget, 'dir'>): string {
   return join(target.dir, 'kubectl-cache');
 }
 
-/** The file and argument list of a kubectl run against `target`: `--kubeconfig` and `--cache-dir` come first. */
+/**
+ * The file and argument list of one kubectl run against `target`: `--kubeconfig` and a fresh `--cache-dir` (created
+ * here, under {@link kubectlCacheDir}) come first. Whoever runs it removes `cacheDir` when the run ends.
+ */
 export function kubectlCommand(
   target: KubectlTarget,
   args: readonly string[],
   opts: KubectlOptions = {},
-): { readonly file: string; readonly args: readonly string[] } {
+): { readonly file: string; readonly args: readonly string[]; readonly cacheDir: string } {
+  mkdirSync(kubectlCacheDir(target), { recursive: true });
+  const cacheDir = mkdtempSync(join(kubectlCacheDir(target), 'run-'));
   return {
     file: opts.binary ?? kubectlPath(),
-    args: ['--kubeconfig', opts.kubeconfig ?? target.kubeconfigPath, '--cache-dir', kubectlCacheDir(target), ...args],
+    args: ['--kubeconfig', opts.kubeconfig ?? target.kubeconfigPath, '--cache-dir', cacheDir, ...args],
+    cacheDir,
   };
 }
+
+const removeCache = (dir: string) => rmSync(dir, { recursive: true, force: true });
 
 /** Starts kubectl against `target` with stdin closed and stdout/stderr piped; for long runs (`get -w`). */
 export function spawnKubectl(
@@ -64,7 +76,10 @@ export function spawnKubectl(
   opts: KubectlOptions = {},
 ): ChildProcessByStdio<null, Readable, Readable> {
   const cmd = kubectlCommand(target, args, opts);
-  return spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  child.once('close', () => removeCache(cmd.cacheDir));
+  child.once('error', () => removeCache(cmd.cacheDir));
+  return child;
 }
 
 /**
@@ -87,10 +102,12 @@ export function runKubectl(
     timer.unref();
     child.once('error', (err) => {
       clearTimeout(timer);
+      removeCache(cmd.cacheDir);
       reject(err);
     });
     child.once('close', (code) => {
       clearTimeout(timer);
+      removeCache(cmd.cacheDir);
       resolve({ code, stdout, stderr });
     });
     // kubectl may exit before reading stdin (a bad flag): an EPIPE here is not the run's error.

@@ -1,12 +1,13 @@
-// harness/kubectl.ts: every kubectl the harness runs gets the cache of its own control plane, never ~/.kube/cache.
-// The real kubectl against two real HTTPS servers that take turns on one loopback port, as two control planes do
-// when the kernel hands a freed port to the next one (CI once saw a server's `api-resources` list the group of the
-// server that had held the port before).
+// harness/kubectl.ts: every kubectl the harness runs gets a fresh cache of its own, never ~/.kube/cache and never one
+// another run filled. The real kubectl against two real HTTPS servers that take turns on one loopback port, as two
+// control planes do when the kernel hands a freed port to the next one (CI once saw a server's `api-resources` list
+// the group of the server that had held the port before), and as one control plane does when specs register and
+// remove APIServices (a cache shared by its runs answered `explain` without a group registered later).
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import {
   kubectlCacheDir,
@@ -67,7 +68,7 @@ async function close(server: Server): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
-describe('harness/kubectl: a kubectl cache per control plane', function () {
+describe('harness/kubectl: a fresh kubectl cache per run', function () {
   this.timeout(60_000);
   const dirs: string[] = [];
   const servers: Server[] = [];
@@ -91,25 +92,26 @@ describe('harness/kubectl: a kubectl cache per control plane', function () {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('puts --kubeconfig and --cache-dir <control plane dir>/kubectl-cache before the arguments; another kubeconfig keeps the cache', () => {
-    const t = { dir: '/tmp/kda-cp-x', kubeconfigPath: '/tmp/kda-cp-x/admin.kubeconfig' };
-    expect(kubectlCacheDir(t)).to.equal('/tmp/kda-cp-x/kubectl-cache');
-    expect(kubectlCommand(t, ['get', 'pods'], { binary: '/bin/kubectl' })).to.deep.equal({
-      file: '/bin/kubectl',
-      args: ['--kubeconfig', t.kubeconfigPath, '--cache-dir', '/tmp/kda-cp-x/kubectl-cache', 'get', 'pods'],
-    });
-    expect(
-      kubectlCommand(t, ['version'], { binary: 'kubectl', kubeconfig: '/tmp/kda-cp-x/pat.kubeconfig' }).args,
-    ).to.deep.equal([
+  it('puts --kubeconfig and a fresh --cache-dir under <control plane dir>/kubectl-cache before the arguments, one per run', () => {
+    const t = target(1);
+    expect(kubectlCacheDir(t)).to.equal(join(t.dir, 'kubectl-cache'));
+    const one = kubectlCommand(t, ['get', 'pods'], { binary: '/bin/kubectl' });
+    const two = kubectlCommand(t, ['version'], { binary: 'kubectl', kubeconfig: join(t.dir, 'pat.kubeconfig') });
+    expect(one.file).to.equal('/bin/kubectl');
+    expect(one.args).to.deep.equal(['--kubeconfig', t.kubeconfigPath, '--cache-dir', one.cacheDir, 'get', 'pods']);
+    expect(two.args).to.deep.equal([
       '--kubeconfig',
-      '/tmp/kda-cp-x/pat.kubeconfig',
+      join(t.dir, 'pat.kubeconfig'),
       '--cache-dir',
-      '/tmp/kda-cp-x/kubectl-cache',
+      two.cacheDir,
       'version',
     ]);
+    expect(dirname(one.cacheDir)).to.equal(kubectlCacheDir(t));
+    expect(two.cacheDir).to.not.equal(one.cacheDir);
+    expect(existsSync(one.cacheDir) && existsSync(two.cacheDir)).to.equal(true);
   });
 
-  it("two servers taking turns on one port: the second control plane never sees the first one's API group (a shared cache would)", async () => {
+  it("a server that replaced another on the same port: no run answers from the gone server's documents (a shared cache would), and runs leave no cache behind", async () => {
     const home = tempDir('kda-kubectl-home-');
     const env = { ...process.env, HOME: home };
     const first = await discoveryServer('first.kda.example.com');
@@ -117,26 +119,34 @@ describe('harness/kubectl: a kubectl cache per control plane', function () {
     const a = target(first.port);
     const listed = await kubectlOk(a, ['api-resources', '-o', 'name'], { env });
     expect(listed.trim()).to.equal('things.first.kda.example.com');
-    // The discovery landed in the control plane's directory, keyed by host_port, and nothing in ~/.kube.
-    expect(readdirSync(join(kubectlCacheDir(a), 'discovery'))).to.deep.equal([`127.0.0.1_${first.port}`]);
+    // The run's cache went with it, and nothing was written to ~/.kube.
+    expect(readdirSync(kubectlCacheDir(a))).to.deep.equal([]);
     expect(existsSync(join(home, '.kube'))).to.equal(false);
+    // The control case: a cache kept across runs (what the old per-control-plane directory was) fills here...
+    const kept = tempDir('kda-kubectl-kept-');
+    const direct = (args: string[]) =>
+      runKubectl(a, ['--cache-dir', kept, ...args], { env }).then((r) => {
+        expect(r.code, r.stderr).to.equal(0);
+        return r.stdout.trim();
+      });
+    expect(await direct(['api-resources', '-o', 'name'])).to.equal('things.first.kda.example.com');
 
     await close(first.server);
     const second = await discoveryServer('second.kda.example.com', first.port);
     servers.push(second.server);
-    const b = target(second.port);
     // --cached: answer from the cache when it has this host:port, as any kubectl command resolving a resource does.
+    // Same control plane (the case of APIServices coming and going) and another one (ports reused): both current.
+    expect((await kubectlOk(a, ['api-resources', '--cached', '-o', 'name'], { env })).trim()).to.equal(
+      'things.second.kda.example.com',
+    );
+    const b = target(second.port);
     expect((await kubectlOk(b, ['api-resources', '--cached', '-o', 'name'], { env })).trim()).to.equal(
       'things.second.kda.example.com',
     );
-    // The hazard this guards against is real: the first control plane's cache, asked about the same URL, answers
-    // with the group of the server that is gone.
-    const shared = await kubectlOk(
-      { dir: a.dir, kubeconfigPath: b.kubeconfigPath },
-      ['api-resources', '--cached', '-o', 'name'],
-      { env },
-    );
-    expect(shared.trim()).to.equal('things.first.kda.example.com');
+    // ...and answers with the group of the server that is gone: the hazard is real. (kubectl takes the last
+    // --cache-dir given, so `kept` wins over the run's own.)
+    expect(await direct(['api-resources', '--cached', '-o', 'name'])).to.equal('things.first.kda.example.com');
+    expect(readdirSync(kubectlCacheDir(a))).to.deep.equal([]);
     expect(existsSync(join(home, '.kube'))).to.equal(false);
   });
 
