@@ -3,10 +3,8 @@
 // client certificates; an authenticator without that method still works there, and refusals are the same bytes on
 // both paths. The authenticator is the public `newDelegatingAuthenticator()` with its two methods counted; the SAR
 // client is an in-process stand-in (allowed for everyone; the e2e suite covers the real review).
-import { createServer } from 'node:http';
 import { expect } from 'chai';
 import express from 'express';
-import Fastify from 'fastify';
 import Koa from 'koa';
 import { fetch, type Agent } from 'undici';
 import { newDelegatingAuthenticator } from '../../lib/authn/delegating.js';
@@ -18,6 +16,7 @@ import type { DelegatedAuthPipelineSource } from '../../lib/http/pipeline.js';
 import { delegatedAuth as koaDelegatedAuth } from '../../lib/koa/index.js';
 import { delegatedAuth as nodeDelegatedAuth } from '../../lib/node-http/index.js';
 import { staticCABundle, staticRequestHeaderConfig } from '../../lib/trust/static.js';
+import { startFastifyTls } from '../support/adapters.js';
 import { testPki } from '../support/pki.js';
 import { clientAgent, startTlsServer, type TestTlsServer } from '../support/tls-server.js';
 
@@ -86,26 +85,11 @@ const factories: readonly {
   },
   {
     name: 'fastify delegatedAuth(stack)',
-    async start(stack) {
-      let handler: Parameters<typeof createServer>[1];
-      const app = Fastify({
-        serverFactory: (h) => {
-          handler = h;
-          return createServer();
-        },
-      });
-      await app.register(fastifyDelegatedAuth(stack));
-      app.get('/*', async (request) => `user=${request.kubeAuth!.user.name}`);
-      await app.ready();
-      const server = await startTlsServer((req, res) => handler!(req, res));
-      return {
-        ...server,
-        async close() {
-          await server.close();
-          await app.close();
-        },
-      };
-    },
+    start: (stack) =>
+      startFastifyTls(async (app) => {
+        await app.register(fastifyDelegatedAuth(stack));
+        app.get('/*', async (request) => `user=${request.kubeAuth!.user.name}`);
+      }),
   },
   {
     name: 'node:http delegatedAuth(stack)(handler)',
