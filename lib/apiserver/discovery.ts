@@ -178,10 +178,11 @@ const etagOf = (body: string) => `"${createHash('sha512').update(body).digest('h
 
 /**
  * Serves `/apis`, `/apis/<group>` and `/apis/<group>/<version>` for the groups (GET and HEAD; other methods 405).
- * Each also with one trailing slash, as Go's routes. `/apis` answers by the Accept header: the aggregated `APIGroupDiscoveryList` (v2 or v2beta1) with its Content-Type,
- * an `ETag` and 304 on a matching `If-None-Match` (the aggregator re-asks every minute), otherwise the
- * `APIGroupList`; `Vary: Accept` on both; 406 `Status` when nothing acceptable is asked. Paths below a version
- * (`/apis/<group>/<version>/namespaces/...`) and unknown groups are not this block's: undefined.
+ * Each also with one trailing slash, as Go's routes. `/apis` answers by the Accept header: the aggregated
+ * `APIGroupDiscoveryList` (v2 or v2beta1) with its Content-Type, an `ETag` and 304 on a matching `If-None-Match`
+ * (the aggregator re-asks every minute), otherwise the `APIGroupList`; `Vary: Accept` on both; 406 `Status` when
+ * nothing acceptable is asked. Paths below a version (`/apis/<group>/<version>/namespaces/...`) and unknown groups
+ * are not this block's: undefined.
  */
 export function discoveryEndpoints(groups: readonly ApiGroupDefinition[]): BlockHandler {
   validateApiGroups(groups);

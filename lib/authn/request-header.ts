@@ -126,7 +126,7 @@ export function secureRequestHeaderAuthenticator(options: SecureRequestHeaderOpt
   const authenticate = (req: AuthnRequest): AuthenticationResult => {
     const config = configProvider.current();
     if (!config) return { ok: false };
-    // As refuseOnThrow, without a closure per request.
+    // Nothing escapes as an exception: see thrownRefusal.
     try {
       return fromVerifiedProxy(req, config);
     } catch (err) {

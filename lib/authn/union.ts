@@ -26,18 +26,20 @@ function union(authenticators: readonly RequestAuthenticator[], failOnError: boo
   const members = [...authenticators];
   return {
     async authenticateRequest(req: AuthnRequest, signal?: AbortSignal): Promise<AuthenticationResult> {
-      const tally = new Tally(failOnError);
+      // The tally is made at the first member that does not succeed: a request the first member accepts costs none.
+      let tally: Tally | undefined;
       for (const a of members) {
-        const done = tally.add(await a.authenticateRequest(req, signal));
+        const r = await a.authenticateRequest(req, signal);
+        if (r.ok) return r;
+        const done = (tally ??= new Tally(failOnError)).add(r);
         if (done) return done;
       }
-      return tally.result();
+      return (tally ?? new Tally(failOnError)).result();
     },
     // The same loop, answered only when every member it asks answers at once. A member that cannot (undefined, or no
     // fast path) makes the whole union defer: the caller then runs the asynchronous loop from the start, which is
     // why members' answers that do not end the loop must leave no trace (see RequestAuthenticator).
     authenticateRequestSync(req: AuthnRequest): AuthenticationResult | undefined {
-      // The tally is made at the first member that does not succeed: a request the first member accepts costs none.
       let tally: Tally | undefined;
       for (const a of members) {
         const r = a.authenticateRequestSync?.(req);

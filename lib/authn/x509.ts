@@ -83,25 +83,9 @@ function buildChainError(
 }
 
 /**
- * Runs one certificate authenticator's work so that nothing escapes as an exception: an unexpected failure while
- * reading or verifying the client's certificate is a refusal (ok:false with an error, hence a 401 and a log line
- * with the cause), never a 500 and never an acceptance.
- */
-export function refuseOnThrow(
-  authenticator: string,
-  ca: CABundleProvider,
-  run: () => AuthenticationResult,
-): AuthenticationResult {
-  try {
-    return run();
-  } catch (err) {
-    return thrownRefusal(authenticator, ca, err);
-  }
-}
-
-/**
- * The refusal {@link refuseOnThrow} gives for `err`; for authenticators that catch themselves rather than allocate a
- * closure per request.
+ * The refusal for an unexpected failure while reading or verifying the client's certificate (`err`): ok:false with
+ * an error, hence a 401 and a log line with the cause, never a 500 and never an acceptance. Certificate
+ * authenticators catch around their own work and answer this (a try block, not a closure per request).
  */
 export function thrownRefusal(authenticator: string, ca: CABundleProvider, err: unknown): AuthenticationResult {
   const cause = err instanceof Error ? err.message : String(err);
@@ -177,7 +161,7 @@ export function x509Authenticator(options: X509AuthenticatorOptions): RequestAut
   const { caProvider } = options;
   const convert = options.userConversion ?? commonNameUserConversion;
   const clock = options.clock ?? Date.now;
-  // As refuseOnThrow, without a closure per request.
+  // Nothing escapes as an exception: see thrownRefusal.
   const authenticate = (req: AuthnRequest): AuthenticationResult => {
     try {
       const outcome = verifyRequestCertificate(req, caProvider, clock);

@@ -76,11 +76,6 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
   // goes on to the route without a promise; one that waits for a review continues when it settles.
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const uri = request.raw.url ?? request.url;
-    const refusal = (err: unknown): PipelineRunResult => ({
-      ok: false,
-      // Never thrown to Fastify: its error handler would put the exception message in the body.
-      response: unexpectedError(logger, 'delegated auth', err, request.method, uri).response,
-    });
     let r: PipelineRunResult | Promise<PipelineRunResult>;
     try {
       r = pipeline.run(request.raw, reply.raw, uri, {
@@ -89,16 +84,22 @@ export const fastifyDelegatedAuth: FastifyPluginAsync<FastifyDelegatedAuthOption
         requestTarget,
       });
     } catch (err) {
-      r = refusal(err);
+      r = refusal(logger, request, uri, err);
     }
     if (r instanceof Promise) {
       r.then(
         (outcome) => settle(request, reply, outcome, done),
-        (err: unknown) => settle(request, reply, refusal(err), done),
+        (err: unknown) => settle(request, reply, refusal(logger, request, uri, err), done),
       );
     } else settle(request, reply, r, done);
   });
 };
+
+/** The answer to what escaped the pipeline (a hook that threw): a module function, no closure per request. */
+function refusal(logger: Logger, request: FastifyRequest, uri: string, err: unknown): PipelineRunResult {
+  // Never thrown to Fastify: its error handler would put the exception message in the body.
+  return { ok: false, response: unexpectedError(logger, 'delegated auth', err, request.method, uri).response };
+}
 
 /** Admits the request (`request.kubeAuth`) or writes the refusal and ends it; then hands back to Fastify. */
 function settle(

@@ -108,6 +108,7 @@ export function withDelegatedAuth(
   };
 }
 
+/** The adapter's own options for `delegatedAuth(stack, options)` / `withDelegatedAuth(handler, stack, options)`. */
 export type NodeHttpAdapterOptions = Pick<
   NodeHttpDelegatedAuthOptions,
   'attributes' | 'authorizationOverride' | 'logger' | 'refusalLogLimit'
