@@ -244,8 +244,8 @@ export class KubeClient {
 
   /**
    * Read-modify-write with optimistic concurrency, as client-go's `retry.RetryOnConflict(retry.DefaultRetry, …)`:
-   * GET the object, let `mutate` change a copy (it may be async), PUT it with the resourceVersion it was read at, and on a 409 read
-   * again and retry (5 attempts). Needed for objects kube-apiserver itself rewrites, such as
+   * GET the object, let `mutate` change a copy (it may be async), PUT it with the resourceVersion it was read at, and
+   * on a 409 read again and retry (5 attempts). Needed for objects kube-apiserver itself rewrites, such as
    * kube-system/extension-apiserver-authentication (its ClusterAuthenticationTrustController re-merges the CA
    * bundles whenever the ConfigMap changes, so a plain GET-then-PUT can lose to it). Returns the stored object.
    */
